@@ -1,0 +1,52 @@
+"""Structured logging: key-value events via structlog, JSON when not on a terminal.
+
+``FINML_LOG_FORMAT=json|console`` forces a renderer; ``FINML_LOG_LEVEL`` sets the level.
+Logs go to stderr so command output on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+_configured = False
+
+
+def configure(level: str | None = None, fmt: str | None = None) -> None:
+    """Configure structlog once per process (later calls are no-ops)."""
+    global _configured
+    if _configured:
+        return
+    level_name = (level or os.environ.get("FINML_LOG_LEVEL", "INFO")).upper()
+    fmt = (
+        fmt or os.environ.get("FINML_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+    )
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level_name, logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    _configured = True
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A logger bound to ``component=name``."""
+    configure()
+    return structlog.get_logger().bind(component=name)  # type: ignore[no-any-return]

@@ -1,0 +1,162 @@
+"""The engine-neutral part of the Delta table layer: requests, results and the interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from finml.runtime.names import TableName, validate_identifier
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+WriteMode = Literal["append", "overwrite"]
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """Where a table lives: its three-part name and, locally, its directory."""
+
+    name: TableName
+    location: str
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+@dataclass(frozen=True)
+class Txn:
+    """An idempotent-write marker: a write with an ``(app_id, version)`` already committed
+    to the table (or a lower version) is skipped. Same idea as Delta's
+    ``txnAppId`` / ``txnVersion`` for ``foreachBatch`` sinks."""
+
+    app_id: str
+    version: int
+
+    def __post_init__(self) -> None:
+        if not self.app_id or len(self.app_id) > 200:
+            raise ValueError(f"txn app_id: expected 1-200 characters, got {self.app_id!r}")
+        if self.version < 0:
+            raise ValueError(f"txn version: expected >= 0, got {self.version}")
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """An upsert on ``keys``: target alias ``t``, source alias ``s`` in conditions.
+
+    ``update_columns=None`` updates every column on a match; ``insert=False`` skips
+    inserts; ``delete_condition`` deletes matched rows where it holds (before updates);
+    ``delete_not_matched_by_source`` deletes target rows the source does not have.
+    """
+
+    keys: tuple[str, ...]
+    matched_condition: str | None = None
+    update_columns: tuple[str, ...] | None = None
+    insert: bool = True
+    insert_condition: str | None = None
+    delete_condition: str | None = None
+    delete_not_matched_by_source: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ValueError("merge keys: expected at least one key column, got none")
+        for key in (*self.keys, *(self.update_columns or ())):
+            validate_identifier(key, "merge column")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the table version after it, and whether it was skipped."""
+
+    table: str
+    version: int
+    rows: int | None = None
+    skipped: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    timestamp: datetime
+    operation: str
+    parameters: dict[str, Any]
+    metadata: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+class DeltaEngine(ABC):
+    """One implementation per Delta engine; the :class:`~finml.runtime.delta.Table`
+    facade is the public API."""
+
+    name: str
+
+    def __init__(self, spark: SparkSession | None) -> None:
+        self.spark = spark
+
+    @abstractmethod
+    def exists(self, ref: TableRef) -> bool: ...
+
+    @abstractmethod
+    def create(
+        self, ref: TableRef, schema: StructType, partition_by: tuple[str, ...], comment: str | None
+    ) -> bool: ...
+
+    @abstractmethod
+    def read(self, ref: TableRef, version: int | None, timestamp: datetime | None) -> DataFrame: ...
+
+    @abstractmethod
+    def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table: ...
+
+    @abstractmethod
+    def write(
+        self,
+        ref: TableRef,
+        data: DataFrame | pa.Table,
+        mode: WriteMode,
+        *,
+        predicate: str | None,
+        partition_by: tuple[str, ...],
+        schema_evolution: bool,
+        txn: Txn | None,
+        metadata: dict[str, str],
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def merge(
+        self,
+        ref: TableRef,
+        source: DataFrame | pa.Table,
+        spec: MergeSpec,
+        *,
+        schema_evolution: bool,
+        metadata: dict[str, str],
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def delete(self, ref: TableRef, predicate: str | None) -> WriteResult: ...
+
+    @abstractmethod
+    def version(self, ref: TableRef) -> int: ...
+
+    @abstractmethod
+    def txn_version(self, ref: TableRef, app_id: str) -> int | None: ...
+
+    @abstractmethod
+    def history(self, ref: TableRef, limit: int | None) -> list[HistoryEntry]: ...
+
+    @abstractmethod
+    def schema(self, ref: TableRef) -> StructType: ...
+
+    @abstractmethod
+    def count(self, ref: TableRef) -> int: ...
+
+    @abstractmethod
+    def optimize(self, ref: TableRef) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def vacuum(self, ref: TableRef, retention_hours: int) -> list[str]: ...

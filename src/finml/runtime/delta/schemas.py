@@ -1,0 +1,106 @@
+"""Schema conversion (Spark <-> Arrow) and conformance of incoming data to a table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql.types import (
+    ByteType,
+    DataType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    NullType,
+    ShortType,
+    StructField,
+    StructType,
+)
+
+from finml.errors import SchemaMismatch
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+# Casts that never lose information: allowed silently when data meets a wider column.
+_WIDENING: dict[type[DataType], tuple[type[DataType], ...]] = {
+    ByteType: (ShortType, IntegerType, LongType),
+    ShortType: (IntegerType, LongType),
+    IntegerType: (LongType, DoubleType),
+    FloatType: (DoubleType,),
+}
+
+
+def nullable(schema: StructType) -> StructType:
+    """``schema`` with every top-level field nullable.
+
+    Spark marks computed columns non-null; delta-rs would store them as NOT NULL and later
+    partial-column writes and merges would fail, so tables are created nullable unless a
+    caller passes an explicit schema on purpose.
+    """
+    return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema])
+
+
+def spark_to_arrow(schema: StructType) -> pa.Schema:
+    return to_arrow_schema(schema, timezone="UTC")
+
+
+def arrow_to_spark(schema: pa.Schema) -> StructType:
+    return from_arrow_schema(schema, prefer_timestamp_ntz=False)
+
+
+def arrow_nullable(table: pa.Table) -> pa.Table:
+    """Cast ``table`` so every field is nullable (see :func:`nullable`)."""
+    fields = [field.with_nullable(True) for field in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def conform(
+    df: DataFrame, target: StructType, table: str, *, allow_new_columns: bool
+) -> tuple[DataFrame, list[StructField]]:
+    """Align ``df`` with the table schema ``target``.
+
+    Columns the table has but ``df`` lacks become typed nulls; widening casts (int->long,
+    float->double, null->anything) are applied; new columns are kept at the end when
+    ``allow_new_columns``.
+
+    Returns:
+        The aligned DataFrame and the list of new fields (empty unless evolving).
+
+    Raises:
+        SchemaMismatch: a column has an incompatible type, or new columns arrive without
+            schema evolution — the message names the table and each column.
+    """
+    incoming = {f.name.lower(): f for f in df.schema}
+    problems: list[str] = []
+    columns = []
+    for field in target:
+        source = incoming.pop(field.name.lower(), None)
+        if source is None:
+            columns.append(F.lit(None).cast(field.dataType).alias(field.name))
+        elif source.dataType == field.dataType:
+            columns.append(F.col(source.name).alias(field.name))
+        elif _widens(source.dataType, field.dataType):
+            columns.append(F.col(source.name).cast(field.dataType).alias(field.name))
+        else:
+            problems.append(
+                f"column {field.name!r}: expected {field.dataType.simpleString()}, "
+                f"got {source.dataType.simpleString()}"
+            )
+    new_fields = [StructField(f.name, f.dataType, True) for f in incoming.values()]
+    if new_fields and not allow_new_columns:
+        names = ", ".join(repr(f.name) for f in new_fields)
+        problems.append(f"new columns {names} not in the table (enable schema evolution)")
+    if problems:
+        raise SchemaMismatch(f"table {table}: " + "; ".join(problems))
+    columns.extend(F.col(f.name) for f in new_fields)
+    return df.select(*columns), new_fields
+
+
+def _widens(source: DataType, target: DataType) -> bool:
+    if isinstance(source, NullType):
+        return True
+    return any(isinstance(target, wider) for wider in _WIDENING.get(type(source), ()))

@@ -1,0 +1,144 @@
+"""One way to get a SparkSession, and the one-time choice of Delta engine.
+
+* Databricks, ``spark-submit`` or a test fixture: the active session is reused as is.
+* Local: a small-machine session (``local[2]``, UI off, few shuffle partitions, serial GC,
+  UTC session time zone, microsecond Parquet timestamps).
+
+The Delta engine is decided once per process: ``delta-spark`` when ``io.delta`` classes load
+in the session's JVM (Databricks, or local jars named in ``delta_jars``), else ``delta-rs``.
+Nothing here downloads jars, so the choice never waits on an unreachable repository.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from finml.errors import DeltaEngineError
+from finml.log import get_logger
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from finml.config import ProjectConfig, SparkSettings
+
+log = get_logger("runtime.spark")
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+_engine_choice: str | None = None
+
+
+def local_conf(settings: SparkSettings, delta_jars: list[str]) -> dict[str, str]:
+    """The Spark conf of a local session tuned for a 2-core machine."""
+    jvm_flags = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC"
+    conf = {
+        "spark.master": settings.master,
+        "spark.driver.memory": settings.driver_memory,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.default.parallelism": str(max(2, settings.shuffle_partitions)),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.driver.extraJavaOptions": jvm_flags,
+        "spark.executor.extraJavaOptions": jvm_flags,
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+    }
+    if delta_jars:
+        missing = [jar for jar in delta_jars if not Path(jar).is_file()]
+        if missing:
+            raise DeltaEngineError(f"delta_jars: expected existing jar files, missing {missing}")
+        conf["spark.jars"] = ",".join(str(Path(jar).resolve()) for jar in delta_jars)
+        conf["spark.sql.extensions"] = DELTA_EXTENSION
+        conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+    conf.update(settings.conf)
+    return conf
+
+
+def get_spark(config: ProjectConfig | None = None, app_name: str = "finml") -> SparkSession:
+    """Return the active SparkSession, or start a local one from ``config``.
+
+    Raises:
+        DeltaEngineError: ``delta_jars`` names files that do not exist.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    from finml.config import ProjectConfig
+
+    config = config or ProjectConfig.load()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in local_conf(config.spark, config.delta_jars).items():
+        builder = builder.config(key, value)
+    started = time.perf_counter()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    log.info(
+        "spark_started",
+        master=config.spark.master,
+        version=spark.version,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return spark
+
+
+def on_databricks() -> bool:
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def delta_classes_loadable(spark: SparkSession) -> bool:
+    """True if the session's JVM can load ``io.delta.tables.DeltaTable``."""
+    if on_databricks():
+        return True
+    try:
+        jvm = spark.sparkContext._jvm  # type: ignore[union-attr]
+        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        loader.loadClass("io.delta.tables.DeltaTable")
+        return True
+    except Exception:  # py4j raises a generic Py4JJavaError for ClassNotFoundException
+        return False
+
+
+def choose_delta_engine(spark: SparkSession | None, preference: str = "auto") -> str:
+    """Decide the Delta engine once per process and log the choice.
+
+    ``auto`` picks ``delta-spark`` when its classes load, else ``delta-rs``. Asking for
+    ``delta-spark`` where the classes are absent is an error, not a silent fallback.
+
+    Raises:
+        DeltaEngineError: the preferred engine cannot be used.
+    """
+    global _engine_choice
+    if _engine_choice is not None and preference in ("auto", _engine_choice):
+        return _engine_choice
+    jvm_ok = spark is not None and delta_classes_loadable(spark)
+    if preference == "delta-spark" and not jvm_ok:
+        raise DeltaEngineError(
+            "delta_engine: expected io.delta classes in the Spark session for 'delta-spark', "
+            "found none; set delta_jars to local Delta jars "
+            "(io.delta:delta-spark_4.2_2.13:4.4.1 and io.delta:delta-storage:4.4.1) "
+            "or use 'auto'/'delta-rs'"
+        )
+    choice = "delta-spark" if preference != "delta-rs" and jvm_ok else "delta-rs"
+    reason = {
+        ("delta-spark", True): "io.delta classes loaded in the Spark JVM",
+        ("delta-rs", True): "delta-rs requested",
+        ("delta-rs", False): "no io.delta classes in the Spark JVM (jars not available)",
+    }[(choice, jvm_ok or preference == "delta-rs")]
+    log.info("delta_engine_selected", engine=choice, reason=reason)
+    if spark is not None:  # without a session the JVM was not asked; decide again later
+        _engine_choice = choice
+    return choice

@@ -1,0 +1,42 @@
+"""A separate writer process for the integration tests (run with ``python -m``-style path).
+
+Usage: writer_process.py HOME MODE WORKER COUNT
+  MODE arrow: COUNT small appends of 10 rows through the layer (no Spark), tagged by WORKER.
+  MODE spark: COUNT appends of 200k rows through the layer's parallel Spark path.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(home: str, mode: str, worker: int, count: int) -> None:
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+    config = ProjectConfig(home=Path(home))
+    if mode == "arrow":
+        import pyarrow as pa
+
+        table = DeltaTables.from_config(config, None).table("concurrent")
+        for i in range(count):
+            batch = pa.table({"worker": [worker] * 10, "seq": [i] * 10, "n": list(range(10))})
+            table.append(batch)
+        return
+    from pyspark.sql import functions as F
+
+    from finml.runtime.spark import get_spark
+
+    spark = get_spark(config)
+    table = DeltaTables.from_config(config, spark).table("killed")
+    for i in range(count):
+        df = spark.range(200_000).select(
+            F.lit(i).alias("batch"), "id", (F.rand(i) * 100).alias("x"), F.uuid().alias("u")
+        )
+        table.append(df)
+        print(f"committed {i}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
