@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from finml.errors import ConfigError
 from finml.runtime.names import TableName, validate_identifier
+from finml.sources.sim_config import SimulatorConfig
 
 DEFAULT_CONFIG_FILE = "project_config.yml"
 ENGINES = ("auto", "delta-spark", "delta-rs")
@@ -111,7 +112,7 @@ class ProjectConfig(_Strict):
     delta_jars: list[str] = Field(default_factory=list)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     source_file: Path | None = None
-    simulator: dict[str, Any] = Field(default_factory=dict)
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     pipeline: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("catalog", "db_schema")

@@ -229,3 +229,32 @@ def test_delta_spark_engine_where_jars_load(spark, tables) -> None:
     table = type(tables)(engine, tables.warehouse, "finml_local", "jvm").table("t")
     table.append(rows(spark, [(1, "A", 1.0)]))
     assert table.read().count() == 1
+
+
+def test_read_appended_returns_only_new_commits_and_refuses_non_appends(spark, tables) -> None:
+    from finml.errors import DeltaEngineError
+
+    table = tables.table("stream")
+    table.append(rows(spark, [(1, "A", 1.0)]))
+    table.append(rows(spark, [(2, "A", 2.0), (3, "B", 3.0)]), partition_by=("symbol",))
+    table.append(rows(spark, [(4, "B", 4.0)]))
+    assert sorted(r.id for r in table.read_appended(0).collect()) == [2, 3, 4]
+    assert sorted(r.id for r in table.read_appended(0, until=1).collect()) == [2, 3]
+    assert table.read_appended(2).count() == 0
+    assert table.read_appended(None, until=1).count() == 3
+    table.optimize()  # dataChange=false rewrites add no rows
+    assert table.read_appended(2).count() == 0
+    table.delete("id = 1")
+    with pytest.raises(DeltaEngineError, match="removed data"):
+        table.read_appended(2)
+
+
+def test_merge_with_txn_is_skipped_when_retried(spark, tables) -> None:
+    table = tables.table("gold")
+    spec = MergeSpec(keys=("id",))
+    assert not table.merge(rows(spark, [(1, "A", 1.0)]), spec, txn=Txn("gold", 0)).skipped
+    table.merge(rows(spark, [(1, "A", 5.0)]), spec, txn=Txn("gold", 1))
+    retried = table.merge(rows(spark, [(1, "A", 9.0)]), spec, txn=Txn("gold", 1))
+    assert retried.skipped
+    assert [r.price for r in table.read().collect()] == [5.0]
+    assert table.txn_version("gold") == 1

@@ -40,9 +40,10 @@ def _root(
 
 
 def _register() -> None:
-    from finml.cli import demo, tables
+    from finml.cli import demo, pipeline, tables
 
     tables.register(app)
+    pipeline.register(app)
     demo.register(app)
 
 

@@ -1,11 +1,16 @@
-"""The end-to-end demo: every stage that exists, on the embedded default."""
+"""The end-to-end demo on the embedded default: every stage that exists, with a summary."""
 
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from finml.log import get_logger
@@ -17,30 +22,107 @@ log = get_logger("jobs.demo")
 console = Console()
 
 
-def run_demo(config: ProjectConfig, *, fresh: bool = True) -> dict[str, int]:
-    """Run the demo; returns rows per table written."""
-    from pyspark.sql import functions as F
+@dataclass
+class DemoResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    reconciliation: dict[str, int] = field(default_factory=dict)
+    quarantine_by_rule: dict[str, int] = field(default_factory=dict)
+    quality: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
+
+@contextmanager
+def _stages() -> Iterator[Callable[[str, Callable[[], Any]], Any]]:
+    timings: dict[str, float] = {}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+
+        def stage(name: str, work: Callable[[], Any]) -> Any:
+            task = progress.add_task(name, total=1)
+            started = time.perf_counter()
+            value = work()
+            timings[name] = time.perf_counter() - started
+            progress.update(task, completed=1, description=f"[green]✓[/] {name}")
+            return value
+
+        stage.timings = timings  # type: ignore[attr-defined]
+        yield stage
+
+
+def run_demo(config: ProjectConfig, *, fresh: bool = True) -> DemoResult:
+    """simulate -> ingest -> bronze/silver/gold, then print rows per layer, quarantine by
+    rule, the record reconciliation and quality per layer."""
+    from finml.jobs.data import run_pipeline, run_simulation, simulator_config
+    from finml.pipelines.medallion import quarantine_by_rule
     from finml.runtime.delta import DeltaTables
     from finml.runtime.spark import get_spark
 
     if fresh and config.home.exists():
         shutil.rmtree(config.home)
-    spark = get_spark(config, app_name="finml-demo")
-    tables = DeltaTables.from_config(config, spark)
-    console.print(f"Delta engine: [bold]{tables.engine_name}[/]  warehouse: {config.warehouse_dir}")
-    ticks = spark.range(10_000).select(
-        F.col("id").alias("seq"),
-        F.element_at(
-            F.array(*[F.lit(s) for s in ("AAPL", "MSFT")]), (F.col("id") % 2 + 1).cast("int")
-        ).alias("symbol"),
-        (100 + F.randn(7)).alias("price"),
+    result = DemoResult()
+    with _stages() as stage:
+        sim = simulator_config(config)
+        summary = stage(
+            "simulate market (landing zone + ground truth)",
+            lambda: run_simulation(config, DeltaTables.from_config(config, None), sim),
+        )
+        spark = stage("start Spark", lambda: get_spark(config, app_name="finml-demo"))
+        tables = DeltaTables.from_config(config, spark)
+        report = stage(
+            "ingest + medallion (bronze -> silver -> gold)",
+            lambda: run_pipeline(config, spark, tables),
+        )
+        result.seconds = dict(stage.timings)  # type: ignore[attr-defined]
+    result.counts = report.counts
+    result.quarantine_by_rule = quarantine_by_rule(tables)
+    result.reconciliation = reconcile(summary.manifest.records, report)
+    result.quality = {f"{q.layer}:{q.table_name}": q.quality_score for q in report.quality}
+    _print(result, tables.engine_name)
+    return result
+
+
+def reconcile(landing_records: int, report: Any) -> dict[str, int]:
+    """landing records = silver + quarantined + dropped + duplicates removed."""
+    silver = next((q for q in report.quality if q.layer == "silver"), None)
+    values = {
+        "landing_records": landing_records,
+        "bronze_rows": report.counts.get("bronze_trades", 0),
+        "silver_rows": silver.rows_out if silver else 0,
+        "quarantined": silver.rows_quarantined if silver else 0,
+        "dropped": silver.rows_dropped if silver else 0,
+        "duplicates_removed": silver.duplicates_removed if silver else 0,
+    }
+    values["unaccounted"] = values["landing_records"] - (
+        values["silver_rows"]
+        + values["quarantined"]
+        + values["dropped"]
+        + values["duplicates_removed"]
     )
-    table = tables.table("demo_ticks")
-    table.overwrite(ticks, partition_by=("symbol",))
-    summary = {str(t.name): t.count() for t in tables.list()}
-    out = RichTable("table", "rows", "version")
-    for t in tables.list():
-        out.add_row(str(t.name), f"{t.count():,}", str(t.version()))
-    console.print(out)
-    return summary
+    return values
+
+
+def _print(result: DemoResult, engine: str) -> None:
+    console.print(f"\nDelta engine: [bold]{engine}[/]")
+    layers = RichTable("table", "rows", title="Rows per table")
+    for name, rows in sorted(result.counts.items()):
+        layers.add_row(name, f"{rows:,}")
+    console.print(layers)
+    rules = RichTable("rule", "rows", title="Quarantined rows by rule")
+    for rule, rows in result.quarantine_by_rule.items():
+        rules.add_row(rule, f"{rows:,}")
+    console.print(rules)
+    recon = RichTable(
+        "", "records", title="Reconciliation: landing = silver + quarantined + dropped + duplicates"
+    )
+    for key, value in result.reconciliation.items():
+        recon.add_row(key, f"{value:,}")
+    console.print(recon)
+    quality = RichTable("layer:table", "quality score", title="Quality per layer (this run)")
+    for key, score in result.quality.items():
+        quality.add_row(key, f"{score:.4f}")
+    console.print(quality)

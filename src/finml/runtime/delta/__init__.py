@@ -122,6 +122,18 @@ class Table:
             raise ValueError("read: expected version or timestamp, got both")
         return self._engine.read(self.ref, version, timestamp)
 
+    def read_appended(self, since: int | None, until: int | None = None) -> DataFrame:
+        """Rows added by append commits after version ``since`` up to ``until`` (latest).
+
+        ``since=None`` reads the whole table at ``until``. This is how pipeline stages read
+        only new upstream data (like a Delta streaming source).
+
+        Raises:
+            DeltaEngineError: a commit in the range removed data (needs a full refresh).
+        """
+        until = self.version() if until is None else until
+        return self._engine.read_appended(self.ref, since, until)
+
     def to_arrow(self, version: int | None = None) -> pa.Table:
         """The table as an Arrow table (small tables; no Spark needed on delta-rs)."""
         return self._engine.to_arrow(self.ref, version)
@@ -160,11 +172,18 @@ class Table:
         spec: MergeSpec,
         *,
         schema_evolution: bool = False,
+        txn: Txn | None = None,
         metadata: dict[str, str] | None = None,
     ) -> WriteResult:
-        """Upsert ``source`` on ``spec.keys`` (see :class:`MergeSpec`)."""
+        """Upsert ``source`` on ``spec.keys`` (see :class:`MergeSpec`); with ``txn`` a
+        retried merge of the same version is skipped."""
         result = self._engine.merge(
-            self.ref, source, spec, schema_evolution=schema_evolution, metadata=metadata or {}
+            self.ref,
+            source,
+            spec,
+            schema_evolution=schema_evolution,
+            txn=txn,
+            metadata=metadata or {},
         )
         log.debug("table_merged", table=str(self.ref), version=result.version)
         return result

@@ -43,6 +43,10 @@ class Txn:
         if self.version < 0:
             raise ValueError(f"txn version: expected >= 0, got {self.version}")
 
+    def done_by(self, committed: int | None) -> bool:
+        """True if a committed version ``committed`` already covers this write."""
+        return committed is not None and committed >= self.version
+
 
 @dataclass(frozen=True)
 class MergeSpec:
@@ -134,8 +138,12 @@ class DeltaEngine(ABC):
         spec: MergeSpec,
         *,
         schema_evolution: bool,
+        txn: Txn | None,
         metadata: dict[str, str],
     ) -> WriteResult: ...
+
+    @abstractmethod
+    def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame: ...
 
     @abstractmethod
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult: ...

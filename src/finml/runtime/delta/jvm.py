@@ -135,9 +135,15 @@ class DeltaSparkEngine(DeltaEngine):
         spec: MergeSpec,
         *,
         schema_evolution: bool,
+        txn: Txn | None,
         metadata: dict[str, str],
     ) -> WriteResult:
         df = self._frame(source)
+        if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
+            return WriteResult(str(ref), self.version(ref), skipped=True)
+        if txn is not None:  # MERGE takes its txn from the session's txnAppId/txnVersion
+            self.spark.conf.set("spark.databricks.delta.write.txnAppId", txn.app_id)  # type: ignore[union-attr]
+            self.spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn.version))  # type: ignore[union-attr]
         if not self.exists(ref):
             return self.write(
                 ref,
@@ -170,6 +176,25 @@ class DeltaSparkEngine(DeltaEngine):
         merger.execute()
         last = self.history(ref, 1)[0]
         return WriteResult(str(ref), last.version, metrics=last.metrics)
+
+    def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:
+        if since is None:
+            return self.read(ref, until, None)
+        if not _by_path(ref):
+            raise DeltaEngineError(
+                f"table {ref}: incremental reads of Unity Catalog tables run as Delta streams "
+                "(the Lakeflow pipeline); expected a path-addressed table here"
+            )
+        from pathlib import Path
+
+        from finml.runtime.delta.commits import appended_files
+
+        schema = self.schema(ref)
+        paths = appended_files(Path(ref.location), since, until)
+        if not paths:
+            return self.spark.createDataFrame([], schema)  # type: ignore[union-attr]
+        reader = self.spark.read.schema(schema).option("basePath", ref.location)  # type: ignore[union-attr]
+        return reader.parquet(*paths)
 
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:
         self._delta_table(ref).delete(predicate)

@@ -37,6 +37,7 @@ from finml.runtime.delta.base import (
     WriteMode,
     WriteResult,
 )
+from finml.runtime.delta.commits import appended_files
 from finml.runtime.delta.schemas import (
     arrow_nullable,
     arrow_to_spark,
@@ -131,6 +132,17 @@ class DeltaRsEngine(DeltaEngine):
         reader = spark.read.schema(schema).option("basePath", ref.location)
         return reader.parquet(*uris).select(*[f.name for f in schema])
 
+    def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:
+        if since is None:
+            return self.read(ref, until, None)
+        table = self._table(ref, until)
+        schema = arrow_to_spark(pa.schema(table.schema().to_arrow()))
+        paths = appended_files(Path(ref.location), since, until)
+        if not paths:
+            return self._spark().createDataFrame([], schema)
+        reader = self._spark().read.schema(schema).option("basePath", ref.location)
+        return reader.parquet(*paths).select(*[f.name for f in schema])
+
     def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
         return _scan(self._table(ref, version))
 
@@ -163,10 +175,8 @@ class DeltaRsEngine(DeltaEngine):
         txn: Txn | None,
         metadata: dict[str, str],
     ) -> WriteResult:
-        if txn is not None:
-            done = self.txn_version(ref, txn.app_id)
-            if done is not None and done >= txn.version:
-                return WriteResult(str(ref), self.version(ref), skipped=True)
+        if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
+            return WriteResult(str(ref), self.version(ref), skipped=True)
         props = _commit_properties(metadata, txn)
         if isinstance(data, pa.Table):
             return self._write_arrow(
@@ -269,16 +279,18 @@ class DeltaRsEngine(DeltaEngine):
         spec: MergeSpec,
         *,
         schema_evolution: bool,
+        txn: Txn | None,
         metadata: dict[str, str],
     ) -> WriteResult:
+        if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
+            return WriteResult(str(ref), self.version(ref), skipped=True)
+        props = _commit_properties(metadata, txn)
         if not isinstance(source, pa.Table):
             source, _ = self._conform(ref, source, schema_evolution)
             source = source.toArrow()
         if not self.exists(ref):
             # Nothing to match: a merge into a missing table is its first write.
-            return self._write_arrow(
-                ref, source, "append", None, (), False, _commit_properties(metadata, None)
-            )
+            return self._write_arrow(ref, source, "append", None, (), False, props)
         target = pa.schema(self._table(ref).schema().to_arrow())
         source = _align_arrow(source, target, str(ref), schema_evolution)
         merger = self._table(ref).merge(
@@ -287,7 +299,7 @@ class DeltaRsEngine(DeltaEngine):
             source_alias="s",
             target_alias="t",
             merge_schema=schema_evolution,
-            commit_properties=_commit_properties(metadata, None),
+            commit_properties=props,
         )
         if spec.delete_condition:
             merger = merger.when_matched_delete(predicate=spec.delete_condition)

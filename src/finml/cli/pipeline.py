@@ -1,0 +1,113 @@
+"""``finml simulate``, ``finml ingest``, ``finml pipeline run``: the data plane."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from finml.cli.common import State, console
+
+if TYPE_CHECKING:
+    from finml.pipelines.medallion import MedallionReport
+
+pipeline_app = typer.Typer(
+    help="The medallion pipeline (landing -> bronze -> silver -> gold).", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog="Example: finml simulate --days 10 --seed 7 --drift-day 6")(simulate)
+    app.command(epilog="Example: finml ingest")(ingest)
+    app.add_typer(pipeline_app, name="pipeline")
+    pipeline_app.command("run", epilog="Example: finml pipeline run --full-refresh")(run)
+
+
+def simulate(
+    ctx: typer.Context,
+    days: Annotated[int | None, typer.Option(min=1, help="Trading days to simulate.")] = None,
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated tickers.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same data).")] = None,
+    drift_day: Annotated[
+        int | None, typer.Option(help="Day from which volatility shifts (drift scenario).")
+    ] = None,
+) -> None:
+    """Simulate a market into the landing zone (trades JSONL, bars CSV) + ground truth."""
+    from finml.jobs.data import run_simulation, simulator_config
+
+    state: State = ctx.obj
+    overrides: dict[str, object] = {"days": days, "seed": seed}
+    if symbols:
+        overrides["symbols"] = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    if drift_day is not None:
+        current = state.config.simulator.drift
+        overrides["drift"] = {**(current.model_dump() if current else {}), "start_day": drift_day}
+    sim = simulator_config(state.config, **overrides)
+    summary = run_simulation(state.config, state.tables(), sim)
+    console.print(
+        f"simulated {summary.trades:,} trades ({summary.anomalies:,} labelled anomalies) into "
+        f"{state.config.landing_dir}"
+    )
+
+
+def ingest(ctx: typer.Context) -> None:
+    """Ingest new landing files into bronze (exactly once; re-running adds nothing)."""
+    from finml.pipelines.ingest import ingest_landing
+
+    state: State = ctx.obj
+    results = ingest_landing(state.config, state.spark(), state.tables(with_spark=True))
+    for result in results:
+        console.print(
+            f"{result.stream}: {result.rows:,} rows in {result.batches} batch(es) -> {result.table}"
+        )
+    if not results:
+        console.print(f"no landing files under {state.config.landing_dir}")
+
+
+def run(
+    ctx: typer.Context,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
+    ] = False,
+) -> None:
+    """Ingest, then bronze -> silver (+ quarantine) -> gold bars, with expectations."""
+    from finml.jobs.data import run_pipeline
+
+    state: State = ctx.obj
+    report = run_pipeline(
+        state.config, state.spark(), state.tables(with_spark=True), full_refresh=full_refresh
+    )
+    print_report(report)
+
+
+def print_report(report: MedallionReport) -> None:
+    """Rows per table and quality per layer and run."""
+    counts = RichTable("table", "rows", title="Tables")
+    for name, rows in sorted(report.counts.items()):
+        counts.add_row(name, f"{rows:,}")
+    console.print(counts)
+    if not report.quality:
+        console.print("nothing new to process")
+        return
+    quality = RichTable(
+        "layer",
+        "table",
+        "in",
+        "out",
+        "quarantined",
+        "duplicates",
+        "score",
+        title="Data quality of this run",
+    )
+    for q in report.quality:
+        quality.add_row(
+            q.layer,
+            q.table_name,
+            f"{q.rows_in:,}",
+            f"{q.rows_out:,}",
+            f"{q.rows_quarantined:,}",
+            f"{q.duplicates_removed:,}",
+            f"{q.quality_score:.3f}",
+        )
+    console.print(quality)

@@ -1,0 +1,68 @@
+"""Data-plane jobs: simulate the market into the landing zone, ingest, run the medallion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from finml.log import get_logger
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from finml.config import ProjectConfig
+    from finml.pipelines.medallion import MedallionReport
+    from finml.runtime.delta import DeltaTables
+    from finml.sources.simulator import LandingManifest, SimulatorConfig
+
+log = get_logger("jobs.data")
+
+TRUTH_TRADES, TRUTH_REGIMES = "sim_truth_trades", "sim_truth_regimes"
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    manifest: LandingManifest
+    trades: int
+    anomalies: int
+
+
+def simulator_config(config: ProjectConfig, **overrides: Any) -> SimulatorConfig:
+    """The project's simulator section with ``overrides`` (None values ignored) applied."""
+    from finml.sources.simulator import SimulatorConfig
+
+    values = config.simulator.model_dump()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SimulatorConfig.model_validate(values)
+
+
+def run_simulation(
+    config: ProjectConfig, tables: DeltaTables, sim: SimulatorConfig
+) -> SimulationSummary:
+    """Simulate, write landing files, and store the ground truth in its own Delta tables
+    (never in the model inputs)."""
+    from finml.sources.simulator import simulate, write_landing
+
+    result = simulate(sim)
+    manifest = write_landing(result, config.landing_dir, sim)
+    tables.table(TRUTH_TRADES).overwrite(_arrow(result.truth_trades))
+    tables.table(TRUTH_REGIMES).overwrite(_arrow(result.truth_regimes))
+    anomalies = int(result.truth_trades["is_anomaly"].sum())
+    log.info(
+        "simulated", trades=len(result.trades), anomalies=anomalies, landing=str(config.landing_dir)
+    )
+    return SimulationSummary(manifest, len(result.trades), anomalies)
+
+
+def run_pipeline(
+    config: ProjectConfig, spark: SparkSession, tables: DeltaTables, *, full_refresh: bool = False
+) -> MedallionReport:
+    from finml.pipelines.medallion import run_medallion
+
+    return run_medallion(config, spark, tables, full_refresh=full_refresh)
+
+
+def _arrow(frame: Any) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)

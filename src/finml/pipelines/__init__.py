@@ -1,0 +1,1 @@
+"""Data pipelines: ingestion, expectations, bronze/silver/gold transforms, the medallion runner."""

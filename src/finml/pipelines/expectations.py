@@ -1,0 +1,161 @@
+"""DLT-style data-quality expectations, declared once and enforced in one pass.
+
+An :class:`Expectation` is a name, a SQL boolean condition and an action:
+
+* ``warn`` — keep the row, count the failure;
+* ``drop`` — drop the row, count it;
+* ``quarantine`` — route the row to the quarantine table with the names of the rules it failed;
+* ``fail`` — stop the pipeline (:class:`~finml.errors.ExpectationFailed`).
+
+A NULL condition counts as a failure (as in DLT). The same specs generate the Lakeflow/DLT
+decorators (:func:`dlt_expectations`) so the local runner and Databricks enforce one truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pyspark.sql import functions as F
+
+from finml.errors import ExpectationFailed
+from finml.runtime.names import validate_identifier
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+Action = Literal["warn", "drop", "quarantine", "fail"]
+ACTIONS: tuple[Action, ...] = ("warn", "drop", "quarantine", "fail")
+FAILED_RULES = "_failed_rules"
+_REGISTRY: dict[str, list[Expectation]] = {}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    condition: str
+    action: Action = "quarantine"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.name, "expectation name")
+        if self.action not in ACTIONS:
+            raise ValueError(
+                f"expectation {self.name}: expected action in {ACTIONS}, got {self.action!r}"
+            )
+
+    def passed(self) -> Column:
+        """True where the row meets the expectation (NULL counts as not met)."""
+        return F.coalesce(F.expr(self.condition), F.lit(False))
+
+
+def expect(
+    table: str, name: str, condition: str, action: Action = "quarantine", description: str = ""
+) -> Expectation:
+    """Declare an expectation on ``table`` (registered for the runner and the DLT binding)."""
+    expectation = Expectation(name, condition, action, description)
+    rules = _REGISTRY.setdefault(table, [])
+    if any(rule.name == name for rule in rules):
+        raise ValueError(f"expectation {name} on {table}: declared twice")
+    rules.append(expectation)
+    return expectation
+
+
+def expectations_for(table: str) -> tuple[Expectation, ...]:
+    """The expectations declared for ``table``, in declaration order."""
+    return tuple(_REGISTRY.get(table, ()))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Rows split by their expectations, and per-rule failure counts."""
+
+    valid: DataFrame
+    quarantined: DataFrame
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    rows_dropped: int
+    failures: dict[str, int]
+    annotated: DataFrame
+
+    def release(self) -> None:
+        """Free the cached annotated rows once the split frames have been written."""
+        self.annotated.unpersist()
+
+
+def annotate(df: DataFrame, rules: tuple[Expectation, ...]) -> DataFrame:
+    """Add ``_failed_rules`` (array of failed rule names, empty when all pass)."""
+    flags = [F.when(~rule.passed(), F.lit(rule.name)) for rule in rules]
+    failed = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else F.array()
+    return df.withColumn(FAILED_RULES, failed.cast("array<string>"))
+
+
+def check(df: DataFrame, rules: tuple[Expectation, ...], table: str) -> Checked:
+    """Enforce ``rules`` on ``df``.
+
+    Valid rows are those failing no ``drop``/``quarantine``/``fail`` rule (``warn`` failures
+    stay valid); quarantined rows keep their columns plus ``_failed_rules``.
+
+    Raises:
+        ExpectationFailed: a ``fail`` rule was violated (names the rule, table and count).
+    """
+    annotated = annotate(df, rules).cache()
+    counts = _count(annotated, rules)
+    fatal = {r.name: counts[r.name] for r in rules if r.action == "fail" and counts[r.name]}
+    if fatal:
+        annotated.unpersist()
+        raise ExpectationFailed(
+            f"table {table}: expectations with action 'fail' violated: "
+            + ", ".join(f"{name} ({n} rows)" for name, n in fatal.items())
+        )
+    blocking = [r.name for r in rules if r.action != "warn"]
+    quarantining = [r.name for r in rules if r.action == "quarantine"]
+    is_blocked = F.arrays_overlap(F.col(FAILED_RULES), _names(blocking))
+    is_quarantined = F.arrays_overlap(F.col(FAILED_RULES), _names(quarantining))
+    return Checked(
+        valid=annotated.where(~is_blocked).drop(FAILED_RULES),
+        quarantined=annotated.where(is_quarantined),
+        rows_in=counts["_rows"],
+        rows_valid=counts["_valid"],
+        rows_quarantined=counts["_quarantined"],
+        rows_dropped=counts["_rows"] - counts["_valid"] - counts["_quarantined"],
+        failures={r.name: counts[r.name] for r in rules},
+        annotated=annotated,
+    )
+
+
+def _names(names: list[str]) -> Column:
+    return (
+        F.array(*[F.lit(n) for n in names]).cast("array<string>")
+        if names
+        else F.array().cast("array<string>")
+    )
+
+
+def _count(annotated: DataFrame, rules: tuple[Expectation, ...]) -> dict[str, int]:
+    failed = F.col(FAILED_RULES)
+    blocking = _names([r.name for r in rules if r.action != "warn"])
+    quarantining = _names([r.name for r in rules if r.action == "quarantine"])
+    aggregates = [F.count(F.lit(1)).alias("_rows")]
+    aggregates.append(F.sum((~F.arrays_overlap(failed, blocking)).cast("long")).alias("_valid"))
+    aggregates.append(
+        F.sum(F.arrays_overlap(failed, quarantining).cast("long")).alias("_quarantined")
+    )
+    aggregates += [
+        F.sum(F.array_contains(failed, r.name).cast("long")).alias(r.name) for r in rules
+    ]
+    row = annotated.agg(*aggregates).first()
+    return {key: int(value or 0) for key, value in row.asDict().items()}  # type: ignore[union-attr]
+
+
+def dlt_expectations(table: str) -> dict[Action, dict[str, str]]:
+    """``{action: {name: condition}}`` for ``@dlt.expect_all*`` decorators.
+
+    DLT has no quarantine action: quarantine rules map to ``expect_all_or_drop`` on the
+    table, and the DLT pipeline declares a quarantine table keeping their inverse.
+    """
+    grouped: dict[Action, dict[str, str]] = {action: {} for action in ACTIONS}
+    for rule in expectations_for(table):
+        grouped[rule.action][rule.name] = rule.condition
+    return grouped

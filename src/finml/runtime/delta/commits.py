@@ -1,0 +1,48 @@
+"""Reading a local table's ``_delta_log`` commits: which files each commit added.
+
+Used for incremental processing, the way Delta's streaming source works: a consumer that has
+processed version ``v`` reads only the files added by commits ``v+1 .. latest``. Commits that
+remove data (overwrite, delete, merge) make that impossible without reprocessing, so they
+raise; ``dataChange=false`` rewrites (OPTIMIZE) are skipped because they add no new rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
+from finml.errors import DeltaEngineError
+
+
+def commit_file(root: Path, version: int) -> Path:
+    return root / "_delta_log" / f"{version:020d}.json"
+
+
+def appended_files(root: Path, since: int, until: int) -> list[str]:
+    """Absolute paths of data files added by commits ``since+1 .. until`` (inclusive).
+
+    Raises:
+        DeltaEngineError: a commit in the range removed data, or its JSON commit file is
+            gone (log cleanup) — the consumer needs a full refresh.
+    """
+    added: list[str] = []
+    for version in range(since + 1, until + 1):
+        path = commit_file(root, version)
+        if not path.is_file():
+            raise DeltaEngineError(
+                f"table at {root}: expected commit {version} in _delta_log for incremental "
+                "reading, found none (log cleaned up?); run a full refresh"
+            )
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            remove = action.get("remove")
+            if remove and remove.get("dataChange", True):
+                raise DeltaEngineError(
+                    f"table at {root}: commit {version} removed data; incremental reading "
+                    "supports appends only; run a full refresh"
+                )
+            add = action.get("add")
+            if add and add.get("dataChange", True):
+                added.append(str(root / unquote(add["path"])))
+    return added

@@ -1,0 +1,166 @@
+"""Bronze/silver trade transforms and expectations on small hand-made inputs (chispa)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from chispa import assert_df_equality
+
+from finml.errors import ExpectationFailed
+from finml.pipelines.expectations import Expectation, check, expectations_for
+from finml.pipelines.trades import (
+    SILVER_TRADES,
+    bronze_trades_from_lines,
+    bronze_trades_from_parquet,
+    deduplicate,
+    silver_trades,
+    with_ingest_metadata,
+)
+
+T = 1704724200123  # 2024-01-08 14:30:00.123 UTC = 09:30:00.123 New York (regular session)
+
+
+def msg(*trades: dict) -> str:
+    return json.dumps({"type": "trade", "data": list(trades)})
+
+
+def lines_df(spark, lines: list[str]):
+    return spark.createDataFrame(
+        [(line, "file:/l/a.jsonl") for line in lines], "value string, _source_file string"
+    )
+
+
+def test_bronze_explodes_messages_and_keeps_every_unreadable_line(spark) -> None:
+    lines = [
+        msg(
+            {"s": "AAPL", "p": 187.12, "v": 100, "t": T, "c": ["1"]},
+            {"s": "MSFT", "p": "abc", "v": 5, "t": T + 1, "x": 7},
+        ),
+        '{"type":"ping"}',
+        '{"type":"trade","data":[{"s":"AAPL","p":187.1',
+        '{"type":"trade","data":"oops"}',
+        '{"type":"news","data":[]}',
+    ]
+    bronze = bronze_trades_from_lines(lines_df(spark, lines))
+    got = [(r.s, r.p, r.v, r.t, r._rescued_data, r._parse_error) for r in bronze.collect()]
+    assert got == [
+        ("AAPL", "187.12", "100", str(T), None, None),
+        ("MSFT", "abc", "5", str(T + 1), '{"x":"7"}', None),
+        (None, None, None, None, None, "malformed_json"),
+        (None, None, None, None, None, "data_not_an_array"),
+        (None, None, None, None, None, "unexpected_type:news"),
+    ]
+    raws = [r._raw for r in bronze.collect()]
+    assert raws[2] == lines[2] and json.loads(raws[0])["p"] == 187.12
+
+
+def test_bronze_from_parquet_has_the_same_shape(spark) -> None:
+    parquet = spark.createDataFrame(
+        [("AAPL", 187.5, 10.0, T, ["1"], "file:/l/a.parquet")],
+        "s string, p double, v double, t long, c array<string>, _source_file string",
+    )
+    from_lines = bronze_trades_from_lines(
+        lines_df(spark, [msg({"s": "A", "p": 1, "v": 1, "t": 1})])
+    )
+    from_parquet = bronze_trades_from_parquet(parquet)
+    assert from_parquet.schema == from_lines.schema
+    row = from_parquet.first()
+    assert (row.s, row.p, row.v, row.t, row.c) == ("AAPL", "187.5", "10.0", str(T), ["1"])
+
+
+def silver_of(spark, trades: list[dict]):
+    bronze = bronze_trades_from_lines(lines_df(spark, [msg(*trades)]))
+    return silver_trades(bronze.transform(with_ingest_metadata(3)))
+
+
+def test_silver_types_sessions_and_trade_identity(spark) -> None:
+    pre = T - 3 * 3600_000  # 06:30 New York
+    post = T + 7 * 3600_000  # 16:30
+    night = T + 12 * 3600_000  # 21:30
+    summer = 1720013400000  # 2024-07-03 13:30 UTC = 09:30 EDT
+    silver = silver_of(
+        spark,
+        [
+            {"s": " aapl ", "p": 187.12, "v": 100, "t": T, "c": ["12", "1"]},
+            {"s": "AAPL", "p": 1, "v": 1, "t": pre, "c": []},
+            {"s": "AAPL", "p": 1, "v": 1, "t": post},
+            {"s": "AAPL", "p": 1, "v": 1, "t": night},
+            {"s": "AAPL", "p": 1, "v": 1, "t": summer},
+        ],
+    )
+    rows = silver.collect()
+    assert rows[0].symbol == "AAPL" and rows[0].price == 187.12 and rows[0].volume == 100.0
+    assert rows[0].ts == datetime(2024, 1, 8, 14, 30, 0, 123000)  # UTC wall time in UTC session
+    assert rows[0].trade_date == date(2024, 1, 8)
+    assert [r.session for r in rows] == ["regular", "pre", "post", "closed", "regular"]
+    assert rows[0]._batch_id == 3
+    same = silver_of(spark, [{"s": "AAPL", "p": 187.12, "v": 100.0, "t": T, "c": ["1", "12"]}])
+    assert same.first().trade_id == rows[0].trade_id  # normalised identity
+    assert len({r.trade_id for r in rows}) == 5
+
+
+def test_each_bad_record_kind_fails_its_named_rule(spark) -> None:
+    future = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    cases = {
+        "ok": {"s": "AAPL", "p": 10.5, "v": 1, "t": T, "c": ["1"]},
+        "wrong_type": {"s": "AAPL", "p": "abc", "v": 1, "t": T, "c": []},
+        "negative": {"s": "AAPL", "p": -1.0, "v": 1, "t": T, "c": []},
+        "zero": {"s": "AAPL", "p": 0, "v": 1, "t": T, "c": []},
+        "nan": {"s": "AAPL", "p": float("nan"), "v": 1, "t": T, "c": []},
+        "inf": {"s": "AAPL", "p": float("inf"), "v": 1, "t": T, "c": []},
+        "missing_symbol": {"p": 1.0, "v": 1, "t": T, "c": []},
+        "empty_symbol": {"s": "", "p": 1.0, "v": 1, "t": T, "c": []},
+        "future": {"s": "AAPL", "p": 1.0, "v": 1, "t": future, "c": []},
+        "bad_volume": {"s": "AAPL", "p": 1.0, "v": -5, "t": T, "c": []},
+        "no_conditions": {"s": "AAPL", "p": 1.0, "v": 2, "t": T},
+    }
+    silver = silver_of(spark, list(cases.values()))
+    checked = check(silver, expectations_for(SILVER_TRADES), SILVER_TRADES)
+    by_price = {}
+    for row in checked.quarantined.collect():
+        by_price[(row.symbol, row.price, row.volume, row.ts)] = row._failed_rules
+    failed = sorted(rule for rules in by_price.values() for rule in rules)
+    assert failed == sorted(
+        [
+            "price_numeric",
+            "price_positive",
+            "price_positive",
+            "price_finite",
+            "price_finite",
+            "symbol_present",
+            "symbol_present",
+            "timestamp_not_future",
+            "volume_positive",
+        ]
+    )
+    assert checked.rows_in == 11 and checked.rows_valid == 2 and checked.rows_quarantined == 9
+    assert checked.failures["conditions_present"] == 1  # warn: counted, row kept
+    checked.release()
+
+
+def test_fail_action_raises_naming_rule_and_count(spark) -> None:
+    df = spark.createDataFrame([(1,), (-1,), (-2,)], "x int")
+    rules = (Expectation("x_positive", "x > 0", "fail"),)
+    with pytest.raises(ExpectationFailed, match=r"table t: .*x_positive \(2 rows\)"):
+        check(df, rules, "t")
+
+
+def test_drop_and_warn_actions(spark) -> None:
+    df = spark.createDataFrame([(1,), (-1,), (None,)], "x int")
+    rules = (Expectation("x_positive", "x > 0", "drop"), Expectation("x_small", "x < 0", "warn"))
+    checked = check(df, rules, "t")
+    assert_df_equality(checked.valid, spark.createDataFrame([(1,)], "x int"))
+    assert (checked.rows_dropped, checked.rows_quarantined) == (2, 0)
+    assert checked.failures == {"x_positive": 2, "x_small": 2}
+    checked.release()
+
+
+def test_deduplicate_within_batch_and_against_silver(spark) -> None:
+    trade = {"s": "AAPL", "p": 1.0, "v": 1, "t": T, "c": []}
+    other = {"s": "AAPL", "p": 2.0, "v": 1, "t": T, "c": []}
+    known = {"s": "AAPL", "p": 3.0, "v": 1, "t": T, "c": []}
+    batch = silver_of(spark, [trade, trade, other, known])
+    existing = silver_of(spark, [known]).select("trade_id")
+    assert sorted(r.price for r in deduplicate(batch, existing).collect()) == [1.0, 2.0]
