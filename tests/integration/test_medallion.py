@@ -1,0 +1,158 @@
+"""The medallion end to end on simulated landing files: reconciliation, idempotent re-runs,
+and a pipeline killed with SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.sql.types import MapType
+
+from finml.config import ProjectConfig
+from finml.jobs.data import run_simulation
+from finml.pipelines.medallion import quarantine_by_rule, run_medallion
+from finml.runtime.delta import DeltaTables
+from finml.sources.sim_config import BadRecordRates, SimulatorConfig
+
+REPO = Path(__file__).resolve().parents[2]
+GOLD = ("gold_bars_1m", "gold_bars_daily")
+QUARANTINED_KINDS = (
+    "malformed_json",
+    "wrong_type",
+    "nonpositive_price",
+    "nan_inf",
+    "missing_symbol",
+    "future_timestamp",
+)
+SIM = SimulatorConfig(
+    seed=11,
+    symbols=["AAPL", "MSFT"],
+    days=3,
+    trades_per_day=300,
+    bad_records=BadRecordRates(**{k: 0.01 for k in BadRecordRates.model_fields}),
+)
+
+
+def content_hash(tables: DeltaTables, name: str) -> tuple[int, int]:
+    """(rows, order-independent sum of row hashes) of a table's latest version."""
+    df = tables.table(name).read()
+    cols = [
+        F.to_json(f.name) if isinstance(f.dataType, MapType) else F.col(f.name)
+        for f in sorted(df.schema, key=lambda f: f.name)
+    ]
+    row = (
+        df.select(F.xxhash64(*cols).cast("decimal(38,0)").alias("h"))
+        .agg(F.count(F.lit(1)), F.sum("h"))
+        .first()
+    )
+    return int(row[0]), int(row[1] or 0)
+
+
+def simulated_home(root: Path) -> tuple[ProjectConfig, object]:
+    config = ProjectConfig(home=root)
+    summary = run_simulation(config, DeltaTables.from_config(config, None), SIM)
+    return config, summary.manifest
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, spark) -> dict:
+    config, manifest = simulated_home(tmp_path_factory.mktemp("whole"))
+    tables = DeltaTables.from_config(config, spark)
+    report = run_medallion(config, spark, tables)
+    return {"config": config, "manifest": manifest, "tables": tables, "report": report}
+
+
+def test_every_landing_record_is_accounted_for(uninterrupted: dict) -> None:
+    manifest, report = uninterrupted["manifest"], uninterrupted["report"]
+    silver = next(q for q in report.quality if q.layer == "silver")
+    assert report.counts["bronze_trades"] == manifest.records
+    assert silver.rows_out == manifest.legit_trades
+    assert silver.rows_quarantined == sum(manifest.bad_counts[k] for k in QUARANTINED_KINDS)
+    assert silver.duplicates_removed == manifest.bad_counts["duplicate_trade"]
+    assert manifest.records == silver.rows_out + silver.rows_quarantined + silver.duplicates_removed
+    rules = quarantine_by_rule(uninterrupted["tables"])
+    assert rules["parsed_record"] == manifest.bad_counts["malformed_json"]
+    assert rules["timestamp_not_future"] == manifest.bad_counts["future_timestamp"]
+    for rule in ("price_numeric", "price_finite", "price_positive", "symbol_present"):
+        assert rules[rule] > 0, rule
+    assert all(manifest.bad_counts[k] > 0 for k in manifest.bad_counts)
+
+
+def test_out_of_order_trades_reach_silver_and_gold(uninterrupted: dict) -> None:
+    tables = uninterrupted["tables"]
+    silver_minutes = (
+        tables.table("silver_trades")
+        .read()
+        .select("symbol", F.date_trunc("minute", "ts").alias("window_start"))
+        .distinct()
+        .count()
+    )
+    assert tables.table("gold_bars_1m").count() == silver_minutes
+    counts = tables.table("gold_bars_1m").read().agg(F.sum("trade_count")).first()[0]
+    assert counts == uninterrupted["manifest"].legit_trades
+
+
+def test_running_again_on_the_same_files_changes_no_table(uninterrupted: dict, spark) -> None:
+    config, tables = uninterrupted["config"], uninterrupted["tables"]
+    before = {
+        t.name.table: (t.version(), content_hash(tables, t.name.table)) for t in tables.list()
+    }
+    again = run_medallion(config, spark, tables)
+    after = {t.name.table: (t.version(), content_hash(tables, t.name.table)) for t in tables.list()}
+    assert again.quality == [] and all(r.rows == 0 for r in again.ingest)
+    assert after == before
+
+
+def run_pipeline_process(home: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FINML_HOME": str(home), "PYTHONPATH": str(REPO / "src")}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from finml.cli import main; main()", "pipeline", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # SIGKILL the whole group: Python driver and its JVM
+    )
+
+
+def kill_when(process: subprocess.Popen[bytes], marker: Path, timeout: float = 240) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if marker.exists():
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_gold(
+    uninterrupted: dict,
+    tmp_path: Path,
+    spark,
+) -> None:
+    config, _ = simulated_home(tmp_path)
+    warehouse = config.warehouse_dir / config.catalog / config.db_schema
+    markers = [
+        warehouse / "bronze_trades" / "_delta_log" / f"{0:020d}.json",
+        warehouse / "silver_trades" / "_delta_log" / f"{0:020d}.json",
+    ]
+    killed = 0
+    for marker in markers:
+        killed += kill_when(run_pipeline_process(tmp_path), marker)
+    assert killed >= 1, "the pipeline finished before it could be killed"
+    final = run_pipeline_process(tmp_path)
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err.decode()[-2000:]
+    tables = DeltaTables.from_config(config, spark)
+    whole = uninterrupted["tables"]
+    for name in (*GOLD, "silver_trades", "silver_quarantine"):
+        assert content_hash(tables, name)[0] == content_hash(whole, name)[0], name
+    for name in GOLD:
+        assert content_hash(tables, name) == content_hash(whole, name), name
