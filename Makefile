@@ -38,6 +38,7 @@ format: $(STAMP) ## Format the code with ruff
 
 bench: $(STAMP) ## Run the benchmarks (minutes; results go to docs/benchmarks.md by hand)
 	$(BIN)/python benchmarks/table_io.py
+	$(BIN)/python benchmarks/medallion.py
 
 clean: ## Remove local state (.finml), caches and test artifacts (keeps .venv)
 	rm -rf .finml test-artifacts benchmarks/out .pytest_cache .ruff_cache

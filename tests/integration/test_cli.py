@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["info", "tables", "history", "demo"]
+COMMANDS = ["info", "tables", "history", "demo", "simulate", "ingest", "pipeline run"]
 
 
 def finml(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -28,7 +28,7 @@ def finml(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedPro
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str, tmp_path: Path) -> None:
-    result = finml(command, "--help", home=tmp_path)
+    result = finml(*command.split(), "--help", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Example: finml" in result.stdout
 

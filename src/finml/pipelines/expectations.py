@@ -78,6 +78,7 @@ class Checked:
     rows_dropped: int
     failures: dict[str, int]
     annotated: DataFrame
+    measures: dict[str, int]
 
     def release(self) -> None:
         """Free the cached annotated rows once the split frames have been written."""
@@ -91,17 +92,23 @@ def annotate(df: DataFrame, rules: tuple[Expectation, ...]) -> DataFrame:
     return df.withColumn(FAILED_RULES, failed.cast("array<string>"))
 
 
-def check(df: DataFrame, rules: tuple[Expectation, ...], table: str) -> Checked:
+def check(
+    df: DataFrame,
+    rules: tuple[Expectation, ...],
+    table: str,
+    measures: dict[str, Column] | None = None,
+) -> Checked:
     """Enforce ``rules`` on ``df``.
 
     Valid rows are those failing no ``drop``/``quarantine``/``fail`` rule (``warn`` failures
-    stay valid); quarantined rows keep their columns plus ``_failed_rules``.
+    stay valid); quarantined rows keep their columns plus ``_failed_rules``. ``measures``
+    (name -> aggregate column) are computed in the same single pass as the rule counts.
 
     Raises:
         ExpectationFailed: a ``fail`` rule was violated (names the rule, table and count).
     """
     annotated = annotate(df, rules).cache()
-    counts = _count(annotated, rules)
+    counts = _count(annotated, rules, measures or {})
     fatal = {r.name: counts[r.name] for r in rules if r.action == "fail" and counts[r.name]}
     if fatal:
         annotated.unpersist()
@@ -122,6 +129,7 @@ def check(df: DataFrame, rules: tuple[Expectation, ...], table: str) -> Checked:
         rows_dropped=counts["_rows"] - counts["_valid"] - counts["_quarantined"],
         failures={r.name: counts[r.name] for r in rules},
         annotated=annotated,
+        measures={name: counts[name] for name in measures or {}},
     )
 
 
@@ -133,7 +141,9 @@ def _names(names: list[str]) -> Column:
     )
 
 
-def _count(annotated: DataFrame, rules: tuple[Expectation, ...]) -> dict[str, int]:
+def _count(
+    annotated: DataFrame, rules: tuple[Expectation, ...], measures: dict[str, Column]
+) -> dict[str, int]:
     failed = F.col(FAILED_RULES)
     blocking = _names([r.name for r in rules if r.action != "warn"])
     quarantining = _names([r.name for r in rules if r.action == "quarantine"])
@@ -145,6 +155,7 @@ def _count(annotated: DataFrame, rules: tuple[Expectation, ...]) -> dict[str, in
     aggregates += [
         F.sum(F.array_contains(failed, r.name).cast("long")).alias(r.name) for r in rules
     ]
+    aggregates += [column.alias(name) for name, column in measures.items()]
     row = annotated.agg(*aggregates).first()
     return {key: int(value or 0) for key, value in row.asDict().items()}  # type: ignore[union-attr]
 

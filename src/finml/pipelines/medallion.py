@@ -10,6 +10,7 @@ same tables as an uninterrupted run, and a run with nothing new changes nothing.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,13 @@ from finml.log import get_logger
 from finml.pipelines import gold
 from finml.pipelines.expectations import FAILED_RULES, check, expect, expectations_for
 from finml.pipelines.ingest import IngestResult, ingest_landing
-from finml.pipelines.quality import DQ_TABLE, QualityRecord, profile, to_arrow
+from finml.pipelines.quality import (
+    DQ_TABLE,
+    QualityRecord,
+    from_measures,
+    profile_measures,
+    to_arrow,
+)
 from finml.pipelines.trades import SILVER_COLUMNS, SILVER_TRADES, deduplicate, silver_trades
 from finml.runtime.delta import MergeSpec, Txn
 
@@ -45,6 +52,7 @@ class MedallionReport:
     ingest: list[IngestResult] = field(default_factory=list)
     quality: list[QualityRecord] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def run_medallion(
@@ -54,9 +62,14 @@ def run_medallion(
     from all of bronze."""
     if full_refresh:
         _drop(tables, REFRESHED)
-    report = MedallionReport(ingest=ingest_landing(config, spark, tables))
+    report = MedallionReport()
+    clock = time.perf_counter()
+    report.ingest = ingest_landing(config, spark, tables)
+    report.seconds["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
     report.quality += silver_stage(tables)
+    report.seconds["silver"], clock = time.perf_counter() - clock, time.perf_counter()
     report.quality += gold_stage(tables)
+    report.seconds["gold"], clock = time.perf_counter() - clock, time.perf_counter()
     if report.quality:
         tables.table(DQ_TABLE).append(to_arrow(report.quality))
     report.counts = {
@@ -84,6 +97,10 @@ def _pending(source: Table, target: Table, app_id: str) -> tuple[int | None, int
     return done, latest
 
 
+SILVER_REQUIRED = ("symbol", "price", "volume", "ts")
+BRONZE_REQUIRED = ("s", "p", "v", "t")
+
+
 def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
     """Bronze increment -> checked, deduplicated silver trades + quarantine."""
     bronze, silver = tables.table(BRONZE), tables.table(SILVER_TRADES)
@@ -92,29 +109,29 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
     if pending is None:
         return []
     done, latest = pending
-    increment = bronze.read_appended(done, latest)
-    candidates = silver_trades(increment)
-    checked = check(candidates, expectations_for(SILVER_TRADES), SILVER_TRADES)
+    candidates = silver_trades(bronze.read_appended(done, latest))
+    measures = {
+        **profile_measures(SILVER_REQUIRED, ("trade_id",)),
+        **profile_measures(BRONZE_REQUIRED, ("_raw", "_source_file"), "bronze_"),
+    }
+    checked = check(candidates, expectations_for(SILVER_TRADES), SILVER_TRADES, measures)
     quarantine = checked.quarantined.withColumn("_bronze_version", F.lit(latest).cast("long"))
     tables.table(QUARANTINE).append(
         quarantine, txn=Txn(f"{QUARANTINE}<-{BRONZE}", latest), schema_evolution=True
     )
-    existing = silver.read().select("trade_id") if silver.exists() else None
     valid = checked.valid.select(*SILVER_COLUMNS)
     new = (
-        deduplicate(valid, existing) if existing is not None else valid.dropDuplicates(["trade_id"])
+        deduplicate(valid, silver.read().select("trade_id"))
+        if silver.exists()
+        else valid.dropDuplicates(["trade_id"])
     )
-    written = silver.append(new, txn=Txn(app, latest))
-    inserted = int(written.rows or 0)
-    rows, completeness, _ = profile(
-        checked.annotated, ("symbol", "price", "volume", "ts"), ("trade_id",)
-    )
-    bronze_rows, bronze_complete, bronze_unique = profile(
-        increment, ("s", "p", "v", "t"), ("_raw", "_source_file")
-    )
+    inserted = int(silver.append(new, txn=Txn(app, latest)).rows or 0)
     checked.release()
-    run_id = f"{BRONZE}@{latest}"
+    rows, values = checked.rows_in, checked.measures
+    completeness, _ = from_measures(values, rows, SILVER_REQUIRED)
+    bronze_complete, bronze_unique = from_measures(values, rows, BRONZE_REQUIRED, "bronze_")
     parse_errors = checked.failures.get("parsed_record", 0)
+    run_id = f"{BRONZE}@{latest}"
     log.info(
         "silver_done",
         bronze_version=latest,
@@ -128,12 +145,12 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
             "bronze",
             BRONZE,
             latest,
-            bronze_rows,
-            bronze_rows,
+            rows,
+            rows,
             rule_failures={"parsed_record": parse_errors},
             completeness=bronze_complete,
             uniqueness=bronze_unique,
-            validity=1 - parse_errors / bronze_rows if bronze_rows else 1.0,
+            validity=1 - parse_errors / rows if rows else 1.0,
         ),
         QualityRecord(
             run_id,
@@ -154,26 +171,34 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
 
 
 def gold_stage(tables: DeltaTables) -> list[QualityRecord]:
-    """Recompute exactly the 1-minute and daily bars touched by new silver trades."""
+    """Recompute exactly the 1-minute and daily bars touched by new silver trades.
+
+    On a first run (nothing processed yet) every key is affected, so the bars are computed
+    straight from silver without the semi-join.
+    """
     silver, daily = tables.table(SILVER_TRADES), tables.table(GOLD_DAILY)
     pending = _pending(silver, daily, f"{GOLD_DAILY}<-{SILVER_TRADES}")
     if pending is None:
         return []
     done, latest = pending
-    increment = silver.read_appended(done, latest).cache()
-    trades = silver.read(version=latest)
-    minute = F.date_trunc("minute", "ts")
-    minutes = (
-        trades.withColumn("window_start", minute)
-        .join(
-            F.broadcast(gold.affected_minutes(increment)), ["symbol", "window_start"], "left_semi"
+    if done is None:
+        minutes = days = silver.read(version=latest)
+    else:
+        increment = silver.read_appended(done, latest)
+        trades = silver.read(version=latest)
+        minutes = (
+            trades.withColumn("window_start", F.date_trunc("minute", "ts"))
+            .join(
+                F.broadcast(gold.affected_minutes(increment)),
+                ["symbol", "window_start"],
+                "left_semi",
+            )
+            .drop("window_start")
         )
-        .drop("window_start")
-    )
-    days = trades.join(
-        F.broadcast(gold.affected_days(increment)), ["symbol", "trade_date"], "left_semi"
-    )
-    records = [
+        days = trades.join(
+            F.broadcast(gold.affected_days(increment)), ["symbol", "trade_date"], "left_semi"
+        )
+    return [
         _merge_bars(
             tables, GOLD_1M, minutes.transform(gold.bars_1m), gold.GOLD_BARS_1M_KEYS, latest
         ),
@@ -181,21 +206,21 @@ def gold_stage(tables: DeltaTables) -> list[QualityRecord]:
             tables, GOLD_DAILY, days.transform(gold.bars_daily), gold.GOLD_BARS_DAILY_KEYS, latest
         ),
     ]
-    increment.unpersist()
-    return records
+
+
+_BAR_REQUIRED = ("open", "high", "low", "close")
 
 
 def _merge_bars(
     tables: DeltaTables, name: str, bars: DataFrame, keys: tuple[str, ...], latest: int
 ) -> QualityRecord:
-    checked = check(bars, expectations_for(name), name)
-    rows, completeness, uniqueness = profile(
-        checked.annotated, ("open", "high", "low", "close"), keys
-    )
+    checked = check(bars, expectations_for(name), name, profile_measures(_BAR_REQUIRED, keys))
     tables.table(name).merge(
         checked.valid, MergeSpec(keys=keys), txn=Txn(f"{name}<-{SILVER_TRADES}", latest)
     )
     checked.release()
+    rows = checked.rows_in
+    completeness, uniqueness = from_measures(checked.measures, rows, _BAR_REQUIRED)
     return QualityRecord(
         f"{SILVER_TRADES}@{latest}",
         "gold",

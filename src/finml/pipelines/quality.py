@@ -18,7 +18,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 DQ_TABLE = "data_quality_log"
 DQ_SCHEMA = pa.schema(
@@ -63,23 +63,42 @@ class QualityRecord:
         return (self.completeness + self.uniqueness + self.validity) / 3
 
 
+def profile_measures(
+    required: tuple[str, ...], key: tuple[str, ...], prefix: str = ""
+) -> dict[str, Column]:
+    """Aggregates for :func:`from_measures`: non-null counts of ``required`` and the number
+    of distinct ``key`` values (counted on a 64-bit hash of the key, which is exact barring
+    hash collisions and far cheaper than comparing long strings)."""
+    measures = {f"{prefix}nn_{c}": F.count(F.col(c)) for c in required}
+    present = F.lit(True)
+    for column in key:
+        present = present & F.col(column).isNotNull()
+    hashed = F.when(present, F.xxhash64(*[F.col(c) for c in key]))  # NULL keys are not counted
+    measures[f"{prefix}distinct"] = F.countDistinct(hashed)
+    return measures
+
+
+def from_measures(
+    values: dict[str, int], rows: int, required: tuple[str, ...], prefix: str = ""
+) -> tuple[float, float]:
+    """``(completeness, uniqueness)`` from :func:`profile_measures` results; an empty input
+    is complete and unique by convention."""
+    if rows == 0:
+        return 1.0, 1.0
+    filled = sum(int(values[f"{prefix}nn_{c}"]) for c in required)
+    completeness = filled / (rows * len(required)) if required else 1.0
+    return completeness, int(values[f"{prefix}distinct"]) / rows
+
+
 def profile(
     df: DataFrame, required: tuple[str, ...], key: tuple[str, ...]
 ) -> tuple[int, float, float]:
-    """``(rows, completeness, uniqueness)`` of ``df`` in one aggregation.
-
-    An empty frame is complete and unique by convention (1.0, 1.0).
-    """
-    aggregates = [F.count(F.lit(1)).alias("rows")]
-    aggregates += [F.count(F.col(c)).alias(f"nn_{c}") for c in required]
-    aggregates.append(F.countDistinct(*[F.col(c) for c in key]).alias("distinct"))
-    row = df.agg(*aggregates).first()
-    rows = int(row["rows"]) if row else 0
-    if rows == 0:
-        return 0, 1.0, 1.0
-    filled = sum(int(row[f"nn_{c}"]) for c in required)
-    completeness = filled / (rows * len(required)) if required else 1.0
-    return rows, completeness, int(row["distinct"]) / rows
+    """``(rows, completeness, uniqueness)`` of ``df`` in one aggregation."""
+    measures = profile_measures(required, key)
+    row = df.agg(F.count(F.lit(1)).alias("_rows"), *[c.alias(n) for n, c in measures.items()])
+    values = row.first().asDict()  # type: ignore[union-attr]
+    rows = int(values["_rows"])
+    return (rows, *from_measures(values, rows, required))
 
 
 def to_arrow(records: list[QualityRecord]) -> pa.Table:

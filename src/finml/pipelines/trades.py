@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 EXCHANGE_TZ = "America/New_York"
 TRADE_FIELDS = ("s", "p", "v", "t", "c")
 _MESSAGE_SCHEMA = "type string, data array<string>"
-_TRADE_SCHEMA = "s string, p string, v string, t string, c array<string>"
 BRONZE_TRADE_COLUMNS = (*TRADE_FIELDS, "_raw", "_rescued_data", "_parse_error")
 # (name, start minute, end minute) of each session in exchange-local time.
 SESSIONS = (
@@ -94,11 +93,16 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
         error.alias("_parse_error"),
         F.explode_outer(F.when(error.isNull(), F.col("m.data"))).alias("element"),
     ).where(F.col("_parse_error").isNotNull() | F.col("element").isNotNull())
-    trade = F.from_json("element", _TRADE_SCHEMA)
+    # One parse per element: as a string map, which is exactly bronze's "fields as strings";
+    # unknown keys are what is left over (rescued), "c" is parsed from its JSON text.
+    fields = F.from_json("element", "map<string,string>")
+    known = F.array(*[F.lit(k) for k in TRADE_FIELDS])
+    extra = F.map_filter(fields, lambda k, _: ~F.array_contains(known, k))
     return exploded.select(
-        *[trade[field].alias(field) for field in TRADE_FIELDS],
+        *[fields[f].alias(f) for f in ("s", "p", "v", "t")],
+        F.from_json(fields["c"], "array<string>").alias("c"),
         F.coalesce("element", "value").alias("_raw"),
-        _rescued(F.col("element"), TRADE_FIELDS).alias("_rescued_data"),
+        F.when(F.size(extra) > 0, F.to_json(extra)).alias("_rescued_data"),
         "_parse_error",
         "_source_file",
     )
@@ -125,14 +129,6 @@ def bronze_trades_from_parquet(trades: DataFrame) -> DataFrame:
         F.lit(None).cast("string").alias("_parse_error"),
         "_source_file",
     )
-
-
-def _rescued(element: Column, known: tuple[str, ...]) -> Column:
-    """JSON of the fields of ``element`` outside ``known`` (NULL when there are none)."""
-    fields = F.from_json(element, "map<string,string>")
-    known_array = F.array(*[F.lit(k) for k in known])
-    extra = F.map_filter(fields, lambda k, _: ~F.array_contains(known_array, k))
-    return F.when(F.size(extra) > 0, F.to_json(extra))
 
 
 def with_ingest_metadata(batch_id: int) -> Callable[[DataFrame], DataFrame]:
@@ -185,6 +181,7 @@ def silver_trades(bronze: DataFrame) -> DataFrame:
         F.to_date(local).alias("trade_date"),
         session_of(local).alias("session"),
         F.col("c").alias("conditions"),
+        *TRADE_FIELDS[:4],  # raw s, p, v, t stay for quarantine and bronze measures
         "_raw",
         "_rescued_data",
         "_parse_error",

@@ -164,3 +164,39 @@ def test_deduplicate_within_batch_and_against_silver(spark) -> None:
     batch = silver_of(spark, [trade, trade, other, known])
     existing = silver_of(spark, [known]).select("trade_id")
     assert sorted(r.price for r in deduplicate(batch, existing).collect()) == [1.0, 2.0]
+
+
+def test_bronze_bars_from_alpha_vantage_csv_lines(spark) -> None:
+    from finml.pipelines.ingest import bronze_bars_from_lines
+
+    lines = spark.createDataFrame(
+        [
+            ("timestamp,open,high,low,close,volume", "file:/l/bars/daily_AAPL.csv"),
+            ("2024-01-09,185.1,186.2,184.0,185.9,1000", "file:/l/bars/daily_AAPL.csv"),
+            ("2024-01-08,oops,1", "file:/l/bars/daily_AAPL.csv"),
+            ("2024-01-08,50,51,49,50.5,7", "file:/l/bars/intraday_5min_BRK.B.csv"),
+        ],
+        "value string, _source_file string",
+    )
+    got = bronze_bars_from_lines(lines).drop("_source_file", "_raw")
+    expected = spark.createDataFrame(
+        [
+            ("AAPL", "2024-01-09", "185.1", "186.2", "184.0", "185.9", "1000", None),
+            ("AAPL", None, None, None, None, None, None, "wrong_field_count"),
+            ("BRK.B", "2024-01-08", "50", "51", "49", "50.5", "7", None),
+        ],
+        "symbol string, timestamp string, open string, high string, low string, close string, "
+        "volume string, _parse_error string",
+    )
+    assert_df_equality(got, expected, ignore_nullable=True)
+
+
+def test_quality_profile_is_computed_from_the_rows(spark) -> None:
+    from finml.pipelines.quality import profile
+
+    df = spark.createDataFrame(
+        [("a", 1.0), ("a", None), ("b", 2.0), (None, 3.0)], "k string, x double"
+    )
+    rows, completeness, uniqueness = profile(df, ("k", "x"), ("k",))
+    assert (rows, completeness, uniqueness) == (4, 6 / 8, 2 / 4)
+    assert profile(df.limit(0), ("k",), ("k",)) == (0, 1.0, 1.0)
