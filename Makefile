@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install browser demo test test-fast lint format bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -18,10 +18,18 @@ $(STAMP): pyproject.toml version.txt
 
 install: $(STAMP) ## Create .venv and install finml with test extras (editable)
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright (never a browser
+# download). Installed when missing and we may (root with apt-get); else the tests skip, saying why.
+browser: ## Install Debian's chromium for the browser tests (if missing)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "chromium missing and cannot be installed here: browser tests will skip"; fi; }
+
 demo: $(STAMP) ## Run the main job on the embedded simulated market (every stage)
 	$(BIN)/finml demo
 
-test: $(STAMP) ## Lint, then run every test tier (unit, spark, integration)
+test: $(STAMP) browser ## Lint, then run every test tier (unit, spark, integration)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/pytest
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from finml.errors import ConfigError
 from finml.runtime.names import TableName, validate_identifier
+from finml.sources.collector_settings import CollectorSettings
 from finml.sources.sim_config import SimulatorConfig
 
 DEFAULT_CONFIG_FILE = "project_config.yml"
@@ -89,6 +90,7 @@ class _ConfigFile(_Strict):
     environments: dict[str, _EnvironmentFields] = Field(default_factory=dict)
     simulator: dict[str, Any] = Field(default_factory=dict)
     pipeline: dict[str, Any] = Field(default_factory=dict)
+    collectors: dict[str, Any] = Field(default_factory=dict)
 
 
 class ProjectConfig(_Strict):
@@ -114,6 +116,7 @@ class ProjectConfig(_Strict):
     source_file: Path | None = None
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     pipeline: dict[str, Any] = Field(default_factory=dict)
+    collectors: CollectorSettings = Field(default_factory=CollectorSettings)
 
     @field_validator("catalog", "db_schema")
     @classmethod
@@ -237,6 +240,7 @@ class ProjectConfig(_Strict):
             source_file=file.resolve() if file else None,
             simulator=parsed.simulator,
             pipeline=parsed.pipeline,
+            collectors=parsed.collectors,
         )
         return _validated(cls, merged, f"{where} (environment {env!r})")
 

@@ -40,10 +40,11 @@ def _root(
 
 
 def _register() -> None:
-    from finml.cli import demo, pipeline, tables
+    from finml.cli import collect, demo, pipeline, tables
 
     tables.register(app)
     pipeline.register(app)
+    collect.register(app)
     demo.register(app)
 
 
