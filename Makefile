@@ -23,7 +23,7 @@ install: $(STAMP) ## Create .venv and install finml with test extras (editable)
 browser: ## Install Debian's chromium for the browser tests (if missing)
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and cannot be installed here: browser tests will skip"; fi; }
 
 demo: $(STAMP) ## Run the main job on the embedded simulated market (every stage)

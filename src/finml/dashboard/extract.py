@@ -1,0 +1,241 @@
+"""Section extractors: one registered function per dashboard section.
+
+>>> @section("alerts", "Alerts", order=50)                       # doctest: +SKIP
+... def alerts(ctx: ExportContext) -> Section: ...
+
+An extractor reads tables through :class:`ExportContext` (delta-rs, Arrow, no Spark) and
+returns a :class:`Section`; a missing table becomes an explicit empty state via
+:func:`empty`, and an extractor that fails is turned into an empty state with the error by
+:func:`run_sections`, so the export never fails because one table is absent or odd.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from finml.dashboard.schema import Section, Source
+from finml.errors import TableNotFound
+from finml.log import get_logger
+
+if TYPE_CHECKING:
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+log = get_logger("dashboard")
+
+Extractor = Callable[["ExportContext"], Section]
+# Charts keep the newest points only, so the snapshot (and the page) stays small however
+# long the tables grow; the tables' full history stays in Delta.
+MAX_POINTS = 240
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    id: str
+    title: str
+    order: int
+    hint: str
+    fn: Extractor
+
+
+_SECTIONS: dict[str, SectionSpec] = {}
+
+
+def section(id: str, title: str, *, order: int, hint: str = "") -> Callable[[Extractor], Extractor]:
+    """Register ``fn(ctx) -> Section`` as dashboard section ``id`` (shown by ``order``);
+    ``hint`` is the command that fills its tables, shown in its empty state."""
+
+    def decorate(fn: Extractor) -> Extractor:
+        _SECTIONS[id] = SectionSpec(id, title, order, hint, fn)
+        return fn
+
+    return decorate
+
+
+def sections() -> list[SectionSpec]:
+    """Registered sections in display order (importing the extractor modules first)."""
+    import finml.dashboard.sections  # noqa: F401  (registers the built-in sections)
+
+    return sorted(_SECTIONS.values(), key=lambda s: s.order)
+
+
+@dataclass
+class ExportContext:
+    """What extractors read: tables (cached Arrow -> pandas), config and the export time."""
+
+    config: ProjectConfig
+    tables: DeltaTables
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _frames: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
+    _sources: dict[str, Source] = field(default_factory=dict, repr=False)
+    _models: dict[str, list[Any] | None] = field(default_factory=dict, repr=False)
+
+    def frame(self, name: str) -> pd.DataFrame | None:
+        """Table ``name`` as pandas, or None when it does not exist."""
+        if name not in self._frames:
+            table = self.tables.table(name)
+            if not table.exists():
+                self._frames[name] = None
+                self._sources[name] = Source(name=name, exists=False, rows=None)
+            else:
+                frame = to_pandas(table.to_arrow())
+                self._frames[name] = frame
+                self._sources[name] = Source(
+                    name=name, exists=True, rows=len(frame), version=table.version()
+                )
+        return self._frames[name]
+
+    def require(self, name: str) -> pd.DataFrame:
+        """Table ``name`` as pandas (call after :func:`missing` said it has rows).
+
+        Raises:
+            TableNotFound: the table does not exist.
+        """
+        frame = self.frame(name)
+        if frame is None:
+            raise TableNotFound(f"table {name}: expected it to exist for the dashboard")
+        return frame
+
+    def source(self, name: str) -> Source:
+        self.frame(name)
+        return self._sources[name]
+
+    def model_versions(self, short: str) -> list[Any] | None:
+        """Registered versions (``finml.registry.VersionInfo``, newest first) of model
+        ``short``, or None when there is no local MLflow store (so none is created)."""
+        if short not in self._models:
+            config = self.config
+            local_db = config.home / "mlflow.db"
+            if (
+                config.workspace == "local"
+                and not config.mlflow_tracking_uri
+                and not (local_db.exists())
+            ):
+                self._models[short] = None
+            else:
+                from finml import registry
+
+                self._models[short] = registry.versions(config, registry.model_name(config, short))
+        return self._models[short]
+
+
+def empty(spec_id: str, title: str, reason: str, hint: str = "", sources=()) -> Section:
+    """The explicit empty state of a section."""
+    return Section(
+        id=spec_id,
+        title=title,
+        status="empty",
+        empty_reason=reason,
+        hint=hint or None,
+        sources=list(sources),
+    )
+
+
+def spec(section_id: str) -> SectionSpec:
+    """The registered section ``section_id``."""
+    return _SECTIONS[section_id]
+
+
+def missing(ctx: ExportContext, section_id: str, *names: str) -> Section | None:
+    """The empty state when every table of ``names`` is missing or empty, else None."""
+    found = spec(section_id)
+    frames = [ctx.frame(n) for n in names]
+    if any(f is not None and len(f) for f in frames):
+        return None
+    shown = ", ".join(f"`{n}`" for n in names)
+    absent = all(f is None for f in frames)
+    reason = f"No data yet: table {shown} {'does not exist' if absent else 'has no rows'}."
+    if len(names) > 1:
+        reason = f"No data yet: none of {shown} {'exists' if absent else 'has rows'}."
+    return empty(found.id, found.title, reason, found.hint, [ctx.source(n) for n in names])
+
+
+def run_sections(ctx: ExportContext) -> list[Section]:
+    """Every registered section; an extractor error becomes that section's empty state."""
+    out = []
+    for found in sections():
+        try:
+            out.append(found.fn(ctx))
+        except Exception as exc:  # one bad table must not sink the whole dashboard
+            log.warning("dashboard_section_failed", section=found.id, error=repr(exc))
+            reason = f"Could not extract this section: {type(exc).__name__}: {exc}"
+            out.append(empty(found.id, found.title, reason[:500], found.hint))
+    return out
+
+
+# ---- JSON-safe conversions ------------------------------------------------------------
+
+
+def to_pandas(data: pa.Table) -> pd.DataFrame:
+    """``data`` as pandas; delta-rs hands out ``string_view`` columns, which pyarrow cannot
+    convert inside lists, so view types are cast to their plain twins first."""
+    return data.cast(pa.schema([f.with_type(_plain(f.type)) for f in data.schema])).to_pandas()
+
+
+def _plain(dtype: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(dtype):
+        return pa.string()
+    if pa.types.is_binary_view(dtype):
+        return pa.binary()
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_list_view(dtype):
+        return pa.list_(_plain(dtype.value_type))
+    if pa.types.is_map(dtype):
+        return pa.map_(_plain(dtype.key_type), _plain(dtype.item_type))
+    if pa.types.is_struct(dtype):
+        return pa.struct([f.with_type(_plain(f.type)) for f in dtype])
+    return dtype
+
+
+def scalar(value: Any) -> str | float | int | bool | None:
+    """A JSON-safe cell: ISO strings for times, None for NaN/NaT/inf, rounded floats."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()  # numpy scalar
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, 6)
+    return str(value)
+
+
+def newest(frame: pd.DataFrame, by: str, n: int = MAX_POINTS) -> pd.DataFrame:
+    """Rows whose ``by`` value is among the ``n`` newest distinct values (sorted by ``by``)."""
+    keep = sorted(frame[by].dropna().unique())[-n:]  # works for dates held as objects too
+    return frame[frame[by].isin(keep)].sort_values(by, kind="stable")
+
+
+def window_end(frame: pd.DataFrame) -> pd.Series:
+    """The ``end`` of the ``window`` struct column (Lakehouse Monitoring layout) as UTC times."""
+    ends = [w.get("end") if isinstance(w, dict) else None for w in frame["window"]]
+    return pd.Series(pd.to_datetime(ends, utc=True), index=frame.index)
+
+
+def column(frame: pd.DataFrame, name: str) -> list[Any]:
+    return [scalar(v) for v in frame[name].tolist()]
+
+
+def rows(frame: pd.DataFrame, columns: list[str], limit: int = 200) -> list[list[Any]]:
+    """Cells of ``columns`` (missing columns are null) for the first ``limit`` rows."""
+    head = frame.head(limit)
+    cols = [head[c].tolist() if c in head else [None] * len(head) for c in columns]
+    return [[scalar(v) for v in cells] for cells in zip(*cols, strict=True)] if cols else []
+
+
+def floats(values: list[Any]) -> list[float | None]:
+    out: list[float | None] = []
+    for v in values:
+        s = scalar(v)
+        out.append(float(s) if isinstance(s, int | float) and not isinstance(s, bool) else None)
+    return out

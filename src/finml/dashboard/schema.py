@@ -1,0 +1,172 @@
+"""The metrics snapshot: one versioned JSON document the static dashboard renders.
+
+Every block is a pydantic v2 model with ``extra="forbid"``, so an exporter that drifts from
+the documented shape (``docs/dashboard.md``) fails at export time, not in the browser.
+Values are JSON-safe: timestamps are ISO-8601 strings, missing or non-finite numbers are null.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from finml.errors import DataError
+
+SCHEMA_VERSION = "1.0"
+_ID = r"^[a-z][a-z0-9_]*$"
+
+Scalar = str | float | int | bool | None
+Status = Literal["ok", "warn", "bad", "info"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """A Delta table (or the MLflow registry) a section read, and what was found."""
+
+    name: str
+    exists: bool
+    rows: int | None = Field(None, ge=0)
+    version: int | None = None
+
+
+class Kpi(_Strict):
+    """One headline number or word, coloured by ``status``."""
+
+    label: str
+    value: Scalar
+    unit: str | None = None
+    status: Status = "info"
+
+
+class Series(_Strict):
+    """One trace of a line/bar/step chart; ``x`` and ``y`` have the same length."""
+
+    name: str
+    x: list[Scalar]
+    y: list[float | None]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> Series:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"series {self.name}: expected len(x) == len(y), got {len(self.x)}")
+        return self
+
+
+class Chart(_Strict):
+    """A chart; ``heatmap`` uses ``z`` (rows of ``y_labels`` by columns of ``x_labels``), the
+    other kinds use ``series``. ``y_labels`` on a ``step`` chart names integer levels."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    kind: Literal["line", "bar", "stacked_bar", "step", "heatmap"]
+    series: list[Series] = Field(default_factory=list)
+    z: list[list[float | None]] | None = None
+    x_labels: list[str] | None = None
+    y_labels: list[str] | None = None
+    x_title: str | None = None
+    y_title: str | None = None
+
+    @model_validator(mode="after")
+    def _has_data(self) -> Chart:
+        if self.kind == "heatmap":
+            if not self.z or not self.x_labels or not self.y_labels:
+                raise ValueError(f"chart {self.id}: expected z, x_labels and y_labels")
+            if len(self.z) != len(self.y_labels) or any(
+                len(r) != len(self.x_labels) for r in self.z
+            ):
+                raise ValueError(f"chart {self.id}: expected z of y_labels x x_labels")
+        elif not self.series:
+            raise ValueError(f"chart {self.id}: expected at least one series, got none")
+        return self
+
+
+class TableBlock(_Strict):
+    """A table; every row has one cell per column."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    columns: list[str]
+    rows: list[list[Scalar]]
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> TableBlock:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"table {self.id} row {i}: expected {len(self.columns)} cells, got {len(row)}"
+                )
+        return self
+
+
+class Section(_Strict):
+    """One dashboard section: ``ok`` with content, or ``empty`` with a reason and a hint."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    status: Literal["ok", "empty"]
+    empty_reason: str | None = None
+    hint: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    kpis: list[Kpi] = Field(default_factory=list)
+    charts: list[Chart] = Field(default_factory=list)
+    tables: list[TableBlock] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _status_matches(self) -> Section:
+        has_content = bool(self.kpis or self.charts or self.tables)
+        if self.status == "empty" and not self.empty_reason:
+            raise ValueError(f"section {self.id}: expected empty_reason when status is empty")
+        if self.status == "ok" and not has_content:
+            raise ValueError(f"section {self.id}: expected kpis, charts or tables when ok")
+        return self
+
+
+class Snapshot(_Strict):
+    """The whole document (``window.FINML_SNAPSHOT`` in ``snapshot.js``)."""
+
+    schema_version: Literal["1.0"] = "1.0"
+    generated_at: datetime
+    project: str
+    env: str
+    catalog: str
+    db_schema: str = Field(alias="schema")
+    git_sha: str | None = None
+    sections: list[Section]
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Snapshot:
+        ids = [s.id for s in self.sections]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"sections: expected unique ids, got {ids}")
+        return self
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+def validate_snapshot(payload: dict | str) -> Snapshot:
+    """Parse and validate a snapshot (dict or JSON text).
+
+    Raises:
+        DataError: the document does not match schema version ``1.0``; the message names
+            the first offending field.
+    """
+    try:
+        if isinstance(payload, str):
+            return Snapshot.model_validate_json(payload)
+        return Snapshot.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "snapshot"
+        raise DataError(
+            f"dashboard snapshot field {where}: expected schema {SCHEMA_VERSION}, got "
+            f"{first['msg']} ({exc.error_count()} error(s))"
+        ) from exc

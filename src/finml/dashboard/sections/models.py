@@ -1,0 +1,190 @@
+"""Models: tournament leaderboard, champion history, promotions, rejections, rollbacks."""
+
+from __future__ import annotations
+
+from finml.dashboard.extract import (
+    ExportContext,
+    column,
+    floats,
+    missing,
+    rows,
+    section,
+    spec,
+)
+from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, TableBlock
+
+SPEC_ID = "models"
+LEADERBOARD, GATE, ROLLBACK = "model_leaderboard", "champion_challenger_audit", "rollback_audit"
+
+
+@section(SPEC_ID, "Models", order=60, hint="finml train && finml promote")
+def models(ctx: ExportContext) -> Section:
+    """From ``model_leaderboard``, ``champion_challenger_audit``, ``rollback_audit`` and the
+    MLflow registry (versions and aliases of ``anomaly_model``)."""
+    versions = ctx.model_versions("anomaly_model") or []
+    if not versions and (state := missing(ctx, SPEC_ID, LEADERBOARD, GATE, ROLLBACK)):
+        return state
+    kpis: list[Kpi] = []
+    charts: list[Chart] = []
+    tables: list[TableBlock] = []
+    _leaderboard(ctx, charts, tables)
+    _gate(ctx, kpis, charts, tables)
+    rollbacks = ctx.frame(ROLLBACK)
+    if rollbacks is not None and len(rollbacks):
+        kpis.append(Kpi(label="Rollbacks", value=len(rollbacks), status="warn"))
+        cols = ["rolled_back_at", "from_version", "to_version", "decision", "reason"]
+        tables.append(
+            TableBlock(
+                id="models_rollbacks",
+                title="Rollbacks",
+                columns=cols,
+                rows=rows(rollbacks.sort_values("rolled_back_at", ascending=False), cols),
+            )
+        )
+    if versions:
+        tables.append(
+            TableBlock(
+                id="models_registry",
+                title="Registered versions (MLflow)",
+                columns=["version", "aliases", "candidate", "holdout PR-AUC"],
+                rows=[
+                    [
+                        v.version,
+                        ", ".join(v.aliases),
+                        v.tags.get("finml.candidate"),
+                        v.tags.get("finml.metric.pr_auc"),
+                    ]
+                    for v in versions
+                ],
+            )
+        )
+    sources = [ctx.source(n) for n in (LEADERBOARD, GATE, ROLLBACK)]
+    sources.append(Source(name="mlflow: anomaly_model", exists=bool(versions), rows=len(versions)))
+    return Section(
+        id=SPEC_ID,
+        title=spec(SPEC_ID).title,
+        status="ok",
+        kpis=kpis,
+        charts=charts,
+        tables=tables,
+        sources=sources,
+    )
+
+
+def _leaderboard(ctx: ExportContext, charts: list, tables: list) -> None:
+    board = ctx.frame(LEADERBOARD)
+    if board is None or not len(board):
+        return
+    latest = board[board["trained_at"] == board["trained_at"].max()].sort_values("rank")
+    metric = "holdout_pr_auc" if "holdout_pr_auc" in latest else None
+    if metric:
+        series = [
+            Series(
+                name="holdout PR-AUC",
+                x=column(latest, "candidate"),
+                y=floats(latest[metric].tolist()),
+            )
+        ]
+        if "cv_pr_auc" in latest:
+            series.append(
+                Series(
+                    name="walk-forward PR-AUC",
+                    x=column(latest, "candidate"),
+                    y=floats(latest["cv_pr_auc"].tolist()),
+                )
+            )
+        charts.append(
+            Chart(
+                id="models_leaderboard",
+                title="Latest tournament: PR-AUC by candidate",
+                kind="bar",
+                series=series,
+                y_title="PR-AUC",
+            )
+        )
+    wanted = [
+        "rank",
+        "candidate",
+        "is_baseline",
+        "holdout_pr_auc",
+        "cv_pr_auc",
+        "holdout_roc_auc",
+        "threshold",
+        "fit_seconds",
+        "registered_version",
+    ]
+    cols = [c for c in wanted if c in latest]
+    tables.append(
+        TableBlock(
+            id="models_leaderboard_table",
+            title="Tournament leaderboard",
+            columns=cols,
+            rows=rows(latest, cols),
+        )
+    )
+
+
+def _gate(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
+    gate = ctx.frame(GATE)
+    if gate is None or not len(gate):
+        return
+    gate = gate.sort_values("decided_at")
+    promoted = gate[gate["decision"] == "PROMOTE"]
+    kpis.append(Kpi(label="Promotions", value=len(promoted), status="ok"))
+    kpis.append(Kpi(label="Rejections", value=int((gate["decision"] == "REJECT").sum())))
+    if len(promoted):
+        charts.append(
+            Chart(
+                id="models_champion_history",
+                title="Champion history: metric at promotion",
+                kind="line",
+                series=[
+                    Series(
+                        name="promoted challenger",
+                        x=column(promoted, "decided_at"),
+                        y=floats(promoted["challenger_metric"].tolist()),
+                    ),
+                    Series(
+                        name="replaced champion",
+                        x=column(promoted, "decided_at"),
+                        y=floats(promoted["champion_metric"].tolist()),
+                    ),
+                ],
+                y_title=str(gate["metric"].iloc[-1]),
+            )
+        )
+    charts.append(
+        Chart(
+            id="models_gate_improvement",
+            title="Gate decisions: challenger minus champion (holdout)",
+            kind="bar",
+            series=[
+                Series(
+                    name=f"{d}",
+                    x=[f"v{v}" for v in g["challenger_version"]],
+                    y=floats(g["improvement"].tolist()),
+                )
+                for d, g in gate.groupby("decision", sort=True)
+            ],
+            y_title="challenger - champion",
+        )
+    )
+    cols = [
+        "decided_at",
+        "challenger_version",
+        "champion_version",
+        "decision",
+        "challenger_metric",
+        "champion_metric",
+        "ci_low",
+        "ci_high",
+        "reasons",
+    ]
+    tables.append(
+        TableBlock(
+            id="models_gate",
+            title="Promotions and rejections",
+            columns=cols,
+            rows=rows(gate.sort_values("decided_at", ascending=False), cols),
+        )
+    )

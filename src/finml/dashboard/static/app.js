@@ -1,0 +1,268 @@
+/* FinML static dashboard: renders window.FINML_SNAPSHOT (snapshot.js) with plotly.js.
+   No network: everything it needs sits next to index.html. */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#2f6fde", "#e8590c", "#12a150", "#9b51e0", "#d92d20", "#0ea5b7",
+                 "#b7791f", "#475467", "#db2777", "#65a30d"];
+  var SEVERITY = { HIGH: "bad", CRITICAL: "bad", FAILED: "bad", REJECT: "bad",
+                   MEDIUM: "warn", WARNING: "warn", TRIGGER: "warn", INCONCLUSIVE: "warn",
+                   NONE: "ok", SUCCESS: "ok", PROMOTE: "ok", DELIVERED: "ok", INFO: "info" };
+  // Series named after an outcome keep the colour of its badge everywhere.
+  var OUTCOME_COLOURS = { SUCCESS: "#12a150", PROMOTE: "#12a150", NONE: "#12a150",
+                          SKIP: "#98a2b3", FAILED: "#d92d20", TIMEDOUT: "#d92d20",
+                          UPSTREAM_FAILED: "#f04438", REJECT: "#d92d20", HIGH: "#d92d20",
+                          CRITICAL: "#912018", MEDIUM: "#f79009", WARNING: "#f79009",
+                          TRIGGER: "#f79009", EXCLUDED: "#98a2b3" };
+  var BADGE_COLUMNS = ["severity", "state", "decision", "status", "regime", "next_regime"];
+  var REGIME_BADGE = { Normal: "ok", Stress: "warn", Crisis: "bad" };
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  var ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "—";
+    if (typeof value === "number") {
+      if (Number.isInteger(value)) return value.toLocaleString("en-US");
+      var abs = Math.abs(value);
+      return abs !== 0 && (abs < 0.001 || abs >= 1e6) ? value.toExponential(3)
+        : value.toLocaleString("en-US", { maximumFractionDigits: 4 });
+    }
+    if (typeof value === "boolean") return value ? "yes" : "no";
+    var text = String(value);
+    if (ISO.test(text)) return text.replace("T", " ").slice(0, 19).replace(/:00$/, "");
+    return text;
+  }
+
+  function renderKpis(kpis) {
+    var grid = el("div", "kpis");
+    kpis.forEach(function (k) {
+      var card = el("div", "kpi " + (k.status || "info"));
+      card.appendChild(el("div", "label", k.label));
+      var value = el("div", "value", fmt(k.value));
+      if (k.unit) value.appendChild(el("span", "unit", k.unit));
+      card.appendChild(value);
+      grid.appendChild(card);
+    });
+    return grid;
+  }
+
+  function baseLayout(chart) {
+    return {
+      margin: { l: 56, r: 16, t: 8, b: 48 },
+      font: { family: "system-ui, DejaVu Sans, sans-serif", size: 12, color: "#1d2433" },
+      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+      colorway: PALETTE,
+      legend: { orientation: "h", y: -0.22, x: 0 },
+      xaxis: { title: { text: chart.x_title || "" }, gridcolor: "#eef0f3", automargin: true },
+      yaxis: { title: { text: chart.y_title || "" }, gridcolor: "#eef0f3", zeroline: false,
+               automargin: true },
+      hovermode: "closest",
+    };
+  }
+
+  function traces(chart) {
+    if (chart.kind === "heatmap") {
+      return [{ type: "heatmap", z: chart.z, x: chart.x_labels, y: chart.y_labels,
+                colorscale: [[0, "#f5f8ff"], [0.5, "#7fa6ef"], [1, "#1d4ed8"]], zmin: 0, texttemplate: "%{z:.2f}", hoverongaps: false,
+                colorbar: { thickness: 12 } }];
+    }
+    return chart.series.map(function (s) {
+      var colour = OUTCOME_COLOURS[String(s.name).toUpperCase()];
+      if (chart.kind === "bar" || chart.kind === "stacked_bar") {
+        var bar = { type: "bar", name: s.name, x: s.x, y: s.y };
+        if (colour) bar.marker = { color: colour };
+        return bar;
+      }
+      var trace = { type: "scatter", mode: s.x.length > 60 ? "lines" : "lines+markers",
+                    name: s.name, x: s.x, y: s.y, marker: { size: 5 }, connectgaps: false };
+      if (chart.kind === "step") trace.line = { shape: "hv", width: 2 };
+      if (colour) trace.line = Object.assign(trace.line || {}, { color: colour });
+      return trace;
+    });
+  }
+
+  function fewTimes(series) {
+    var seen = {};
+    var times = series.every(function (s) {
+      return s.x.every(function (x) { seen[x] = true; return typeof x === "string" && ISO.test(x); });
+    });
+    return times && Object.keys(seen).length < 3;
+  }
+
+  function renderChart(chart, holder) {
+    var layout = baseLayout(chart);
+    if (chart.kind === "stacked_bar") layout.barmode = "stack";
+    if (chart.kind === "bar") layout.barmode = "group";
+    if (chart.kind === "heatmap") {
+      layout.yaxis.autorange = "reversed";
+      layout.margin.l = 96;
+      layout.legend = undefined;
+    }
+    if (chart.kind === "step" && chart.y_labels) {
+      layout.yaxis.tickvals = chart.y_labels.map(function (_, i) { return i; });
+      layout.yaxis.ticktext = chart.y_labels;
+      layout.yaxis.range = [-0.3, chart.y_labels.length - 0.7];
+    }
+    if (chart.kind !== "heatmap" && fewTimes(chart.series)) {
+      // one or two time points: a date axis would zoom to milliseconds; label them instead
+      layout.xaxis.type = "category";
+      chart.series.forEach(function (s) { s.x = s.x.map(fmt); });
+    }
+    var single = chart.kind !== "heatmap" && chart.series.length === 1;
+    layout.showlegend = !single;
+    Plotly.newPlot(holder, traces(chart), layout,
+                   { displayModeBar: false, responsive: true });
+  }
+
+  function badgeClass(column, value) {
+    if (column === "regime" || column === "next_regime") return REGIME_BADGE[value] || "info";
+    return SEVERITY[String(value).toUpperCase()] || "info";
+  }
+
+  function renderTable(block) {
+    var card = el("div", "table-card");
+    card.id = block.id;
+    card.appendChild(el("h3", null, block.title + " (" + block.rows.length + ")"));
+    var wrap = el("div", "table-wrap");
+    var table = el("table");
+    var head = el("tr");
+    block.columns.forEach(function (c) { head.appendChild(el("th", null, c)); });
+    var thead = el("thead");
+    thead.appendChild(head);
+    table.appendChild(thead);
+    var body = el("tbody");
+    block.rows.forEach(function (row) {
+      var tr = el("tr");
+      row.forEach(function (cell, i) {
+        var column = block.columns[i];
+        var td = el("td", typeof cell === "number" ? "num" : null);
+        if (typeof cell === "string" && cell.length > 60) td.className = "wrap";
+        if (BADGE_COLUMNS.indexOf(column) >= 0 && cell !== null) {
+          td.appendChild(el("span", "badge " + badgeClass(column, cell), fmt(cell)));
+        } else {
+          td.textContent = fmt(cell);
+        }
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    wrap.appendChild(table);
+    card.appendChild(wrap);
+    return card;
+  }
+
+  function renderSources(sources) {
+    var box = el("div", "sources");
+    sources.forEach(function (s) {
+      var label = s.name + (s.exists && s.rows !== null ? " · " + fmt(s.rows) + (s.rows === 1 ? " row" : " rows") : "")
+        + (s.exists && s.version !== null ? " · v" + s.version : "");
+      var chip = el("span", "source" + (s.exists ? "" : " missing"), label);
+      chip.title = s.exists ? "Delta table / registry read for this section" : "not found";
+      box.appendChild(chip);
+    });
+    return box;
+  }
+
+  function renderEmpty(section) {
+    var box = el("div", "empty-state");
+    box.setAttribute("data-empty", section.id);
+    box.appendChild(el("div", "title", "Nothing to show yet"));
+    box.appendChild(el("div", null, section.empty_reason));
+    if (section.hint) {
+      var hint = el("div", null, "Populate it with ");
+      hint.style.marginTop = "8px";
+      hint.appendChild(el("code", null, section.hint));
+      box.appendChild(hint);
+    }
+    return box;
+  }
+
+  function renderSection(section) {
+    var card = el("section", "section");
+    card.id = section.id;
+    card.setAttribute("data-status", section.status);
+    var head = el("div", "section-head");
+    head.appendChild(el("h2", null, section.title));
+    card.appendChild(head);
+    if (section.sources.length) card.appendChild(renderSources(section.sources));
+    if (section.status === "empty") {
+      card.appendChild(renderEmpty(section));
+      return { node: card, charts: [] };
+    }
+    if (section.kpis.length) card.appendChild(renderKpis(section.kpis));
+    var pending = [];
+    if (section.charts.length) {
+      var grid = el("div", "charts");
+      section.charts.forEach(function (chart) {
+        var holder = el("div", "chart-card");
+        holder.appendChild(el("h3", null, chart.title));
+        var plot = el("div", "chart");
+        plot.id = chart.id;
+        plot.setAttribute("data-kind", chart.kind);
+        holder.appendChild(plot);
+        grid.appendChild(holder);
+        pending.push([chart, plot]);
+      });
+      card.appendChild(grid);
+    }
+    section.tables.forEach(function (block) { card.appendChild(renderTable(block)); });
+    if (section.notes.length) {
+      var notes = el("div", "notes");
+      notes.textContent = section.notes.join(" ");
+      card.appendChild(notes);
+    }
+    return { node: card, charts: pending };
+  }
+
+  function renderNav(snapshot) {
+    var nav = document.getElementById("nav");
+    snapshot.sections.forEach(function (s) {
+      var link = el("a");
+      link.href = "#" + s.id;
+      link.appendChild(el("span", "dot" + (s.status === "empty" ? " empty" : "")));
+      link.appendChild(el("span", null, s.title));
+      nav.appendChild(link);
+    });
+    var meta = document.getElementById("meta");
+    [snapshot.project + " · " + snapshot.env,
+     snapshot.catalog + "." + snapshot.schema,
+     "generated " + fmt(snapshot.generated_at) + " UTC",
+     "schema v" + snapshot.schema_version + (snapshot.git_sha ? " · " + snapshot.git_sha.slice(0, 8) : "")]
+      .forEach(function (line) { meta.appendChild(el("div", null, line)); });
+  }
+
+  function main() {
+    var root = document.getElementById("main");
+    root.textContent = "";
+    var snapshot = window.FINML_SNAPSHOT;
+    if (!snapshot || !snapshot.sections) {
+      root.appendChild(el("div", "banner",
+        "No snapshot found: run `finml dashboard export` to write snapshot.js next to index.html."));
+      return;
+    }
+    if (typeof Plotly === "undefined") {
+      root.appendChild(el("div", "banner", "vendor/plotly.min.js is missing: re-run the export."));
+      return;
+    }
+    renderNav(snapshot);
+    var charts = [];
+    snapshot.sections.forEach(function (section) {
+      var out = renderSection(section);
+      root.appendChild(out.node);
+      charts = charts.concat(out.charts);
+    });
+    charts.forEach(function (pair) { renderChart(pair[0], pair[1]); });
+    document.body.setAttribute("data-rendered", String(charts.length));
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
+  else main();
+})();

@@ -1,0 +1,334 @@
+"""A small but real warehouse for dashboard tests: Delta tables written through
+``finml.runtime.delta`` (delta-rs, Arrow) with the schemas the owning packages declare."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from finml.bundle.runs import JOB_RUNS_SCHEMA
+from finml.jobs.serving import AB_TESTS_SCHEMA
+from finml.models.audit import GATE_SCHEMA, ROLLBACK_SCHEMA
+from finml.monitoring.schemas import TABLE_SCHEMAS
+from finml.pipelines.quality import DQ_SCHEMA
+from finml.runtime.delta import DeltaTables
+
+NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+SYMBOLS = ("AAPL", "MSFT", "SPY")
+FEATURES = ("ret_1m", "vol_5m", "spread_z", "volume_z")
+STATES = ("Normal", "Stress", "Crisis")
+
+
+def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]:
+    """Write every table the dashboard reads; returns rows per table."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for name, data in {
+        "data_quality_log": _quality(rng),
+        "silver_quarantine": _quarantine(),
+        "regime_states": _regimes(rng),
+        "drift_monitoring": _drift(rng),
+        "alerts": _alerts(),
+        "model_monitoring": _model_monitoring(rng),
+        "retraining_audit": _retraining(),
+        "model_leaderboard": _leaderboard(),
+        "champion_challenger_audit": _gate(),
+        "rollback_audit": _rollback(),
+        "ab_tests": _ab_tests(),
+        "job_runs": _job_runs(),
+    }.items():
+        tables.table(name).append(data)
+        written[name] = data.num_rows
+    return written
+
+
+def _arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema)
+
+
+def _quality(rng) -> pa.Table:
+    rows = []
+    for run in range(5):
+        at = NOW - timedelta(hours=5 - run)
+        for layer, table in (
+            ("bronze", "bronze_trades"),
+            ("silver", "silver_trades"),
+            ("gold", "gold_bars_1m"),
+        ):
+            bad = int(rng.integers(0, 40)) if layer == "silver" else 0
+            rows.append(
+                {
+                    "run_id": f"run{run}",
+                    "layer": layer,
+                    "table_name": table,
+                    "source_version": run,
+                    "rows_in": 5000,
+                    "rows_out": 5000 - bad,
+                    "rows_quarantined": bad,
+                    "rows_dropped": 0,
+                    "duplicates_removed": run,
+                    "rule_failures": [
+                        ("price_positive", bad // 2),
+                        ("volume_positive", bad - bad // 2),
+                    ],
+                    "completeness": 1.0,
+                    "uniqueness": 1.0,
+                    "validity": 1 - bad / 5000,
+                    "quality_score": 1 - bad / 5000,
+                    "computed_at": at,
+                }
+            )
+    return _arrow(rows, DQ_SCHEMA)
+
+
+def _quarantine() -> pa.Table:
+    return pa.table(
+        {
+            "trade_id": ["q1", "q2", "q3"],
+            "symbol": ["AAPL", "SPY", "AAPL"],
+            "price": [-1.0, 0.0, 101.0],
+            "_failed_rules": [
+                ["price_positive"],
+                ["price_positive", "volume_positive"],
+                ["volume_positive"],
+            ],
+        }
+    )
+
+
+def _regimes(rng) -> pa.Table:
+    frames = []
+    days = pd.date_range("2026-01-05", periods=30, freq="B").date
+    for symbol in SYMBOLS:
+        ids = np.clip(np.cumsum(rng.choice([-1, 0, 0, 0, 1], len(days))), 0, 2).astype("int32")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": symbol,
+                    "trade_date": days,
+                    "risk_score": rng.random(len(days)),
+                    "risk_percentile": rng.random(len(days)),
+                    "day_return": rng.normal(0, 0.01, len(days)),
+                    "regime": np.array(STATES)[ids],
+                    "regime_id": ids,
+                    "next_regime": np.array(STATES)[ids],
+                    "next_confidence": 0.8,
+                    "source": "gold_bars_1m",
+                    "_computed_at": pd.Timestamp(NOW),
+                }
+            )
+        )
+    return pa.Table.from_pandas(pd.concat(frames), preserve_index=False)
+
+
+def _drift(rng) -> pa.Table:
+    rows = []
+    for w in range(8):
+        start = NOW - timedelta(days=8 - w)
+        for i, feature in enumerate(FEATURES):
+            psi = float(rng.random() * 0.05 + (0.03 * w if i == 1 else 0.0))
+            severity = "HIGH" if psi > 0.2 else "MEDIUM" if psi > 0.1 else "NONE"
+            rows.append(
+                {
+                    "window": {"start": start, "end": start + timedelta(days=1)},
+                    "granularity": "1 day",
+                    "column_name": feature,
+                    "data_type": "double",
+                    "drift_type": "BASELINE",
+                    "count_reference": 1000,
+                    "count_current": 200,
+                    "population_stability_index": psi,
+                    "js_distance": psi / 2,
+                    "wasserstein_distance": psi,
+                    "severity": severity,
+                    "_run_id": f"d{w}",
+                    "_computed_at": start,
+                }
+            )
+    return _arrow(rows, TABLE_SCHEMAS["drift_monitoring"])
+
+
+def _alerts() -> pa.Table:
+    rows = [
+        {
+            "alert_id": f"a{i}",
+            "created_at": NOW - timedelta(hours=30 - 6 * i),
+            "alert_type": "drift",
+            "severity": sev,
+            "title": f"Drift on vol_5m ({sev})",
+            "message": "PSI above threshold on 1 feature",
+            "source": "drift_monitoring",
+            "dedup_key": f"k{i}",
+            "details": json.dumps({"psi": 0.2}),
+            "status": status,
+            "destination": "webhook",
+            "attempts": 1,
+        }
+        for i, (sev, status) in enumerate(
+            [
+                ("MEDIUM", "delivered"),
+                ("HIGH", "delivered"),
+                ("HIGH", "failed"),
+                ("MEDIUM", "deduplicated"),
+            ]
+        )
+    ]
+    return _arrow(rows, TABLE_SCHEMAS["alerts"])
+
+
+def _model_monitoring(rng) -> pa.Table:
+    rows = [
+        {
+            "window": {"start": NOW - timedelta(days=6 - w), "end": NOW - timedelta(days=5 - w)},
+            "granularity": "1 day",
+            "model_name": "finml_local.markets.anomaly_model",
+            "model_version": "2",
+            "source": "inference_log",
+            "count": 500,
+            "labelled_count": 400,
+            "pr_auc": float(0.7 - 0.03 * w + rng.random() * 0.01),
+            "latency_p95_ms": 4.0,
+        }
+        for w in range(6)
+    ]
+    return _arrow(rows, TABLE_SCHEMAS["model_monitoring"])
+
+
+def _retraining() -> pa.Table:
+    rows = [
+        {
+            "decision_id": f"r{i}",
+            "sequence": i,
+            "decided_at": NOW - timedelta(days=4 - i),
+            "decision": "trigger" if i == 3 else "skip",
+            "reason": "drift on 2 windows" if i == 3 else "no violation",
+            "violating_windows": [0, 0, 1, 2][i],
+            "window_count": 3,
+            "new_samples": 1000 * i,
+            "action": "retrain",
+            "action_status": "succeeded" if i == 3 else "not_run",
+        }
+        for i in range(4)
+    ]
+    return _arrow(rows, TABLE_SCHEMAS["retraining_audit"])
+
+
+def _leaderboard() -> pa.Table:
+    board = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "candidate": ["lightgbm", "xgboost", "zscore_baseline"],
+            "is_baseline": [False, False, True],
+            "cv_pr_auc": [0.71, 0.69, 0.31],
+            "holdout_pr_auc": [0.74, 0.7, 0.3],
+            "threshold": [0.5, 0.45, 3.0],
+            "fit_seconds": [1.2, 1.5, 0.01],
+            "params": ["{}", "{}", "{}"],
+            "tournament_id": "t1",
+            "trained_at": pd.Timestamp(NOW - timedelta(days=2)),
+            "model_name": "finml_local.markets.anomaly_model",
+            "registered_version": "2",
+        }
+    )
+    return pa.Table.from_pandas(board, preserve_index=False)
+
+
+def _gate() -> pa.Table:
+    rows = [
+        {
+            "event_id": f"g{i}",
+            "decided_at": NOW - timedelta(days=10 - 3 * i),
+            "model_name": "finml_local.markets.anomaly_model",
+            "challenger_version": str(i + 1),
+            "champion_version": str(i) if i else None,
+            "metric": "pr_auc",
+            "challenger_metric": 0.6 + 0.05 * i,
+            "champion_metric": 0.55 + 0.05 * i,
+            "improvement": [0.05, 0.05, -0.01][i],
+            "ci_low": 0.01,
+            "ci_high": 0.08,
+            "min_improvement": 0.0,
+            "holdout_rows": 800,
+            "decision": ["PROMOTE", "PROMOTE", "REJECT"][i],
+            "reasons": "CI low >= min improvement",
+            "validation": "{}",
+        }
+        for i in range(3)
+    ]
+    return _arrow(rows, GATE_SCHEMA)
+
+
+def _rollback() -> pa.Table:
+    rows = [
+        {
+            "event_id": "rb1",
+            "rolled_back_at": NOW - timedelta(days=1),
+            "model_name": "finml_local.markets.anomaly_model",
+            "from_version": "3",
+            "to_version": "2",
+            "decision": "ROLLBACK",
+            "reason": "latency regression",
+        }
+    ]
+    return _arrow(rows, ROLLBACK_SCHEMA)
+
+
+def _ab_tests() -> pa.Table:
+    rows = [
+        {
+            "test_id": f"ab{i}",
+            "analyzed_at": NOW - timedelta(days=3 - i),
+            "model_name": "finml_local.markets.anomaly_model",
+            "champion_versions": "2",
+            "challenger_versions": "3",
+            "challenger_variant": "challenger",
+            "metric": "precision",
+            "alpha": 0.05,
+            "champion_n": 400,
+            "challenger_n": 100,
+            "champion_precision": 0.6,
+            "challenger_precision": 0.62 + 0.02 * i,
+            "champion_recall": 0.5,
+            "challenger_recall": 0.52,
+            "precision_p_value": 0.3 / (i + 1),
+            "recall_p_value": 0.4,
+            "decision": "inconclusive",
+            "reason": "no significant difference",
+        }
+        for i in range(3)
+    ]
+    return _arrow(rows, AB_TESTS_SCHEMA)
+
+
+def _job_runs() -> pa.Table:
+    rows = []
+    for r, (job, tasks) in enumerate(
+        [
+            ("medallion_pipeline_job", ["ingest", "silver", "gold"]),
+            ("dashboard_export_job", ["export"]),
+        ]
+    ):
+        for t, task in enumerate(tasks):
+            start = NOW - timedelta(hours=2 - r, minutes=-t)
+            state = "FAILED" if task == "gold" else "SUCCESS"
+            rows.append(
+                {
+                    "run_id": f"run{r}",
+                    "job": job,
+                    "task": task,
+                    "attempt": 1,
+                    "state": state,
+                    "start_time": start,
+                    "end_time": start + timedelta(seconds=20 + 5 * t),
+                    "seconds": 20.0 + 5 * t,
+                    "exit_code": 1 if state == "FAILED" else 0,
+                    "target": "local",
+                    "git_commit": "abc",
+                    "message": None,
+                }
+            )
+    return _arrow(rows, JOB_RUNS_SCHEMA)
