@@ -1,0 +1,123 @@
+"""Schemas of the monitoring tables, written driver-side as Arrow through delta-rs or Spark.
+
+``drift_monitoring`` follows the column names of Databricks Lakehouse Monitoring's drift
+metrics table (``window``, ``column_name``, ``drift_type``, ``js_distance``, ``ks_test``, ...)
+so users recognise it; ``wasserstein_distance`` is normalised by the reference standard
+deviation and ``js_distance`` is the base-2 Jensen-Shannon *distance*.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from finml.runtime.delta import DeltaTables, WriteResult
+
+_TS = pa.timestamp("us", tz="UTC")
+_TEST = pa.struct([("statistic", pa.float64()), ("pvalue", pa.float64())])
+_WINDOW = pa.struct([("start", _TS), ("end", _TS)])
+
+DRIFT_MONITORING = pa.schema(
+    [
+        ("window", _WINDOW),
+        ("granularity", pa.string()),
+        ("column_name", pa.string()),
+        ("data_type", pa.string()),
+        ("drift_type", pa.string()),
+        ("count_reference", pa.int64()),
+        ("count_current", pa.int64()),
+        ("population_stability_index", pa.float64()),
+        ("js_distance", pa.float64()),
+        ("ks_test", _TEST),
+        ("wasserstein_distance", pa.float64()),
+        ("chi_squared_test", _TEST),
+        ("tv_distance", pa.float64()),
+        ("l_infinity_distance", pa.float64()),
+        ("severity", pa.string()),
+        ("_run_id", pa.string()),
+        ("_computed_at", _TS),
+    ]
+)
+
+MODEL_MONITORING = pa.schema(
+    [
+        ("window", _WINDOW),
+        ("granularity", pa.string()),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),
+        ("source", pa.string()),
+        ("count", pa.int64()),
+        ("labelled_count", pa.int64()),
+        ("positive_count", pa.int64()),
+        ("predicted_positive_count", pa.int64()),
+        ("pr_auc", pa.float64()),
+        ("roc_auc", pa.float64()),
+        ("precision", pa.float64()),
+        ("recall", pa.float64()),
+        ("f1", pa.float64()),
+        ("brier_score", pa.float64()),
+        ("latency_p50_ms", pa.float64()),
+        ("latency_p95_ms", pa.float64()),
+        ("latency_p99_ms", pa.float64()),
+        ("_computed_at", _TS),
+    ]
+)
+
+RETRAINING_AUDIT = pa.schema(
+    [
+        ("decision_id", pa.string()),
+        ("sequence", pa.int64()),  # order of decisions, continued across restarts
+        ("decided_at", _TS),
+        ("decision", pa.string()),  # trigger | skip
+        ("reason", pa.string()),
+        ("conditions", pa.string()),  # JSON: the evaluated conditions of this window
+        ("violating_windows", pa.int64()),
+        ("window_count", pa.int64()),
+        ("new_samples", pa.int64()),
+        ("action", pa.string()),
+        ("action_status", pa.string()),  # started | succeeded | failed | not_run
+        ("action_detail", pa.string()),
+    ]
+)
+
+ALERTS = pa.schema(
+    [
+        ("alert_id", pa.string()),
+        ("created_at", _TS),
+        ("alert_type", pa.string()),
+        ("severity", pa.string()),
+        ("title", pa.string()),
+        ("message", pa.string()),
+        ("source", pa.string()),
+        ("dedup_key", pa.string()),
+        ("details", pa.string()),  # JSON
+        ("status", pa.string()),  # delivered | failed | deduplicated | recorded
+        ("destination", pa.string()),
+        ("attempts", pa.int64()),
+        ("last_error", pa.string()),
+        ("delivered_at", _TS),
+    ]
+)
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "drift_monitoring": DRIFT_MONITORING,
+    "model_monitoring": MODEL_MONITORING,
+    "retraining_audit": RETRAINING_AUDIT,
+    "alerts": ALERTS,
+}
+
+
+def arrow_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """``records`` as an Arrow table of ``schema`` (every field nullable)."""
+    return pa.Table.from_pylist(records, schema=schema)
+
+
+def append_records(
+    tables: DeltaTables, name: str, records: list[dict[str, Any]]
+) -> WriteResult | None:
+    """Append ``records`` to monitoring table ``name`` (created on first write)."""
+    if not records:
+        return None
+    return tables.table(name).append(arrow_table(records, TABLE_SCHEMAS[name]))

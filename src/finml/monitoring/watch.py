@@ -1,0 +1,145 @@
+"""Live anomaly watch: extreme moves and improbable regime transitions raise alerts.
+
+* Extreme move: a log return whose z-score against the previous ``lookback`` returns of the
+  same symbol reaches ``zscore`` (HIGH; CRITICAL at twice that).
+* Improbable transition: a regime change whose probability under the fitted chain's
+  transition matrix is below ``min_transition_probability`` (HIGH; CRITICAL below a tenth).
+
+The transition matrix is a plain numpy array (rows: from, columns: to), so the watch does
+not depend on how the chain was fitted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from finml.errors import DataError
+from finml.monitoring.alerts import Alert, AlertSeverity, AlertType
+from finml.monitoring.settings import WatchSettings
+
+if TYPE_CHECKING:
+    from finml.monitoring.alerts import AlertManager
+
+MIN_HISTORY = 20
+
+
+def return_zscores(history: np.ndarray, returns: np.ndarray, lookback: int) -> np.ndarray:
+    """z-score of each of ``returns`` against the ``lookback`` returns before it.
+
+    ``history`` are earlier returns (oldest first). NaN where fewer than 20 came before or
+    their standard deviation is zero.
+    """
+    series = np.concatenate((history, returns)).astype(np.float64)
+    cumsum = np.concatenate(([0.0], np.cumsum(series)))
+    cumsq = np.concatenate(([0.0], np.cumsum(series**2)))
+    end = history.size + np.arange(returns.size)  # running sums: O(1) per return
+    start = np.maximum(0, end - lookback)
+    n = (end - start).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (cumsum[end] - cumsum[start]) / n
+        var = ((cumsq[end] - cumsq[start]) / n - mean**2) * n / (n - 1)
+        z = (series[end] - mean) / np.sqrt(var)
+    return np.where((n >= MIN_HISTORY) & (var > 0), z, np.nan)
+
+
+def validate_transition(matrix: np.ndarray, states: Sequence[str]) -> np.ndarray:
+    """``matrix`` as a float array, checked square, non-negative, rows summing to 1.
+
+    Raises:
+        DataError: the matrix does not fit ``states`` or is not a stochastic matrix.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2 or m.shape != (len(states), len(states)):
+        raise DataError(
+            f"transition matrix: expected shape {(len(states), len(states))} for states "
+            f"{list(states)}, got {m.shape}"
+        )
+    if (m < 0).any() or not np.allclose(m.sum(axis=1), 1.0, atol=1e-6):
+        raise DataError(
+            f"transition matrix: expected non-negative rows summing to 1, got row sums "
+            f"{m.sum(axis=1).round(6).tolist()}"
+        )
+    return m
+
+
+@dataclass
+class LiveAnomalyWatch:
+    """Stateful per-symbol watch; each ``observe_*`` call returns the alerts it sent."""
+
+    alerts: AlertManager
+    transition: np.ndarray
+    states: Sequence[str] = ("Normal", "Stress", "Crisis")
+    settings: WatchSettings = field(default_factory=lambda: WatchSettings())
+    _returns: dict[str, deque[float]] = field(default_factory=dict, init=False, repr=False)
+    _last_price: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _regime: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.transition = validate_transition(self.transition, self.states)
+
+    def observe_prices(
+        self, symbol: str, prices: Sequence[float], times: Sequence[datetime] | None = None
+    ) -> list[dict[str, Any]]:
+        """Feed new trade prices of ``symbol``; alert on extreme log returns."""
+        p = np.asarray(prices, dtype=np.float64)
+        if (p <= 0).any() or not np.isfinite(p).all():
+            raise DataError(f"prices of {symbol}: expected positive finite values, got {p[:5]}")
+        previous = self._last_price.get(symbol)
+        chain = np.concatenate(([previous], p)) if previous is not None else p
+        returns = np.diff(np.log(chain))
+        if p.size:
+            self._last_price[symbol] = float(p[-1])
+        past = self._returns.setdefault(symbol, deque(maxlen=self.settings.lookback))
+        z = return_zscores(np.asarray(past), returns, self.settings.lookback)
+        past.extend(returns.tolist())
+        hits = np.flatnonzero(np.abs(np.nan_to_num(z)) >= self.settings.zscore)
+        rows: list[dict[str, Any]] = []
+        for i in hits:
+            offset = int(i) + (0 if previous is not None else 1)
+            extreme = abs(z[i]) >= 2 * self.settings.zscore
+            alert = Alert(
+                AlertType.WARNING,
+                AlertSeverity.CRITICAL if extreme else AlertSeverity.HIGH,
+                f"extreme move in {symbol}",
+                f"log return {returns[i]:+.5f} is {z[i]:+.1f} standard deviations",
+                source="live_watch",
+                details={"symbol": symbol, "zscore": float(z[i]), "price": float(p[offset])},
+                dedup_key=f"extreme_move:{symbol}",
+                created_at=times[offset] if times is not None else None,
+            )
+            rows += self.alerts.send(alert)
+        return rows
+
+    def observe_regime(
+        self, symbol: str, regime: str, at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Feed the current regime of ``symbol``; alert on an improbable transition."""
+        if regime not in self.states:
+            raise DataError(
+                f"regime of {symbol}: expected one of {list(self.states)}, got {regime!r}"
+            )
+        previous = self._regime.get(symbol)
+        self._regime[symbol] = regime
+        if previous is None or previous == regime:
+            return []
+        prob = float(self.transition[self.states.index(previous), self.states.index(regime)])
+        limit = self.settings.min_transition_probability
+        if prob >= limit:
+            return []
+        alert = Alert(
+            AlertType.WARNING,
+            AlertSeverity.CRITICAL if prob < limit / 10 else AlertSeverity.HIGH,
+            f"improbable regime transition in {symbol}",
+            f"{previous} -> {regime} has probability {prob:.4f} < {limit}",
+            source="live_watch",
+            details={"symbol": symbol, "from": previous, "to": regime, "probability": prob},
+            dedup_key=f"regime:{symbol}:{previous}->{regime}",
+            created_at=at,
+        )
+        return self.alerts.send(alert)

@@ -1,0 +1,159 @@
+"""Retraining policy with a controllable clock; audit rows in a real Delta table."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from finml.errors import ConfigError
+from finml.monitoring.actions import DatabricksJob, LocalCommand, action_from_settings
+from finml.monitoring.settings import RetrainAction, TriggerPolicy
+from finml.monitoring.trigger import Observation, RetrainingTrigger
+from finml.runtime.delta import DeltaTables
+
+BAD = Observation(drift_severity="HIGH", new_samples=5000)
+GOOD = Observation(drift_severity="NONE", new_samples=5000)
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw: float) -> None:
+        self.t += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2024, 3, 4, 8, 0, tzinfo=UTC))
+
+
+def test_n_of_m_windows(clock: Clock) -> None:
+    trigger = RetrainingTrigger(TriggerPolicy(violations_needed=2, window_count=3), now=clock)
+    assert trigger.evaluate(BAD).decision == "skip"  # 1 of 1
+    assert "1 of the last 1" in trigger.decisions[-1].reason
+    assert trigger.evaluate(GOOD).decision == "skip"  # 1 of 2
+    assert trigger.evaluate(BAD).triggered  # 2 of 3
+
+
+def test_cooldown_and_daily_limit_hold_under_repeated_triggers(clock: Clock) -> None:
+    policy = TriggerPolicy(
+        violations_needed=1, window_count=1, cooldown_hours=2, max_per_day=3, min_new_samples=0
+    )
+    trigger = RetrainingTrigger(policy, now=clock)
+    fired: list[datetime] = []
+    for _ in range(24 * 6 * 2):  # every 10 minutes for two days, always violating
+        if trigger.evaluate(BAD).triggered:
+            fired.append(clock())
+        clock.advance(minutes=10)
+    gaps = [b - a for a, b in itertools.pairwise(fired)]
+    assert all(g >= timedelta(hours=2) for g in gaps)
+    per_day: dict[object, int] = {}
+    for t in fired:
+        per_day[t.date()] = per_day.get(t.date(), 0) + 1
+    assert max(per_day.values()) == 3  # the cap is reached and never exceeded
+    reasons = {d.reason.split(":")[0] for d in trigger.decisions if not d.triggered}
+    assert {"cooldown", "daily limit"} <= reasons
+
+
+def test_min_new_samples_accumulate_since_last_retrain(clock: Clock) -> None:
+    policy = TriggerPolicy(violations_needed=1, window_count=1, min_new_samples=1000)
+    trigger = RetrainingTrigger(policy, now=clock)
+    small = Observation(drift_severity="HIGH", new_samples=400)
+    assert "400 new samples" in trigger.evaluate(small).reason
+    assert trigger.evaluate(small).decision == "skip"  # 800
+    assert trigger.evaluate(small).triggered  # 1200
+
+
+def test_performance_quality_and_schedule_conditions(clock: Clock) -> None:
+    policy = TriggerPolicy(
+        violations_needed=1, window_count=1, min_new_samples=0, max_metric_drop=0.05,
+        min_quality_score=0.9, schedule_hours=24, cooldown_hours=0,
+    )  # fmt: skip
+    trigger = RetrainingTrigger(policy, now=clock)
+    drop = trigger.evaluate(Observation(metric=0.60, baseline_metric=0.70))
+    assert drop.triggered and "metric dropped" in drop.reason
+    clock.advance(hours=1)
+    assert trigger.evaluate(Observation(metric=0.68, baseline_metric=0.70)).decision == "skip"
+    clock.advance(hours=1)
+    assert "quality score" in trigger.evaluate(Observation(quality_score=0.5)).reason
+    clock.advance(hours=25)
+    scheduled = trigger.evaluate(Observation())
+    assert scheduled.triggered and scheduled.reason == "schedule due"
+
+
+def test_every_decision_is_audited_and_memory_survives_restart(config, clock: Clock) -> None:
+    tables = DeltaTables.from_config(config, None)
+    policy = TriggerPolicy(
+        violations_needed=2, window_count=3, cooldown_hours=6, max_per_day=2, min_new_samples=0
+    )
+    ok = LocalCommand([sys.executable, "-c", "print('retrained')"])
+    first = RetrainingTrigger(policy, ok, tables, now=clock)
+    first.evaluate(BAD)
+    decision = first.evaluate(BAD)
+    assert decision.triggered and decision.action_status == "succeeded"
+    assert "retrained" in decision.action_detail
+    clock.advance(hours=1)
+    second = RetrainingTrigger(policy, ok, tables, now=clock)  # a new process, same audit
+    second.evaluate(BAD)
+    blocked = second.evaluate(BAD)
+    assert blocked.decision == "skip" and blocked.reason.startswith("cooldown")
+    rows = sorted(
+        tables.table("retraining_audit").to_arrow().to_pylist(), key=lambda r: r["sequence"]
+    )
+    assert [r["decision"] for r in rows] == ["skip", "trigger", "skip", "skip"]
+    assert rows[1]["action"] == "local" and rows[1]["action_status"] == "succeeded"
+    assert json.loads(rows[0]["conditions"])["violations"] == ["drift severity HIGH >= HIGH"]
+    assert all(r["reason"] for r in rows)
+
+
+def test_failing_local_command_is_recorded_as_failed(clock: Clock) -> None:
+    policy = TriggerPolicy(violations_needed=1, window_count=1, min_new_samples=0)
+    bad = LocalCommand([sys.executable, "-c", "import sys; sys.exit(3)"])
+    decision = RetrainingTrigger(policy, bad, now=clock).evaluate(BAD)
+    assert decision.triggered and decision.action_status == "failed"
+    assert decision.action_detail.startswith("exit 3")
+    missing = LocalCommand(["/nonexistent/finml-binary"]).run("test")
+    assert missing.status == "failed" and "FileNotFoundError" in missing.detail
+
+
+class _RecordingJobs:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def run_now(self, **kwargs):
+        self.calls.append(kwargs)
+        return type("Wait", (), {"run_id": 991})()
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.jobs = _RecordingJobs()
+
+
+def test_databricks_action_arguments() -> None:
+    client = _Client()
+    job = DatabricksJob(job_id=123, job_parameters={"target": "dev"}, client_factory=lambda: client)
+    result = job.run("drift HIGH")
+    assert client.jobs.calls == [
+        {"job_id": 123, "job_parameters": {"target": "dev", "retrain_reason": "drift HIGH"}}
+    ]
+    assert result.status == "started" and "run_id=991" in result.detail
+    with pytest.raises(ConfigError, match=r"action\.job_id: expected a positive integer"):
+        DatabricksJob(job_id=0)
+    with pytest.raises(ConfigError, match="job_parameters: expected string values"):
+        DatabricksJob(job_id=1, job_parameters={"n": 3})  # type: ignore[dict-item]
+    broken = DatabricksJob(
+        job_id=5, client_factory=lambda: (_ for _ in ()).throw(ValueError("no host"))
+    )
+    assert broken.run("x").status == "failed"
+    assert isinstance(
+        action_from_settings(RetrainAction(kind="databricks", job_id=7)), DatabricksJob
+    )
