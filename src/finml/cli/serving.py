@@ -1,0 +1,148 @@
+"""``finml serve``, ``finml score``, ``finml ab-report``: the champion in real time and batch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from finml.cli.common import State, console
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog="Example: FINML_API_TOKEN=s3cret finml serve --port 8000 --ab-mode shadow")(
+        serve
+    )
+    app.command(epilog="Example: finml score --source test_set")(score)
+    app.command("ab-report", epilog="Example: finml ab-report --labels test_set")(ab_report)
+
+
+def _settings(state: State, **overrides: Any) -> Any:
+    """The config's serving section with command-line ``overrides`` (None ignored)."""
+    from finml.serving.settings import ServingSettings
+
+    base = ServingSettings.from_config(state.config).model_dump()
+    ab = overrides.pop("ab", {})
+    base["ab"].update({k: v for k, v in ab.items() if v is not None})
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return ServingSettings.from_section(base)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default 8000).")] = None,
+    poll_seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds between alias checks (hot swap).")
+    ] = None,
+    ab_mode: Annotated[
+        str | None, typer.Option(help="off | split | shadow (challenger routing).")
+    ] = None,
+    challenger_percent: Annotated[
+        float | None, typer.Option(min=0, max=100, help="Share of symbols sent to the challenger.")
+    ] = None,
+    flush_seconds: Annotated[
+        float | None, typer.Option(min=0.01, help="Inference-log flush interval.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the champion over REST (predict, batch, models, metrics, health, ready).
+
+    Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). SIGTERM or
+    Ctrl-C shuts down gracefully and flushes the inference log.
+    """
+    from finml.jobs.serving import serve as run_server
+
+    state: State = ctx.obj
+    settings = _settings(
+        state,
+        host=host,
+        port=port,
+        poll_seconds=poll_seconds,
+        ab={"mode": ab_mode, "challenger_percent": challenger_percent},
+    )
+    if flush_seconds is not None:
+        section = settings.model_dump()
+        section["inference_log"]["flush_seconds"] = flush_seconds
+        settings = type(settings).from_section(section)
+    console.print(
+        f"serving {settings.model}@champion on http://{settings.host}:{settings.port} "
+        f"(A/B {settings.ab.mode}); docs at /docs"
+    )
+    run_server(state.config, settings, log_level=log_level)
+
+
+def score(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option(help="Delta table of features to score.")] = "test_set",
+    alias: Annotated[str, typer.Option(help="Model alias to score with.")] = "champion",
+    method: Annotated[
+        str | None, typer.Option(help="map_in_pandas | spark_udf (default from config).")
+    ] = None,
+) -> None:
+    """Batch-score a Delta table with Spark into `predictions`."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from finml.jobs.serving import score_table
+
+    state: State = ctx.obj
+    settings = _settings(state, score_method=method)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
+        bar.add_task(f"scoring {source} with {settings.model}@{alias}", total=None)
+        report = score_table(
+            state.config,
+            state.spark(),
+            state.tables(with_spark=True),
+            source,
+            alias=alias,
+            settings=settings,
+        )
+    console.print(
+        f"scored {report.rows:,} rows of {report.source} (v{report.source_version}) with "
+        f"{report.model_name} v{report.model_version} -> {report.table} "
+        f"(v{report.table_version}) in {report.seconds:.1f}s [{report.method}]"
+    )
+
+
+def ab_report(
+    ctx: typer.Context,
+    labels: Annotated[
+        str | None, typer.Option(help="Labels table (default from config: test_set).")
+    ] = None,
+) -> None:
+    """Compare champion and challenger (or shadow) on labelled inference-log rows."""
+    from finml.jobs.serving import ab_report as run_report
+
+    state: State = ctx.obj
+    result, row = run_report(
+        state.config,
+        state.spark(),
+        state.tables(with_spark=True),
+        settings=_settings(state),
+        labels_table=labels,
+    )
+    table = RichTable("variant", "versions", "n", "precision", "recall", title="A/B report")
+    for c in (result.champion, result.challenger):
+        table.add_row(c.variant, c.versions, f"{c.n:,}", f"{c.precision:.3f}", f"{c.recall:.3f}")
+    console.print(table)
+    console.print(
+        f"precision z={result.precision_z:.2f} p={result.precision_p:.4f}; "
+        f"recall z={result.recall_z:.2f} p={result.recall_p:.4f}"
+    )
+    console.print(f"decision: [bold]{result.decision}[/] ({result.reason}); test {row['test_id']}")
+
+
+def main() -> None:
+    """``python -m finml.cli.serving`` runs the full CLI with these commands registered
+    (useful until they are wired into ``finml.cli``)."""
+    from finml import cli
+
+    names = {c.callback.__name__ for c in cli.app.registered_commands if c.callback}
+    if "serve" not in names:
+        register(cli.app)
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()

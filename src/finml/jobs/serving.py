@@ -1,0 +1,213 @@
+"""Serving jobs: batch scoring into ``predictions``, the A/B report into ``ab_tests``, and
+the REST server process."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from finml.errors import DataError
+from finml.log import get_logger
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+    from finml.serving.abtest import Comparison
+    from finml.serving.settings import ServingSettings
+
+log = get_logger("jobs.serving")
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    source: str
+    source_version: int
+    rows: int
+    model_name: str
+    model_version: str
+    table: str
+    table_version: int
+    method: str
+    seconds: float
+
+
+def score_table(
+    config: ProjectConfig,
+    spark: SparkSession,
+    tables: DeltaTables,
+    source: str = "test_set",
+    *,
+    alias: str = "champion",
+    settings: ServingSettings | None = None,
+    method: str | None = None,
+) -> ScoreReport:
+    """Score every row of Delta table ``source`` with the model holding ``alias`` and append
+    the rows to ``predictions`` (symbol, ts, trade_id, score, prediction, model_name,
+    model_version, scored_at).
+
+    Raises:
+        ModelNotFound: no version holds ``alias``.
+        TableNotFound: ``source`` does not exist.
+        SchemaMismatch: ``source`` lacks a key column or one of the model's features.
+    """
+    import mlflow
+
+    from finml import registry
+    from finml.serving.models import signature_features
+    from finml.serving.scoring import require_columns, with_predictions
+    from finml.serving.settings import ServingSettings
+
+    settings = settings or ServingSettings.from_config(config)
+    method = method or settings.score_method
+    started = time.perf_counter()
+    registry.configure(config)
+    name = registry.model_name(config, settings.model)
+    info = registry.require_alias(config, name, alias)
+    uri = f"models:/{name}/{info.version}"  # pinned: an alias move mid-job changes nothing
+    features = signature_features(mlflow.pyfunc.load_model(uri), name)
+    table = tables.require(source)
+    source_version = table.version()
+    df = table.read(version=source_version)
+    require_columns(df, features, str(table.name))
+    scored = df.transform(
+        with_predictions(
+            uri,
+            features,
+            name,
+            str(info.version),
+            datetime.now(UTC),
+            method=method,
+            stores=(config.tracking_uri, config.registry_uri),
+        )
+    )
+    target = tables.table(settings.predictions_table)
+    result = target.append(
+        scored,
+        metadata={"source": source, "source_version": str(source_version), "model": uri},
+    )
+    report = ScoreReport(
+        source,
+        source_version,
+        result.rows if result.rows is not None else target.count(),
+        name,
+        str(info.version),
+        str(target.name),
+        result.version,
+        method,
+        time.perf_counter() - started,
+    )
+    log.info("batch_scored", **report.__dict__)
+    return report
+
+
+AB_TESTS_SCHEMA = pa.schema(
+    [
+        ("test_id", pa.string()),
+        ("analyzed_at", pa.timestamp("us", tz="UTC")),
+        ("model_name", pa.string()),
+        ("inference_log_version", pa.int64()),
+        ("labels_table", pa.string()),
+        ("champion_versions", pa.string()),
+        ("challenger_versions", pa.string()),
+        ("challenger_variant", pa.string()),
+        ("metric", pa.string()),
+        ("alpha", pa.float64()),
+        ("champion_n", pa.int64()),
+        ("challenger_n", pa.int64()),
+        ("champion_precision", pa.float64()),
+        ("challenger_precision", pa.float64()),
+        ("champion_recall", pa.float64()),
+        ("challenger_recall", pa.float64()),
+        ("precision_z", pa.float64()),
+        ("precision_p_value", pa.float64()),
+        ("recall_z", pa.float64()),
+        ("recall_p_value", pa.float64()),
+        ("decision", pa.string()),
+        ("reason", pa.string()),
+        ("champion_confusion", pa.string()),
+        ("challenger_confusion", pa.string()),
+    ]
+)
+
+
+def ab_report(
+    config: ProjectConfig,
+    spark: SparkSession,
+    tables: DeltaTables,
+    *,
+    settings: ServingSettings | None = None,
+    labels_table: str | None = None,
+) -> tuple[Comparison, dict[str, Any]]:
+    """Join ``inference_log`` with the labels, compare champion with challenger (or shadow),
+    append one row to ``ab_tests``; returns the comparison and the row written.
+
+    Raises:
+        TableNotFound: the log or the labels table does not exist.
+        DataError: the log has no champion rows or no challenger/shadow rows with labels.
+    """
+    from finml import registry
+    from finml.serving.abtest import Confusion, compare, confusion_by_variant, labelled
+    from finml.serving.settings import ServingSettings
+
+    settings = settings or ServingSettings.from_config(config)
+    rs = settings.ab_report
+    labels_name = labels_table or rs.labels_table
+    log_table = tables.require(settings.inference_log.table)
+    log_version = log_table.version()
+    labels = tables.require(labels_name).read()
+    joined = log_table.read(version=log_version).transform(
+        labelled(labels, rs.join_on, rs.label_column)
+    )
+    found = {r["variant"]: Confusion(**r.asDict()) for r in confusion_by_variant(joined).collect()}
+    other = "challenger" if "challenger" in found else "shadow"
+    if "champion" not in found or other not in found:
+        raise DataError(
+            f"table {log_table.name}: expected labelled rows of variant champion and "
+            f"challenger or shadow, got {sorted(found) or 'none'}"
+        )
+    result = compare(found["champion"], found[other], rs.metric, rs.alpha, rs.min_samples)
+    row = {
+        "test_id": uuid.uuid4().hex,
+        "analyzed_at": datetime.now(UTC),
+        "model_name": registry.model_name(config, settings.model),
+        "inference_log_version": log_version,
+        "labels_table": str(tables.name(labels_name)),
+        **result.as_row(),
+    }
+    tables.table(rs.table).append(pa.Table.from_pylist([row], schema=AB_TESTS_SCHEMA))
+    log.info("ab_report", decision=result.decision, reason=result.reason)
+    return result, row
+
+
+def serve(config: ProjectConfig, settings: ServingSettings, *, log_level: str = "warning") -> None:
+    """Run the REST service under uvicorn (uvloop + httptools) until SIGINT/SIGTERM; the
+    lifespan flushes the inference log on the way out."""
+    import signal
+
+    import uvicorn
+
+    from finml.serving.app import create_app
+
+    app = create_app(config, settings)
+    # uvicorn re-raises the signal that stopped it once its graceful shutdown is done; with
+    # the default handler that kills the process (exit -15) although nothing failed. A no-op
+    # handler installed first is what it restores and re-raises into, so we exit 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda signum, frame: None)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

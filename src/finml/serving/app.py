@@ -1,0 +1,211 @@
+"""The REST service: ``create_app(config)`` returns a FastAPI app serving the champion.
+
+Routes: ``POST /predict`` (one record), ``POST /predict/batch``, ``GET /models``,
+``GET /metrics`` (Prometheus text), ``GET /health`` (process up), ``GET /ready`` (champion
+loaded, log writer running). OpenAPI at ``/openapi.json``; the record schema is built from
+the champion's signature at start. The lifespan starts the alias poller and the inference-log
+writer and, on shutdown (SIGTERM under uvicorn), stops the poller, finishes shadow work and
+flushes every buffered log row.
+"""
+
+# No ``from __future__ import annotations`` here: the route signatures use the record
+# model built at runtime, which FastAPI must see as a real object, not a string.
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from finml.log import get_logger
+from finml.serving import catalog
+from finml.serving.http import RequestIdMiddleware, bearer_auth, http_error, validation_error
+from finml.serving.inference_log import InferenceLogWriter
+from finml.serving.metrics import ServingMetrics
+from finml.serving.models import CHALLENGER, CHAMPION, AliasPoller, ModelSlots, Slots, load_alias
+from finml.serving.schemas import BatchResponse, ErrorResponse, PredictResponse, batch_model
+from finml.serving.schemas import record_model as build_record_model
+from finml.serving.service import Record, ScoringService
+from finml.serving.settings import ServingSettings
+
+if TYPE_CHECKING:
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+log = get_logger("serving.app")
+TOKEN_VARIABLE = "FINML_API_TOKEN"  # noqa: S105 - a variable name, not a secret
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 413, 422)
+}
+
+
+@dataclass
+class ServingState:
+    """Everything the routes share; ``app.state.serving`` (tests reach in through it)."""
+
+    config: "ProjectConfig"
+    settings: ServingSettings
+    slots: ModelSlots
+    writer: InferenceLogWriter
+    poller: AliasPoller
+    service: ScoringService
+    metrics: ServingMetrics
+
+
+def create_app(
+    config: "ProjectConfig",
+    settings: ServingSettings | None = None,
+    *,
+    tables: "DeltaTables | None" = None,
+    token: str | None = None,
+) -> FastAPI:
+    """Build the app around the current ``champion`` (and ``challenger``, if set).
+
+    ``settings`` defaults to the config's ``serving`` section; ``tables`` to delta-rs tables
+    of ``config`` (no Spark); ``token`` to ``$FINML_API_TOKEN`` (unset or ``""``: no auth, warned).
+
+    Raises:
+        ModelNotFound: the model has no ``champion`` alias.
+        ModelContractError: the champion's signature is not named numeric inputs.
+    """
+    from finml import registry
+    from finml.runtime.delta import DeltaTables
+
+    settings = settings or ServingSettings.from_config(config)
+    # token=None reads the environment; an empty string means "no auth" explicitly.
+    token = (os.environ.get(TOKEN_VARIABLE) if token is None else token) or None
+    if token is None:
+        log.warning("auth_disabled", reason=f"{TOKEN_VARIABLE} is unset; every caller is allowed")
+    registry.configure(config)
+    name = registry.model_name(config, settings.model)
+    registry.require_alias(config, name, CHAMPION)
+    champion = load_alias(config, name, CHAMPION)
+    assert champion is not None  # require_alias raised otherwise
+    slots = ModelSlots(Slots(champion, load_alias(config, name, CHALLENGER)))
+    tables = tables or DeltaTables.from_config(config, None)
+    writer = InferenceLogWriter(tables.table(settings.inference_log.table), settings.inference_log)
+    metrics = ServingMetrics()
+    metrics.watch(slots, writer)
+    state = ServingState(
+        config,
+        settings,
+        slots,
+        writer,
+        AliasPoller(config, slots, champion.features, settings.poll_seconds),
+        ScoringService(slots, writer, settings, champion.features, metrics),
+        metrics,
+    )
+    app = FastAPI(
+        title="FinML anomaly scoring",
+        version="1",
+        description=f"Scores trades with `{name}` (@champion; A/B mode {settings.ab.mode}).",
+        lifespan=_lifespan,
+    )
+    app.state.serving = state
+    app.add_middleware(RequestIdMiddleware, metrics=metrics)
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    _routes(app, state, build_record_model(champion.features), bearer_auth(token))
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServingState = app.state.serving
+    state.writer.start()
+    state.poller.start()
+    log.info("serving_started", model=state.slots.current.champion.name)
+    try:
+        yield
+    finally:
+        state.poller.stop()
+        state.service.close()
+        state.writer.close()
+        log.info("serving_stopped", rows_logged=state.writer.rows_written)
+
+
+def _routes(app: FastAPI, state: ServingState, record: type[BaseModel], auth: Any) -> None:
+    batch = batch_model(record, state.settings.max_batch)
+    fields = tuple(f"f{i}" for i in range(len(state.service.features)))  # see schemas
+    guarded = [Depends(auth)]
+
+    @app.post("/predict", response_model=PredictResponse, responses=_ERRORS, dependencies=guarded)
+    async def predict(request: Request, body: Annotated[record, Body()]) -> JSONResponse:  # type: ignore[valid-type]
+        """Score one record with the variant its symbol is routed to."""
+        request_id = request.state.request_id
+        scored = state.service.score(request_id, [_record(body, fields)])[0]
+        return JSONResponse({"request_id": request_id, **scored})
+
+    @app.post(
+        "/predict/batch",
+        response_model=BatchResponse,
+        responses=_ERRORS,
+        dependencies=guarded,
+        openapi_extra={"requestBody": _json_body(_batch_schema(record))},
+    )
+    async def predict_batch(request: Request) -> JSONResponse:
+        """Score up to ``max_batch`` records; each is routed by its own symbol."""
+        # Parsed and validated in one pass by pydantic-core (Rust) from the raw bytes: ~3x
+        # faster on 10k records than FastAPI's json.loads + per-record Python validation.
+        try:
+            records = batch.model_validate_json(await request.body()).records  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+        if len(records) > state.settings.max_batch:
+            raise HTTPException(
+                413, f"records: expected at most {state.settings.max_batch}, got {len(records)}"
+            )
+        request_id = request.state.request_id
+        scored = state.service.score(request_id, [_record(r, fields) for r in records])
+        return JSONResponse({"request_id": request_id, "predictions": scored})
+
+    @app.get("/models", dependencies=guarded)
+    def models() -> dict[str, Any]:
+        """Registered versions with aliases and key metrics, and what this server has loaded."""
+        return catalog.describe(state.config, state.slots.current, state.settings)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus text exposition."""
+        body = generate_latest(state.metrics.registry)
+        return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {"model": ErrorResponse}})
+    async def ready() -> JSONResponse:
+        """Ready when a champion is loaded and the inference-log writer runs."""
+        if not state.writer.alive:
+            return JSONResponse({"detail": "inference-log writer is not running"}, 503)
+        current = state.slots.current
+        return JSONResponse({"status": "ready", "champion": current.champion.version})
+
+
+def _batch_schema(record: type[BaseModel]) -> dict[str, Any]:
+    """The published schema of the batch body (what ``batch_model`` validates)."""
+    items = {"$ref": f"#/components/schemas/{record.__name__}"}
+    return {
+        "title": "BatchRequest",
+        "type": "object",
+        "properties": {"records": {"type": "array", "items": items, "minItems": 1}},
+        "required": ["records"],
+        "additionalProperties": False,
+    }
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _record(body: Any, fields: tuple[str, ...]) -> Record:
+    # Attribute reads, not model_dump(by_alias=True): ~100x cheaper on a 10k-record batch.
+    return Record(tuple(map(body.__getattribute__, fields)), body.symbol, body.ts, body.trade_id)

@@ -1,0 +1,91 @@
+"""Serving settings: the ``serving`` section of ``project_config.yml``.
+
+Validated at construction (``extra="forbid"``), so a bad split or a zero flush interval
+fails before a server or Spark starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from finml.errors import ConfigError
+
+SECTION = "serving"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ABSettings(_Strict):
+    """Champion/challenger routing.
+
+    ``off``: the champion answers everything. ``split``: ``challenger_percent`` of entities
+    (sticky by a hash of the symbol) are answered by the challenger. ``shadow``: the champion
+    answers, the challenger scores the same records off the answer path.
+    """
+
+    mode: Literal["off", "split", "shadow"] = "off"
+    challenger_percent: float = Field(5.0, ge=0.0, le=100.0)
+
+
+class InferenceLogSettings(_Strict):
+    """The buffered writer of ``inference_log``: flush every ``flush_rows`` rows or
+    ``flush_seconds`` seconds, whichever comes first."""
+
+    table: str = "inference_log"
+    flush_rows: int = Field(2_000, ge=1)
+    flush_seconds: float = Field(2.0, gt=0.0, le=3_600.0)
+    max_queue: int = Field(200_000, ge=1)
+    log_inputs: bool = True  # False: only the hash of the inputs is stored
+
+
+class ABReportSettings(_Strict):
+    """How ``finml ab-report`` joins labels and decides."""
+
+    labels_table: str = "test_set"
+    label_column: str = "label"
+    join_on: Literal["trade_id", "symbol_ts"] = "trade_id"
+    metric: Literal["precision", "recall"] = "recall"
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    min_samples: int = Field(30, ge=1)
+    table: str = "ab_tests"
+
+
+class ServingSettings(_Strict):
+    """Settings of ``finml serve`` / ``finml score`` / ``finml ab-report``."""
+
+    model: str = "anomaly_model"  # short name; registered as <catalog>.<schema>.<model>
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65_535)
+    poll_seconds: float = Field(10.0, ge=0.1)  # how often the aliases are re-checked
+    max_batch: int = Field(10_000, ge=1)
+    ab: ABSettings = Field(default_factory=ABSettings)
+    inference_log: InferenceLogSettings = Field(default_factory=InferenceLogSettings)
+    ab_report: ABReportSettings = Field(default_factory=ABReportSettings)
+    predictions_table: str = "predictions"
+    score_method: Literal["map_in_pandas", "spark_udf"] = "map_in_pandas"
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any] | None) -> ServingSettings:
+        """Validate the ``serving`` section (a dict; None means all defaults).
+
+        Raises:
+            ConfigError: an unknown field or an invalid value, named.
+        """
+        try:
+            return cls.model_validate(section or {})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"field {SECTION}.{'.'.join(str(p) for p in err['loc'])}: "
+                f"expected {err['msg'].lower()}, got {err.get('input')!r}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"config section {SECTION!r}: {problems}") from None
+
+    @classmethod
+    def from_config(cls, config: Any) -> ServingSettings:
+        """The settings in ``config.serving`` (defaults until that section is wired)."""
+        return cls.from_section(getattr(config, SECTION, None))

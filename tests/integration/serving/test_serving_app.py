@@ -1,0 +1,150 @@
+"""The REST contract in-process (FastAPI TestClient runs the real app and its lifespan)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from fastapi.testclient import TestClient
+from serving_helpers import RECORD
+
+from finml.runtime.delta import DeltaTables
+from finml.serving.app import create_app
+from finml.serving.settings import ServingSettings
+
+
+def settings(**ab: object) -> ServingSettings:
+    return ServingSettings.from_section(
+        {"max_batch": 5, "ab": ab or {"mode": "off"}, "inference_log": {"flush_seconds": 0.1}}
+    )
+
+
+@pytest.fixture
+def client(serving_config):
+    with TestClient(create_app(serving_config, settings(), token="")) as c:
+        yield c
+
+
+def log_rows(config) -> list[dict]:
+    return DeltaTables.from_config(config, None).table("inference_log").to_arrow().to_pylist()
+
+
+def test_predict_returns_champion_score_and_request_id(client) -> None:
+    r = client.post("/predict", json={**RECORD, "symbol": "AAPL"}, headers={"X-Request-ID": "r-1"})
+    assert r.status_code == 200
+    body = r.json()
+    assert r.headers["x-request-id"] == "r-1" == body["request_id"]
+    assert 0.0 <= body["score"] <= 1.0 and body["prediction"] in (0, 1)
+    assert (body["variant"], body["model_version"]) == ("champion", "1")
+
+
+def test_invalid_request_id_is_replaced(client) -> None:
+    r = client.post("/predict", json=RECORD, headers={"X-Request-ID": "bad id\t<script>"})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] != "bad id\t<script>" and len(r.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ('{"return_z": NaN, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}', "return_z", "finite"),
+        (
+            '{"return_z": 1, "volume_z": Infinity, "spread_bps": 0.1, "gap_z": 0}',
+            "volume_z",
+            "finite",
+        ),
+        (
+            '{"return_z": 1, "volume_z": 0.5, "spread_bps": "wide", "gap_z": 0}',
+            "spread_bps",
+            "number",
+        ),
+        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1}', "gap_z", "required"),
+        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0, "x": 1}', "x", "extra"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, body: str, field: str, reason: str) -> None:
+    r = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert any(f"field {field!r}" in e and reason in e for e in errors), errors
+    assert "x-request-id" in r.headers
+
+
+def test_batch_keeps_order_and_limit_is_413(client) -> None:
+    records = [{**RECORD, "return_z": float(i)} for i in range(5)]
+    r = client.post("/predict/batch", json={"records": records})
+    assert r.status_code == 200
+    scores = [p["score"] for p in r.json()["predictions"]]
+    assert scores == sorted(scores) and len(set(scores)) == 5  # score rises with return_z
+    r = client.post("/predict/batch", json={"records": records + records[:1]})
+    assert r.status_code == 413 and "at most 5" in r.json()["detail"]
+
+
+def test_bearer_token(serving_config) -> None:
+    with TestClient(create_app(serving_config, settings(), token="s3cret")) as c:
+        assert c.post("/predict", json=RECORD).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert c.post("/predict", json=RECORD, headers=wrong).status_code == 403
+        right = {"Authorization": "Bearer s3cret"}
+        assert c.post("/predict", json=RECORD, headers=right).status_code == 200
+        assert c.get("/health").status_code == 200  # probes stay open
+
+
+def test_models_metrics_ready(client) -> None:
+    models = client.get("/models").json()
+    by_version = {v["version"]: v for v in models["versions"]}
+    assert by_version["1"]["aliases"] == ["champion"]
+    assert by_version["2"]["aliases"] == ["challenger"]
+    assert 0 < by_version["1"]["metrics"]["pr_auc"] <= 1
+    assert models["loaded"] == {"champion": "1", "challenger": "2"}
+    client.post("/predict", json=RECORD)
+    text = client.get("/metrics").text
+    assert 'finml_http_requests_total{route="/predict",status="200"} 1.0' in text
+    assert 'finml_model_version{alias="champion"} 1.0' in text
+    assert client.get("/ready").json()["status"] == "ready"
+
+
+def test_every_prediction_is_logged_on_shutdown(serving_config) -> None:
+    with TestClient(create_app(serving_config, settings(), token="")) as c:
+        ids = [
+            c.post("/predict", json={**RECORD, "symbol": "MSFT"}).json()["request_id"]
+            for _ in range(7)
+        ]
+        c.post("/predict/batch", json={"records": [RECORD] * 3}, headers={"X-Request-ID": "b-1"})
+    rows = log_rows(serving_config)
+    assert len(rows) == 10
+    assert {r["request_id"] for r in rows} == {*ids, "b-1"}
+    row = next(r for r in rows if r["request_id"] == ids[0])
+    assert row["symbol"] == "MSFT" and row["variant"] == "champion" and row["model_version"] == "1"
+    assert len(row["inputs_hash"]) == 64 and '"return_z":1.0' in row["inputs"]
+    assert math.isfinite(row["latency_ms"]) and row["logged_at"].tzinfo is not None
+
+
+def test_split_is_sticky_by_symbol_and_recorded(serving_config) -> None:
+    app = create_app(serving_config, settings(mode="split", challenger_percent=50), token="")
+    symbols = [f"S{i}" for i in range(40)]
+    with TestClient(app) as c:
+        first = {s: c.post("/predict", json={**RECORD, "symbol": s}).json() for s in symbols}
+        again = {s: c.post("/predict", json={**RECORD, "symbol": s}).json() for s in symbols}
+    assert {s: b["variant"] for s, b in first.items()} == {
+        s: b["variant"] for s, b in again.items()
+    }
+    variants = {b["variant"] for b in first.values()}
+    assert variants == {"champion", "challenger"}
+    for body in first.values():
+        assert body["model_version"] == ("2" if body["variant"] == "challenger" else "1")
+    logged = {(r["symbol"], r["variant"]) for r in log_rows(serving_config)}
+    assert logged == {(s, b["variant"]) for s, b in first.items()}
+
+
+def test_shadow_scores_off_path_and_champion_answers(serving_config) -> None:
+    app = create_app(serving_config, settings(mode="shadow"), token="")
+    with TestClient(app) as c:
+        answers = [c.post("/predict", json={**RECORD, "symbol": "NVDA"}).json() for _ in range(5)]
+    assert {a["variant"] for a in answers} == {"champion"}
+    rows = log_rows(serving_config)
+    by_variant = {v: [r for r in rows if r["variant"] == v] for v in ("champion", "shadow")}
+    assert len(by_variant["champion"]) == len(by_variant["shadow"]) == 5
+    assert {r["model_version"] for r in by_variant["shadow"]} == {"2"}
+    assert {r["request_id"] for r in by_variant["shadow"]} == {a["request_id"] for a in answers}
+    assert by_variant["shadow"][0]["score"] != by_variant["champion"][0]["score"]

@@ -1,0 +1,70 @@
+"""``score_table``: Spark batch scoring of a Delta table into ``predictions``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import mlflow
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from finml.errors import SchemaMismatch
+from finml.jobs.serving import score_table
+from finml.runtime.delta import DeltaTables
+from finml.serving.sample_model import SAMPLE_FEATURES, synthetic_rows
+
+ROWS = 60
+
+
+def write_test_set(tables: DeltaTables, drop: str | None = None) -> pa.Table:
+    frame = synthetic_rows(ROWS, seed=11)
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    frame.insert(0, "trade_id", [f"t{i:03d}" for i in range(ROWS)])
+    frame.insert(0, "ts", [start + timedelta(seconds=i) for i in range(ROWS)])
+    frame.insert(0, "symbol", ["AAPL", "MSFT", "NVDA"] * (ROWS // 3))
+    frame["_feature_table_version"] = 3
+    if drop:
+        frame = frame.drop(columns=[drop])
+    data = pa.Table.from_pandas(frame, preserve_index=False)
+    tables.table("test_set").overwrite(data)
+    return data
+
+
+@pytest.mark.parametrize("method", ["map_in_pandas", "spark_udf"])
+def test_scores_every_row_like_the_model(scoring_config, spark, method: str) -> None:
+    tables = DeltaTables.from_config(scoring_config, spark)
+    source = write_test_set(tables)
+    report = score_table(scoring_config, spark, tables, "test_set", method=method)
+    assert (report.rows, report.model_version, report.source_version) == (ROWS, "1", 0)
+    out = tables.table("predictions").read()
+    assert out.columns == [
+        "symbol",
+        "ts",
+        "trade_id",
+        "score",
+        "prediction",
+        "model_name",
+        "model_version",
+        "scored_at",
+    ]
+    types = dict(out.dtypes)
+    assert (types["score"], types["prediction"], types["scored_at"]) == (
+        "double",
+        "int",
+        "timestamp",
+    )
+    got = out.toPandas().sort_values("trade_id").reset_index(drop=True)
+    model = mlflow.pyfunc.load_model(f"models:/{report.model_name}/1")
+    expected = model.predict(source.to_pandas()[list(SAMPLE_FEATURES)])
+    np.testing.assert_allclose(got["score"], expected["score"], rtol=1e-12)
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    assert set(got["model_name"]) == {"finml_local.markets.anomaly_model"}
+    assert got["symbol"].tolist() == source.column("symbol").to_pylist()
+
+
+def test_missing_feature_is_named(scoring_config, spark) -> None:
+    tables = DeltaTables.from_config(scoring_config, spark)
+    write_test_set(tables, drop="gap_z")
+    with pytest.raises(SchemaMismatch, match="gap_z"):
+        score_table(scoring_config, spark, tables, "test_set")
