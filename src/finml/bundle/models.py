@@ -1,0 +1,250 @@
+"""Typed models of the Databricks Asset Bundle subset FinML uses (pydantic v2, strict).
+
+Every model forbids unknown fields, so a misspelt key (``max_retry``) is an error naming the
+file and key path instead of a setting Databricks would silently ignore. Free-form blocks
+Databricks owns in full (clusters, notifications, permissions) are plain mappings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RunIf = Literal[
+    "ALL_SUCCESS",
+    "AT_LEAST_ONE_SUCCESS",
+    "NONE_FAILED",
+    "ALL_DONE",
+    "AT_LEAST_ONE_FAILED",
+    "ALL_FAILED",
+]
+ConditionOp = Literal[
+    "EQUAL_TO",
+    "NOT_EQUAL",
+    "GREATER_THAN",
+    "GREATER_THAN_OR_EQUAL",
+    "LESS_THAN",
+    "LESS_THAN_OR_EQUAL",
+]
+PauseStatus = str  # "PAUSED" | "UNPAUSED", usually "${var.pause_status}" before resolution
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dependency(_Strict):
+    task_key: str
+    outcome: Literal["true", "false"] | None = None
+
+
+class SparkPythonTask(_Strict):
+    python_file: str
+    parameters: list[str] = Field(default_factory=list)
+    source: Literal["WORKSPACE", "GIT"] | None = None
+
+
+class PythonWheelTask(_Strict):
+    package_name: str
+    entry_point: str
+    parameters: list[str] = Field(default_factory=list)
+    named_parameters: dict[str, str] = Field(default_factory=dict)
+
+
+class ConditionTask(_Strict):
+    op: ConditionOp
+    left: str
+    right: str
+
+
+class PipelineTask(_Strict):
+    pipeline_id: str
+    full_refresh: bool = False
+
+
+class Task(_Strict):
+    """One task of a job: exactly one of the ``*_task`` blocks."""
+
+    task_key: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    description: str | None = None
+    depends_on: list[Dependency] = Field(default_factory=list)
+    run_if: RunIf = "ALL_SUCCESS"
+    max_retries: int = Field(0, ge=-1)
+    min_retry_interval_millis: int = Field(0, ge=0)
+    retry_on_timeout: bool = False
+    timeout_seconds: int = Field(0, ge=0)
+    spark_python_task: SparkPythonTask | None = None
+    python_wheel_task: PythonWheelTask | None = None
+    condition_task: ConditionTask | None = None
+    pipeline_task: PipelineTask | None = None
+    for_each_task: ForEachTask | None = None
+    environment_key: str | None = None
+    job_cluster_key: str | None = None
+    existing_cluster_id: str | None = None
+    libraries: list[dict[str, Any]] = Field(default_factory=list)
+    email_notifications: dict[str, Any] | None = None
+    notification_settings: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Task:
+        kinds = [k for k in TASK_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"expected exactly one of {', '.join(TASK_KINDS)}, got {kinds or 'none'}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in TASK_KINDS if getattr(self, k) is not None)
+
+
+class ForEachTask(_Strict):
+    inputs: str
+    concurrency: int = Field(1, ge=1, le=100)
+    task: Task
+
+
+TASK_KINDS = (
+    "spark_python_task",
+    "python_wheel_task",
+    "condition_task",
+    "pipeline_task",
+    "for_each_task",
+)
+
+
+class Schedule(_Strict):
+    quartz_cron_expression: str
+    timezone_id: str = "UTC"
+    pause_status: PauseStatus = "UNPAUSED"
+
+
+class JobParameter(_Strict):
+    name: str
+    default: str
+
+
+class Environment(_Strict):
+    environment_key: str
+    spec: dict[str, Any]
+
+
+class Job(_Strict):
+    name: str
+    description: str | None = None
+    tasks: list[Task] = Field(min_length=1)
+    schedule: Schedule | None = None
+    trigger: dict[str, Any] | None = None
+    parameters: list[JobParameter] = Field(default_factory=list)
+    environments: list[Environment] = Field(default_factory=list)
+    job_clusters: list[dict[str, Any]] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: int = Field(0, ge=0)
+    max_concurrent_runs: int = Field(1, ge=1)
+    email_notifications: dict[str, Any] | None = None
+    webhook_notifications: dict[str, Any] | None = None
+    notification_settings: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None
+    permissions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PipelineLibrary(_Strict):
+    file: dict[Literal["path"], str] | None = None
+    notebook: dict[Literal["path"], str] | None = None
+    glob: dict[Literal["include"], str] | None = None
+
+
+class Pipeline(_Strict):
+    name: str
+    catalog: str | None = None
+    schema_: str | None = Field(None, alias="schema")
+    target: str | None = None
+    serverless: bool = False
+    continuous: bool = False
+    development: bool | None = None
+    photon: bool | None = None
+    channel: Literal["CURRENT", "PREVIEW"] = "CURRENT"
+    edition: Literal["CORE", "PRO", "ADVANCED"] | None = None
+    libraries: list[PipelineLibrary] = Field(min_length=1)
+    configuration: dict[str, str] = Field(default_factory=dict)
+    root_path: str | None = None
+    clusters: list[dict[str, Any]] = Field(default_factory=list)
+    notifications: list[dict[str, Any]] = Field(default_factory=list)
+    permissions: list[dict[str, Any]] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Resources(_Strict):
+    jobs: dict[str, Job] = Field(default_factory=dict)
+    pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+
+
+class Variable(_Strict):
+    description: str | None = None
+    default: Any = None
+    type: Literal["complex"] | None = None
+    lookup: dict[str, str] | None = None
+
+
+class Workspace(_Strict):
+    host: str | None = None
+    profile: str | None = None
+    root_path: str | None = None
+    file_path: str | None = None
+    artifact_path: str | None = None
+
+
+class Artifact(_Strict):
+    type: Literal["whl", "jar"] = "whl"
+    build: str | None = None
+    path: str = "."
+    files: list[dict[str, str]] = Field(default_factory=list)
+
+
+class BundleInfo(_Strict):
+    name: str
+    databricks_cli_version: str | None = None
+    uuid: str | None = None
+
+
+class Target(_Strict):
+    mode: Literal["development", "production"] | None = None
+    default: bool = False
+    workspace: Workspace | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    resources: dict[str, Any] | None = None
+    artifacts: dict[str, Any] | None = None
+    presets: dict[str, Any] | None = None
+    run_as: dict[str, str] | None = None
+    permissions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BundleRoot(_Strict):
+    """``databricks.yml``."""
+
+    bundle: BundleInfo
+    include: list[str] = Field(default_factory=list)
+    artifacts: dict[str, Artifact] = Field(default_factory=dict)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    workspace: Workspace | None = None
+    targets: dict[str, Target] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    sync: dict[str, Any] | None = None
+    permissions: list[dict[str, Any]] = Field(default_factory=list)
+    run_as: dict[str, str] | None = None
+    presets: dict[str, Any] | None = None
+
+
+class ResourceFile(_Strict):
+    """A file under ``resources/``: only ``resources`` (and optionally ``variables``)."""
+
+    resources: Resources = Field(default_factory=Resources)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+
+
+Task.model_rebuild()

@@ -1,0 +1,217 @@
+"""``finml bundle validate``: schema, references and cycles, every message naming file and key.
+
+Checks, beyond the typed models of :mod:`finml.bundle.models`:
+
+* every target resolves (declared variables only, every variable has a value);
+* ``${var.*}`` / ``${bundle.*}`` / ``${resources.*}`` references exist;
+* ``spark_python_task.python_file`` and pipeline library files exist (relative to the YAML
+  file that names them, as the Databricks CLI resolves them);
+* ``depends_on`` keys exist, are unique and form no cycle; ``environment_key`` is declared;
+* ``{{tasks.<t>.values.<k>}}`` names an upstream task; schedules resolve to PAUSED/UNPAUSED.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from finml.bundle.dag import TASK_VALUE_REF, dependency_problems, upstream
+from finml.bundle.loader import Bundle, Problem, load_bundle
+from finml.bundle.models import Job, Pipeline, Task
+from finml.bundle.variables import Context, build_context, resolve
+from finml.errors import JobError
+
+_STATIC_REFS = ("bundle.", "workspace.")
+
+
+def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
+    """Load the bundle at ``root`` and return it with every problem found (empty = valid)."""
+    bundle = load_bundle(root)
+    problems = list(bundle.problems)
+    contexts: dict[str, Context] = {}
+    for target in bundle.targets:
+        try:
+            contexts[target] = build_context(bundle, target)
+        except JobError as exc:
+            problems.append(Problem("databricks.yml", f"targets.{target}", str(exc)))
+    context = contexts.get("local") or next(iter(contexts.values()), None)
+    for key, raw in bundle.jobs.items():
+        file = bundle.source_of("jobs", key)
+        problems += _reference_problems(bundle, raw, file, f"resources.jobs.{key}")
+        job = _model(Job, raw)
+        if job is not None and context is not None:
+            problems += _job_problems(bundle, key, job, raw, file, context)
+    for key, raw in bundle.pipelines.items():
+        file = bundle.source_of("pipelines", key)
+        problems += _reference_problems(bundle, raw, file, f"resources.pipelines.{key}")
+        pipeline = _model(Pipeline, raw)
+        if pipeline is not None and context is not None:
+            problems += _pipeline_problems(bundle, key, pipeline, file, context)
+    return bundle, _unique(problems)
+
+
+def _model(model: type[Any], raw: Any) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None  # already reported with its key path by the loader
+
+
+def _reference_problems(bundle: Bundle, raw: Any, file: Path, where: str) -> list[Problem]:
+    out = []
+    for path, name in _walk_refs(raw, where):
+        known = (
+            (name.startswith("var.") and name[4:] in bundle.variables)
+            or name.startswith(_STATIC_REFS)
+            or _resource_ref_exists(bundle, name)
+        )
+        if not known:
+            out.append(
+                Problem(bundle.rel(file), path, f"expected a defined reference, got ${{{name}}}")
+            )
+    return out
+
+
+def _resource_ref_exists(bundle: Bundle, name: str) -> bool:
+    parts = name.split(".")
+    if len(parts) != 4 or parts[0] != "resources" or parts[3] != "id":
+        return False
+    return parts[2] in {"jobs": bundle.jobs, "pipelines": bundle.pipelines}.get(parts[1], {})
+
+
+def _walk_refs(node: Any, where: str) -> list[tuple[str, str]]:
+    from finml.bundle.variables import REFERENCE
+
+    if isinstance(node, str):
+        return [(where, name) for name in REFERENCE.findall(node)]
+    if isinstance(node, list):
+        return [r for i, item in enumerate(node) for r in _walk_refs(item, f"{where}[{i}]")]
+    if isinstance(node, dict):
+        return [r for k, v in node.items() for r in _walk_refs(v, f"{where}.{k}")]
+    return []
+
+
+def _job_problems(
+    bundle: Bundle, key: str, job: Job, raw: dict[str, Any], file: Path, context: Context
+) -> list[Problem]:
+    name, base = bundle.rel(file), f"resources.jobs.{key}"
+    out = [Problem(name, f"{base}.{path}", msg) for path, msg in dependency_problems(job.tasks)]
+    envs = {e.environment_key for e in job.environments}
+    for i, task in enumerate(job.tasks):
+        where = f"{base}.tasks[{i}]"
+        for path, msg in _task_problems(task, file, context, job.tasks, envs):
+            out.append(Problem(name, f"{where}.{path}", msg))
+    if job.schedule is not None:
+        status = _safe_resolve(job.schedule.pause_status, context)
+        if status not in ("PAUSED", "UNPAUSED"):
+            out.append(
+                Problem(
+                    name,
+                    f"{base}.schedule.pause_status",
+                    f"expected PAUSED or UNPAUSED, got {status!r}",
+                )
+            )
+        fields = job.schedule.quartz_cron_expression.split()
+        if len(fields) not in (6, 7):
+            out.append(
+                Problem(
+                    name,
+                    f"{base}.schedule.quartz_cron_expression",
+                    f"expected a Quartz cron of 6 or 7 fields, got {len(fields)}",
+                )
+            )
+    return out
+
+
+def _task_problems(
+    task: Task, file: Path, context: Context, tasks: list[Task], envs: set[str]
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if task.spark_python_task is not None:
+        path = _local_path(task.spark_python_task.python_file, file, context)
+        if not path.is_file():
+            out.append(
+                (
+                    "spark_python_task.python_file",
+                    f"expected an existing script, got {path} (missing)",
+                )
+            )
+    if task.for_each_task is not None:
+        inner = task.for_each_task.task
+        for path, msg in _task_problems(inner, file, context, tasks, envs):
+            out.append((f"for_each_task.task.{path}", msg))
+    if task.environment_key and task.environment_key not in envs:
+        out.append(
+            ("environment_key", f"expected one of {sorted(envs)}, got {task.environment_key!r}")
+        )
+    ups = upstream(tasks, task.task_key)
+    for text in _task_strings(task):
+        for ref_task, _value in TASK_VALUE_REF.findall(text):
+            if ref_task not in ups:
+                out.append(
+                    (
+                        task.kind,
+                        f"expected {{{{tasks.{ref_task}.values...}}}} to name an upstream task "
+                        f"of {task.task_key!r}, got {ref_task!r}",
+                    )
+                )
+    return out
+
+
+def _task_strings(task: Task) -> list[str]:
+    if task.condition_task is not None:
+        return [task.condition_task.left, task.condition_task.right]
+    if task.spark_python_task is not None:
+        return task.spark_python_task.parameters
+    if task.python_wheel_task is not None:
+        return [
+            *task.python_wheel_task.parameters,
+            *task.python_wheel_task.named_parameters.values(),
+        ]
+    if task.for_each_task is not None:
+        return [task.for_each_task.inputs]
+    return []
+
+
+def _pipeline_problems(
+    bundle: Bundle, key: str, pipeline: Pipeline, file: Path, context: Context
+) -> list[Problem]:
+    out = []
+    for i, library in enumerate(pipeline.libraries):
+        for kind in ("file", "notebook"):
+            spec = getattr(library, kind)
+            if not spec:
+                continue
+            path = _local_path(spec["path"], file, context)
+            if not (path.is_file() or path.with_suffix(".py").is_file()):
+                out.append(
+                    Problem(
+                        bundle.rel(file),
+                        f"resources.pipelines.{key}.libraries[{i}].{kind}.path",
+                        f"expected an existing source file, got {path} (missing)",
+                    )
+                )
+    return out
+
+
+def local_path(path: str, file: Path, context: Context) -> Path:
+    """Where a YAML path points on this machine (relative to the YAML ``file``)."""
+    return _local_path(path, file, context)
+
+
+def _local_path(path: str, file: Path, context: Context) -> Path:
+    resolved = Path(_safe_resolve(path, context))
+    return resolved if resolved.is_absolute() else (file.parent / resolved).resolve()
+
+
+def _safe_resolve(text: str, context: Context) -> str:
+    try:
+        return str(resolve(text, context))
+    except JobError:
+        return text
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,114 @@
+"""Every job in resources/ run locally, end to end, on one fresh warehouse, in the order an
+operator would: ingestion -> retraining (leaves a champion) -> batch inference -> drift
+monitoring -> rollback -> dashboard export. Each task is a real spark-submit process.
+
+Minutes, not seconds (JVM start per task, a model tournament): one module-scoped run, many
+assertions. FINML_E2E_DAYS / FINML_E2E_TRADES size the simulated market.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from bundle_cli import finml, job_runs
+
+DAYS = os.environ.get("FINML_E2E_DAYS", "8")
+TRADES = os.environ.get("FINML_E2E_TRADES", "400")
+pytestmark = pytest.mark.timeout(3600)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    home = tmp_path_factory.mktemp("e2e_home")
+    results = {}
+    for job, extra in (
+        (
+            "ingestion_workflow",
+            ["--var", f"sim_days={DAYS}", "--var", f"sim_trades_per_day={TRADES}"],
+        ),
+        ("retraining_workflow", []),
+        ("batch_inference_job", []),
+        ("drift_monitoring_workflow", []),
+        ("rollback_job", []),
+    ):
+        results[job] = finml(
+            "job", "run", job, "--target", "local", *extra, home=home, timeout=3000
+        )
+    return {"home": home, "results": results, "rows": job_runs(home)}
+
+
+def states(warehouse: dict, job: str) -> dict[str, str]:
+    final: dict[str, str] = {}
+    for row in warehouse["rows"]:
+        if row["job"] == job:
+            final[row["task"]] = row["state"]  # rows are in time order: last attempt wins
+    return final
+
+
+def test_ingestion_then_retraining_leave_a_champion(warehouse: dict) -> None:
+    for job in ("ingestion_workflow", "retraining_workflow"):
+        result = warehouse["results"][job]
+        assert result.returncode == 0, f"{job}: {result.stderr[-3000:]}"
+    assert states(warehouse, "retraining_workflow") == {
+        "build_features": "SUCCESS",
+        "train_regimes": "SUCCESS",
+        "train_tournament": "SUCCESS",
+        "deploy_gate": "SUCCESS",
+        "deploy_champion": "SUCCESS",
+    }
+    from finml.config import ProjectConfig
+    from finml.registry import by_alias, configure, model_name
+
+    config = ProjectConfig(home=warehouse["home"])
+    configure(config)
+    champion = by_alias(config, model_name(config, "anomaly_model"), "champion")
+    assert champion is not None
+    gate = next(r for r in warehouse["rows"] if r["task"] == "deploy_gate")
+    assert gate["message"] == "'PROMOTE' EQUAL_TO 'PROMOTE' -> true"
+
+
+def test_batch_inference_scores_with_the_champion(warehouse: dict) -> None:
+    result = warehouse["results"]["batch_inference_job"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+    tables = DeltaTables.from_config(ProjectConfig(home=warehouse["home"]), None)
+    predictions = tables.table("predictions").to_arrow()
+    assert predictions.num_rows > 0
+    assert set(predictions.column("model_version").to_pylist()) == {"1"}
+
+
+def test_drift_monitoring_runs_drift_trigger_and_alert(warehouse: dict) -> None:
+    result = warehouse["results"]["drift_monitoring_workflow"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert states(warehouse, "drift_monitoring_workflow") == {
+        "drift": "SUCCESS",
+        "retrain_trigger": "SUCCESS",
+        "alert": "SUCCESS",
+    }
+
+
+def test_rollback_without_a_previous_champion_fails_with_a_clear_message(warehouse: dict) -> None:
+    # One training run: there is no previous champion to return to, so the job must fail
+    # (exit 1) and say why in the task's log, leaving the champion where it was.
+    result = warehouse["results"]["rollback_job"]
+    assert result.returncode == 1
+    (row,) = [r for r in warehouse["rows"] if r["job"] == "rollback_job"]
+    assert row["state"] == "FAILED"
+    assert "previous" in Path(row["logs_path"]).read_text().lower()
+
+
+def test_dashboard_export_writes_the_site(warehouse: dict) -> None:
+    result = finml(
+        "job", "run", "dashboard_export_job", "--target", "local", home=warehouse["home"]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [r for r in job_runs(warehouse["home"]) if r["job"] == "dashboard_export_job"]
+    assert [r["state"] for r in rows] == ["SUCCESS"]
+    values = Path(rows[0]["logs_path"]).parent / "export.values.json"
+    index = Path(json.loads(values.read_text())["index"])
+    assert index.name == "index.html" and index.is_file()

@@ -1,0 +1,156 @@
+"""``validate_bundle``: the shipped bundle is valid; each kind of mistake is named by file+key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from finml.bundle import validate_bundle
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def messages(root: Path) -> list[str]:
+    return [str(p) for p in validate_bundle(root)[1]]
+
+
+def test_the_shipped_bundle_is_valid_and_has_every_workflow() -> None:
+    bundle, problems = validate_bundle(REPO)
+    assert problems == []
+    assert {
+        "ingestion_workflow",
+        "retraining_workflow",
+        "drift_monitoring_workflow",
+        "batch_inference_job",
+        "dashboard_export_job",
+        "rollback_job",
+    } <= set(bundle.jobs)
+    assert "medallion_pipeline" in bundle.pipelines
+
+
+def test_the_tiny_bundle_is_valid(make_bundle) -> None:
+    assert messages(make_bundle()) == []
+
+
+def test_an_unknown_field_is_rejected_naming_file_and_key(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        job["resources"]["jobs"]["tiny_job"]["tasks"][1]["max_retry"] = 3
+
+    found = messages(make_bundle(edit))
+    assert found == [
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[1].max_retry: unknown field "
+        "(not in the Databricks bundle schema FinML accepts)"
+    ]
+
+
+def test_an_unknown_field_in_databricks_yml_is_rejected(make_bundle) -> None:
+    found = messages(make_bundle(lambda root, job: root["targets"]["prd"].update(modee="x")))
+    assert len(found) == 1
+    assert found[0].startswith("databricks.yml: targets.prd.modee: unknown field")
+
+
+def test_a_missing_script_is_rejected_naming_file_key_and_path(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        task = job["resources"]["jobs"]["tiny_job"]["tasks"][0]
+        task["spark_python_task"]["python_file"] = "../scripts/nope.py"
+
+    root = make_bundle(edit)
+    found = messages(root)
+    assert found == [
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[0].spark_python_task.python_file: "
+        f"expected an existing script, got {root / 'scripts' / 'nope.py'} (missing)"
+    ]
+
+
+def test_a_dependency_cycle_is_rejected_with_the_cycle_spelt_out(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        job["resources"]["jobs"]["tiny_job"]["tasks"][0]["depends_on"] = [{"task_key": "gate"}]
+
+    found = messages(make_bundle(edit))
+    assert found == [
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[0].depends_on: expected no cycle, "
+        "got first -> gate -> second -> first"
+    ]
+
+
+def test_unknown_dependency_variable_and_task_value_are_each_named(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        tasks = job["resources"]["jobs"]["tiny_job"]["tasks"]
+        tasks[1]["depends_on"] = [{"task_key": "frist"}]
+        tasks[0]["spark_python_task"]["parameters"].append("${var.nope}")
+        tasks[2]["condition_task"]["left"] = "{{tasks.elsewhere.values.decision}}"
+
+    found = messages(make_bundle(edit))
+    assert (
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[0].spark_python_task.parameters[4]: "
+        "expected a defined reference, got ${var.nope}"
+    ) in found
+    assert (
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[1].depends_on[0].task_key: "
+        "expected one of ['first', 'gate', 'second'], got 'frist'"
+    ) in found
+    assert any(
+        m.startswith("resources/tiny.yml: resources.jobs.tiny_job.tasks[2].condition_task:")
+        and "'elsewhere'" in m
+        for m in found
+    )
+
+
+def test_a_task_needs_exactly_one_kind_and_a_valid_run_if(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        tasks = job["resources"]["jobs"]["tiny_job"]["tasks"]
+        del tasks[0]["spark_python_task"]
+        tasks[1]["run_if"] = "SOMETIMES"
+
+    found = messages(make_bundle(edit))
+    assert any(
+        m.startswith(
+            "resources/tiny.yml: resources.jobs.tiny_job.tasks[0]: expected exactly one of"
+        )
+        for m in found
+    )
+    assert any(
+        m.startswith("resources/tiny.yml: resources.jobs.tiny_job.tasks[1].run_if:") for m in found
+    )
+
+
+def test_a_target_setting_an_undeclared_variable_is_named(make_bundle) -> None:
+    found = messages(make_bundle(lambda root, job: root["targets"]["prd"]["variables"].update(x=1)))
+    assert found == [
+        "databricks.yml: targets.prd: databricks.yml: targets.prd.variables.x: expected a "
+        "variable declared under 'variables', got an undeclared one"
+    ]
+
+
+def test_a_job_key_defined_twice_names_both_files(make_bundle) -> None:
+    root = make_bundle()
+    (root / "resources" / "again.yml").write_text((root / "resources" / "tiny.yml").read_text())
+    found = messages(root)
+    assert found == [
+        "resources/tiny.yml: resources.jobs.tiny_job: expected a unique key, got one already "
+        "defined in resources/again.yml"
+    ]
+
+
+def test_a_bad_pause_status_after_resolution_is_named(make_bundle) -> None:
+    root = make_bundle(lambda r, job: r["variables"]["pause_status"].update(default="OFF"))
+    assert messages(root) == [
+        "resources/tiny.yml: resources.jobs.tiny_job.schedule.pause_status: expected PAUSED or "
+        "UNPAUSED, got 'OFF'"
+    ]
+
+
+def test_a_pipeline_with_a_missing_source_file_is_named(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        job["resources"]["pipelines"] = {
+            "p": {
+                "name": "p",
+                "catalog": "${var.catalog}",
+                "libraries": [{"file": {"path": "../x.py"}}],
+            }
+        }
+
+    root = make_bundle(edit)
+    assert messages(root) == [
+        "resources/tiny.yml: resources.pipelines.p.libraries[0].file.path: expected an existing "
+        f"source file, got {root / 'x.py'} (missing)"
+    ]
