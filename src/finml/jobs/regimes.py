@@ -1,0 +1,218 @@
+"""Regime job: bars -> risk score per symbol and day -> regimes -> Markov chain, analytics,
+HMM comparison -> ``regime_states`` and the ``regime_model`` in MLflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from finml.errors import DataError
+from finml.log import get_logger
+from finml.regimes.discretise import assign, fit_thresholds
+from finml.regimes.evaluate import best_permutation_accuracy, daily_truth, fit_hmm
+from finml.regimes.markov import STATES, MarkovChain
+from finml.regimes.score import daily_risk
+from finml.regimes.settings import RegimeSettings, regime_settings
+from finml.runtime.delta import MergeSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from rich.console import Console
+
+    from finml.config import ProjectConfig
+    from finml.regimes.analytics import ChainAnalytics
+    from finml.runtime.delta import DeltaTables
+
+log = get_logger("jobs.regimes")
+
+BARS, TRUTH, STATES_TABLE = "gold_bars_1m", "sim_truth_regimes", "regime_states"
+HMM_VARIANTS = ("returns", "log_vol")
+
+
+@dataclass
+class RegimeReport:
+    """The fitted chain, its analytics and how well regimes match the truth."""
+
+    source: str
+    days: pd.DataFrame
+    thresholds: np.ndarray
+    chain: MarkovChain
+    analytics: ChainAnalytics
+    accuracy: float | None = None
+    hmm_accuracy: dict[str, float] = field(default_factory=dict)
+    hmm_agreement: dict[str, float] = field(default_factory=dict)
+    table_version: int = -1
+    model_version: int | None = None
+
+    def metrics(self) -> dict[str, float]:
+        """Flat analytics for MLflow: stationary, spectral gap, sojourn, time to Crisis..."""
+        a, names = self.analytics, [s.lower() for s in self.chain.states]
+        out = {"spectral_gap": a.spectral_gap, "days": float(len(self.days))}
+        for i, name in enumerate(names):
+            out[f"stationary_{name}"] = float(a.stationary[i])
+            out[f"sojourn_{name}"] = float(a.sojourn[i])
+            out[f"time_to_crisis_from_{name}"] = float(a.time_to_target[i])
+            out[f"eigenvalue_modulus_{i}"] = float(np.abs(a.eigenvalues[i]))
+            out[f"share_{name}"] = float((self.days["regime_id"] == i).mean())
+        out.update({f"threshold_{i}": float(t) for i, t in enumerate(self.thresholds)})
+        if self.accuracy is not None:
+            out["accuracy_vs_truth"] = self.accuracy
+        out.update({f"hmm_{k}_accuracy_vs_truth": v for k, v in self.hmm_accuracy.items()})
+        out.update({f"hmm_{k}_agreement": v for k, v in self.hmm_agreement.items()})
+        return out
+
+    def analytics_json(self) -> dict[str, Any]:
+        a = self.analytics
+        return {
+            "states": list(self.chain.states),
+            "transition_matrix": self.chain.matrix.tolist(),
+            "ci_low": self.chain.ci_low.tolist(),
+            "ci_high": self.chain.ci_high.tolist(),
+            "counts": self.chain.counts.tolist(),
+            "stationary": a.stationary.tolist(),
+            "eigenvalues": [[float(v.real), float(v.imag)] for v in a.eigenvalues],
+            "spectral_gap": a.spectral_gap,
+            "sojourn": a.sojourn.tolist(),
+            "first_passage": a.first_passage.tolist(),
+            "time_to_crisis": a.time_to_target.tolist(),
+            "thresholds": self.thresholds.tolist(),
+        }
+
+    def print(self, console: Console) -> None:
+        """Transition matrix (with intervals), stationary distribution, spectral gap,
+        sojourn times, time to Crisis and accuracy."""
+        from finml.regimes.report import print_report
+
+        print_report(self, console)
+
+
+def run_regimes(
+    config: ProjectConfig,
+    spark: SparkSession | None,
+    tables: DeltaTables,
+    input_csv: str | Path | None = None,
+    *,
+    symbol: str | None = None,
+    log_model: bool = True,
+) -> RegimeReport:
+    """Fit the regime model on ``gold_bars_1m`` (or ``input_csv``, Alpha Vantage layout),
+    MERGE per symbol and day into ``regime_states`` and log/register ``regime_model``
+    (aliases champion and latest-model) unless ``log_model`` is false.
+
+    Raises:
+        TableNotFound: no ``input_csv`` and ``gold_bars_1m`` does not exist.
+        DataError: the CSV is malformed or there are too few days.
+    """
+    settings = regime_settings(config)
+    bars, source = _bars(tables, input_csv, symbol)
+    days = daily_risk(bars, settings.daily_window)
+    thresholds = _thresholds(days, settings)
+    days["regime_id"] = assign(days["risk_score"].to_numpy(), thresholds)
+    starts = (days["symbol"] != days["symbol"].shift(1)).to_numpy()
+    chain = MarkovChain.fit(
+        days["regime_id"].to_numpy(),
+        starts,
+        smoothing=settings.smoothing,
+        bootstrap=settings.bootstrap,
+        ci_level=settings.ci_level,
+        seed=settings.seed,
+    )
+    report = RegimeReport(source, days, thresholds, chain, chain.analytics("Crisis"))
+    _evaluate(report, tables if input_csv is None else None, settings.seed)
+    report.table_version = _write_states(tables, report).version
+    if log_model:
+        params = {"source": source, **settings.model_dump(mode="json")}
+        from finml.regimes.pyfunc import log_regime_model
+        from finml.registry import CHAMPION, LATEST
+
+        info = log_regime_model(
+            config, chain, report.metrics(), report.analytics_json(), params, (CHAMPION, LATEST)
+        )
+        report.model_version = info.version
+    log.info("regimes_fitted", days=len(days), accuracy=report.accuracy, source=source)
+    return report
+
+
+def _bars(
+    tables: DeltaTables, input_csv: str | Path | None, symbol: str | None
+) -> tuple[pd.DataFrame, str]:
+    if input_csv is not None:
+        from finml.regimes.csv_bars import read_ohlcv_csv
+
+        return read_ohlcv_csv(input_csv, symbol), f"csv:{Path(input_csv).name}"
+    columns = ["symbol", "window_start", "trade_date", "session", "open", "high", "low", "close"]
+    arrow = tables.require(BARS).to_arrow().select(columns)
+    return arrow.to_pandas(), BARS
+
+
+def _thresholds(days: pd.DataFrame, settings: RegimeSettings) -> np.ndarray:
+    return fit_thresholds(
+        days["risk_score"].to_numpy(),
+        settings.method,
+        quantiles=settings.quantiles,
+        thresholds=settings.thresholds,
+    )
+
+
+def _evaluate(report: RegimeReport, tables: DeltaTables | None, seed: int) -> None:
+    """Accuracy vs the simulator's regimes (when present) and the HMM alternatives."""
+    days = report.days
+    truth = None
+    if tables is not None and tables.table(TRUTH).exists():
+        columns = ["symbol", "minute_ts_ms", "regime_id"]
+        truth_days = daily_truth(tables.table(TRUTH).to_arrow().select(columns).to_pandas())
+        merged = days.merge(truth_days, on=["symbol", "trade_date"], how="left")
+        truth = merged["true_regime_id"].to_numpy()
+        known = ~pd.isna(truth)
+        if known.any():
+            truth = truth.astype(float)
+            report.accuracy = best_permutation_accuracy(
+                days["regime_id"].to_numpy()[known], truth[known].astype(int)
+            )
+    for variant in HMM_VARIANTS:
+        try:
+            states = fit_hmm(days, variant, seed).states
+        except (DataError, ValueError) as exc:
+            log.warning("hmm_skipped", variant=variant, reason=str(exc))
+            continue
+        days[f"hmm_{variant}"] = states
+        report.hmm_agreement[variant] = best_permutation_accuracy(states, days["regime_id"])
+        if truth is not None and (known := ~np.isnan(truth)).any():
+            report.hmm_accuracy[variant] = best_permutation_accuracy(
+                states[known], truth[known].astype(int)
+            )
+
+
+def _write_states(tables: DeltaTables, report: RegimeReport) -> Any:
+    days, chain = report.days, report.chain
+    nxt = chain.matrix[days["regime_id"].to_numpy()]
+    frame = pd.DataFrame(
+        {
+            "symbol": days["symbol"],
+            "trade_date": days["trade_date"],
+            "risk_score": days["risk_score"].astype(float),
+            "risk_percentile": days["risk_percentile"].astype(float),
+            "day_return": days["day_return"].astype(float),
+            "regime": np.array(STATES)[days["regime_id"].to_numpy()],
+            "regime_id": days["regime_id"].astype("int32"),
+            "hmm_state": days.get("hmm_returns", pd.Series(-1, index=days.index)).astype("int32"),
+            "next_regime": np.array(STATES)[nxt.argmax(axis=1)],
+            "next_confidence": nxt.max(axis=1),
+            "p_next_normal": nxt[:, 0],
+            "p_next_stress": nxt[:, 1],
+            "p_next_crisis": nxt[:, 2],
+            "source": report.source,
+            "_computed_at": pd.Timestamp(datetime.now(UTC)),
+        }
+    )
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    table = tables.table(STATES_TABLE)
+    if not table.exists():
+        return table.overwrite(arrow)
+    return table.merge(arrow, MergeSpec(keys=("symbol", "trade_date")))

@@ -1,0 +1,58 @@
+"""Settings of the regime model (config section ``regimes``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from finml.errors import ConfigError
+
+
+class RegimeSettings(BaseModel):
+    """How risk scores become regimes and how the Markov chain is estimated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["kmeans", "quantiles", "thresholds"] = "kmeans"
+    quantiles: tuple[float, float] = (0.6, 0.9)
+    thresholds: tuple[float, float] | None = None  # annualised vol, for method "thresholds"
+    daily_window: int = Field(5, ge=1, le=260)  # days averaged for daily (not intraday) bars
+    smoothing: float = Field(0.5, ge=0, le=100)
+    bootstrap: int = Field(500, ge=10, le=100_000)
+    ci_level: float = Field(0.95, gt=0, lt=1)
+    forecast_steps: int = Field(5, ge=1, le=1000)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegimeSettings:
+        low, high = self.quantiles
+        if not 0 < low < high < 1:
+            raise ValueError(f"quantiles: expected 0 < low < high < 1, got {self.quantiles}")
+        given = self.thresholds
+        if self.method == "thresholds" and (given is None or not 0 < given[0] < given[1]):
+            raise ValueError(
+                f"thresholds: expected 0 < low < high with method 'thresholds', got {given}"
+            )
+        return self
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any] | None) -> RegimeSettings:
+        """Validate the ``regimes`` config section (missing = defaults).
+
+        Raises:
+            ConfigError: an unknown field or an invalid value, named.
+        """
+        try:
+            return cls.model_validate(section or {})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"field {'.'.join(map(str, e['loc'])) or '<root>'!r}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"config section 'regimes': {problems}") from None
+
+
+def regime_settings(config: Any) -> RegimeSettings:
+    """The ``regimes`` section of ``config`` (defaults until it is wired into the config)."""
+    return RegimeSettings.from_section(getattr(config, "regimes", None))
