@@ -43,7 +43,25 @@ def configure(level: str | None = None, fmt: str | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    _quiet_third_parties()
     _configured = True
+
+
+# Chatty libraries: their INFO lines and progress bars drown ours on the console.
+_QUIET = {
+    "mlflow": logging.WARNING,
+    "mlflow.pyfunc": logging.ERROR,
+    "hmmlearn": logging.ERROR,
+    "py4j": logging.ERROR,
+    "alembic": logging.WARNING,
+    "httpx": logging.WARNING,
+}
+
+
+def _quiet_third_parties() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name, level in _QUIET.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

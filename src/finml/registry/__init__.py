@@ -7,7 +7,8 @@ Locally tracking and registry are one sqlite store under ``home`` (``mlflow ui
 
 Aliases replace the old stage words: ``challenger`` (Staging), ``champion`` (Production),
 ``previous-champion`` (the last Archived champion, kept so rollback is one call) and
-``latest-model`` (the newest registration).
+``latest-model`` (the newest registration). :mod:`finml.registry.stages` maps the stage words
+onto these aliases and a ``finml.stage`` tag, and implements promotion and rollback.
 """
 
 from __future__ import annotations
@@ -50,8 +51,18 @@ def configure(config: ProjectConfig, experiment: str = EXPERIMENT) -> str:
     if config.workspace == "local":
         config.home.mkdir(parents=True, exist_ok=True)
         config.artifact_dir.mkdir(parents=True, exist_ok=True)
+    # mlflow.set_*_uri also export MLFLOW_*_URI into os.environ, where finml.config would
+    # later read them as overrides for every config loaded in this process (another env
+    # would silently get this store). MLflow keeps the URIs in its own state, so the
+    # environment is restored.
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_registry_uri(config.registry_uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     name = experiment if config.workspace == "local" else f"/Shared/{config.project}/{experiment}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
@@ -166,8 +177,20 @@ def set_alias(config: ProjectConfig, name: str, alias: str, version: int) -> Non
 
 def versions(config: ProjectConfig, name: str) -> list[VersionInfo]:
     """Every version of ``name``, newest first (empty if the model is not registered)."""
-    found = client(config).search_model_versions(f"name = '{_quoted(name)}'")
-    return sorted((_info(mv) for mv in found), key=lambda v: v.version, reverse=True)
+    mlflow_client = client(config)
+    found = mlflow_client.search_model_versions(f"name = '{_quoted(name)}'")
+    if not found:
+        return []
+    # search results may omit aliases (sqlite store): take them from the registered model
+    held: dict[int, list[str]] = {}
+    for alias, version in (mlflow_client.get_registered_model(name).aliases or {}).items():
+        held.setdefault(int(version), []).append(alias)
+    infos = [_info(mv) for mv in found]
+    infos = [
+        VersionInfo(i.name, i.version, i.run_id, tuple(sorted(held.get(i.version, ()))), i.tags)
+        for i in infos
+    ]
+    return sorted(infos, key=lambda v: v.version, reverse=True)
 
 
 def _quoted(name: str) -> str:

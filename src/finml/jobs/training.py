@@ -1,0 +1,216 @@
+"""The training job: tournament → leaderboard (Delta + MLflow) → register the winner as
+``challenger`` → validate the registered model → champion/challenger gate.
+
+>>> report = run_training(config, spark, tables)      # doctest: +SKIP
+>>> console.print(report.leaderboard_table())           # doctest: +SKIP
+>>> rollback(config, tables, "PR-AUC dropped in production")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from finml.log import get_logger
+from finml.models.audit import LEADERBOARD
+from finml.models.data import TEST_SET, TRAIN_SET, Split, load_split
+from finml.models.metrics import MetricSettings
+from finml.models.promotion import METRIC_TAG, RollbackRecord, gate, version_uri
+from finml.models.promotion import rollback as _rollback
+from finml.models.settings import ModelSettings
+from finml.models.tournament import Progress, TournamentResult, run_tournament
+from finml.models.tracking import log_tournament
+from finml.models.validator import ModelValidator, ValidationReport
+from finml.registry import (
+    ANOMALY_MODEL,
+    CHALLENGER,
+    LATEST,
+    VersionInfo,
+    configure,
+    lineage_tags,
+    model_name,
+    register,
+)
+from finml.registry.stages import STAGE_TAG, STAGING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from rich.table import Table as RichTable
+
+    from finml.config import ProjectConfig
+    from finml.models.gate import Decision
+    from finml.runtime.delta import DeltaTables
+
+log = get_logger("jobs.training")
+BOARD_COLUMNS = ("pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "brier")
+
+
+@dataclass
+class TrainingReport:
+    tournament: TournamentResult
+    model_name: str
+    version: VersionInfo
+    validation: ValidationReport
+    decision: Decision
+    run_id: str
+
+    @property
+    def winner(self) -> str:
+        return self.tournament.winner.name
+
+    def leaderboard_table(self) -> RichTable:
+        """The leaderboard as a rich table (walk-forward and holdout PR-AUC, key metrics)."""
+        from rich.table import Table as RichTable
+
+        table = RichTable(
+            "rank", "candidate", "cv pr_auc", *(f"holdout {c}" for c in BOARD_COLUMNS),
+            "fit s", title=f"Tournament ({self.tournament.train_rows:,} train / "
+            f"{self.tournament.test_rows:,} holdout rows)",
+        )  # fmt: skip
+        for rank, r in enumerate(self.tournament.results, start=1):
+            label = f"{r.name} (baseline)" if r.is_baseline else r.name
+            table.add_row(
+                str(rank), label, f"{r.cv['pr_auc']:.4f}",
+                *(f"{r.holdout[c]:.4f}" for c in BOARD_COLUMNS), f"{r.fit_seconds:.1f}",
+            )  # fmt: skip
+        return table
+
+    def summary(self) -> str:
+        d = self.decision
+        return (
+            f"winner {self.winner} registered as {self.model_name} v{self.version.version} "
+            f"(@{CHALLENGER}); validation {'passed' if self.validation.passed else 'FAILED'}; "
+            f"gate {d.decision}: {'; '.join(d.reasons)}"
+        )
+
+
+def run_training(
+    config: ProjectConfig,
+    spark: SparkSession | None,
+    tables: DeltaTables,
+    settings: ModelSettings | None = None,
+    progress: Progress | None = None,
+) -> TrainingReport:
+    """Run the tournament on ``train_set``/``test_set``, register the winner, validate it
+    and gate it against the champion (auto-promoted when there is none).
+
+    Raises:
+        TableNotFound: ``train_set`` or ``test_set`` is missing.
+        ConfigError: the ``models`` config section is invalid.
+        SchemaMismatch, DataError: a set breaks the feature-store contract.
+    """
+    import mlflow
+
+    settings = settings or ModelSettings.from_config(config)
+    train = load_split(tables, TRAIN_SET, settings.max_train_rows)
+    test = load_split(tables, TEST_SET)
+    if set(train.features) != set(test.features):
+        from finml.errors import SchemaMismatch
+
+        raise SchemaMismatch(
+            f"table {TEST_SET}: expected the feature columns of {TRAIN_SET} "
+            f"{list(train.features)}, got {list(test.features)}"
+        )
+    configure(config)
+    name = model_name(config, ANOMALY_MODEL)
+    tags = lineage_tags(
+        config,
+        feature_table_version=train.feature_table_version,
+        data_window=train.window,
+        holdout_window=test.window,
+    )
+    with mlflow.start_run(run_name="tournament", tags=tags) as run:
+        result = run_tournament(train, test, settings, progress)
+        logged = log_tournament(result, train, test, settings)
+    version = _register(config, name, result, logged.model_uris[result.winner.name], tags)
+    _write_leaderboard(tables, result, run.info.run_id, name, version.version, train, settings)
+    validation = ModelValidator(
+        settings.validation, MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
+    ).validate(version_uri(name, version.version), test)
+    decision = gate(config, tables, settings, name, version.version, test, validation)
+    log.info("training_done", winner=result.winner.name, version=version.version)
+    return TrainingReport(result, name, version, validation, decision, run.info.run_id)
+
+
+def _register(
+    config: ProjectConfig, name: str, result: TournamentResult, uri: str, tags: dict[str, str]
+) -> VersionInfo:
+    winner = result.winner
+    extra = {f"{METRIC_TAG}{k}": f"{v:.6f}" for k, v in winner.holdout.items()}
+    extra |= {STAGE_TAG: STAGING, "finml.candidate": winner.name}
+    extra["finml.threshold"] = f"{winner.threshold:.6f}"
+    return register(config, uri, name, aliases=(CHALLENGER, LATEST), tags=tags | extra)
+
+
+def _write_leaderboard(
+    tables: DeltaTables,
+    result: TournamentResult,
+    run_id: str,
+    name: str,
+    version: int,
+    train: Split,
+    settings: ModelSettings,
+) -> None:
+    board = result.leaderboard()
+    board["rank"] = board["rank"].astype("int64")
+    data = pa.Table.from_pandas(board, preserve_index=False)
+    n = len(board)
+    extra: dict[str, Any] = {
+        "tournament_id": pa.array([run_id] * n, pa.string()),
+        "trained_at": pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC")),
+        "model_name": pa.array([name] * n, pa.string()),
+        "registered_version": pa.array([str(version)] * n, pa.string()),
+        "feature_table_version": pa.array([train.feature_table_version] * n, pa.int64()),
+        "train_rows": pa.array([result.train_rows] * n, pa.int64()),
+        "test_rows": pa.array([result.test_rows] * n, pa.int64()),
+        "seed": pa.array([settings.seed] * n, pa.int64()),
+    }
+    for column, values in extra.items():
+        data = data.append_column(column, values)
+    tables.table(LEADERBOARD).append(data, schema_evolution=True)
+
+
+def rollback(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    reason: str,
+    *,
+    restore_features: bool = False,
+) -> RollbackRecord:
+    """Point the anomaly model's ``champion`` back at ``previous-champion`` (audited).
+
+    Raises:
+        ModelNotFound: there is no previous champion to return to.
+    """
+    return _rollback(
+        config, tables, model_name(config, ANOMALY_MODEL), reason, restore_features=restore_features
+    )
+
+
+def promote_version(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    version: int | None = None,
+    settings: ModelSettings | None = None,
+) -> Decision:
+    """Gate ``version`` (default: the ``challenger``) against the champion on ``test_set``.
+
+    Raises:
+        ModelNotFound: no such version / no challenger.
+        TableNotFound: ``test_set`` is missing.
+    """
+    from finml.registry import require_alias
+
+    settings = settings or ModelSettings.from_config(config)
+    configure(config)  # the validator loads the model through MLflow's global URIs
+    name = model_name(config, ANOMALY_MODEL)
+    if version is None:
+        version = require_alias(config, name, CHALLENGER).version
+    test = load_split(tables, TEST_SET)
+    validation = ModelValidator(
+        settings.validation, MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
+    ).validate(version_uri(name, version), test)
+    return gate(config, tables, settings, name, version, test, validation)

@@ -1,0 +1,156 @@
+"""Registry actions with an audit trail: gate a registered version against the champion
+(``champion_challenger_audit``) and roll the champion back (``rollback_audit``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from finml.log import get_logger
+from finml.models.audit import (
+    CHAMPION_CHALLENGER_AUDIT,
+    GATE_SCHEMA,
+    ROLLBACK_AUDIT,
+    ROLLBACK_SCHEMA,
+    append_rows,
+)
+from finml.models.gate import ChampionChallenger, Decision
+from finml.registry import CHAMPION, by_alias, configure, model_uri
+from finml.registry.stages import promote, roll_back, tag_version
+
+if TYPE_CHECKING:
+    from finml.config import ProjectConfig
+    from finml.models.data import Split
+    from finml.models.settings import ModelSettings
+    from finml.models.validator import ValidationReport
+    from finml.runtime.delta import DeltaTables
+
+log = get_logger("models.promotion")
+FEATURE_TABLE = "trade_features"
+METRIC_TAG = "finml.metric."
+
+
+def version_uri(name: str, version: int) -> str:
+    return f"models:/{name}/{version}"
+
+
+def score_version(name: str, version: int, holdout: Split) -> np.ndarray:
+    """Holdout scores of registered version ``version`` of ``name`` (loaded from MLflow)."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(version_uri(name, version))
+    inputs = holdout.frame[list(holdout.features)].astype(np.float64)
+    return model.predict(inputs)["score"].to_numpy()
+
+
+def gate(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    settings: ModelSettings,
+    name: str,
+    version: int,
+    holdout: Split,
+    validation: ValidationReport,
+) -> Decision:
+    """Decide on ``version`` against the current champion on ``holdout``; audit the decision
+    and, on PROMOTE, move ``champion`` (the old one becomes ``previous-champion``)."""
+    configure(config)
+    champion = by_alias(config, name, CHAMPION)
+    champion_scores = (
+        score_version(name, champion.version, holdout) if champion is not None else None
+    )
+    challenger_scores = validation.scores
+    if challenger_scores is None:
+        challenger_scores = score_version(name, version, holdout)
+    decision = ChampionChallenger(settings.gate).decide(
+        holdout.y,
+        challenger_scores,
+        champion_scores,
+        model_name=name,
+        challenger_version=version,
+        champion_version=champion.version if champion else None,
+        validation=validation,
+    )
+    checks = {c.name: {"passed": c.passed, "detail": c.detail} for c in validation.checks}
+    append_rows(
+        tables,
+        CHAMPION_CHALLENGER_AUDIT,
+        [decision.audit_row() | {"validation": json.dumps(checks)}],
+        GATE_SCHEMA,
+    )
+    tags = {"finml.gate_decision": decision.decision, "finml.gate_event": decision.event_id}
+    tag_version(config, name, version, tags)
+    if decision.promoted:
+        promote(config, name, version)
+    log.info("gate_decided", model=name, version=version, decision=decision.decision)
+    return decision
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    event_id: str
+    model_name: str
+    from_version: int
+    to_version: int
+    reason: str
+    feature_table_version: int | None
+    feature_table_restored: bool
+
+
+def rollback(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    name: str,
+    reason: str,
+    *,
+    restore_features: bool = False,
+) -> RollbackRecord:
+    """Point ``champion`` back at ``previous-champion`` and record it in ``rollback_audit``;
+    with ``restore_features``, overwrite ``trade_features`` with the Delta version the restored
+    model was trained on (time travel).
+
+    Raises:
+        ModelNotFound: there is no champion or no previous champion.
+    """
+    removed, restored = roll_back(config, name)
+    feature_version = restored.tags.get("finml.feature_table_version")
+    feature_version_int = (
+        int(feature_version) if feature_version not in (None, "", "None") else None
+    )
+    restored_features = False
+    if restore_features and feature_version_int is not None:
+        table = tables.require(FEATURE_TABLE)
+        if table.version() != feature_version_int:
+            data = table.to_arrow(version=feature_version_int)
+            table.overwrite(
+                data, metadata={"finml.restored_from_version": str(feature_version_int)}
+            )
+            restored_features = True
+    record = RollbackRecord(
+        str(uuid.uuid4()), name, removed.version, restored.version, reason,
+        feature_version_int, restored_features,
+    )  # fmt: skip
+    row = {
+        **record.__dict__,
+        "rolled_back_at": datetime.now(UTC),
+        "from_version": str(removed.version),
+        "to_version": str(restored.version),
+        "decision": "ROLLBACK",
+        "from_metrics": json.dumps(_metrics(removed.tags)),
+        "to_metrics": json.dumps(_metrics(restored.tags)),
+    }
+    append_rows(tables, ROLLBACK_AUDIT, [row], ROLLBACK_SCHEMA)
+    log.info("rolled_back", model=name, removed=removed.version, restored=restored.version)
+    return record
+
+
+def _metrics(tags: dict[str, str]) -> dict[str, float]:
+    return {k[len(METRIC_TAG) :]: float(v) for k, v in tags.items() if k.startswith(METRIC_TAG)}
+
+
+__all__ = ["RollbackRecord", "gate", "model_uri", "rollback", "score_version", "version_uri"]

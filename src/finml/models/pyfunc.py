@@ -1,0 +1,97 @@
+"""The deployable anomaly model: an MLflow pyfunc carrying feature selection, preprocessing,
+the fitted scorer and the decision threshold.
+
+``predict(pandas.DataFrame with the feature columns)`` returns a DataFrame with ``score``
+(float in [0, 1]) and ``prediction`` (0/1 at the threshold) — the shared contract for batch
+scoring and serving. In memory and after ``mlflow.pyfunc.load_model`` the same code path runs,
+so both give identical numbers.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+try:  # MLflow is a runtime dependency of the training plane only
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover
+    PythonModel = object  # type: ignore[assignment,misc]
+
+if TYPE_CHECKING:
+    from mlflow.models.model import ModelInfo
+
+    from finml.models.base import AnomalyModel, Preprocessor
+
+_REQUIREMENTS = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost-cpu",
+    "cloudpickle",
+)
+
+
+class AnomalyPyfunc(PythonModel):  # type: ignore[misc]
+    """Preprocessor + scorer + threshold behind MLflow's ``predict``."""
+
+    def __init__(self, scorer: AnomalyModel, preprocessor: Preprocessor, threshold: float):
+        self.scorer = scorer
+        self.preprocessor = preprocessor
+        self.threshold = float(threshold)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.preprocessor.features
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Scores and 0/1 predictions for ``frame`` (extra columns are ignored)."""
+        scores = np.clip(self.scorer.score(self.preprocessor.transform(frame)), 0.0, 1.0)
+        scores = np.asarray(scores, dtype=np.float64)
+        return pd.DataFrame(
+            {"score": scores, "prediction": (scores >= self.threshold).astype(np.int64)},
+            index=frame.index,
+        )
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        return self.score_frame(model_input)
+
+
+def requirements() -> list[str]:
+    """Pinned pip requirements of the pyfunc (given explicitly: inference costs seconds)."""
+    pins = []
+    for package in _REQUIREMENTS:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def log_pyfunc(
+    model: AnomalyPyfunc, example: pd.DataFrame, name: str = "model", **kwargs: Any
+) -> ModelInfo:
+    """Log ``model`` in the active run with its signature (features as double inputs) and an
+    input example; returns MLflow's ``ModelInfo`` (``.model_uri`` to register)."""
+    import warnings
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = example[list(model.features)].astype(np.float64).head(5).reset_index(drop=True)
+    with warnings.catch_warnings():
+        # "integer columns cannot hold missing values": `prediction` is an int by contract
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, model.score_frame(example))
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements(),
+            **kwargs,
+        )

@@ -1,0 +1,103 @@
+"""Settings of the training plane: the ``models`` section of ``project_config.yml``.
+
+Every field has a default, so an absent section means "the fast default tournament".
+Impossible values (0 folds, a confidence of 1.5, an unknown candidate) fail at construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from finml.errors import ConfigError
+
+DEFAULT_CANDIDATES = ("lightgbm", "xgboost", "random_forest", "isolation_forest", "ensemble")
+METRICS = ("pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "brier")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TuningSettings(_Strict):
+    """Optional Optuna search per candidate, bounded by trials and wall time."""
+
+    enabled: bool = False
+    trials: int = Field(10, ge=1, le=1000)
+    timeout_seconds: float = Field(60.0, gt=0)
+    candidates: tuple[str, ...] = ("lightgbm",)
+
+
+class GateSettings(_Strict):
+    """Champion/challenger: the lower bound of the bootstrap CI of the primary-metric
+    improvement must reach ``min_improvement`` (so noise cannot promote)."""
+
+    min_improvement: float = Field(0.002, ge=0, le=1)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    bootstrap: int = Field(500, ge=50, le=20_000)
+    seed: int = 7
+
+
+class ValidationSettings(_Strict):
+    """Pre-deployment checks (see :mod:`finml.models.validator`)."""
+
+    floors: dict[str, float] = Field(default_factory=lambda: {"pr_auc": 0.5, "roc_auc": 0.75})
+    golden_rows: int = Field(1000, ge=1)
+    latency_one_row_ms: float = Field(250.0, gt=0)
+    latency_batch_10k_ms: float = Field(3000.0, gt=0)
+    max_ece: float = Field(0.1, gt=0, le=1)
+
+    @field_validator("floors")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(METRICS))
+        if unknown:
+            raise ValueError(f"expected metric names from {METRICS}, got {unknown}")
+        return value
+
+
+class ModelSettings(_Strict):
+    """The ``models`` config section."""
+
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES
+    folds: int = Field(3, ge=2, le=20)
+    seed: int = 42
+    n_jobs: int = Field(2, ge=1)
+    primary_metric: str = "pr_auc"
+    precision_at_k: int = Field(100, ge=1)
+    recall_at_fpr: float = Field(0.01, gt=0, lt=1)
+    ewma_alpha: float = Field(0.5, gt=0, le=1)
+    max_train_rows: int | None = Field(None, ge=100)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value not in METRICS or value == "brier":
+            raise ValueError(
+                f"expected a higher-is-better metric from {METRICS[:-1]}, got {value!r}"
+            )
+        return value
+
+    @classmethod
+    def from_config(cls, config: Any) -> ModelSettings:
+        """Read ``config.models`` (a dict section) if the project config has one.
+
+        Raises:
+            ConfigError: the section has an unknown field or an invalid value.
+        """
+        section = getattr(config, "models", None) or {}
+        if isinstance(section, ModelSettings):
+            return section
+        try:
+            return cls.model_validate(section)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"field models.{'.'.join(map(str, e['loc']))}: {e['msg']}, got {e.get('input')!r}"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"config section 'models': {problems}") from None

@@ -1,0 +1,216 @@
+"""The tournament: every candidate on the same walk-forward folds, then refit on the whole
+training set and scored on the holdout. Pure computation — no MLflow, no tables (the training
+job logs and writes the result), so it is testable and benchmarkable on its own.
+
+Selection uses the mean walk-forward metric (the holdout stays untouched for the gate); the
+decision threshold maximises F1 on the pooled out-of-fold scores.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finml.log import get_logger
+from finml.models.base import AnomalyModel, Preprocessor, build, candidates
+from finml.models.data import Split, walk_forward_folds
+from finml.models.ensemble import SoftVotingEnsemble, combine, ewma_weights
+from finml.models.metrics import MetricSettings, best_f1_threshold, evaluate
+from finml.models.pyfunc import AnomalyPyfunc
+from finml.models.settings import ModelSettings
+
+log = get_logger("models.tournament")
+BASELINE = "zscore_rule"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    params: dict[str, Any]
+    fold_scores: list[np.ndarray]
+    threshold: float = 0.5
+    cv: dict[str, float] = field(default_factory=dict)
+    holdout: dict[str, float] = field(default_factory=dict)
+    holdout_scores: np.ndarray | None = None
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    model: AnomalyPyfunc | None = None
+    is_baseline: bool = False
+    history: dict[str, list[float]] = field(default_factory=dict)  # ensemble: member PR-AUCs
+
+
+@dataclass
+class TournamentResult:
+    results: list[CandidateResult]  # ranked, best first (baseline included, never first)
+    primary_metric: str
+    train_rows: int
+    test_rows: int
+
+    @property
+    def winner(self) -> CandidateResult:
+        return next(r for r in self.results if not r.is_baseline)
+
+    @property
+    def baseline(self) -> CandidateResult | None:
+        return next((r for r in self.results if r.is_baseline), None)
+
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per candidate: rank, walk-forward (``cv_``) and ``holdout_`` metrics,
+        threshold, timings and params (JSON)."""
+        rows = []
+        for rank, r in enumerate(self.results, start=1):
+            row: dict[str, Any] = {"rank": rank, "candidate": r.name, "is_baseline": r.is_baseline}
+            row.update({f"cv_{k}": v for k, v in r.cv.items()})
+            row.update({f"holdout_{k}": v for k, v in r.holdout.items()})
+            row.update(
+                threshold=r.threshold,
+                fit_seconds=r.fit_seconds,
+                predict_seconds=r.predict_seconds,
+                params=json.dumps(r.params, sort_keys=True, default=str),
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def run_tournament(
+    train: Split,
+    test: Split,
+    settings: ModelSettings,
+    progress: Progress | None = None,
+) -> TournamentResult:
+    """Run every candidate of ``settings`` (plus the z-score baseline) and rank them.
+
+    Raises:
+        ConfigError: an unknown candidate name.
+        DataError: too few rows for the folds.
+    """
+    note = progress or (lambda _msg: None)
+    known = candidates()
+    names = [n for n in settings.candidates if n != BASELINE] + [BASELINE]
+    for name in names:
+        build(name, seed=settings.seed, n_jobs=1)  # fail fast on unknown names
+    folds = walk_forward_folds(train.frame["ts"], settings.folds)
+    metric_settings = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
+    base = [n for n in names if not getattr(known[n], "composite", False)]
+    params = {n: _params(n, train, folds, settings) for n in base}
+    results: dict[str, CandidateResult] = {}
+    for name in base:
+        note(f"walk-forward {name}")
+        results[name] = _walk_forward(name, params[name], train, folds, settings)
+    for name in (n for n in names if n not in results):
+        results[name] = _compose_folds(name, results, train, folds, settings)
+    for result in results.values():
+        _score_folds(result, train, folds, metric_settings, settings.primary_metric)
+    for name in base:
+        note(f"refit {name}")
+        _refit(results[name], train, test, settings, metric_settings)
+    for name in (n for n in names if n not in base):
+        _refit_composite(results[name], results, test, settings, metric_settings)
+    ranked = sorted(
+        results.values(),
+        key=lambda r: (
+            r.is_baseline,
+            -np.nan_to_num(r.cv[settings.primary_metric], nan=-1),
+            r.name,
+        ),
+    )
+    log.info("tournament_done", winner=ranked[0].name, primary=settings.primary_metric)
+    return TournamentResult(ranked, settings.primary_metric, len(train.frame), len(test.frame))
+
+
+def _params(name: str, train: Split, folds: list, settings: ModelSettings) -> dict[str, Any]:
+    params = dict(settings.params.get(name, {}))
+    if settings.tuning.enabled and name in settings.tuning.candidates:
+        from finml.models.tuning import tune
+
+        params.update(tune(name, train, folds, settings))
+    return params
+
+
+def _model(name: str, params: dict[str, Any], settings: ModelSettings) -> AnomalyModel:
+    return build(name, params, seed=settings.seed, n_jobs=settings.n_jobs)
+
+
+def fold_scores(
+    name: str, params: dict[str, Any], train: Split, fold: tuple, settings: ModelSettings
+) -> np.ndarray:
+    """Fit ``name`` on the fold's training rows (preprocessing fitted there too) and score
+    its validation rows."""
+    fit_rows, valid_rows = (train.frame.iloc[i] for i in fold)
+    prep = Preprocessor(train.features).fit(fit_rows)
+    model = _model(name, params, settings)
+    model.fit(prep.transform(fit_rows), fit_rows["label"].to_numpy(), train.features)
+    return model.score(prep.transform(valid_rows))
+
+
+def _walk_forward(name, params, train, folds, settings) -> CandidateResult:
+    scores = [fold_scores(name, params, train, fold, settings) for fold in folds]
+    return CandidateResult(name, params, scores, is_baseline=name == BASELINE)
+
+
+def _compose_folds(name, results, train, folds, settings) -> CandidateResult:
+    params = {**SoftVotingEnsemble.default_params, "alpha": settings.ewma_alpha}
+    params.update(settings.params.get(name, {}))
+    members = [m for m in params["members"] if m in results]
+    history: dict[str, list[float]] = {m: [] for m in members}
+    scores = []
+    for k, (_, valid) in enumerate(folds):
+        weights = ewma_weights(history, params["alpha"])
+        scores.append(combine({m: results[m].fold_scores[k] for m in members}, weights))
+        y = train.y[valid]
+        for m in members:  # update after use: fold k's weights never see fold k
+            history[m].append(
+                evaluate(y, results[m].fold_scores[k], 0.5, MetricSettings())["pr_auc"]
+            )
+    params["members"] = members
+    return CandidateResult(name, params, scores, history=history)
+
+
+def _score_folds(result, train, folds, metric_settings, primary) -> None:
+    y_folds = [train.y[valid] for _, valid in folds]
+    result.threshold = best_f1_threshold(
+        np.concatenate(y_folds), np.concatenate(result.fold_scores)
+    )
+    per_fold = [
+        evaluate(y, s, result.threshold, metric_settings)
+        for y, s in zip(y_folds, result.fold_scores, strict=True)
+    ]
+    result.cv = {k: float(np.nanmean([m[k] for m in per_fold])) for k in per_fold[0]}
+
+
+def _refit(result, train, test, settings, metric_settings) -> None:
+    prep = Preprocessor(train.features).fit(train.frame)
+    model = _model(result.name, result.params, settings)
+    started = time.perf_counter()
+    model.fit(prep.transform(train.frame), train.y, train.features)
+    result.fit_seconds = time.perf_counter() - started
+    result.model = AnomalyPyfunc(model, prep, result.threshold)
+    result.params = dict(model.params)
+    _holdout(result, test, metric_settings)
+
+
+def _refit_composite(result, results, test, settings, metric_settings) -> None:
+    members = {m: results[m].model.scorer for m in result.params["members"]}
+    ensemble = SoftVotingEnsemble.compose(
+        members, result.history, alpha=result.params["alpha"], seed=settings.seed
+    )
+    prep = results[result.params["members"][0]].model.preprocessor
+    result.fit_seconds = sum(results[m].fit_seconds for m in members)
+    result.model = AnomalyPyfunc(ensemble, prep, result.threshold)
+    result.params = {**result.params, "weights": ensemble.weights}
+    _holdout(result, test, metric_settings)
+
+
+def _holdout(result: CandidateResult, test: Split, metric_settings: MetricSettings) -> None:
+    started = time.perf_counter()
+    scored = result.model.score_frame(test.frame)  # type: ignore[union-attr]
+    result.predict_seconds = time.perf_counter() - started
+    result.holdout_scores = scored["score"].to_numpy()
+    result.holdout = evaluate(test.y, result.holdout_scores, result.threshold, metric_settings)

@@ -1,0 +1,84 @@
+"""MLflow side of a tournament: one parent run, one nested run per candidate (params, metrics,
+signature, input example, its pyfunc), the leaderboard as an artifact, and the winner's
+registration with lineage tags."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from finml.models.pyfunc import log_pyfunc
+
+if TYPE_CHECKING:
+    from finml.models.data import Split
+    from finml.models.settings import ModelSettings
+    from finml.models.tournament import CandidateResult, TournamentResult
+
+
+@dataclass(frozen=True)
+class LoggedTournament:
+    run_id: str
+    candidate_runs: dict[str, str]  # candidate -> nested run id
+    model_uris: dict[str, str]  # candidate -> logged model URI
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+
+
+def _params(params: dict[str, Any]) -> dict[str, str]:
+    return {k: json.dumps(v, default=str)[:500] for k, v in params.items()}
+
+
+def log_candidate(result: CandidateResult, rank: int, test: Split) -> tuple[str, str]:
+    """Log one candidate as a nested run; returns (run id, model URI)."""
+    import mlflow
+
+    with mlflow.start_run(run_name=result.name, nested=True) as run:
+        mlflow.set_tags({"finml.candidate": result.name, "finml.rank": str(rank)})
+        mlflow.log_params(_params(result.params) | {"threshold": f"{result.threshold:.6f}"})
+        metrics = {f"cv_{k}": v for k, v in result.cv.items()}
+        metrics |= {f"holdout_{k}": v for k, v in result.holdout.items()}
+        metrics |= {"fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds}
+        mlflow.log_metrics(_finite(metrics))
+        info = log_pyfunc(result.model, test.frame)  # type: ignore[arg-type]
+    return run.info.run_id, info.model_uri
+
+
+def log_tournament(
+    result: TournamentResult, train: Split, test: Split, settings: ModelSettings
+) -> LoggedTournament:
+    """Log ``result`` under the active run (the caller opens the parent run)."""
+    import mlflow
+
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("log_tournament: expected an active MLflow run, got none")
+    mlflow.log_params(
+        {
+            "candidates": ",".join(settings.candidates),
+            "folds": settings.folds,
+            "seed": settings.seed,
+            "primary_metric": settings.primary_metric,
+            "train_rows": result.train_rows,
+            "test_rows": result.test_rows,
+            "features": ",".join(train.features)[:500],
+            "tuning": settings.tuning.enabled,
+        }
+    )
+    board = result.leaderboard()
+    mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
+    mlflow.log_dict(json.loads(board.to_json(orient="records")), "leaderboard.json")
+    winner = result.winner
+    mlflow.log_metrics(_finite({f"winner_holdout_{k}": v for k, v in winner.holdout.items()}))
+    if result.baseline is not None:
+        mlflow.log_metrics(
+            _finite({f"baseline_holdout_{k}": v for k, v in result.baseline.holdout.items()})
+        )
+    runs, uris = {}, {}
+    for rank, candidate in enumerate(result.results, start=1):
+        runs[candidate.name], uris[candidate.name] = log_candidate(candidate, rank, test)
+    mlflow.set_tag("finml.winner", winner.name)
+    return LoggedTournament(parent.info.run_id, runs, uris)
