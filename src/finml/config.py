@@ -91,6 +91,24 @@ class _ConfigFile(_Strict):
     simulator: dict[str, Any] = Field(default_factory=dict)
     pipeline: dict[str, Any] = Field(default_factory=dict)
     collectors: dict[str, Any] = Field(default_factory=dict)
+    features: dict[str, Any] = Field(default_factory=dict)
+    regimes: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
+    serving: dict[str, Any] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)
+    dashboard: dict[str, Any] = Field(default_factory=dict)
+
+
+# Component sections: each is a plain mapping here, validated at load time by the component's
+# own settings model (imported lazily: the components import this module).
+COMPONENT_SECTIONS: dict[str, str] = {
+    "features": "finml.features.settings:feature_settings",
+    "regimes": "finml.regimes.settings:regime_settings",
+    "models": "finml.models.settings:ModelSettings.from_config",
+    "serving": "finml.serving.settings:ServingSettings.from_config",
+    "monitoring": "finml.monitoring.settings:MonitoringSettings.from_config",
+    "dashboard": "finml.dashboard.settings:DashboardSettings.from_config",
+}
 
 
 class ProjectConfig(_Strict):
@@ -117,6 +135,12 @@ class ProjectConfig(_Strict):
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     pipeline: dict[str, Any] = Field(default_factory=dict)
     collectors: CollectorSettings = Field(default_factory=CollectorSettings)
+    features: dict[str, Any] = Field(default_factory=dict)
+    regimes: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
+    serving: dict[str, Any] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)
+    dashboard: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("catalog", "db_schema")
     @classmethod
@@ -241,8 +265,29 @@ class ProjectConfig(_Strict):
             simulator=parsed.simulator,
             pipeline=parsed.pipeline,
             collectors=parsed.collectors,
+            **{name: getattr(parsed, name) for name in COMPONENT_SECTIONS},
         )
-        return _validated(cls, merged, f"{where} (environment {env!r})")
+        config = _validated(cls, merged, f"{where} (environment {env!r})")
+        _validate_sections(config, where)
+        return config
+
+
+def _validate_sections(config: ProjectConfig, where: str) -> None:
+    """Validate every component section with its own settings model, so a bad section fails
+    at load time (before Spark starts) with the component's message."""
+    import importlib
+
+    for name, target in COMPONENT_SECTIONS.items():
+        if not getattr(config, name):
+            continue
+        module_name, _, attribute = target.partition(":")
+        member: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            member = getattr(member, part)
+        try:
+            member(config)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def secret(name: str, *, required: bool = False) -> SecretStr | None:

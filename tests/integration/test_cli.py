@@ -11,7 +11,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["info", "tables", "history", "demo", "simulate", "ingest", "pipeline run"]
+COMMANDS = [
+    "info", "tables", "history", "demo", "simulate", "ingest", "pipeline run",
+    "collect finnhub", "collect alphavantage", "features build", "regimes", "train",
+    "promote", "rollback", "models", "serve", "score", "ab-report", "drift", "monitor",
+    "alerts", "dashboard export", "dashboard serve", "job run", "job list", "bundle validate",
+]  # fmt: skip
+# The README's first command on a smaller market: every stage, a few minutes in CI.
+SMALL_DEMO = """
+project: finml
+environments:
+  local:
+    catalog: finml_local
+simulator:
+  days: 12
+  trades_per_day: 700
+"""
 
 
 def finml(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -43,8 +58,14 @@ def test_info_names_the_delta_engine_and_paths(tmp_path: Path) -> None:
 
 
 def test_demo_then_tables_and_history_exit_zero(tmp_path: Path) -> None:
-    demo = finml("demo", home=tmp_path)
+    config = tmp_path / "project_config.yml"
+    config.write_text(SMALL_DEMO)
+    demo = finml("--config", str(config), "demo", home=tmp_path, timeout=1200)
     assert demo.returncode == 0, demo.stderr[-3000:]
+    for stage in ("Reconciliation", "Tournament", "spectral gap", "drift check", "monitoring"):
+        assert stage in demo.stdout, f"demo output lacks {stage!r}"
+    index = tmp_path / "dashboard" / "index.html"
+    assert f"file://{index}" in demo.stdout.replace("\n", "") and index.is_file()
     listing = finml("tables", "--json", home=tmp_path)
     assert listing.returncode == 0, listing.stderr
     rows = {row["table"]: row for row in json.loads(listing.stdout)}

@@ -40,12 +40,32 @@ def _root(
 
 
 def _register() -> None:
-    from finml.cli import collect, demo, pipeline, tables
+    from finml.cli import (
+        bundle,
+        collect,
+        dashboard,
+        demo,
+        features,
+        models,
+        monitoring,
+        pipeline,
+        serving,
+        tables,
+    )
 
-    tables.register(app)
-    pipeline.register(app)
-    collect.register(app)
-    demo.register(app)
+    for module in (
+        tables,
+        pipeline,
+        collect,
+        features,
+        models,
+        serving,
+        monitoring,
+        dashboard,
+        bundle,
+        demo,
+    ):
+        module.register(app)
 
 
 _register()

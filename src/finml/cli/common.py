@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
 
-console = Console(stderr=False, highlight=False)
+# Off a terminal (logs, CI, pipes) rich would wrap at 80 columns and truncate the tables.
+_WIDTH = None if sys.stdout.isatty() else 140
+console = Console(stderr=False, highlight=False, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False)
 
 

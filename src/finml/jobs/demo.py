@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
 
 log = get_logger("jobs.demo")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 @dataclass
@@ -29,6 +31,8 @@ class DemoResult:
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     quality: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    reports: dict[str, Any] = field(default_factory=dict)
+    dashboard: Path | None = None
 
 
 @contextmanager
@@ -55,8 +59,9 @@ def _stages() -> Iterator[Callable[[str, Callable[[], Any]], Any]]:
 
 
 def run_demo(config: ProjectConfig, *, fresh: bool = True) -> DemoResult:
-    """simulate -> ingest -> bronze/silver/gold, then print rows per layer, quarantine by
-    rule, the record reconciliation and quality per layer."""
+    """Every stage on the embedded default: simulate -> ingest -> bronze/silver/gold ->
+    features -> regimes -> tournament + gate -> batch scoring -> drift and monitoring ->
+    dashboard, printing what each produced."""
     from finml.jobs.data import run_pipeline, run_simulation, simulator_config
     from finml.pipelines.medallion import quarantine_by_rule
     from finml.runtime.delta import DeltaTables
@@ -77,6 +82,7 @@ def run_demo(config: ProjectConfig, *, fresh: bool = True) -> DemoResult:
             "ingest + medallion (bronze -> silver -> gold)",
             lambda: run_pipeline(config, spark, tables),
         )
+        _ml_stages(config, spark, tables, stage, result)
         result.seconds = dict(stage.timings)  # type: ignore[attr-defined]
     result.counts = report.counts
     result.quarantine_by_rule = quarantine_by_rule(tables)
@@ -84,6 +90,55 @@ def run_demo(config: ProjectConfig, *, fresh: bool = True) -> DemoResult:
     result.quality = {f"{q.layer}:{q.table_name}": q.quality_score for q in report.quality}
     _print(result, tables.engine_name)
     return result
+
+
+def _ml_stages(
+    config: ProjectConfig,
+    spark: Any,
+    tables: Any,
+    stage: Callable[[str, Callable[[], Any]], Any],
+    result: DemoResult,
+) -> None:
+    """features -> regimes -> tournament + gate -> batch scoring -> monitoring -> dashboard."""
+    from finml.jobs.dashboard import export_dashboard
+    from finml.jobs.features import build_features
+    from finml.jobs.monitoring import run_drift_scenario, run_monitoring
+    from finml.jobs.regimes import run_regimes
+    from finml.jobs.serving import score_table
+    from finml.jobs.training import run_training
+    from finml.monitoring.alerts import AlertManager
+    from finml.monitoring.settings import MonitoringSettings
+
+    reports = result.reports
+    reports["features"] = stage(
+        "features + feature store (train/test sets)",
+        lambda: build_features(config, spark, tables),
+    )
+    reports["regimes"] = stage("Markov regime model", lambda: run_regimes(config, spark, tables))
+    reports["training"] = stage(
+        "model tournament + champion/challenger gate",
+        lambda: run_training(config, spark, tables),
+    )
+    reports["scoring"] = stage(
+        "batch scoring of the holdout (champion)", lambda: score_table(config, spark, tables)
+    )
+    alerts = AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+    reports["drift"] = stage(
+        "drift check on the simulator's drift scenario",
+        lambda: run_drift_scenario(config, tables, alerts=alerts),
+    )
+    reports["monitoring"] = stage(
+        "model performance monitoring + retraining decision",
+        lambda: run_monitoring(
+            config,
+            spark,
+            tables,
+            tables.table("predictions").read(),
+            tables.table("test_set").read(),
+            alerts=alerts,
+        ),
+    )
+    result.dashboard = stage("dashboard export", lambda: export_dashboard(config, tables))
 
 
 def reconcile(landing_records: int, report: Any) -> dict[str, int]:
@@ -108,6 +163,33 @@ def reconcile(landing_records: int, report: Any) -> dict[str, int]:
 
 def _print(result: DemoResult, engine: str) -> None:
     console.print(f"\nDelta engine: [bold]{engine}[/]")
+    _print_data(result)
+    _print_ml(result)
+    if result.dashboard is not None:
+        console.print(f"\n[bold]Dashboard:[/] open file://{result.dashboard}")
+
+
+def _print_ml(result: DemoResult) -> None:
+    reports = result.reports
+    if "features" in reports:
+        reports["features"].print(console)
+    if "regimes" in reports:
+        reports["regimes"].print(console)
+    if "training" in reports:
+        console.print(reports["training"].leaderboard_table())
+        console.print(reports["training"].summary())
+    if "scoring" in reports:
+        score = reports["scoring"]
+        console.print(
+            f"batch scoring: {score.rows:,} rows of {score.source} -> {score.table} "
+            f"(model v{score.model_version}, {score.method}, {score.seconds:.1f} s)"
+        )
+    for key in ("drift", "monitoring"):
+        if key in reports:
+            console.print(str(reports[key]))
+
+
+def _print_data(result: DemoResult) -> None:
     layers = RichTable("table", "rows", title="Rows per table")
     for name, rows in sorted(result.counts.items()):
         layers.add_row(name, f"{rows:,}")

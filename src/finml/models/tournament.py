@@ -97,6 +97,7 @@ def run_tournament(
     for name in names:
         build(name, seed=settings.seed, n_jobs=1)  # fail fast on unknown names
     folds = walk_forward_folds(train.frame["ts"], settings.folds)
+    _require_both_classes(train, folds)
     metric_settings = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
     base = [n for n in names if not getattr(known[n], "composite", False)]
     params = {n: _params(n, train, folds, settings) for n in base}
@@ -123,6 +124,22 @@ def run_tournament(
     )
     log.info("tournament_done", winner=ranked[0].name, primary=settings.primary_metric)
     return TournamentResult(ranked, settings.primary_metric, len(train.frame), len(test.frame))
+
+
+def _require_both_classes(train: Split, folds: list) -> None:
+    """Supervised candidates cannot learn from (or be scored on) a one-class fold."""
+    from finml.errors import DataError
+
+    y = train.y
+    for k, (fit_rows, valid_rows) in enumerate(folds, start=1):
+        for part, rows in (("training", fit_rows), ("validation", valid_rows)):
+            classes = np.unique(y[rows])
+            if len(classes) < 2:
+                raise DataError(
+                    f"train_set fold {k}: expected both label classes in its {part} rows, got "
+                    f"only {classes.tolist()} in {len(rows):,} rows; simulate more "
+                    "days/trades or use fewer folds (models.folds)"
+                )
 
 
 def _params(name: str, train: Split, folds: list, settings: ModelSettings) -> dict[str, Any]:
