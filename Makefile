@@ -44,9 +44,10 @@ format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 
-bench: $(STAMP) ## Run the benchmarks (minutes; results go to docs/benchmarks.md by hand)
-	$(BIN)/python benchmarks/table_io.py
-	$(BIN)/python benchmarks/medallion.py
+bench: $(STAMP) ## Run every benchmark (tens of minutes; results go to docs/benchmarks.md by hand)
+	$(BIN)/pip install --quiet -e ".[bench]"
+	@for b in table_io medallion regimes tournament drift serving collectors job_runner dashboard_export; do \
+	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean: ## Remove local state (.finml), caches and test artifacts (keeps .venv)
 	rm -rf .finml test-artifacts benchmarks/out .pytest_cache .ruff_cache

@@ -60,6 +60,7 @@ _QUIET = {
 
 def _quiet_third_parties() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
     for name, level in _QUIET.items():
         logging.getLogger(name).setLevel(level)
 

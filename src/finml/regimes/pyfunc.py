@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +73,16 @@ def log_regime_model(
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_dict(analytics, "analytics.json")
         example = pd.DataFrame({"regime": ["Normal"], "steps": [1]})
-        info = mlflow.pyfunc.log_model(
-            name="regime_model",
-            python_model=RegimeModel(),
-            artifacts={"chain": str(chain_file)},
-            pip_requirements=PIP_REQUIREMENTS,
-            input_example=example,
-        )
+        with warnings.catch_warnings():
+            # "steps" is an integer on purpose; MLflow's hint about missing values in
+            # integer columns does not apply (it is never missing).
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            info = mlflow.pyfunc.log_model(
+                name="regime_model",
+                python_model=RegimeModel(),
+                artifacts={"chain": str(chain_file)},
+                pip_requirements=PIP_REQUIREMENTS,
+                input_example=example,
+            )
         uri = info.model_uri or f"runs:/{run.info.run_id}/regime_model"
     return registry.register(config, uri, name, aliases=aliases, tags=tags)
