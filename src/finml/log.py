@@ -54,7 +54,6 @@ _QUIET = {
     "hmmlearn": logging.ERROR,
     "py4j": logging.ERROR,
     "alembic": logging.WARNING,
-    "httpx": logging.WARNING,
 }
 
 

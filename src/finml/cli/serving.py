@@ -11,9 +11,9 @@ from finml.cli.common import State, console
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog="Example: FINML_API_TOKEN=s3cret finml serve --port 8000 --ab-mode shadow")(
-        serve
-    )
+    app.command(
+        epilog="Example: finml serve --port 8000 --ab-mode shadow   (bearer token: FINML_API_TOKEN)"
+    )(serve)
     app.command(epilog="Example: finml score --source test_set")(score)
     app.command("ab-report", epilog="Example: finml ab-report --labels test_set")(ab_report)
 
