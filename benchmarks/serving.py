@@ -271,7 +271,7 @@ def _print(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         "single-row p50 ms",
         f"{ours['p50_ms']:.2f}",
         f"{base['p50_ms']:.2f}",
-        f"{base['p50_ms'] / ours['p50_ms']:.2f}x faster",
+        _speed(base["p50_ms"], ours["p50_ms"]),
         "",
     )
     met = "[green]met[/]" if ours["p99_ms"] <= 5 else "[red]missed[/]"
@@ -279,7 +279,7 @@ def _print(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         "single-row p99 ms",
         f"{ours['p99_ms']:.2f}",
         f"{base['p99_ms']:.2f}",
-        f"{base['p99_ms'] / ours['p99_ms']:.2f}x faster",
+        _speed(base["p99_ms"], ours["p99_ms"]),
         f"<= 5 ms {met}",
     )
     ratio = ours["rps"] / base["rps"]
@@ -302,7 +302,7 @@ def _print(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         f"{args.batch_rows:,}-row batch s",
         f"{ours['batch_s']:.3f}",
         f"{base['batch_s']:.3f}",
-        f"{base['batch_s'] / ours['batch_s']:.2f}x faster",
+        _speed(base["batch_s"], ours["batch_s"]),
         "",
     )
     console.print(table)
@@ -347,6 +347,13 @@ def _wait(base: str, proc: subprocess.Popen) -> None:
                 pass
         time.sleep(0.3)
     raise RuntimeError(f"{base}: not ready within 120 s")
+
+
+def _speed(baseline: float, ours: float) -> str:
+    """``N.NNx faster`` or ``N.NNx slower``: ours against the baseline, never inverted."""
+    if ours <= baseline:
+        return f"{baseline / ours:.2f}x faster"
+    return f"{ours / baseline:.2f}x slower"
 
 
 if __name__ == "__main__":
