@@ -81,7 +81,18 @@ class _EnvironmentFields(_Strict):
     spark: SparkSettings | None = None
 
 
-class _ConfigFile(_Strict):
+class _ComponentSections(_Strict):
+    """Sections owned by components, kept as mappings here (see ``COMPONENT_SECTIONS``)."""
+
+    features: dict[str, Any] = Field(default_factory=dict)
+    regimes: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
+    serving: dict[str, Any] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)
+    dashboard: dict[str, Any] = Field(default_factory=dict)
+
+
+class _ConfigFile(_ComponentSections):
     """The shape of ``project_config.yml`` before merging."""
 
     project: str = "finml"
@@ -91,12 +102,6 @@ class _ConfigFile(_Strict):
     simulator: dict[str, Any] = Field(default_factory=dict)
     pipeline: dict[str, Any] = Field(default_factory=dict)
     collectors: dict[str, Any] = Field(default_factory=dict)
-    features: dict[str, Any] = Field(default_factory=dict)
-    regimes: dict[str, Any] = Field(default_factory=dict)
-    models: dict[str, Any] = Field(default_factory=dict)
-    serving: dict[str, Any] = Field(default_factory=dict)
-    monitoring: dict[str, Any] = Field(default_factory=dict)
-    dashboard: dict[str, Any] = Field(default_factory=dict)
 
 
 # Component sections: each is a plain mapping here, validated at load time by the component's
@@ -111,7 +116,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
 }
 
 
-class ProjectConfig(_Strict):
+class ProjectConfig(_ComponentSections):
     """The resolved configuration of one environment.
 
     Build it with :meth:`from_yaml` (or :meth:`load`, which finds the file); construct it
@@ -135,12 +140,6 @@ class ProjectConfig(_Strict):
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     pipeline: dict[str, Any] = Field(default_factory=dict)
     collectors: CollectorSettings = Field(default_factory=CollectorSettings)
-    features: dict[str, Any] = Field(default_factory=dict)
-    regimes: dict[str, Any] = Field(default_factory=dict)
-    models: dict[str, Any] = Field(default_factory=dict)
-    serving: dict[str, Any] = Field(default_factory=dict)
-    monitoring: dict[str, Any] = Field(default_factory=dict)
-    dashboard: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("catalog", "db_schema")
     @classmethod
