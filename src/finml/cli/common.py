@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from finml.runtime.delta import DeltaTables
 
 # Off a terminal (logs, CI, pipes) rich would wrap at 80 columns and truncate the tables.
-_WIDTH = None if sys.stdout.isatty() else 140
+_WIDTH = None if sys.stdout.isatty() else 180
 console = Console(stderr=False, highlight=False, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
 
 log = get_logger("jobs.demo")
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = Console(width=None if sys.stdout.isatty() else 180)
 
 
 @dataclass
