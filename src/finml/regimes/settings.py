@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from finml.errors import ConfigError
+from finml.sections import validate_section
 
 
 class RegimeSettings(BaseModel):
@@ -43,14 +43,7 @@ class RegimeSettings(BaseModel):
         Raises:
             ConfigError: an unknown field or an invalid value, named.
         """
-        try:
-            return cls.model_validate(section or {})
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"field {'.'.join(map(str, e['loc'])) or '<root>'!r}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigError(f"config section 'regimes': {problems}") from None
+        return validate_section(cls, section, "regimes")
 
 
 def regime_settings(config: Any) -> RegimeSettings:
