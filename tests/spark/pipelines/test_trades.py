@@ -56,6 +56,39 @@ def test_bronze_explodes_messages_and_keeps_every_unreadable_line(spark) -> None
     assert raws[2] == lines[2] and json.loads(raws[0])["p"] == 187.12
 
 
+def test_bronze_regular_lines_and_the_general_path_give_the_same_fields(spark) -> None:
+    """Lines the one typed parse accounts for keep their element text verbatim; every line
+    it does not (braces or colons in strings, nulls, nested values, NaN tokens, unknown keys)
+    takes the string-map path, and both give the fields as their JSON text."""
+    first = '{"s":"AAPL","p":1.5,"v":10,"t":' + str(T) + ',"c":["1"]}'
+    second = '{"t": ' + str(T) + ', "s": "MSFT", "c": [], "v": 2, "p": 3}'
+    lines = [
+        '{"type":"trade","data":[' + first + ", " + second + "]}",
+        msg({"s": "A{B", "p": 1, "v": 1, "t": T, "c": []}),
+        msg({"s": "AAPL", "p": 1, "v": 1, "t": T, "c": ["a:b"]}),
+        msg({"s": "AAPL", "p": 1, "v": 1, "t": T, "c": None}),
+        msg({"s": "AAPL", "p": {"x": 1}, "v": 1, "t": T, "c": []}),
+        msg({"s": "AAPL", "p": float("nan"), "v": 1, "t": T, "c": []}),
+        msg({"s": "AAPL", "p": 1, "v": 1, "t": T, "c": [], "venue": "X"}),
+    ]
+    bronze = bronze_trades_from_lines(lines_df(spark, lines)).collect()
+    assert [r._raw for r in bronze[:2]] == [first, second]  # cut out of the line verbatim
+    got = [(r.s, r.p, r.v, r.t, r.c, r._rescued_data) for r in bronze]
+    t = str(T)
+    assert got == [
+        ("AAPL", "1.5", "10", t, ["1"], None),
+        ("MSFT", "3", "2", t, [], None),
+        ("A{B", "1", "1", t, [], None),
+        ("AAPL", "1", "1", t, ["a:b"], None),
+        ("AAPL", "1", "1", t, None, None),
+        ("AAPL", '{"x":1}', "1", t, [], None),
+        ("AAPL", "NaN", "1", t, [], None),
+        ("AAPL", "1", "1", t, [], '{"venue":"X"}'),
+    ]
+    assert all(json.loads(r._raw)["s"] == r.s for r in bronze)
+    assert all(r._parse_error is None for r in bronze)
+
+
 def test_bronze_from_parquet_has_the_same_shape(spark) -> None:
     parquet = spark.createDataFrame(
         [("AAPL", 187.5, 10.0, T, ["1"], "file:/l/a.parquet")],
