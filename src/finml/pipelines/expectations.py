@@ -13,9 +13,11 @@ decorators (:func:`dlt_expectations`) so the local runner and Databricks enforce
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
@@ -77,18 +79,22 @@ class Checked:
     rows_quarantined: int
     rows_dropped: int
     failures: dict[str, int]
-    annotated: DataFrame
+    annotated: DataFrame | None
     measures: dict[str, int]
 
     def release(self) -> None:
         """Free the cached annotated rows once the split frames have been written."""
-        self.annotated.unpersist()
+        if self.annotated is not None:
+            self.annotated.unpersist()
 
 
 def annotate(df: DataFrame, rules: tuple[Expectation, ...]) -> DataFrame:
     """Add ``_failed_rules`` (array of failed rule names, empty when all pass)."""
     flags = [F.when(~rule.passed(), F.lit(rule.name)) for rule in rules]
-    failed = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else F.array()
+    # array_except drops the NULLs (rule names are unique); unlike a filter lambda it is
+    # compiled, so the whole projection it sits in stays in whole-stage codegen.
+    nothing = F.array(F.lit(None)).cast("array<string>")
+    failed = F.array_except(F.array(*flags), nothing) if flags else F.array()
     return df.withColumn(FAILED_RULES, failed.cast("array<string>"))
 
 
@@ -108,7 +114,7 @@ def check(
         ExpectationFailed: a ``fail`` rule was violated (names the rule, table and count).
     """
     annotated = annotate(df, rules).cache()
-    counts = _count(annotated, rules, measures or {})
+    counts = _counts(annotated.agg(*_aggregates(rules, measures or {})).first())
     fatal = {r.name: counts[r.name] for r in rules if r.action == "fail" and counts[r.name]}
     if fatal:
         annotated.unpersist()
@@ -116,20 +122,88 @@ def check(
             f"table {table}: expectations with action 'fail' violated: "
             + ", ".join(f"{name} ({n} rows)" for name, n in fatal.items())
         )
-    blocking = [r.name for r in rules if r.action != "warn"]
-    quarantining = [r.name for r in rules if r.action == "quarantine"]
-    is_blocked = F.arrays_overlap(F.col(FAILED_RULES), _names(blocking))
-    is_quarantined = F.arrays_overlap(F.col(FAILED_RULES), _names(quarantining))
+    valid, quarantined = _routes(annotated, rules)
+    return _checked(valid, quarantined, counts, rules, measures or {}, annotated)
+
+
+@dataclass(frozen=True)
+class ObservedSplit:
+    """Rows split by their expectations, counted *while* they are written (no extra pass).
+
+    Write ``valid`` and/or ``quarantined`` first, then call :meth:`result`. For tables
+    without ``fail`` rules: those must stop the pipeline before anything is written, which
+    needs the counts up front (:func:`check`).
+    """
+
+    valid: DataFrame
+    quarantined: DataFrame
+    rules: tuple[Expectation, ...]
+    measures: dict[str, Column]
+    observation: Observation
+    annotated: DataFrame
+
+    def result(self, *, written: bool = True) -> Checked:
+        """The counts, as :func:`check` reports them. ``written=False`` (no write ran, e.g.
+        every target already held this batch) counts with a separate aggregation instead of
+        waiting for metrics no action will deliver."""
+        aggregates = _aggregates(self.rules, self.measures)
+        row = self.observation.get if written else self.annotated.agg(*aggregates).first()
+        counts = _counts(row)
+        return _checked(self.valid, self.quarantined, counts, self.rules, self.measures, None)
+
+
+def observe(
+    df: DataFrame,
+    rules: tuple[Expectation, ...],
+    table: str,
+    measures: dict[str, Column] | None = None,
+) -> ObservedSplit:
+    """Split ``df`` by ``rules`` like :func:`check`, with the rule counts and ``measures``
+    collected by Spark (``DataFrame.observe``) during the first write of either frame.
+
+    Raises:
+        ValueError: ``rules`` include a ``fail`` rule (use :func:`check`).
+    """
+    fatal = [r.name for r in rules if r.action == "fail"]
+    if fatal:
+        raise ValueError(f"table {table}: rules {fatal} have action 'fail'; use check()")
+    observation = Observation(f"expectations_{table}_{uuid.uuid4().hex[:8]}")
+    annotated = annotate(df, rules)
+    observed = annotated.observe(observation, *_aggregates(rules, measures or {}))
+    valid, quarantined = _routes(observed, rules)
+    return ObservedSplit(valid, quarantined, rules, measures or {}, observation, annotated)
+
+
+def _routes(annotated: DataFrame, rules: tuple[Expectation, ...]) -> tuple[DataFrame, DataFrame]:
+    """``(valid, quarantined)``: rows failing no blocking rule (without ``_failed_rules``),
+    and rows failing a ``quarantine`` rule (with it)."""
+    blocking = _names([r.name for r in rules if r.action != "warn"])
+    quarantining = _names([r.name for r in rules if r.action == "quarantine"])
+    failed = F.col(FAILED_RULES)
+    return (
+        annotated.where(~F.arrays_overlap(failed, blocking)).drop(FAILED_RULES),
+        annotated.where(F.arrays_overlap(failed, quarantining)),
+    )
+
+
+def _checked(
+    valid: DataFrame,
+    quarantined: DataFrame,
+    counts: dict[str, int],
+    rules: tuple[Expectation, ...],
+    measures: dict[str, Column],
+    annotated: DataFrame | None,
+) -> Checked:
     return Checked(
-        valid=annotated.where(~is_blocked).drop(FAILED_RULES),
-        quarantined=annotated.where(is_quarantined),
+        valid=valid,
+        quarantined=quarantined,
         rows_in=counts["_rows"],
         rows_valid=counts["_valid"],
         rows_quarantined=counts["_quarantined"],
         rows_dropped=counts["_rows"] - counts["_valid"] - counts["_quarantined"],
         failures={r.name: counts[r.name] for r in rules},
         annotated=annotated,
-        measures={name: counts[name] for name in measures or {}},
+        measures={name: counts[name] for name in measures},
     )
 
 
@@ -141,9 +215,8 @@ def _names(names: list[str]) -> Column:
     )
 
 
-def _count(
-    annotated: DataFrame, rules: tuple[Expectation, ...], measures: dict[str, Column]
-) -> dict[str, int]:
+def _aggregates(rules: tuple[Expectation, ...], measures: dict[str, Column]) -> list[Column]:
+    """Row count, valid and quarantined counts, one failure count per rule, and measures."""
     failed = F.col(FAILED_RULES)
     blocking = _names([r.name for r in rules if r.action != "warn"])
     quarantining = _names([r.name for r in rules if r.action == "quarantine"])
@@ -156,8 +229,12 @@ def _count(
         F.sum(F.array_contains(failed, r.name).cast("long")).alias(r.name) for r in rules
     ]
     aggregates += [column.alias(name) for name, column in measures.items()]
-    row = annotated.agg(*aggregates).first()
-    return {key: int(value or 0) for key, value in row.asDict().items()}  # type: ignore[union-attr]
+    return aggregates
+
+
+def _counts(row: Any) -> dict[str, int]:
+    values = row if isinstance(row, dict) else row.asDict()
+    return {key: int(value or 0) for key, value in values.items()}
 
 
 def dlt_expectations(table: str) -> dict[Action, dict[str, str]]:

@@ -63,19 +63,46 @@ class QualityRecord:
         return (self.completeness + self.uniqueness + self.validity) / 3
 
 
+def non_null_measures(required: tuple[str, ...], prefix: str = "") -> dict[str, Column]:
+    """Non-null counts of ``required`` (plain aggregates: they can be observed during a
+    write, see :func:`finml.pipelines.expectations.observe`)."""
+    return {f"{prefix}nn_{c}": F.count(F.col(c)) for c in required}
+
+
 def profile_measures(
     required: tuple[str, ...], key: tuple[str, ...], prefix: str = ""
 ) -> dict[str, Column]:
     """Aggregates for :func:`from_measures`: non-null counts of ``required`` and the number
-    of distinct ``key`` values (counted on a 64-bit hash of the key, which is exact barring
-    hash collisions and far cheaper than comparing long strings)."""
-    measures = {f"{prefix}nn_{c}": F.count(F.col(c)) for c in required}
+    of distinct ``key`` values (see :func:`_key_hash`)."""
+    measures = non_null_measures(required, prefix)
+    measures[f"{prefix}distinct"] = F.countDistinct(_key_hash(key))
+    return measures
+
+
+def distinct_keys(df: DataFrame, key: tuple[str, ...]) -> int:
+    """The number of distinct non-null ``key`` values of ``df`` in a job of its own: a
+    shuffle of 8-byte hashes, where a distinct aggregate next to other aggregates would
+    shuffle every partial aggregate with them."""
+    return df.select(_key_hash(key).alias("h")).where("h IS NOT NULL").distinct().count()
+
+
+def _key_hash(key: tuple[str, ...]) -> Column:
+    """A 64-bit hash of ``key`` (exact for counting barring hash collisions, and far cheaper
+    than comparing long strings); NULL when any key column is NULL, so those are not counted."""
     present = F.lit(True)
     for column in key:
         present = present & F.col(column).isNotNull()
-    hashed = F.when(present, F.xxhash64(*[F.col(c) for c in key]))  # NULL keys are not counted
-    measures[f"{prefix}distinct"] = F.countDistinct(hashed)
-    return measures
+    return F.when(present, F.xxhash64(*[F.col(c) for c in key]))
+
+
+def completeness(
+    values: dict[str, int], rows: int, required: tuple[str, ...], prefix: str = ""
+) -> float:
+    """Share of filled ``required`` cells from :func:`non_null_measures` results (an empty
+    input is complete by convention)."""
+    if rows == 0 or not required:
+        return 1.0
+    return sum(int(values[f"{prefix}nn_{c}"]) for c in required) / (rows * len(required))
 
 
 def from_measures(
@@ -85,9 +112,7 @@ def from_measures(
     is complete and unique by convention."""
     if rows == 0:
         return 1.0, 1.0
-    filled = sum(int(values[f"{prefix}nn_{c}"]) for c in required)
-    completeness = filled / (rows * len(required)) if required else 1.0
-    return completeness, int(values[f"{prefix}distinct"]) / rows
+    return completeness(values, rows, required, prefix), int(values[f"{prefix}distinct"]) / rows
 
 
 def profile(

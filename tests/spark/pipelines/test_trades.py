@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
-from finml.pipelines.expectations import Expectation, check, expectations_for
+from finml.pipelines.expectations import Expectation, check, expectations_for, observe
 from finml.pipelines.trades import (
     SILVER_TRADES,
     bronze_trades_from_lines,
@@ -188,6 +189,36 @@ def test_drop_and_warn_actions(spark) -> None:
     assert (checked.rows_dropped, checked.rows_quarantined) == (2, 0)
     assert checked.failures == {"x_positive": 2, "x_small": 2}
     checked.release()
+
+
+def test_observed_split_counts_what_check_counts_while_writing(spark) -> None:
+    df = spark.createDataFrame([(1,), (-1,), (None,), (5,)], "x int")
+    rules = (
+        Expectation("x_positive", "x > 0"),
+        Expectation("x_small", "x < 3", "warn"),
+        Expectation("x_not_minus_one", "x <> -1", "drop"),
+    )
+    measures = {"nn_x": F.count("x")}
+    eager = check(df, rules, "t", measures)
+    split = observe(df, rules, "t", measures)
+    valid = [r.x for r in split.valid.collect()]  # the first action collects the counts
+    quarantined = [r.x for r in split.quarantined.collect()]
+    observed = split.result()
+    assert (valid, sorted(quarantined, key=str)) == ([1, 5], [-1, None])
+    for got in (observed, split.result(written=False)):
+        assert (got.rows_in, got.rows_valid, got.rows_quarantined, got.rows_dropped) == (
+            eager.rows_in,
+            eager.rows_valid,
+            eager.rows_quarantined,
+            eager.rows_dropped,
+        )
+        assert (
+            got.failures == eager.failures == {"x_positive": 2, "x_small": 2, "x_not_minus_one": 2}
+        )
+        assert got.measures == eager.measures == {"nn_x": 3}
+    eager.release()
+    with pytest.raises(ValueError, match=r"t: rules .*x_big.* action .fail."):
+        observe(df, (Expectation("x_big", "x > 100", "fail"),), "t")
 
 
 def test_deduplicate_within_batch_and_against_silver(spark) -> None:
