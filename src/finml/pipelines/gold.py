@@ -42,41 +42,42 @@ def _window_start(ts: str | Column) -> Column:
     return F.date_trunc("minute", ts)
 
 
-def _with_ordered_sums(trades: DataFrame, keys: tuple[str, ...]) -> DataFrame:
-    """Add the bar-wide sums ``_volume``, ``_notional`` and ``_r2`` (squared log returns).
+def _bar_rows(trades: DataFrame, keys: tuple[str, ...], extra: dict[str, Column]) -> DataFrame:
+    """One row per bar: the bar's first trade carrying whole-bar window values.
 
-    Each is summed over the bar's trades in ``(ts, trade_id)`` order, so it is bit-identical
-    however the input is partitioned; every row of a bar carries the same values.
+    Two window operators share one sort by ``(keys, ts, trade_id)``: the first adds each
+    trade's position and previous price, the second the whole-bar values -- sums (in that
+    order, so bit-identical however the input is partitioned), first/last price, extremes,
+    counts and ``extra``. Keeping the position-1 row then needs no aggregation, so no second
+    sort and no comparisons of ``(ts, trade_id)`` structs.
     """
     ordered = Window.partitionBy(*keys).orderBy(*_ORDER)
     whole_bar = ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    log_return = F.log(F.col("price") / F.lag("price").over(ordered))
-    # One select, so the three sums share a single Window operator (one pass per bar).
-    with_returns = trades.withColumn("_log_return", log_return)
-    return with_returns.select(
+    positioned = trades.select(
         "*",
-        F.sum("volume").over(whole_bar).alias("_volume"),
-        F.sum(F.col("price") * F.col("volume")).over(whole_bar).alias("_notional"),
-        F.sum(F.col("_log_return") * F.col("_log_return")).over(whole_bar).alias("_r2"),
+        F.row_number().over(ordered).alias("_position"),
+        F.log(F.col("price") / F.lag("price").over(ordered)).alias("_log_return"),
     )
-
-
-def _bar_stats() -> list[Column]:
-    """Aggregates over one bar's rows from :func:`_with_ordered_sums` (see ``_STATS``)."""
-    first = F.struct(*_ORDER)
-    return [
-        F.min_by("price", first).alias("open"),
-        F.max("price").alias("high"),
-        F.min("price").alias("low"),
-        F.max_by("price", first).alias("close"),
-        F.max("_volume").alias("volume"),
-        (F.max("_notional") / F.max("_volume")).alias("vwap"),
-        F.count(F.lit(1)).alias("trade_count"),
-        # _r2 is null when the bar has a single trade (no return): 0.0 by definition.
-        F.sqrt(F.coalesce(F.max("_r2"), F.lit(0.0))).alias("realized_vol"),
-        F.min("ts").alias("first_ts"),
-        F.max("ts").alias("last_ts"),
-    ]
+    volume = F.sum("volume").over(whole_bar)
+    notional = F.sum(F.col("price") * F.col("volume")).over(whole_bar)
+    squared_returns = F.sum(F.col("_log_return") * F.col("_log_return")).over(whole_bar)
+    bars = positioned.select(
+        *keys,
+        "_position",
+        F.first("price").over(whole_bar).alias("open"),
+        F.max("price").over(whole_bar).alias("high"),
+        F.min("price").over(whole_bar).alias("low"),
+        F.last("price").over(whole_bar).alias("close"),
+        volume.alias("volume"),
+        (notional / volume).alias("vwap"),
+        F.count(F.lit(1)).over(whole_bar).alias("trade_count"),
+        # no return when the bar has a single trade: 0.0 by definition.
+        F.sqrt(F.coalesce(squared_returns, F.lit(0.0))).alias("realized_vol"),
+        F.first("ts").over(whole_bar).alias("first_ts"),
+        F.last("ts").over(whole_bar).alias("last_ts"),
+        *[column.over(whole_bar).alias(name) for name, column in extra.items()],
+    )
+    return bars.where(F.col("_position") == 1).drop("_position")
 
 
 def bars_1m(trades: DataFrame) -> DataFrame:
@@ -87,16 +88,11 @@ def bars_1m(trades: DataFrame) -> DataFrame:
     window_end (+1 minute), trade_date and session (of the bar's first trade), open, high,
     low, close, volume, vwap, trade_count (long), realized_vol, first_ts, last_ts.
     """
-    first = F.struct(*_ORDER)
     keyed = trades.withColumn("window_start", _window_start("ts"))
-    bars = (
-        _with_ordered_sums(keyed, GOLD_BARS_1M_KEYS)
-        .groupBy(*GOLD_BARS_1M_KEYS)
-        .agg(
-            F.min_by("trade_date", first).alias("trade_date"),
-            F.min_by("session", first).alias("session"),
-            *_bar_stats(),
-        )
+    bars = _bar_rows(
+        keyed,
+        GOLD_BARS_1M_KEYS,
+        {"trade_date": F.first("trade_date"), "session": F.first("session")},
     )
     window_end = (F.col("window_start") + F.expr("INTERVAL 1 MINUTE")).alias("window_end")
     return bars.select(
@@ -119,19 +115,14 @@ def bars_daily(trades: DataFrame) -> DataFrame:
     day's trades, any session), regular_open / regular_close (first / last price with
     session ``"regular"``, null when the day has none), first_ts, last_ts.
     """
-    is_regular = F.col("session") == "regular"
-    # Value and ordering are both null outside the regular session: min_by/max_by skip
-    # null orderings, and a day with no regular trade yields null rather than any price.
-    regular_price = F.when(is_regular, F.col("price"))
-    regular_order = F.when(is_regular, F.struct(*_ORDER))
-    bars = (
-        _with_ordered_sums(trades, GOLD_BARS_DAILY_KEYS)
-        .groupBy(*GOLD_BARS_DAILY_KEYS)
-        .agg(
-            *_bar_stats(),
-            F.min_by(regular_price, regular_order).alias("regular_open"),
-            F.max_by(regular_price, regular_order).alias("regular_close"),
-        )
+    regular_price = F.when(F.col("session") == "regular", F.col("price"))
+    bars = _bar_rows(
+        trades,
+        GOLD_BARS_DAILY_KEYS,
+        {
+            "regular_open": F.first(regular_price, ignorenulls=True),
+            "regular_close": F.last(regular_price, ignorenulls=True),
+        },
     )
     return bars.select(
         "symbol", "trade_date", *_STATS, "regular_open", "regular_close", "first_ts", "last_ts"
