@@ -36,6 +36,7 @@ from finml.runtime.delta import Txn
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
 
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
@@ -109,19 +110,47 @@ class IngestResult:
 def ingest_landing(
     config: ProjectConfig, spark: SparkSession, tables: DeltaTables
 ) -> list[IngestResult]:
-    """Ingest every new landing file into bronze; returns what each stream did."""
-    results = []
+    """Ingest every new landing file into bronze; returns what each stream did.
+
+    Streams writing different tables run at the same time: each waits on its own start-up,
+    file listing and checkpoint commits, so overlapping them hides that latency behind the
+    largest stream's work. Streams sharing a table run one after the other (one writer per
+    table), in ``STREAMS`` order.
+    """
+    waves: list[list[StreamSpec]] = []
     for spec in STREAMS:
-        folder = config.landing_dir / spec.folder
-        if not any(folder.glob(spec.glob)):
+        if not any((config.landing_dir / spec.folder).glob(spec.glob)):
             continue
-        results.append(_run_stream(spec, folder, config.checkpoint_dir / spec.name, spark, tables))
-    return results
+        wave = next((w for w in waves if all(s.table != spec.table for s in w)), None)
+        if wave is None:
+            waves.append(wave := [])
+        wave.append(spec)
+    results: dict[str, IngestResult] = {}
+    for wave in waves:
+        running = [
+            _start_stream(
+                spec,
+                config.landing_dir / spec.folder,
+                config.checkpoint_dir / spec.name,
+                spark,
+                tables,
+            )
+            for spec in wave
+        ]
+        try:
+            for query, _ in running:
+                query.awaitTermination()
+        finally:
+            for query, _ in running:
+                if query.isActive:
+                    query.stop()
+        results.update((result.stream, result) for result in (finish() for _, finish in running))
+    return [results[spec.name] for spec in STREAMS if spec.name in results]
 
 
-def _run_stream(
+def _start_stream(
     spec: StreamSpec, folder: Path, checkpoint: Path, spark: SparkSession, tables: DeltaTables
-) -> IngestResult:
+) -> tuple[StreamingQuery, Callable[[], IngestResult]]:
     table = tables.table(spec.table)
     stats = {"batches": 0, "rows": 0, "skipped": 0}
     reader = spark.readStream.option("pathGlobFilter", spec.glob)
@@ -157,8 +186,13 @@ def _run_stream(
         .trigger(availableNow=True)
         .start()
     )
-    query.awaitTermination()
-    return IngestResult(spec.name, spec.table, stats["batches"], stats["rows"], stats["skipped"])
+
+    def finish() -> IngestResult:
+        return IngestResult(
+            spec.name, spec.table, stats["batches"], stats["rows"], stats["skipped"]
+        )
+
+    return query, finish
 
 
 def _stream_id(checkpoint: Path) -> str:
