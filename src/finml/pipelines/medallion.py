@@ -37,7 +37,13 @@ from finml.pipelines.quality import (
     profile_measures,
     to_arrow,
 )
-from finml.pipelines.trades import SILVER_COLUMNS, SILVER_TRADES, deduplicate, silver_trades
+from finml.pipelines.trades import (
+    SILVER_COLUMNS,
+    SILVER_TRADES,
+    deduplicate,
+    typed_trades,
+    with_trade_identity,
+)
 from finml.runtime.delta import MergeSpec, Txn
 
 if TYPE_CHECKING:
@@ -115,7 +121,9 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
 
     The rule counts and completeness are observed while quarantine and silver are written
     (silver has no ``fail`` rule), so the increment is read twice -- once per target -- and
-    never cached or aggregated separately; bronze uniqueness is one lean distinct count.
+    never cached or aggregated separately; the rules read only the typed columns, so the
+    trade identity and session are derived after the split, for the rows each target keeps.
+    Bronze uniqueness is one lean distinct count.
     """
     bronze, silver = tables.table(BRONZE), tables.table(SILVER_TRADES)
     app = f"{SILVER_TRADES}<-{BRONZE}"
@@ -129,13 +137,15 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
         **non_null_measures(BRONZE_REQUIRED, "bronze_"),
     }
     split = observe(
-        silver_trades(increment), expectations_for(SILVER_TRADES), SILVER_TRADES, measures
+        typed_trades(increment), expectations_for(SILVER_TRADES), SILVER_TRADES, measures
     )
-    quarantine = split.quarantined.withColumn("_bronze_version", F.lit(latest).cast("long"))
+    quarantine = with_trade_identity(split.quarantined).withColumn(
+        "_bronze_version", F.lit(latest).cast("long")
+    )
     quarantined = tables.table(QUARANTINE).append(
         quarantine, txn=Txn(f"{QUARANTINE}<-{BRONZE}", latest), schema_evolution=True
     )
-    valid = split.valid.select(*SILVER_COLUMNS)
+    valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
     new = (
         deduplicate(valid, silver.read().select("trade_id"))
         if silver.exists()

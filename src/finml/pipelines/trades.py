@@ -225,44 +225,61 @@ def session_of(local_ts: Column) -> Column:
 
 
 def silver_trades(bronze: DataFrame) -> DataFrame:
-    """Bronze trades -> typed silver candidates (not yet checked or deduplicated).
+    """Bronze trades -> typed silver candidates (not yet checked or deduplicated):
+    :func:`typed_trades` then :func:`with_trade_identity`."""
+    return with_trade_identity(typed_trades(bronze))
 
-    ``trade_id`` is a SHA-256 of the normalised identity (symbol, time, price, volume,
-    sorted conditions): the same print delivered twice gets the same id.
+
+def typed_trades(bronze: DataFrame) -> DataFrame:
+    """Bronze trades -> the typed columns silver's expectations read (casts only).
+
+    Returns symbol, price, volume, ts, conditions, the raw s, p, v, t (kept for quarantine
+    and bronze measures) and bronze's ``_`` columns.
     """
-    symbol = F.upper(F.trim("s"))
-    price = F.expr("try_cast(p AS DOUBLE)")
-    volume = F.expr("try_cast(v AS DOUBLE)")
-    millis = F.expr("try_cast(t AS BIGINT)")
-    ts = F.timestamp_millis(millis)
-    local = F.from_utc_timestamp(ts, EXCHANGE_TZ)
-    identity = F.concat_ws(
-        "|",
-        symbol,
-        millis.cast("string"),
-        price.cast("string"),
-        volume.cast("string"),
-        # sort_array, not array_sort: the latter's default comparator is a lambda, which
-        # would keep this whole projection out of whole-stage codegen. (array_join skips
-        # NULLs, so where they sort does not matter.)
-        F.array_join(F.sort_array(F.coalesce("c", F.array().cast("array<string>"))), ","),
-    )
     return bronze.select(
-        F.sha2(identity, 256).alias("trade_id"),
-        symbol.alias("symbol"),
-        price.alias("price"),
-        volume.alias("volume"),
-        ts.alias("ts"),
-        F.to_date(local).alias("trade_date"),
-        session_of(local).alias("session"),
+        F.upper(F.trim("s")).alias("symbol"),
+        F.expr("try_cast(p AS DOUBLE)").alias("price"),
+        F.expr("try_cast(v AS DOUBLE)").alias("volume"),
+        F.timestamp_millis(F.expr("try_cast(t AS BIGINT)")).alias("ts"),
         F.col("c").alias("conditions"),
-        *TRADE_FIELDS[:4],  # raw s, p, v, t stay for quarantine and bronze measures
+        *TRADE_FIELDS[:4],
         "_raw",
         "_rescued_data",
         "_parse_error",
         "_source_file",
         "_batch_id",
         "_ingested_at",
+    )
+
+
+def with_trade_identity(typed: DataFrame) -> DataFrame:
+    """Add ``trade_id``, ``trade_date`` and ``session`` to :func:`typed_trades` rows (any
+    other columns are kept, after them).
+
+    These are the costly derivations (hashing, time zones), so the silver stage applies
+    them after the expectations have split the rows. ``trade_id`` is a SHA-256 of the
+    normalised identity (symbol, time, price, volume, sorted conditions): the same print
+    delivered twice gets the same id.
+    """
+    local = F.from_utc_timestamp("ts", EXCHANGE_TZ)
+    identity = F.concat_ws(
+        "|",
+        "symbol",
+        F.unix_millis("ts").cast("string"),
+        F.col("price").cast("string"),
+        F.col("volume").cast("string"),
+        # sort_array, not array_sort: the latter's default comparator is a lambda, which
+        # would keep this whole projection out of whole-stage codegen. (array_join skips
+        # NULLs, so where they sort does not matter.)
+        F.array_join(F.sort_array(F.coalesce("conditions", F.array().cast("array<string>"))), ","),
+    )
+    leading = ("symbol", "price", "volume", "ts")
+    return typed.select(
+        F.sha2(identity, 256).alias("trade_id"),
+        *leading,
+        F.to_date(local).alias("trade_date"),
+        session_of(local).alias("session"),
+        *[c for c in typed.columns if c not in leading],
     )
 
 
