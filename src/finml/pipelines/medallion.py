@@ -146,11 +146,7 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
         quarantine, txn=Txn(f"{QUARANTINE}<-{BRONZE}", latest), schema_evolution=True
     )
     valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
-    new = (
-        deduplicate(valid, silver.read().select("trade_id"))
-        if silver.exists()
-        else valid.dropDuplicates(["trade_id"])
-    )
+    new = deduplicate(valid, silver.read().select("trade_id") if silver.exists() else None)
     written = silver.append(new, txn=Txn(app, latest))
     inserted = int(written.rows or 0)
     checked = split.result(written=not (quarantined.skipped and written.skipped))

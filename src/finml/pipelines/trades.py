@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pyspark.sql import Column
+from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
 from finml.pipelines.expectations import expect
@@ -299,7 +299,19 @@ SILVER_COLUMNS = (
 )
 
 
-def deduplicate(candidates: DataFrame, existing_ids: DataFrame) -> DataFrame:
-    """Valid candidates minus repeats within the batch and trades already in silver."""
-    unique = candidates.dropDuplicates(["trade_id"])
+def deduplicate(candidates: DataFrame, existing_ids: DataFrame | None = None) -> DataFrame:
+    """Valid candidates minus repeats within the batch and trades already in silver.
+
+    Of the copies of one trade in the batch the one from the earliest micro-batch (then
+    source file) is kept. A window, not ``dropDuplicates``: its ``first()`` over every string
+    column aggregates by sorting twice (before and after the shuffle); the window sorts once.
+    """
+    first = Window.partitionBy("trade_id").orderBy("_batch_id", "_source_file")
+    unique = (
+        candidates.withColumn("_copy", F.row_number().over(first))
+        .where(F.col("_copy") == 1)
+        .drop("_copy")
+    )
+    if existing_ids is None:
+        return unique
     return unique.join(existing_ids.select("trade_id"), "trade_id", "left_anti")
