@@ -16,22 +16,28 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finml.log import get_logger
 from finml.serving import catalog
-from finml.serving.http import RequestIdMiddleware, bearer_auth, http_error, validation_error
+from finml.serving.http import (
+    BearerAuth,
+    RequestIdMiddleware,
+    http_error,
+    lean_route,
+    validation_error,
+)
 from finml.serving.inference_log import InferenceLogWriter
+from finml.serving.inputs import RequestParser
 from finml.serving.metrics import ServingMetrics
 from finml.serving.models import CHALLENGER, CHAMPION, AliasPoller, ModelSlots, Slots, load_alias
-from finml.serving.schemas import BatchResponse, ErrorResponse, PredictResponse, batch_model
-from finml.serving.schemas import record_model as build_record_model
-from finml.serving.service import Record, ScoringService
+from finml.serving.schemas import BatchResponse, ErrorResponse, PredictResponse
+from finml.serving.service import ScoringService
 from finml.serving.settings import ServingSettings
 
 if TYPE_CHECKING:
@@ -111,7 +117,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware, metrics=metrics)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-    _routes(app, state, build_record_model(champion.features), bearer_auth(token))
+    _routes(app, state, RequestParser(champion.features, settings.max_batch), BearerAuth(token))
     return app
 
 
@@ -130,40 +136,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("serving_stopped", rows_logged=state.writer.rows_written)
 
 
-def _routes(app: FastAPI, state: ServingState, record: type[BaseModel], auth: Any) -> None:
-    batch = batch_model(record, state.settings.max_batch)
-    fields = tuple(f"f{i}" for i in range(len(state.service.features)))  # see schemas
-    guarded = [Depends(auth)]
-
-    @app.post("/predict", response_model=PredictResponse, responses=_ERRORS, dependencies=guarded)
-    async def predict(request: Request, body: Annotated[record, Body()]) -> JSONResponse:  # type: ignore[valid-type]
-        """Score one record with the variant its symbol is routed to."""
-        request_id = request.state.request_id
-        scored = state.service.score(request_id, [_record(body, fields)])[0]
-        return JSONResponse({"request_id": request_id, **scored})
-
-    @app.post(
-        "/predict/batch",
-        response_model=BatchResponse,
-        responses=_ERRORS,
-        dependencies=guarded,
-        openapi_extra={"requestBody": _json_body(_batch_schema(record))},
-    )
-    async def predict_batch(request: Request) -> JSONResponse:
-        """Score up to ``max_batch`` records; each is routed by its own symbol."""
-        # Parsed and validated in one pass by pydantic-core (Rust) from the raw bytes: ~3x
-        # faster on 10k records than FastAPI's json.loads + per-record Python validation.
-        try:
-            records = batch.model_validate_json(await request.body()).records  # type: ignore[attr-defined]
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_url=False)) from None
-        if len(records) > state.settings.max_batch:
-            raise HTTPException(
-                413, f"records: expected at most {state.settings.max_batch}, got {len(records)}"
-            )
-        request_id = request.state.request_id
-        scored = state.service.score(request_id, [_record(r, fields) for r in records])
-        return JSONResponse({"request_id": request_id, "predictions": scored})
+def _routes(app: FastAPI, state: ServingState, parser: RequestParser, auth: BearerAuth) -> None:
+    guarded = [Depends(auth.dependency())]
+    _scoring_routes(app, state, parser, auth, guarded)
 
     @app.get("/models", dependencies=guarded)
     def models() -> dict[str, Any]:
@@ -190,7 +165,61 @@ def _routes(app: FastAPI, state: ServingState, record: type[BaseModel], auth: An
         return JSONResponse({"status": "ready", "champion": current.champion.version})
 
 
-def _batch_schema(record: type[BaseModel]) -> dict[str, Any]:
+def _scoring_routes(
+    app: FastAPI, state: ServingState, parser: RequestParser, auth: BearerAuth, guarded: list[Any]
+) -> None:
+    """``POST /predict`` and ``POST /predict/batch``: documented by FastAPI from the declared
+    endpoints below, served by lean handlers (see :func:`~finml.serving.http.lean_route`)
+    that authorise, parse (:class:`RequestParser`) and serialise (orjson) themselves."""
+    max_batch = state.settings.max_batch
+
+    async def serve_one(request: Request) -> Response:
+        await auth(request)
+        records = parser.one(await request.body(), request.headers.get("content-type"))
+        request_id = request.scope["state"]["request_id"]
+        scored = state.service.score(request_id, records)[0]
+        return _json({"request_id": request_id, **scored})
+
+    async def serve_batch(request: Request) -> Response:
+        await auth(request)
+        records = parser.many(await request.body())
+        if len(records) > max_batch:
+            raise HTTPException(413, f"records: expected at most {max_batch}, got {len(records)}")
+        request_id = request.scope["state"]["request_id"]
+        scored = state.service.score(request_id, records)
+        return _json({"request_id": request_id, "predictions": scored})
+
+    record = parser.record
+
+    def predict(body: Annotated[record, Body()]) -> None:  # type: ignore[valid-type]
+        """Score one record with the variant its symbol is routed to."""
+
+    def predict_batch() -> None:
+        """Score up to ``max_batch`` records; each is routed by its own symbol."""
+
+    common: dict[str, Any] = {"methods": ["POST"], "responses": _ERRORS, "dependencies": guarded}
+    app.router.add_api_route(
+        "/predict",
+        predict,
+        response_model=PredictResponse,
+        route_class_override=lean_route(serve_one),
+        **common,
+    )
+    app.router.add_api_route(
+        "/predict/batch",
+        predict_batch,
+        response_model=BatchResponse,
+        openapi_extra={"requestBody": _json_body(_batch_schema(record))},
+        route_class_override=lean_route(serve_batch),
+        **common,
+    )
+
+
+def _json(content: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(content), media_type="application/json")
+
+
+def _batch_schema(record: type[Any]) -> dict[str, Any]:
     """The published schema of the batch body (what ``batch_model`` validates)."""
     items = {"$ref": f"#/components/schemas/{record.__name__}"}
     return {
@@ -204,8 +233,3 @@ def _batch_schema(record: type[BaseModel]) -> dict[str, Any]:
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-def _record(body: Any, fields: tuple[str, ...]) -> Record:
-    # Attribute reads, not model_dump(by_alias=True): ~100x cheaper on a 10k-record batch.
-    return Record(tuple(map(body.__getattribute__, fields)), body.symbol, body.ts, body.trade_id)

@@ -1,19 +1,21 @@
-"""HTTP plumbing: request ids and timing (pure ASGI middleware), bearer-token auth, and
-422 bodies that name the field and the reason."""
+"""HTTP plumbing: request ids and timing (pure ASGI middleware), bearer-token auth, lean
+routes for the hot paths, and 422 bodies that name the field and the reason."""
 
 # No ``from __future__ import annotations``: FastAPI must resolve the dependency signature.
 
 import hmac
 import math
+import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +40,7 @@ class RequestIdMiddleware:
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
             "latin-1"
         )
-        request_id = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _VALID_ID.match(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started, status = time.perf_counter(), [500]
 
@@ -55,16 +57,35 @@ class RequestIdMiddleware:
             self.metrics.observe(route, status[0], time.perf_counter() - started)
 
 
-def bearer_auth(token: str | None) -> Callable[..., Awaitable[None]]:
-    """A dependency: 401 without a bearer token, 403 with a wrong one; open if ``token`` is
-    None (the caller logs that)."""
-    scheme = HTTPBearer(auto_error=False, description="FINML_API_TOKEN")
-    expected = token.encode() if token else b""
+def new_request_id() -> str:
+    """A random version-4 UUID as 32 hex digits.
 
-    async def check(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
-    ) -> None:
-        if token is None:
+    ``uuid.uuid4()`` asks the kernel for 16 random bytes on every call, a system call per
+    request; an id only has to be unique, not secret, so the random module (seeded from the
+    OS, reseeded in a forked child) supplies the bits.
+    """
+    return uuid.UUID(int=random.getrandbits(128), version=4).hex
+
+
+class BearerAuth:
+    """The bearer-token check: 401 without a bearer token, 403 with a wrong one; open if
+    ``token`` is None (the caller logs that).
+
+    :meth:`dependency` guards FastAPI routes (and documents the scheme in OpenAPI); the lean
+    routes call the instance directly with their request: one check, two doors.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.scheme = HTTPBearer(auto_error=False, description="FINML_API_TOKEN")
+        self._expected = token.encode() if token else b""
+
+    async def __call__(self, request: Request) -> None:
+        if self.token is not None:
+            self.check(await self.scheme(request))
+
+    def check(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        if self.token is None:
             return
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(
@@ -72,10 +93,36 @@ def bearer_auth(token: str | None) -> Callable[..., Awaitable[None]]:
                 "authorization: expected 'Bearer <token>', got none",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not hmac.compare_digest(credentials.credentials.encode(), expected):
+        if not hmac.compare_digest(credentials.credentials.encode(), self._expected):
             raise HTTPException(403, "authorization: the bearer token is not valid")
 
-    return check
+    def dependency(self) -> Callable[..., Awaitable[None]]:
+        """The check as a FastAPI dependency."""
+
+        async def check(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(self.scheme)],
+        ) -> None:
+            self.check(credentials)
+
+        return check
+
+
+def lean_route(handler: Callable[[Request], Coroutine[Any, Any, Response]]) -> type[APIRoute]:
+    """A route class (``route_class_override``) for a route that FastAPI documents from its
+    declared endpoint — body model, response model, auth dependency — but ``handler`` serves.
+
+    FastAPI's own route class solves dependencies, parses and validates the body and builds
+    the response on every request: ~0.2 ms, as much as scoring one record. ``handler`` does
+    its own auth, parsing and serialisation and returns the Response; middleware, routing,
+    405s and the exception handlers stay FastAPI's. (Custom route classes are FastAPI's
+    documented extension point: ``APIRoute.get_route_handler``.)
+    """
+
+    class LeanRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            return handler
+
+    return LeanRoute
 
 
 def describe_errors(errors: list[dict[str, Any]]) -> list[str]:

@@ -17,20 +17,25 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import orjson
 import pyarrow as pa
 
 from finml.log import get_logger
 
 if TYPE_CHECKING:
     from finml.runtime.delta import Table
+    from finml.serving.records import Records
     from finml.serving.settings import InferenceLogSettings
 
 log = get_logger("serving.inference_log")
 
 _TS = pa.timestamp("us", tz="UTC")
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 INFERENCE_LOG_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
@@ -61,8 +66,8 @@ class LogBatch:
     model_name: str
     model_version: int
     variant: str
-    names: tuple[str, ...]  # feature names, in the order of each record's ``values``
-    records: Sequence[Any]  # objects with ``values``, ``symbol``, ``ts``, ``trade_id``
+    names: tuple[str, ...]  # feature names, in the column order of ``records.values``
+    records: Records
     scores: Sequence[float]
     predictions: Sequence[int]
     latency_ms: float
@@ -76,26 +81,62 @@ def inputs_json(names: tuple[str, ...], values: Sequence[float]) -> str:
     return json.dumps(dict(zip(names, values, strict=True)), sort_keys=True, separators=(",", ":"))
 
 
+def inputs_payloads(names: tuple[str, ...], values: np.ndarray) -> list[str]:
+    """:func:`inputs_json` of every row of ``values``, character for character, at a
+    fraction of the cost (it runs on the writer thread, which shares the GIL with requests).
+
+    ``json`` writes a float as ``repr`` does, and ``repr`` costs ~0.6 µs a float; orjson
+    writes the same characters (shortest round-trip digits) wherever ``repr`` uses fixed
+    notation, i.e. 1e-4 <= |x| < 1e16 or 0. All rows are written by one orjson call and one
+    template per feature list; a row with any other value takes :func:`inputs_json` itself.
+    """
+    if len(values) < 16:  # a few rows: the vectorised set-up would cost more than it saves
+        return [inputs_json(names, row) for row in values.tolist()]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    ordered = values[:, order]
+    template = _template(tuple(names[i] for i in order))
+    text = orjson.dumps(ordered.tolist()).decode()
+    payloads = [template % tuple(row.split(",")) for row in text[2:-2].split("],[")]
+    magnitude = np.abs(ordered)
+    fixed = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (magnitude == 0)
+    for i in np.flatnonzero(~fixed.all(axis=1)).tolist():
+        payloads[i] = inputs_json(names, values[i].tolist())
+    return payloads
+
+
+@lru_cache(maxsize=16)
+def _template(sorted_names: tuple[str, ...]) -> str:
+    """``{"name":%s,...}``: the keys as ``json`` writes them, a slot for each value."""
+    keys = (json.dumps(name).replace("%", "%%") for name in sorted_names)
+    return "{" + ",".join(f"{key}:%s" for key in keys) + "}"
+
+
 def to_arrow(batches: list[LogBatch], log_inputs: bool = True) -> pa.Table:
     """``batches`` as one table in the ``inference_log`` contract schema."""
     columns: dict[str, list[Any]] = {name: [] for name in INFERENCE_LOG_SCHEMA.names}
     for b in batches:
         n = len(b)
-        payloads = [inputs_json(b.names, r.values) for r in b.records]
+        payloads = inputs_payloads(b.names, b.records.values)
         columns["request_id"] += [b.request_id] * n
-        columns["logged_at"] += [b.logged_at] * n
+        columns["logged_at"] += [_micros(b.logged_at)] * n  # ints: ~10x cheaper for Arrow
         columns["model_name"] += [b.model_name] * n
         columns["model_version"] += [str(b.model_version)] * n
         columns["variant"] += [b.variant] * n
-        columns["symbol"] += [r.symbol for r in b.records]
-        columns["ts"] += [_utc(r.ts) for r in b.records]
-        columns["trade_id"] += [r.trade_id for r in b.records]
+        columns["symbol"] += b.records.symbols
+        columns["ts"] += [_utc(t) for t in b.records.ts]
+        columns["trade_id"] += b.records.trade_ids
         columns["inputs"] += payloads if log_inputs else [None] * n
         columns["inputs_hash"] += [hashlib.sha256(p.encode()).hexdigest() for p in payloads]
         columns["score"] += list(b.scores)
         columns["prediction"] += list(b.predictions)
         columns["latency_ms"] += [b.latency_ms] * n
     return pa.table(columns, schema=INFERENCE_LOG_SCHEMA)
+
+
+def _micros(value: datetime) -> int:
+    """Microseconds since the epoch (a naive time is taken as UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MICROSECOND
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -4,7 +4,7 @@ process, as in tests, never collide)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -41,13 +41,31 @@ class ServingMetrics:
             ("variant", "version"),
             registry=self.registry,
         )
+        # Labelled children by label values: ``labels()`` re-validates and locks on every
+        # call, a cost paid on each request; the children themselves are thread-safe.
+        self._by_route: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._by_variant: dict[tuple[str, int], Any] = {}
 
     def watch(self, slots: ModelSlots, writer: InferenceLogWriter) -> None:
         self.registry.register(_StateCollector(slots, writer))
 
     def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        """Count one request of ``route`` answered with ``status`` in ``seconds``."""
+        children = self._by_route.get((route, status))
+        if children is None:
+            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
+            self._by_route[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_predictions(self, variant: str, version: int, records: int) -> None:
+        """Count ``records`` scored by ``variant`` (model ``version``)."""
+        child = self._by_variant.get((variant, version))
+        if child is None:
+            child = self._by_variant[(variant, version)] = self.predictions.labels(
+                variant, str(version)
+            )
+        child.inc(records)
 
 
 class _StateCollector(Collector):

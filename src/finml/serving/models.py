@@ -19,13 +19,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from finml.errors import FinmlError
 from finml.log import get_logger
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from finml.config import ProjectConfig
 
 log = get_logger("serving.models")
@@ -55,34 +54,96 @@ class LoadedModel:
 
         Requests were already validated against this very signature (the request model is
         built from it: exactly these columns, finite floats), so enforcing it again costs
-        ~0.5 ms per call for nothing. Falls back to ``pyfunc.predict`` if MLflow's
-        internals differ.
+        ~0.5 ms per call for nothing. For a ``PythonModel`` whose input MLflow passes through
+        unconverted, its ``predict`` is called directly, as MLflow's wrapper would call it
+        (that wrapper also re-reads the predict signature on every call: ~60 µs). Falls back
+        to ``pyfunc.predict`` if MLflow's internals differ.
         """
         inner = getattr(self.pyfunc, "_predict_fn", None)
         if inner is None or self.pyfunc.metadata._is_signature_from_type_hint():
             return self.pyfunc.predict  # type: ignore[no-any-return]
+        direct = _python_model_predict(inner)
+        if direct is not None:
+            return direct
         takes_params = "params" in inspect.signature(inner).parameters
         return (lambda frame: inner(frame, params=None)) if takes_params else inner
 
-    def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (float64) and predictions (int64) of ``frame``'s feature columns.
+    @cached_property
+    def columns(self) -> pd.Index:
+        """The feature columns as one shared ``pandas.Index`` (building it costs more than the
+        one-row frame it labels)."""
+        return pd.Index(self.features)
+
+    def score(self, values: np.ndarray, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (float64) and predictions (int64) of the rows of ``values``, whose columns
+        are ``columns`` (a superset of this model's features, in any order).
 
         Raises:
-            ModelContractError: the model's output lacks ``score`` or ``prediction``.
+            ModelContractError: the model's output lacks ``score`` or ``prediction``, or a
+                score is not finite.
         """
-        if tuple(frame.columns) != self.features:  # a challenger may use a subset/order
-            frame = frame[list(self.features)]  # (a pandas column selection costs ~0.2 ms)
-        out = self.predict_fn(frame)
+        if columns == self.features:
+            values = values.copy()  # the model may write into its input; the log reads it after
+        else:  # a challenger may use a subset or another order
+            values = values[:, [columns.index(f) for f in self.features]]
+        out = self.predict_fn(pd.DataFrame(values, columns=self.columns))
         try:
-            return (
-                np.asarray(out["score"], dtype=np.float64),
-                np.asarray(out["prediction"], dtype=np.int64),
-            )
-        except (KeyError, TypeError, IndexError) as exc:
+            scores, predictions = _score_and_prediction(out)
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
             raise ModelContractError(
                 f"model {self.name} v{self.version}: expected predict output with columns "
                 f"score and prediction, got {type(out).__name__}"
             ) from exc
+        if not np.isfinite(scores).all():
+            raise ModelContractError(
+                f"model {self.name} v{self.version}: expected finite scores, "
+                f"got {scores[~np.isfinite(scores)][:3].tolist()}"
+            )
+        return scores, predictions
+
+
+def _score_and_prediction(out: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The ``score`` (float64) and ``prediction`` (int64) columns of a predict output.
+
+    A fresh one-row DataFrame pays ~40 µs for each first column access (a Series and its
+    cache) and more to look columns up in its Index; one ``to_numpy`` of an all-numeric
+    frame costs a fraction of that. Other outputs (a dict, a frame with text columns) are
+    read column by column.
+    """
+    names = out.columns.tolist() if isinstance(out, pd.DataFrame) else []
+    if "score" in names and "prediction" in names and len(set(names)) == len(names):
+        score, prediction = names.index("score"), names.index("prediction")
+        try:
+            matrix = out.to_numpy(np.float64)
+        except (ValueError, TypeError):
+            matrix = None  # a non-numeric column: read the two we need on their own
+        if matrix is not None and np.isfinite(matrix[:, prediction]).all():
+            return matrix[:, score], matrix[:, prediction].astype(np.int64)
+    return np.asarray(out["score"], dtype=np.float64), np.asarray(out["prediction"], dtype=np.int64)
+
+
+def _python_model_predict(inner: Any) -> Callable[[pd.DataFrame], Any] | None:
+    """``python_model.predict`` called as MLflow's ``_PythonModelPyfuncWrapper.predict`` calls
+    it, when ``inner`` is that wrapper's method and it would pass a frame through as it is
+    (the model's input type hint is a DataFrame or absent); else None."""
+    wrapper: Any = getattr(inner, "__self__", None)
+    if type(wrapper).__name__ != "_PythonModelPyfuncWrapper":
+        return None
+    try:
+        from mlflow.models.signature import _is_context_in_predict_function_signature
+
+        model, context = wrapper.python_model, wrapper.context
+        hint = model.predict_type_hints.input
+        parameters = inspect.signature(model.predict).parameters
+        with_context = _is_context_in_predict_function_signature(parameters=parameters)
+    except Exception:  # MLflow's internals moved: keep its own path
+        return None
+    if hint not in (None, pd.DataFrame):
+        return None  # MLflow converts the frame for this hint (list of str or dicts, ...)
+    kwargs = {"params": None} if "params" in parameters else {}
+    if with_context:
+        return lambda frame: model.predict(context, frame, **kwargs)
+    return lambda frame: model.predict(frame, **kwargs)
 
 
 @dataclass(frozen=True)

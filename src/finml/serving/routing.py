@@ -8,6 +8,7 @@ time, and a 5 % split is accurate to 0.01 %.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from finml.serving.settings import ABSettings
 
@@ -15,6 +16,7 @@ BUCKETS = 10_000
 CHAMPION, CHALLENGER, SHADOW = "champion", "challenger", "shadow"
 
 
+@lru_cache(maxsize=65_536)  # symbols repeat: a 10k-record batch hashes each one once
 def bucket(key: str) -> int:
     """A stable bucket in ``[0, BUCKETS)`` for ``key``."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
@@ -25,6 +27,11 @@ def route(key: str | None, ab: ABSettings, has_challenger: bool) -> str:
     """``challenger`` if ``key`` falls in the challenger's share under a split, else
     ``champion``. Records without a key, and every record outside ``split`` mode, go to
     the champion (in ``shadow`` mode the champion answers and the challenger scores too)."""
-    if ab.mode != "split" or not has_challenger or key is None:
+    if not splitting(ab, has_challenger) or key is None:
         return CHAMPION
     return CHALLENGER if bucket(key) < ab.challenger_percent * (BUCKETS / 100) else CHAMPION
+
+
+def splitting(ab: ABSettings, has_challenger: bool) -> bool:
+    """Whether any record can be routed to the challenger (else all go to the champion)."""
+    return ab.mode == "split" and has_challenger

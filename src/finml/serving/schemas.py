@@ -16,14 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from finml.serving.models import ModelContractError
 
 ENTITY_FIELDS = ("symbol", "ts", "trade_id")
+KEY_LENGTHS = {"symbol": 64, "trade_id": 128}  # most characters of each key field (least: 1)
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=False)
 
-    symbol: str | None = Field(None, min_length=1, max_length=64, description="Entity key")
+    symbol: str | None = Field(
+        None, min_length=1, max_length=KEY_LENGTHS["symbol"], description="Entity key"
+    )
     ts: datetime | None = Field(None, description="Event time (ISO 8601; naive = UTC)")
-    trade_id: str | None = Field(None, min_length=1, max_length=128)
+    trade_id: str | None = Field(None, min_length=1, max_length=KEY_LENGTHS["trade_id"])
 
 
 def record_model(features: tuple[str, ...]) -> type[BaseModel]:

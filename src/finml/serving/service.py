@@ -9,45 +9,27 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import pandas as pd
 
 from finml.log import get_logger
 from finml.serving.inference_log import InferenceLogWriter, LogBatch
 from finml.serving.models import LoadedModel, ModelSlots
-from finml.serving.routing import CHALLENGER, SHADOW, route
+from finml.serving.routing import CHALLENGER, CHAMPION, SHADOW, route, splitting
 from finml.serving.settings import ServingSettings
 
 if TYPE_CHECKING:
     from finml.serving.metrics import ServingMetrics
+    from finml.serving.records import Records
 
 log = get_logger("serving.service")
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One validated input: feature ``values`` in the service's feature order, and the
-    optional entity fields."""
-
-    values: tuple[float, ...]
-    symbol: str | None = None
-    ts: datetime | None = None
-    trade_id: str | None = None
-
-    @property
-    def key(self) -> str | None:
-        return self.symbol or self.trade_id
 
 
 class ScoringService:
     """Routes, scores and logs records; owns the shadow executor.
 
-    ``features`` is the order of every :class:`Record`'s values (the published request
-    schema, i.e. the champion's signature at start).
+    ``features`` is the column order of every :class:`~finml.serving.records.Records`
+    (the published request schema, i.e. the champion's signature at start).
     """
 
     def __init__(
@@ -64,7 +46,7 @@ class ScoringService:
         # One worker: shadow scoring never competes with itself, only queues.
         self._shadow = ThreadPoolExecutor(1, thread_name_prefix="finml-shadow")
 
-    def score(self, request_id: str, records: list[Record]) -> list[dict[str, Any]]:
+    def score(self, request_id: str, records: Records) -> list[dict[str, Any]]:
         """Score ``records`` (one request), log every prediction, queue shadow scoring.
 
         Returns one ``{score, prediction, model_name, model_version, variant}`` per record,
@@ -72,44 +54,53 @@ class ScoringService:
         """
         current = self.slots.current
         has_challenger = current.challenger is not None
-        groups: dict[str, list[int]] = {}
-        for i, record in enumerate(records):
-            groups.setdefault(route(record.key, self.settings.ab, has_challenger), []).append(i)
         out: list[dict[str, Any]] = [{}] * len(records)
-        for variant, indices in groups.items():
+        for variant, indices in self._groups(records, has_challenger).items():
             model = current.challenger if variant == CHALLENGER else current.champion
             assert model is not None  # route() only picks the challenger when one is loaded
-            chosen = records if len(indices) == len(records) else [records[i] for i in indices]
+            chosen = records if indices is None else records.take(indices)
             scores, predictions, latency = self._score(model, chosen)
-            version = str(model.version)
-            for i, s, p in zip(indices, scores, predictions, strict=True):
+            name, version = model.name, str(model.version)
+            for i, s, p in zip(
+                range(len(records)) if indices is None else indices,
+                scores,
+                predictions,
+                strict=True,
+            ):
                 out[i] = {
                     "score": s,
                     "prediction": p,
-                    "model_name": model.name,
+                    "model_name": name,
                     "model_version": version,
                     "variant": variant,
                 }
             self._log(request_id, model, variant, chosen, scores, predictions, latency)
-        if self.settings.ab.mode == SHADOW and has_challenger:
+        if self.settings.ab.mode == SHADOW and current.challenger is not None:
             self._shadow.submit(self._score_shadow, current.challenger, request_id, records)
         return out
+
+    def _groups(self, records: Records, has_challenger: bool) -> dict[str, list[int] | None]:
+        """Record indices per variant; None stands for "all records" (no split to make)."""
+        ab = self.settings.ab
+        if not splitting(ab, has_challenger):
+            return {CHAMPION: None}
+        groups: dict[str, list[int]] = {}
+        for i, key in enumerate(records.keys()):
+            groups.setdefault(route(key, ab, has_challenger), []).append(i)
+        return {variant: indices for variant, indices in groups.items()}
 
     def close(self) -> None:
         """Finish queued shadow work (its rows must reach the log before the last flush)."""
         self._shadow.shutdown(wait=True)
 
-    def _score(
-        self, model: LoadedModel, records: list[Record]
-    ) -> tuple[list[float], list[int], float]:
+    def _score(self, model: LoadedModel, records: Records) -> tuple[list[float], list[int], float]:
         """Scores, predictions and the per-record model latency in milliseconds."""
         started = time.perf_counter()
-        matrix = np.array([r.values for r in records], dtype=np.float64)
-        scores, predictions = model.score(pd.DataFrame(matrix, columns=list(self.features)))
+        scores, predictions = model.score(records.values, self.features)
         latency = (time.perf_counter() - started) * 1000 / max(len(records), 1)
         return scores.tolist(), predictions.tolist(), latency
 
-    def _score_shadow(self, model: LoadedModel, request_id: str, records: list[Record]) -> None:
+    def _score_shadow(self, model: LoadedModel, request_id: str, records: Records) -> None:
         try:
             scores, predictions, latency = self._score(model, records)
         except Exception as exc:  # a broken challenger must never hurt the champion's path
@@ -123,7 +114,7 @@ class ScoringService:
         request_id: str,
         model: LoadedModel,
         variant: str,
-        records: list[Record],
+        records: Records,
         scores: list[float],
         predictions: list[int],
         latency_ms: float,
@@ -143,4 +134,4 @@ class ScoringService:
             )
         )
         if self.metrics is not None:
-            self.metrics.predictions.labels(variant, str(model.version)).inc(len(records))
+            self.metrics.count_predictions(variant, model.version, len(records))

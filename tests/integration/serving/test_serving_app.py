@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -68,6 +69,42 @@ def test_bad_input_is_422_naming_the_field(client, body: str, field: str, reason
     errors = r.json()["errors"]
     assert any(f"field {field!r}" in e and reason in e for e in errors), errors
     assert "x-request-id" in r.headers
+
+
+@pytest.mark.parametrize(
+    ("second", "field", "reason"),
+    [
+        ('{"return_z": NaN, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}', "return_z", "finite"),
+        (
+            '{"return_z": 1, "volume_z": Infinity, "spread_bps": 0.1, "gap_z": 0}',
+            "volume_z",
+            "finite",
+        ),
+        (
+            '{"return_z": 1, "volume_z": 0.5, "spread_bps": "wide", "gap_z": 0}',
+            "spread_bps",
+            "number",
+        ),
+        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1}', "gap_z", "required"),
+        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0, "x": 1}', "x", "extra"),
+    ],
+)
+def test_bad_batch_record_is_422_naming_index_and_field(
+    client, second: str, field: str, reason: str
+) -> None:
+    body = f'{{"records": [{json.dumps(RECORD)}, {second}, {json.dumps(RECORD)}]}}'
+    r = client.post("/predict/batch", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert len(errors) == 1 and errors[0].startswith(f"field 'records.1.{field}': "), errors
+    assert reason in errors[0] and "x-request-id" in r.headers
+
+
+def test_empty_batch_is_422(client) -> None:
+    r = client.post("/predict/batch", json={"records": []})
+    assert r.status_code == 422
+    [error] = r.json()["errors"]
+    assert error.startswith("field 'records': list should have at least 1 item"), error
 
 
 def test_batch_keeps_order_and_limit_is_413(client) -> None:

@@ -11,7 +11,7 @@ from finml.errors import DataError
 from finml.jobs.serving import ab_report
 from finml.runtime.delta import DeltaTables
 from finml.serving.inference_log import LogBatch, to_arrow
-from finml.serving.service import Record
+from finml.serving.records import Records
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -21,7 +21,9 @@ def rows(variant: str, version: int, positives_caught: int, offset: int) -> list
     """200 records: trades 0-99 are anomalies, ``positives_caught`` of them flagged; trades
     100-199 are normal, 10 of them flagged."""
     flagged = [int(i < positives_caught if i < 100 else i < 110) for i in range(200)]
-    records = [Record((1.0,), "AAPL", None, f"t{offset + i}") for i in range(200)]
+    records = Records.of(
+        [(1.0,)] * 200, ["AAPL"] * 200, None, [f"t{offset + i}" for i in range(200)]
+    )
     scores = [0.9 if f else 0.1 for f in flagged]
     return [
         LogBatch(f"r{offset}", NOW, "m", version, variant, ("x",), records, scores, flagged, 1.0)

@@ -5,20 +5,28 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from finml.config import ProjectConfig
 from finml.runtime.delta import DeltaTables
 from finml.serving.inference_log import (
     INFERENCE_LOG_SCHEMA,
     InferenceLogWriter,
     LogBatch,
+    inputs_json,
+    inputs_payloads,
     to_arrow,
 )
-from finml.serving.service import Record
+from finml.serving.records import Records
 from finml.serving.settings import InferenceLogSettings
 
 
 def batch(n: int, ts: datetime | None = None) -> LogBatch:
-    records = [Record((2.0, float(i)), "AAPL", ts, f"t{i}") for i in range(n)]
+    records = Records.of(
+        [(2.0, float(i)) for i in range(n)], ["AAPL"] * n, [ts] * n, [f"t{i}" for i in range(n)]
+    )
     return LogBatch(
         "r1", datetime.now(UTC), "m", 3, "champion", ("b", "a"), records, [0.5] * n, [1] * n, 2.0
     )
@@ -59,3 +67,28 @@ def test_full_buffer_drops_and_counts(tmp_path) -> None:
     assert (writer.pending, writer.rows_dropped) == (4, 3)
     writer.close()  # never started: close still flushes
     assert target.count() == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=5, unique=True),
+    st.integers(min_value=0, max_value=40),
+    st.data(),
+)
+def test_payloads_are_the_canonical_json_of_each_record(names: list[str], rows: int, data) -> None:
+    finite = st.floats(allow_nan=False, allow_infinity=False)
+    cells = data.draw(st.lists(finite, min_size=rows * len(names), max_size=rows * len(names)))
+    values = np.array(cells, dtype=np.float64).reshape(rows, len(names))
+    assert inputs_payloads(tuple(names), values) == [
+        inputs_json(tuple(names), row) for row in values.tolist()
+    ]
+
+
+def test_payloads_match_json_on_every_magnitude_and_bit_pattern() -> None:
+    rng = np.random.default_rng(0)
+    scaled = rng.normal(size=(20_000, 4)) * 10.0 ** rng.integers(-8, 20, size=(20_000, 4))
+    bits = rng.integers(0, 2**63, size=(20_000, 4), dtype=np.uint64).view(np.float64)
+    bits[~np.isfinite(bits)] = 0.5
+    names = ("return_z", "volume_z", "spread_bps", "gap_z")
+    for values in (scaled, bits, np.round(scaled, 3), -scaled):
+        assert inputs_payloads(names, values) == [inputs_json(names, r) for r in values.tolist()]
