@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from finml.errors import SchemaMismatch
 
 if TYPE_CHECKING:
@@ -23,6 +25,19 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 KEYS = ("symbol", "ts", "trade_id")
+# What ``with_predictions`` returns and ``predictions`` holds (sql/10_audit_tables.sql).
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("trade_id", pa.string()),
+        ("score", pa.float64()),
+        ("prediction", pa.int32()),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 PREDICTION_COLUMNS = (
     "symbol",
     "ts",

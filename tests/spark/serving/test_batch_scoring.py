@@ -9,10 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from finml.bundle.ddl import code_columns
 from finml.errors import SchemaMismatch
 from finml.jobs.serving import score_table
 from finml.runtime.delta import DeltaTables
 from finml.serving.sample_model import SAMPLE_FEATURES, synthetic_rows
+from finml.serving.scoring import PREDICTIONS_SCHEMA
 
 ROWS = 60
 
@@ -38,22 +40,7 @@ def test_scores_every_row_like_the_model(scoring_config, spark, method: str) -> 
     report = score_table(scoring_config, spark, tables, "test_set", method=method)
     assert (report.rows, report.model_version, report.source_version) == (ROWS, "1", 0)
     out = tables.table("predictions").read()
-    assert out.columns == [
-        "symbol",
-        "ts",
-        "trade_id",
-        "score",
-        "prediction",
-        "model_name",
-        "model_version",
-        "scored_at",
-    ]
-    types = dict(out.dtypes)
-    assert (types["score"], types["prediction"], types["scored_at"]) == (
-        "double",
-        "int",
-        "timestamp",
-    )
+    assert code_columns(out.schema) == code_columns(PREDICTIONS_SCHEMA)
     got = out.toPandas().sort_values("trade_id").reset_index(drop=True)
     model = mlflow.pyfunc.load_model(f"models:/{report.model_name}/1")
     expected = model.predict(source.to_pandas()[list(SAMPLE_FEATURES)])

@@ -22,9 +22,7 @@ DDL = parse_tables((REPO / "sql" / "10_audit_tables.sql").read_text())
 CODE_SCHEMAS: dict[str, str | None] = {
     "job_runs": "finml.bundle.runs:JOB_RUNS_SCHEMA",
     "data_quality_log": "finml.pipelines.quality:DQ_SCHEMA",
-    # Written by a Spark transform (finml.serving.scoring.with_predictions): no schema constant
-    # yet; the DDL follows the shared contract.
-    "predictions": None,
+    "predictions": "finml.serving.scoring:PREDICTIONS_SCHEMA",
     "inference_log": "finml.serving.inference_log:INFERENCE_LOG_SCHEMA",
     "champion_challenger_audit": "finml.models.audit:GATE_SCHEMA",
     "rollback_audit": "finml.models.audit:ROLLBACK_SCHEMA",
