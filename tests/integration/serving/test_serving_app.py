@@ -39,6 +39,24 @@ def test_predict_returns_champion_score_and_request_id(client) -> None:
     assert (body["variant"], body["model_version"]) == ("champion", "1")
 
 
+# (record JSON, the field a 422 must name, a word of its reason)
+BAD_RECORDS = [
+    ('{"return_z": NaN, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}', "return_z", "finite"),
+    (
+        '{"return_z": 1, "volume_z": Infinity, "spread_bps": 0.1, "gap_z": 0}',
+        "volume_z",
+        "finite",
+    ),
+    (
+        '{"return_z": 1, "volume_z": 0.5, "spread_bps": "wide", "gap_z": 0}',
+        "spread_bps",
+        "number",
+    ),
+    ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1}', "gap_z", "required"),
+    ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0, "x": 1}', "x", "extra"),
+]
+
+
 def test_invalid_request_id_is_replaced(client) -> None:
     r = client.post("/predict", json=RECORD, headers={"X-Request-ID": "bad id\t<script>"})
     assert r.status_code == 200
@@ -47,21 +65,7 @@ def test_invalid_request_id_is_replaced(client) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field", "reason"),
-    [
-        ('{"return_z": NaN, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}', "return_z", "finite"),
-        (
-            '{"return_z": 1, "volume_z": Infinity, "spread_bps": 0.1, "gap_z": 0}',
-            "volume_z",
-            "finite",
-        ),
-        (
-            '{"return_z": 1, "volume_z": 0.5, "spread_bps": "wide", "gap_z": 0}',
-            "spread_bps",
-            "number",
-        ),
-        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1}', "gap_z", "required"),
-        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0, "x": 1}', "x", "extra"),
-    ],
+    BAD_RECORDS,
 )
 def test_bad_input_is_422_naming_the_field(client, body: str, field: str, reason: str) -> None:
     r = client.post("/predict", content=body, headers={"content-type": "application/json"})
@@ -73,21 +77,7 @@ def test_bad_input_is_422_naming_the_field(client, body: str, field: str, reason
 
 @pytest.mark.parametrize(
     ("second", "field", "reason"),
-    [
-        ('{"return_z": NaN, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}', "return_z", "finite"),
-        (
-            '{"return_z": 1, "volume_z": Infinity, "spread_bps": 0.1, "gap_z": 0}',
-            "volume_z",
-            "finite",
-        ),
-        (
-            '{"return_z": 1, "volume_z": 0.5, "spread_bps": "wide", "gap_z": 0}',
-            "spread_bps",
-            "number",
-        ),
-        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1}', "gap_z", "required"),
-        ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0, "x": 1}', "x", "extra"),
-    ],
+    BAD_RECORDS,
 )
 def test_bad_batch_record_is_422_naming_index_and_field(
     client, second: str, field: str, reason: str
