@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from finml.dashboard.schema import Section, Source
+from finml.dashboard.schema import Section, Series, Source
 from finml.errors import TableNotFound
 from finml.log import get_logger
 
@@ -224,6 +224,16 @@ def window_end(frame: pd.DataFrame) -> pd.Series:
 
 def column(frame: pd.DataFrame, name: str) -> list[Any]:
     return [scalar(v) for v in frame[name].tolist()]
+
+
+def series_by(
+    frame: pd.DataFrame, by: str, x: str, y: str, label: Callable[[Any], str] = str
+) -> list[Series]:
+    """One chart series per ``by`` group (sorted): ``x`` against ``y``, named ``label(key)``."""
+    return [
+        Series(name=label(key), x=column(g, x), y=floats(g[y].tolist()))
+        for key, g in frame.groupby(by, sort=True)
+    ]
 
 
 def rows(frame: pd.DataFrame, columns: list[str], limit: int = 200) -> list[list[Any]]:

@@ -9,11 +9,11 @@ import pandas as pd
 from finml.dashboard.extract import (
     ExportContext,
     column,
-    floats,
     missing,
     newest,
     rows,
     section,
+    series_by,
     spec,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Status, TableBlock
@@ -45,14 +45,7 @@ def data_quality(ctx: ExportContext) -> Section:
                 id="dq_score_by_layer",
                 title="Quality score per layer",
                 kind="line",
-                series=[
-                    Series(
-                        name=str(layer),
-                        x=column(g, "computed_at"),
-                        y=floats(g["quality_score"].tolist()),
-                    )
-                    for layer, g in dq.groupby("layer", sort=True)
-                ],
+                series=series_by(dq, "layer", "computed_at", "quality_score"),
                 y_title="score",
             )
         )
@@ -62,14 +55,7 @@ def data_quality(ctx: ExportContext) -> Section:
                 id="dq_quarantined",
                 title="Rows quarantined per run",
                 kind="stacked_bar",
-                series=[
-                    Series(
-                        name=str(table),
-                        x=column(g, "computed_at"),
-                        y=floats(g["rows_quarantined"].tolist()),
-                    )
-                    for table, g in dq.groupby("table_name", sort=True)
-                ],
+                series=series_by(dq, "table_name", "computed_at", "rows_quarantined"),
                 y_title="rows",
             )
         )

@@ -12,12 +12,12 @@ import pandas as pd
 
 from finml.dashboard.extract import (
     ExportContext,
-    column,
     floats,
     missing,
     newest,
     rows,
     section,
+    series_by,
     spec,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Status, TableBlock
@@ -39,10 +39,7 @@ def regimes(ctx: ExportContext) -> Section:
     matrix = transition_matrix(full)
     frame = newest(full, "trade_date").sort_values(["symbol", "trade_date"])
     analytics = _analytics(matrix)
-    timeline = [
-        Series(name=str(symbol), x=column(g, "trade_date"), y=floats(g["regime_id"].tolist()))
-        for symbol, g in frame.groupby("symbol", sort=True)
-    ]
+    timeline = series_by(frame, "symbol", "trade_date", "regime_id")
     charts = [
         Chart(
             id="regimes_timeline",

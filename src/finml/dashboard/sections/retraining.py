@@ -10,6 +10,7 @@ from finml.dashboard.extract import (
     newest,
     rows,
     section,
+    series_by,
     spec,
     window_end,
 )
@@ -49,14 +50,7 @@ def retraining(ctx: ExportContext) -> Section:
                 id="retraining_windows",
                 title="Retraining checks: violating windows",
                 kind="bar",
-                series=[
-                    Series(
-                        name=str(d),
-                        x=column(g, "decided_at"),
-                        y=floats(g["violating_windows"].tolist()),
-                    )
-                    for d, g in audit.groupby("decision", sort=True)
-                ],
+                series=series_by(audit, "decision", "decided_at", "violating_windows"),
                 y_title="violating windows",
             )
         )
@@ -145,10 +139,7 @@ def _performance(ctx: ExportContext, charts: list) -> None:
             id="model_performance",
             title="Live model performance (PR-AUC per window)",
             kind="line",
-            series=[
-                Series(name=f"v{v}", x=column(g, "window_end"), y=floats(g["pr_auc"].tolist()))
-                for v, g in perf.groupby("model_version", sort=True)
-            ],
+            series=series_by(perf, "model_version", "window_end", "pr_auc", lambda v: f"v{v}"),
             y_title="PR-AUC",
         )
     )
