@@ -104,6 +104,6 @@ def define_pipeline(dlt: Any, spark: SparkSession, landing: str) -> None:
     def gold_bars_1m() -> DataFrame:
         return dlt.read(SILVER_TRADES).transform(gold.bars_1m)
 
-    @dlt.table(name="gold_bars_daily", comment="Daily OHLCV bars per symbol")
+    @dlt.table(name="gold_bars_daily", comment="Daily OHLCV bars per symbol (rolled up from 1m)")
     def gold_bars_daily() -> DataFrame:
-        return dlt.read(SILVER_TRADES).transform(gold.bars_daily)
+        return dlt.read("gold_bars_1m").transform(gold.daily_from_1m)

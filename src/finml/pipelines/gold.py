@@ -42,6 +42,15 @@ def _window_start(ts: str | Column) -> Column:
     return F.date_trunc("minute", ts)
 
 
+def _time_first(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Bar keys (symbol, then a time) reordered for a window's ``partitionBy``: the sort a
+    window runs is by its partition keys first, and Spark radix-sorts on the first key's
+    8-byte prefix -- discriminating for a time or date, useless for a symbol every row of a
+    partition shares (which leaves every comparison to the full keys). Same partitions,
+    sorted about twice as fast."""
+    return (*keys[1:], keys[0])
+
+
 def _bar_rows(trades: DataFrame, keys: tuple[str, ...], extra: dict[str, Column]) -> DataFrame:
     """One row per bar: the bar's first trade carrying whole-bar window values.
 
@@ -51,7 +60,7 @@ def _bar_rows(trades: DataFrame, keys: tuple[str, ...], extra: dict[str, Column]
     counts and ``extra``. Keeping the position-1 row then needs no aggregation, so no second
     sort and no comparisons of ``(ts, trade_id)`` structs.
     """
-    ordered = Window.partitionBy(*keys).orderBy(*_ORDER)
+    ordered = Window.partitionBy(*_time_first(keys)).orderBy(*_ORDER)
     whole_bar = ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     positioned = trades.select(
         "*",
@@ -108,25 +117,63 @@ def bars_1m(trades: DataFrame) -> DataFrame:
 
 
 def bars_daily(trades: DataFrame) -> DataFrame:
-    """Silver trades -> one daily bar per ``GOLD_BARS_DAILY_KEYS`` (symbol, trade_date).
+    """Silver trades -> one daily bar per ``GOLD_BARS_DAILY_KEYS`` (symbol, trade_date): the
+    day's :func:`bars_1m` rolled up by :func:`daily_from_1m` (see there for the columns)."""
+    return daily_from_1m(bars_1m(trades))
 
-    ``trade_date`` is the exchange-local (New York) date carried by silver. Returns symbol,
-    trade_date, open, high, low, close, volume, vwap, trade_count, realized_vol (over all the
-    day's trades, any session), regular_open / regular_close (first / last price with
-    session ``"regular"``, null when the day has none), first_ts, last_ts.
+
+def daily_from_1m(minutes: DataFrame) -> DataFrame:
+    """1-minute bars -> one daily bar per ``GOLD_BARS_DAILY_KEYS`` (symbol, trade_date).
+
+    A minute never straddles a New York date or a session (both change on whole minutes,
+    and New York's UTC offset is whole hours), so a day's bar is a roll-up of its minutes,
+    taken in ``window_start`` order: open / close of the first / last minute, extremes,
+    summed volume, notional (``vwap * volume``) and trade count. The day's squared log
+    returns are each minute's (``realized_vol**2``) plus the return across each boundary
+    between consecutive minutes (first price of one over last price of the one before), so
+    realised volatility is the same as over the day's trades, up to rounding.
+    ``regular_open`` / ``regular_close`` are the first / last price in the regular session
+    (null when the day has none). This reads about 1/10 of the rows the trades would need
+    and sorts no trade twice.
+
+    Returns symbol, trade_date, open, high, low, close, volume, vwap, trade_count (long),
+    realized_vol, regular_open, regular_close, first_ts, last_ts.
     """
-    regular_price = F.when(F.col("session") == "regular", F.col("price"))
-    bars = _bar_rows(
-        trades,
-        GOLD_BARS_DAILY_KEYS,
-        {
-            "regular_open": F.first(regular_price, ignorenulls=True),
-            "regular_close": F.last(regular_price, ignorenulls=True),
-        },
+    ordered = Window.partitionBy(*_time_first(GOLD_BARS_DAILY_KEYS)).orderBy("window_start")
+    whole_day = ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    boundary = F.log(F.col("open") / F.lag("close").over(ordered))
+    squared_returns = F.col("realized_vol") * F.col("realized_vol") + F.coalesce(
+        boundary * boundary, F.lit(0.0)
     )
-    return bars.select(
-        "symbol", "trade_date", *_STATS, "regular_open", "regular_close", "first_ts", "last_ts"
+    positioned = minutes.select(
+        "*",
+        F.row_number().over(ordered).alias("_position"),
+        squared_returns.alias("_squared_returns"),
     )
+    regular = F.col("session") == "regular"
+    volume = F.sum("volume").over(whole_day)
+    notional = F.sum(F.col("vwap") * F.col("volume")).over(whole_day)
+    days = positioned.select(
+        *GOLD_BARS_DAILY_KEYS,
+        "_position",
+        F.first("open").over(whole_day).alias("open"),
+        F.max("high").over(whole_day).alias("high"),
+        F.min("low").over(whole_day).alias("low"),
+        F.last("close").over(whole_day).alias("close"),
+        volume.alias("volume"),
+        (notional / volume).alias("vwap"),
+        F.sum("trade_count").over(whole_day).cast("long").alias("trade_count"),
+        F.sqrt(F.sum("_squared_returns").over(whole_day)).alias("realized_vol"),
+        F.first(F.when(regular, F.col("open")), ignorenulls=True)
+        .over(whole_day)
+        .alias("regular_open"),
+        F.last(F.when(regular, F.col("close")), ignorenulls=True)
+        .over(whole_day)
+        .alias("regular_close"),
+        F.first("first_ts").over(whole_day).alias("first_ts"),
+        F.last("last_ts").over(whole_day).alias("last_ts"),
+    )
+    return days.where(F.col("_position") == 1).drop("_position")
 
 
 def affected_minutes(increment: DataFrame) -> DataFrame:

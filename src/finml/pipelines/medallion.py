@@ -195,8 +195,10 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
 def gold_stage(tables: DeltaTables) -> list[QualityRecord]:
     """Recompute exactly the 1-minute and daily bars touched by new silver trades.
 
-    On a first run (nothing processed yet) every key is affected, so the bars are computed
-    straight from silver without the semi-join.
+    The 1-minute bars come from the trades of each touched minute; the daily bars are
+    rolled up from ``gold_bars_1m`` (after its merge) for each touched day, so the trades
+    are sorted once, not once per bar table. On a first run (nothing processed yet) every
+    key is affected, so the bars are computed straight from silver without the semi-joins.
     """
     silver, daily = tables.table(SILVER_TRADES), tables.table(GOLD_DAILY)
     pending = _pending(silver, daily, f"{GOLD_DAILY}<-{SILVER_TRADES}")
@@ -204,12 +206,13 @@ def gold_stage(tables: DeltaTables) -> list[QualityRecord]:
         return []
     done, latest = pending
     if done is None:
-        minutes = days = silver.read(version=latest)
+        minutes = silver.read(version=latest)
+        days = None
     else:
         increment = silver.read_appended(done, latest)
-        trades = silver.read(version=latest)
         minutes = (
-            trades.withColumn("window_start", F.date_trunc("minute", "ts"))
+            silver.read(version=latest)
+            .withColumn("window_start", F.date_trunc("minute", "ts"))
             .join(
                 F.broadcast(gold.affected_minutes(increment)),
                 ["symbol", "window_start"],
@@ -217,16 +220,17 @@ def gold_stage(tables: DeltaTables) -> list[QualityRecord]:
             )
             .drop("window_start")
         )
-        days = trades.join(
-            F.broadcast(gold.affected_days(increment)), ["symbol", "trade_date"], "left_semi"
-        )
+        days = F.broadcast(gold.affected_days(increment))
+    minute_record = _merge_bars(
+        tables, GOLD_1M, minutes.transform(gold.bars_1m), gold.GOLD_BARS_1M_KEYS, latest
+    )
+    day_minutes = tables.table(GOLD_1M).read()
+    if days is not None:
+        day_minutes = day_minutes.join(days, list(gold.GOLD_BARS_DAILY_KEYS), "left_semi")
+    daily_bars = day_minutes.transform(gold.daily_from_1m)
     return [
-        _merge_bars(
-            tables, GOLD_1M, minutes.transform(gold.bars_1m), gold.GOLD_BARS_1M_KEYS, latest
-        ),
-        _merge_bars(
-            tables, GOLD_DAILY, days.transform(gold.bars_daily), gold.GOLD_BARS_DAILY_KEYS, latest
-        ),
+        minute_record,
+        _merge_bars(tables, GOLD_DAILY, daily_bars, gold.GOLD_BARS_DAILY_KEYS, latest),
     ]
 
 
