@@ -130,25 +130,29 @@ def check(
 class ObservedSplit:
     """Rows split by their expectations, counted *while* they are written (no extra pass).
 
-    Write ``valid`` and/or ``quarantined`` first, then call :meth:`result`. For tables
-    without ``fail`` rules: those must stop the pipeline before anything is written, which
-    needs the counts up front (:func:`check`).
+    Write ``valid`` and ``quarantined``, then call :meth:`result`. For tables without
+    ``fail`` rules: those must stop the pipeline before anything is written, which needs
+    the counts up front (:func:`check`).
     """
 
     valid: DataFrame
     quarantined: DataFrame
     rules: tuple[Expectation, ...]
     measures: dict[str, Column]
-    observation: Observation
+    observations: tuple[Observation, ...]
     annotated: DataFrame
 
     def result(self, *, written: bool = True) -> Checked:
-        """The counts, as :func:`check` reports them. ``written=False`` (no write ran, e.g.
-        every target already held this batch) counts with a separate aggregation instead of
-        waiting for metrics no action will deliver."""
-        aggregates = _aggregates(self.rules, self.measures)
-        row = self.observation.get if written else self.annotated.agg(*aggregates).first()
-        counts = _counts(row)
+        """The counts, as :func:`check` reports them. ``written=False`` (not both frames
+        were written, e.g. a target already held this batch) counts with a separate
+        aggregation instead of waiting for metrics no action will deliver."""
+        if written:
+            counts: dict[str, int] = {}
+            for observation in self.observations:
+                for name, value in _counts(observation.get).items():
+                    counts[name] = counts.get(name, 0) + value
+        else:
+            counts = _counts(self.annotated.agg(*_aggregates(self.rules, self.measures)).first())
         return _checked(self.valid, self.quarantined, counts, self.rules, self.measures, None)
 
 
@@ -159,7 +163,13 @@ def observe(
     measures: dict[str, Column] | None = None,
 ) -> ObservedSplit:
     """Split ``df`` by ``rules`` like :func:`check`, with the rule counts and ``measures``
-    collected by Spark (``DataFrame.observe``) during the first write of either frame.
+    collected by Spark (``DataFrame.observe``) while the frames are written.
+
+    Each frame is observed after the split, so each row is counted once, by the write
+    that keeps it -- an observation before the split would be evaluated over every row by
+    both writes. Without ``drop`` rules every row is valid or quarantined and the two
+    observations add up to the whole; with them, the dropped rows are written nowhere, so
+    one observation before the split counts everything.
 
     Raises:
         ValueError: ``rules`` include a ``fail`` rule (use :func:`check`).
@@ -167,21 +177,34 @@ def observe(
     fatal = [r.name for r in rules if r.action == "fail"]
     if fatal:
         raise ValueError(f"table {table}: rules {fatal} have action 'fail'; use check()")
-    observation = Observation(f"expectations_{table}_{uuid.uuid4().hex[:8]}")
+    measures = measures or {}
+    aggregates = _aggregates(rules, measures)
     annotated = annotate(df, rules)
-    observed = annotated.observe(observation, *_aggregates(rules, measures or {}))
-    valid, quarantined = _routes(observed, rules)
-    return ObservedSplit(valid, quarantined, rules, measures or {}, observation, annotated)
+    name = f"expectations_{table}_{uuid.uuid4().hex[:8]}"
+    if any(r.action == "drop" for r in rules):
+        observation = Observation(name)
+        valid, quarantined = _routes(annotated.observe(observation, *aggregates), rules)
+        return ObservedSplit(valid, quarantined, rules, measures, (observation,), annotated)
+    valid_seen, quarantine_seen = Observation(f"{name}_valid"), Observation(f"{name}_quarantine")
+    flagged, quarantined = _routes(annotated, rules, keep_flags=True)
+    valid = flagged.observe(valid_seen, *aggregates).drop(FAILED_RULES)
+    quarantined = quarantined.observe(quarantine_seen, *aggregates)
+    return ObservedSplit(
+        valid, quarantined, rules, measures, (valid_seen, quarantine_seen), annotated
+    )
 
 
-def _routes(annotated: DataFrame, rules: tuple[Expectation, ...]) -> tuple[DataFrame, DataFrame]:
-    """``(valid, quarantined)``: rows failing no blocking rule (without ``_failed_rules``),
-    and rows failing a ``quarantine`` rule (with it)."""
+def _routes(
+    annotated: DataFrame, rules: tuple[Expectation, ...], *, keep_flags: bool = False
+) -> tuple[DataFrame, DataFrame]:
+    """``(valid, quarantined)``: rows failing no blocking rule (without ``_failed_rules``
+    unless ``keep_flags``), and rows failing a ``quarantine`` rule (with it)."""
     blocking = _names([r.name for r in rules if r.action != "warn"])
     quarantining = _names([r.name for r in rules if r.action == "quarantine"])
     failed = F.col(FAILED_RULES)
+    valid = annotated.where(~F.arrays_overlap(failed, blocking))
     return (
-        annotated.where(~F.arrays_overlap(failed, blocking)).drop(FAILED_RULES),
+        valid if keep_flags else valid.drop(FAILED_RULES),
         annotated.where(F.arrays_overlap(failed, quarantining)),
     )
 

@@ -120,9 +120,10 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
     """Bronze increment -> checked, deduplicated silver trades + quarantine.
 
     The rule counts and completeness are observed while quarantine and silver are written
-    (silver has no ``fail`` rule), so the increment is read twice -- once per target -- and
-    never cached or aggregated separately; the rules read only the typed columns, so the
-    trade identity and session are derived after the split, for the rows each target keeps.
+    (silver has no ``fail`` rule; each target counts the rows it keeps), so the increment
+    is read twice -- once per target -- and never cached or aggregated separately; the
+    rules read only the typed columns, so the trade identity and session are derived after
+    the split, for the rows each target keeps.
     Bronze uniqueness is one lean distinct count.
     """
     bronze, silver = tables.table(BRONZE), tables.table(SILVER_TRADES)
@@ -149,7 +150,7 @@ def silver_stage(tables: DeltaTables) -> list[QualityRecord]:
     new = deduplicate(valid, silver.read().select("trade_id") if silver.exists() else None)
     written = silver.append(new, txn=Txn(app, latest))
     inserted = int(written.rows or 0)
-    checked = split.result(written=not (quarantined.skipped and written.skipped))
+    checked = split.result(written=not (quarantined.skipped or written.skipped))
     rows, values = checked.rows_in, checked.measures
     bronze_unique = distinct_keys(increment, ("_raw", "_source_file")) / rows if rows else 1.0
     parse_errors = checked.failures.get("parsed_record", 0)

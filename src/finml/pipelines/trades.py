@@ -92,9 +92,10 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
     only for those rare lines; ``CASE`` evaluates one branch per line).
     """
     typed = F.from_json("value", _TYPED_MESSAGE_SCHEMA, {"allowNonNumericNumbers": "false"})
-    parsed = lines.select("value", "_source_file", typed.alias("m"))
-    regular = F.coalesce(_is_regular(F.col("value"), F.col("m")), F.lit(False))
-    staged = parsed.select("value", "_source_file", "m", regular.alias("_regular"))
+    flat = F.regexp_extract_all("value", F.lit(_FLAT_OBJECT), F.lit(0))
+    parsed = lines.select("value", "_source_file", typed.alias("m"), flat.alias("_flat"))
+    regular = F.coalesce(_is_regular(F.col("value"), F.col("m"), F.col("_flat")), F.lit(False))
+    staged = parsed.select("value", "_source_file", "m", "_flat", regular.alias("_regular"))
     message = F.from_json("value", _MESSAGE_SCHEMA)  # general path only
     error = (
         F.when(F.col("_regular"), F.lit(None).cast("string"))
@@ -104,14 +105,14 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
         .when(message["data"].isNull(), F.lit("data_not_an_array"))
     )
     is_ping = F.col("m.type") == "ping"  # a ping parses as regular JSON; it has no trades
-    staged = staged.select("value", "_source_file", "_regular", "m", error.alias("_parse_error"))
+    staged = staged.select(
+        "value", "_source_file", "_regular", "m", "_flat", error.alias("_parse_error")
+    )
     general = F.col("_parse_error").isNull() & ~F.coalesce(is_ping, F.lit(False))
     elements = F.when(F.col("_regular"), F.col("m.data")).when(
         general, F.transform(message["data"], _general_fields)
     )
-    raws = F.when(
-        F.col("_regular"), F.regexp_extract_all("value", F.lit(_FLAT_OBJECT), F.lit(0))
-    ).when(general, message["data"])
+    raws = F.when(F.col("_regular"), F.col("_flat")).when(general, message["data"])
     rescued = F.when(~F.col("_regular") & general, F.transform(message["data"], _rescued))
     arrays = staged.select(
         "value",
@@ -133,26 +134,38 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
     )
 
 
-def _is_regular(value: Column, message: Column) -> Column:
+def _is_regular(value: Column, message: Column, flat: Column) -> Column:
     """True when the typed parse of a line lost nothing (see :func:`bronze_trades_from_lines`).
 
     Every JSON key is followed by a ``:``, so a line holds at least as many colons as keys;
     exactly 2 (``type``, ``data``) plus the non-null known fields means no unknown, null,
-    repeated or nested key. ``n + 1`` braces of each kind mean the elements are the only
-    objects inside the message and no string holds a brace, so :data:`_FLAT_OBJECT` finds
-    exactly them. (Counted by splitting: far cheaper per line than a regex or ``translate``.)
+    repeated or nested key. ``n + 1`` braces of each kind and ``n`` flat objects
+    (:data:`_FLAT_OBJECT` matches, ``flat``) mean the elements are the only objects inside
+    the message, none is null and no string holds a brace, so ``flat`` is exactly their
+    text. Everything here is compiled: counting by splitting is far cheaper per line than
+    a regex or ``translate``, and :func:`_non_null` needs no lambda (an interpreted
+    ``array_compact`` per field cost more than the parse itself).
     """
     data = message["data"]
     n = F.size(data)
-    present = [F.size(F.array_compact(data[f])) for f in TRADE_FIELDS]
+    present = [_non_null(data[f]) for f in TRADE_FIELDS]
     return (
         (message["type"] == "trade")
         & (n > 0)
-        & (F.size(F.array_compact(data)) == n)
+        & (F.size(flat) == n)
         & (_occurrences(value, r"\{") == n + 1)
         & (_occurrences(value, r"\}") == n + 1)
         & (_occurrences(value, ":") == sum(present, F.lit(2)))
     )
+
+
+def _non_null(values: Column) -> Column:
+    """How many elements of ``values`` are not null, without a lambda: sorted ascending,
+    the nulls come first, so the smallest value's first position is one past them."""
+    nulls = F.coalesce(
+        F.array_position(F.sort_array(values), F.array_min(values)) - 1, F.size(values)
+    )
+    return F.size(values) - nulls
 
 
 def _occurrences(text: Column, pattern: str) -> Column:

@@ -90,6 +90,27 @@ def test_bronze_regular_lines_and_the_general_path_give_the_same_fields(spark) -
     assert all(r._parse_error is None for r in bronze)
 
 
+def test_bronze_lines_that_counting_alone_would_misjudge(spark) -> None:
+    """A null element hidden by an empty nested object, and an unknown key in one element
+    offset by a missing key in another: brace and colon totals match, yet neither line is
+    regular -- the flat-object count and the non-null field count tell."""
+    t = str(T)
+    lines = [
+        '{"type":"trade","data":[{"s":"A","p":{},"v":1,"t":' + t + ',"c":[]}, null]}',
+        '{"type":"trade","data":[{"s":"A","p":1,"v":1,"t":' + t + "}, "
+        '{"s":"B","p":2,"v":1,"t":' + t + ',"c":[],"x":1}]}',
+    ]
+    bronze = bronze_trades_from_lines(lines_df(spark, lines)).collect()
+    got = [(r.s, r.p, r.c, r._rescued_data) for r in bronze]
+    assert got == [
+        ("A", "{}", [], None),
+        (None, None, None, None),  # the null element: kept, to fail silver's rules
+        ("A", "1", None, None),
+        ("B", "2", [], '{"x":"1"}'),  # the unknown key is rescued, not lost
+    ]
+    assert bronze[1]._raw == lines[0]
+
+
 def test_bronze_from_parquet_has_the_same_shape(spark) -> None:
     parquet = spark.createDataFrame(
         [("AAPL", 187.5, 10.0, T, ["1"], "file:/l/a.parquet")],
@@ -191,20 +212,31 @@ def test_drop_and_warn_actions(spark) -> None:
     checked.release()
 
 
-def test_observed_split_counts_what_check_counts_while_writing(spark) -> None:
+@pytest.mark.parametrize(
+    ("drop", "kept", "failures"),
+    [
+        # With a drop rule one observation before the split counts every row.
+        (True, ([1, 5], [-1, None]), {"x_positive": 2, "x_small": 2, "x_not_minus_one": 2}),
+        # Without, each frame is observed after the split and the two add up.
+        (False, ([1, 5], [-1, None]), {"x_positive": 2, "x_small": 2}),
+    ],
+)
+def test_observed_split_counts_what_check_counts_while_writing(spark, drop, kept, failures) -> None:
     df = spark.createDataFrame([(1,), (-1,), (None,), (5,)], "x int")
     rules = (
         Expectation("x_positive", "x > 0"),
         Expectation("x_small", "x < 3", "warn"),
-        Expectation("x_not_minus_one", "x <> -1", "drop"),
+        *((Expectation("x_not_minus_one", "x <> -1", "drop"),) if drop else ()),
     )
     measures = {"nn_x": F.count("x")}
     eager = check(df, rules, "t", measures)
     split = observe(df, rules, "t", measures)
-    valid = [r.x for r in split.valid.collect()]  # the first action collects the counts
+    assert len(split.observations) == (1 if drop else 2)
+    valid = [r.x for r in split.valid.collect()]  # each write collects its counts
     quarantined = [r.x for r in split.quarantined.collect()]
     observed = split.result()
-    assert (valid, sorted(quarantined, key=str)) == ([1, 5], [-1, None])
+    assert (valid, sorted(quarantined, key=str)) == kept
+    assert "_failed_rules" not in split.valid.columns
     for got in (observed, split.result(written=False)):
         assert (got.rows_in, got.rows_valid, got.rows_quarantined, got.rows_dropped) == (
             eager.rows_in,
@@ -212,9 +244,7 @@ def test_observed_split_counts_what_check_counts_while_writing(spark) -> None:
             eager.rows_quarantined,
             eager.rows_dropped,
         )
-        assert (
-            got.failures == eager.failures == {"x_positive": 2, "x_small": 2, "x_not_minus_one": 2}
-        )
+        assert got.failures == eager.failures == failures
         assert got.measures == eager.measures == {"nn_x": 3}
     eager.release()
     with pytest.raises(ValueError, match=r"t: rules .*x_big.* action .fail."):
