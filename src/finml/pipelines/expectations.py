@@ -167,7 +167,10 @@ def observe(
 
     Each frame is observed after the split, so each row is counted once, by the write
     that keeps it -- an observation before the split would be evaluated over every row by
-    both writes. Without ``drop`` rules every row is valid or quarantined and the two
+    both writes. The valid rows are chosen with plain boolean conditions and counted with
+    lean aggregates (row count, ``warn`` failures, ``measures``): every other rule passes
+    on them by definition, and building the ``_failed_rules`` array is left to the
+    quarantined rows. Without ``drop`` rules every row is valid or quarantined, so the two
     observations add up to the whole; with them, the dropped rows are written nowhere, so
     one observation before the split counts everything.
 
@@ -186,25 +189,29 @@ def observe(
         valid, quarantined = _routes(annotated.observe(observation, *aggregates), rules)
         return ObservedSplit(valid, quarantined, rules, measures, (observation,), annotated)
     valid_seen, quarantine_seen = Observation(f"{name}_valid"), Observation(f"{name}_quarantine")
-    flagged, quarantined = _routes(annotated, rules, keep_flags=True)
-    valid = flagged.observe(valid_seen, *aggregates).drop(FAILED_RULES)
+    passes = F.lit(True)
+    for rule in rules:
+        if rule.action != "warn":
+            passes = passes & rule.passed()
+    lean = [F.count(F.lit(1)).alias("_rows"), F.count(F.lit(1)).alias("_valid")]
+    lean += [F.count_if(~r.passed()).alias(r.name) for r in rules if r.action == "warn"]
+    lean += [column.alias(key) for key, column in measures.items()]
+    valid = df.where(passes).observe(valid_seen, *lean)
+    _, quarantined = _routes(annotated, rules)
     quarantined = quarantined.observe(quarantine_seen, *aggregates)
     return ObservedSplit(
         valid, quarantined, rules, measures, (valid_seen, quarantine_seen), annotated
     )
 
 
-def _routes(
-    annotated: DataFrame, rules: tuple[Expectation, ...], *, keep_flags: bool = False
-) -> tuple[DataFrame, DataFrame]:
-    """``(valid, quarantined)``: rows failing no blocking rule (without ``_failed_rules``
-    unless ``keep_flags``), and rows failing a ``quarantine`` rule (with it)."""
+def _routes(annotated: DataFrame, rules: tuple[Expectation, ...]) -> tuple[DataFrame, DataFrame]:
+    """``(valid, quarantined)``: rows failing no blocking rule (without ``_failed_rules``),
+    and rows failing a ``quarantine`` rule (with it)."""
     blocking = _names([r.name for r in rules if r.action != "warn"])
     quarantining = _names([r.name for r in rules if r.action == "quarantine"])
     failed = F.col(FAILED_RULES)
-    valid = annotated.where(~F.arrays_overlap(failed, blocking))
     return (
-        valid if keep_flags else valid.drop(FAILED_RULES),
+        annotated.where(~F.arrays_overlap(failed, blocking)).drop(FAILED_RULES),
         annotated.where(F.arrays_overlap(failed, quarantining)),
     )
 
