@@ -54,7 +54,7 @@ def _time_first(keys: tuple[str, ...]) -> tuple[str, ...]:
 def _bar_rows(trades: DataFrame, keys: tuple[str, ...], extra: dict[str, Column]) -> DataFrame:
     """One row per bar: the bar's first trade carrying whole-bar window values.
 
-    Two window operators share one sort by ``(keys, ts, trade_id)``: the first adds each
+    Two window operators share one sort by ``(keys time first, ts, trade_id)``: the first adds each
     trade's position and previous price, the second the whole-bar values -- sums (in that
     order, so bit-identical however the input is partitioned), first/last price, extremes,
     counts and ``extra``. Keeping the position-1 row then needs no aggregation, so no second
