@@ -43,6 +43,24 @@ def test_two_processes_appending_concurrently_lose_nothing(tmp_path: Path) -> No
     assert table.version() == 29  # 30 commits, none lost to a conflict
 
 
+def test_processes_racing_on_the_same_txn_batches_commit_each_batch_once(tmp_path: Path) -> None:
+    """Three writers append the same idempotent batches (same txn app id and versions) at
+    the same time: the txn check and the commit share one snapshot, and a concurrent commit
+    of the same app id fails the loser's commit, so every batch lands exactly once."""
+    writers = [start(tmp_path, "txn", worker, 25) for worker in (1, 2, 3)]
+    for writer in writers:
+        _, err = writer.communicate(timeout=300)
+        assert writer.returncode == 0, err
+    table = DeltaTables.from_config(ProjectConfig(home=tmp_path), None).table("raced")
+    data = table.to_arrow()
+    seqs = data.column("seq").to_pylist()
+    assert sorted(seqs) == sorted(list(range(25)) * 10)  # each batch once, whole
+    for seq in range(25):  # and each batch written by one worker alone
+        rows = data.filter(pc.equal(data.column("seq"), seq))
+        assert len(set(rows.column("worker").to_pylist())) == 1
+    assert table.txn_version("shared") == 24
+
+
 def test_writer_killed_mid_write_leaves_the_previous_version_readable(
     tmp_path: Path, spark
 ) -> None:

@@ -3,6 +3,8 @@
 Usage: writer_process.py HOME MODE WORKER COUNT
   MODE arrow: COUNT small appends of 10 rows through the layer (no Spark), tagged by WORKER.
   MODE spark: COUNT appends of 200k rows through the layer's parallel Spark path.
+  MODE txn: COUNT idempotent appends of 10 rows, batch i with Txn("shared", i), which every
+    worker writes too (the same batches, racing): each batch must land exactly once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ def main(home: str, mode: str, worker: int, count: int) -> None:
         for i in range(count):
             batch = pa.table({"worker": [worker] * 10, "seq": [i] * 10, "n": list(range(10))})
             table.append(batch)
+        return
+    if mode == "txn":
+        import pyarrow as pa
+
+        from finml.runtime.delta import Txn
+
+        table = DeltaTables.from_config(config, None).table("raced")
+        for i in range(count):
+            batch = pa.table({"worker": [worker] * 10, "seq": [i] * 10, "n": list(range(10))})
+            result = table.append(batch, txn=Txn("shared", i))
+            print(f"batch {i} skipped={result.skipped}", flush=True)
         return
     from pyspark.sql import functions as F
 

@@ -49,6 +49,13 @@ def stage_and_collect(df: DataFrame, root: Path, partition_by: tuple[str, ...]) 
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def discard(root: Path, actions: list[AddAction]) -> None:
+    """Delete the data files of ``actions`` that were staged but will never be committed
+    (the write was skipped by its transaction id, or failed), so they leave no orphans."""
+    for action in actions:
+        (root / action.path).unlink(missing_ok=True)  # the on-disk relative path
+
+
 def clean_staging(root: Path) -> int:
     """Remove leftovers of interrupted writes; returns the number of folders removed."""
     base = root / STAGING_DIR

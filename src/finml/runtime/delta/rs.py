@@ -8,41 +8,27 @@ overwrites and small driver-side writes cross through Arrow.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from deltalake import (
-    CommitProperties,
-    DeltaTable,
-    QueryBuilder,
-    Schema,
-    Transaction,
-    write_deltalake,
-)
+from deltalake import DeltaTable, QueryBuilder
 from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import create_table_with_add_actions
 from pyspark.sql.types import StructType
 
-from finml.errors import DeltaEngineError, SchemaMismatch, TableNotFound
+from finml.errors import DeltaEngineError, TableNotFound
 from finml.runtime.delta import files
 from finml.runtime.delta.base import (
     DeltaEngine,
     HistoryEntry,
-    MergeSpec,
     TableRef,
-    Txn,
-    WriteMode,
     WriteResult,
 )
 from finml.runtime.delta.commits import appended_files
+from finml.runtime.delta.rs_writes import RsWrites
 from finml.runtime.delta.schemas import (
-    arrow_nullable,
     arrow_to_spark,
-    conform,
-    nullable,
     spark_to_arrow,
 )
 
@@ -51,10 +37,9 @@ if TYPE_CHECKING:
 
 # Table features this engine's Spark read path cannot honour by listing files.
 _UNSUPPORTED_READ_FEATURES = {"deletionVectors", "columnMapping"}
-_COMMIT_RETRIES = 20
 
 
-class DeltaRsEngine(DeltaEngine):
+class DeltaRsEngine(RsWrites, DeltaEngine):
     name = "delta-rs"
 
     # ---- metadata --------------------------------------------------------------------
@@ -163,163 +148,6 @@ class DeltaRsEngine(DeltaEngine):
         )
         return True
 
-    def write(
-        self,
-        ref: TableRef,
-        data: DataFrame | pa.Table,
-        mode: WriteMode,
-        *,
-        predicate: str | None,
-        partition_by: tuple[str, ...],
-        schema_evolution: bool,
-        txn: Txn | None,
-        metadata: dict[str, str],
-    ) -> WriteResult:
-        if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
-            return WriteResult(str(ref), self.version(ref), skipped=True)
-        props = _commit_properties(metadata, txn)
-        if isinstance(data, pa.Table):
-            return self._write_arrow(
-                ref, data, mode, predicate, partition_by, schema_evolution, props
-            )
-        data, new_fields = self._conform(ref, data, schema_evolution)
-        if predicate is not None:
-            arrow = arrow_nullable(data.toArrow())
-            return self._write_arrow(
-                ref, arrow, mode, predicate, partition_by, schema_evolution, props
-            )
-        return self._write_files(ref, data, mode, partition_by, new_fields, props)
-
-    def _conform(
-        self, ref: TableRef, df: DataFrame, schema_evolution: bool
-    ) -> tuple[DataFrame, list[Any]]:
-        if not self.exists(ref):
-            return df, []
-        return conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
-
-    def _write_files(
-        self,
-        ref: TableRef,
-        df: DataFrame,
-        mode: WriteMode,
-        partition_by: tuple[str, ...],
-        new_fields: list[Any],
-        props: CommitProperties,
-    ) -> WriteResult:
-        root = Path(ref.location)
-        root.mkdir(parents=True, exist_ok=True)
-        exists = self.exists(ref)
-        if exists:
-            partition_by = tuple(self._table(ref).metadata().partition_columns)
-        actions = files.stage_and_collect(df, root, partition_by)
-        rows = sum(_num_records(a) for a in actions)
-        if not exists:
-            schema = Schema.from_arrow(spark_to_arrow(nullable(df.schema)))
-            create_table_with_add_actions(
-                ref.location,
-                schema,
-                actions,
-                mode="append",
-                partition_by=list(partition_by) or None,
-                name=ref.name.table,
-                commit_properties=props,
-            )
-            return WriteResult(str(ref), self.version(ref), rows)
-        table = self._table(ref)
-        if new_fields:
-            added = Schema.from_arrow(spark_to_arrow(StructType(new_fields)))
-            table.alter.add_columns(list(added.fields))
-            table = self._table(ref)
-        table.create_write_transaction(
-            actions,
-            mode=mode,
-            schema=table.schema(),
-            partition_by=list(partition_by) or None,
-            commit_properties=props,
-        )
-        return WriteResult(str(ref), self.version(ref), rows)
-
-    def _write_arrow(
-        self,
-        ref: TableRef,
-        data: pa.Table,
-        mode: WriteMode,
-        predicate: str | None,
-        partition_by: tuple[str, ...],
-        schema_evolution: bool,
-        props: CommitProperties,
-    ) -> WriteResult:
-        Path(ref.location).mkdir(parents=True, exist_ok=True)
-        exists = self.exists(ref)
-        if exists:
-            data = _align_arrow(
-                data, pa.schema(self._table(ref).schema().to_arrow()), str(ref), schema_evolution
-            )
-        else:
-            data = arrow_nullable(data)
-        try:
-            write_deltalake(
-                ref.location,
-                data,
-                mode=mode,
-                predicate=predicate,
-                partition_by=(list(partition_by) or None) if not exists else None,
-                schema_mode="merge" if schema_evolution and exists else None,
-                name=None if exists else ref.name.table,
-                commit_properties=props,
-            )
-        except Exception as exc:
-            raise DeltaEngineError(f"table {ref}: {mode} failed: {exc}") from exc
-        return WriteResult(str(ref), self.version(ref), data.num_rows)
-
-    def merge(
-        self,
-        ref: TableRef,
-        source: DataFrame | pa.Table,
-        spec: MergeSpec,
-        *,
-        schema_evolution: bool,
-        txn: Txn | None,
-        metadata: dict[str, str],
-    ) -> WriteResult:
-        if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
-            return WriteResult(str(ref), self.version(ref), skipped=True)
-        props = _commit_properties(metadata, txn)
-        if not isinstance(source, pa.Table):
-            source, _ = self._conform(ref, source, schema_evolution)
-            source = source.toArrow()
-        if not self.exists(ref):
-            # Nothing to match: a merge into a missing table is its first write.
-            return self._write_arrow(ref, source, "append", None, (), False, props)
-        target = pa.schema(self._table(ref).schema().to_arrow())
-        source = _align_arrow(source, target, str(ref), schema_evolution)
-        merger = self._table(ref).merge(
-            source,
-            predicate=" AND ".join(f't."{k}" = s."{k}"' for k in spec.keys),
-            source_alias="s",
-            target_alias="t",
-            merge_schema=schema_evolution,
-            commit_properties=props,
-        )
-        if spec.delete_condition:
-            merger = merger.when_matched_delete(predicate=spec.delete_condition)
-        if spec.update_columns is None:
-            merger = merger.when_matched_update_all(predicate=spec.matched_condition)
-        else:
-            merger = merger.when_matched_update(
-                updates={c: f's."{c}"' for c in spec.update_columns},
-                predicate=spec.matched_condition,
-            )
-        if spec.insert:
-            merger = merger.when_not_matched_insert_all(predicate=spec.insert_condition)
-        if spec.delete_not_matched_by_source:
-            merger = merger.when_not_matched_by_source_delete()
-        try:
-            metrics = merger.execute()
-        except Exception as exc:
-            raise DeltaEngineError(f"table {ref}: merge failed: {exc}") from exc
-        return WriteResult(str(ref), self.version(ref), source.num_rows, metrics=dict(metrics))
-
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:
         metrics = self._table(ref).delete(predicate)
         return WriteResult(str(ref), self.version(ref), metrics=dict(metrics))
@@ -354,46 +182,3 @@ def _scan(table: DeltaTable) -> pa.Table:
     """
     reader = QueryBuilder().register("snapshot", table).execute('SELECT * FROM "snapshot"')
     return pa.table(reader.read_all())
-
-
-def _commit_properties(metadata: dict[str, str], txn: Txn | None) -> CommitProperties:
-    transactions = [Transaction(app_id=txn.app_id, version=txn.version)] if txn else None
-    return CommitProperties(
-        custom_metadata=dict(metadata) or None,
-        max_commit_retries=_COMMIT_RETRIES,
-        app_transactions=transactions,
-    )
-
-
-def _num_records(action: Any) -> int:
-    return int(json.loads(action.stats)["numRecords"])
-
-
-def _align_arrow(data: pa.Table, target: pa.Schema, table: str, evolve: bool) -> pa.Table:
-    """Order, cast and fill ``data`` to ``target``; new columns only when ``evolve``."""
-    names = {name.lower(): name for name in data.column_names}
-    arrays, fields, problems = [], [], []
-    for field in target:
-        name = names.pop(field.name.lower(), None)
-        if name is None:
-            arrays.append(pa.nulls(data.num_rows, field.type))
-        else:
-            try:
-                arrays.append(data.column(name).cast(field.type, safe=True))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                problems.append(
-                    f"column {field.name!r}: expected {field.type}, "
-                    f"got {data.schema.field(name).type}"
-                )
-                continue
-        fields.append(field.with_nullable(True))
-    if names and not evolve:
-        problems.append(
-            f"new columns {sorted(names.values())} not in the table (enable schema evolution)"
-        )
-    if problems:
-        raise SchemaMismatch(f"table {table}: " + "; ".join(problems))
-    for name in names.values():
-        arrays.append(data.column(name))
-        fields.append(data.schema.field(name).with_nullable(True))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

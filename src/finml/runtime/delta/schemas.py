@@ -104,3 +104,33 @@ def _widens(source: DataType, target: DataType) -> bool:
     if isinstance(source, NullType):
         return True
     return any(isinstance(target, wider) for wider in _WIDENING.get(type(source), ()))
+
+
+def align_arrow(data: pa.Table, target: pa.Schema, table: str, evolve: bool) -> pa.Table:
+    """Order, cast and fill ``data`` to ``target``; new columns only when ``evolve``."""
+    names = {name.lower(): name for name in data.column_names}
+    arrays, fields, problems = [], [], []
+    for field in target:
+        name = names.pop(field.name.lower(), None)
+        if name is None:
+            arrays.append(pa.nulls(data.num_rows, field.type))
+        else:
+            try:
+                arrays.append(data.column(name).cast(field.type, safe=True))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                problems.append(
+                    f"column {field.name!r}: expected {field.type}, "
+                    f"got {data.schema.field(name).type}"
+                )
+                continue
+        fields.append(field.with_nullable(True))
+    if names and not evolve:
+        problems.append(
+            f"new columns {sorted(names.values())} not in the table (enable schema evolution)"
+        )
+    if problems:
+        raise SchemaMismatch(f"table {table}: " + "; ".join(problems))
+    for name in names.values():
+        arrays.append(data.column(name))
+        fields.append(data.schema.field(name).with_nullable(True))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
