@@ -49,10 +49,23 @@ class AnomalyModel:
         """Anomaly probability in [0, 1], one per row of ``X``."""
         raise NotImplementedError
 
+    def score_rows(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`score` for a few rows (serving): the same numbers, less fixed cost per call.
+
+        Candidates whose library pays milliseconds of set-up per call (input validation,
+        thread pools, per-tree Python calls) override this with a direct path; the default is
+        :meth:`score` itself.
+        """
+        return self.score(X)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """scikit-learn style two-column probabilities."""
         p = self.score(X)
         return np.column_stack([1.0 - p, p])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Caches built for score_rows (attributes named _row_*) are rebuilt after loading.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_row_")}
 
 
 def candidate(name: str) -> Callable[[type[AnomalyModel]], type[AnomalyModel]]:
@@ -104,13 +117,34 @@ class Preprocessor:
         return self
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """A float64 matrix of the features, NaN/inf imputed.
+        """A new float64 matrix of the features, NaN/inf imputed.
 
         Raises:
             DataError: a feature column is missing from ``frame``.
         """
-        values = self._select(frame).replace([np.inf, -np.inf], np.nan)
-        return values.fillna(self.medians).to_numpy(dtype=np.float64)
+        selected = self._select(frame)
+        if any(dtype != np.float64 for dtype in selected.dtypes):
+            selected = selected.astype(np.float64)
+        return self.impute(selected.to_numpy(dtype=np.float64, copy=True))
+
+    def impute(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (rows x ``features``, float64) with NaN/inf replaced by the training
+        medians: a new matrix where anything is replaced, else ``values`` itself.
+
+        Numpy, not pandas: the same numbers as ``replace`` + ``fillna`` on a frame, without
+        their per-column cost (milliseconds for one row of 22 features).
+        """
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return values
+        rows, columns = np.nonzero(bad)
+        values = values.copy()
+        values[rows, columns] = self._median_row[columns]
+        return values
+
+    @property
+    def _median_row(self) -> np.ndarray:
+        return np.array([self.medians.get(f, np.nan) for f in self.features], dtype=np.float64)
 
     def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.features if c not in frame.columns]
@@ -118,4 +152,6 @@ class Preprocessor:
             raise DataError(
                 f"model input: expected feature columns {list(self.features)}, missing {missing}"
             )
-        return frame[list(self.features)].astype(np.float64)
+        if tuple(frame.columns) == self.features:
+            return frame  # already the features, in order: no column selection
+        return frame[list(self.features)]

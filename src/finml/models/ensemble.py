@@ -83,6 +83,9 @@ class SoftVotingEnsemble(AnomalyModel):
     def score(self, X: np.ndarray) -> np.ndarray:
         return combine({n: m.score(X) for n, m in self.members.items()}, self.weights)
 
+    def score_rows(self, X: np.ndarray) -> np.ndarray:
+        return combine({n: m.score_rows(X) for n, m in self.members.items()}, self.weights)
+
 
 def combine(scores: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
     """Weighted mean of member scores (weights need not be normalised)."""

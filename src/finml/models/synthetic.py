@@ -4,6 +4,8 @@ few features, so the label is learnable but not trivially separable."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -38,3 +40,27 @@ def train_test(rows: int, *, seed: int = 0, test_share: float = 0.25, **kwargs):
     frame = labelled_trades(rows, seed=seed, **kwargs)
     cut = int(rows * (1 - test_share))
     return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
+
+
+def trained_ensemble(
+    rows: int = 4000,
+    *,
+    seed: int = 0,
+    members: tuple[str, ...] = ("lightgbm", "xgboost", "random_forest", "isolation_forest"),
+    threshold: float = 0.3,
+) -> tuple[Any, pd.DataFrame]:
+    """A real anomaly pyfunc, built as the tournament builds its ensemble: each member a
+    default-sized candidate fitted on ``rows``·0.75 synthetic trades, composed by soft voting
+    (weights from a made-up fold history). Returns the pyfunc and the held-out test frame."""
+    from finml.models.base import Preprocessor, build
+    from finml.models.ensemble import SoftVotingEnsemble
+    from finml.models.pyfunc import AnomalyPyfunc
+
+    train, test = train_test(rows, seed=seed)
+    features = (*(c for c in train.columns if c.startswith("f")), "session")
+    prep = Preprocessor(features).fit(train)
+    X, y = prep.transform(train), train["label"].to_numpy()
+    fitted = {name: build(name, seed=seed, n_jobs=2).fit(X, y, features) for name in members}
+    history = {name: [0.4 + 0.1 * i, 0.5] for i, name in enumerate(members)}
+    ensemble = SoftVotingEnsemble.compose(fitted, history, alpha=0.5, seed=seed)
+    return AnomalyPyfunc(ensemble, prep, threshold), test
