@@ -1,11 +1,18 @@
-"""Typed project configuration: ``ProjectConfig.from_yaml(path, env)``.
+"""Typed project configuration: ``ProjectConfig.load(path, env)`` / ``from_yaml(path, env)``.
 
 The YAML file has ``defaults`` (shared by every environment), ``environments`` (one block per
 target: local, dev, acc, prd) and component sections. Values are merged as
 defaults <- environment block <- environment variables, then validated by pydantic with
 ``extra="forbid"``, so a bad file fails before Spark starts with an error naming the file,
-the field, what was expected and what was found. Secrets are never read from the file, only
-from the environment (:func:`secret`).
+the key path, what was expected and what was found. The file is read strictly
+(:mod:`finml.config_file`: an empty file, a repeated key or a YAML error is an error) and
+every key is checked against the models, component sections included
+(:mod:`finml.config_keys`). Secrets are never read from the file, only from the environment
+(:func:`secret`).
+
+No file found is an error naming where FinML looked, unless ``$FINML_HOME`` says where state
+lives: then the built-in defaults (the shipped file's ``local`` environment) are used. State
+is never put in whatever folder ``finml`` happens to run from.
 """
 
 from __future__ import annotations
@@ -16,30 +23,17 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from finml.config_file import DEFAULT_CONFIG_FILE, ConfigSearch, find_config_file, read_config_file
+from finml.config_keys import UnknownKey, check_keys
+from finml.config_merge import ENV_OVERRIDES, merge_layers, validated
 from finml.errors import ConfigError
 from finml.runtime.names import TableName, validate_identifier
 from finml.sources.collector_settings import CollectorSettings
 from finml.sources.sim_config import SimulatorConfig
 
-DEFAULT_CONFIG_FILE = "project_config.yml"
-ENGINES = ("auto", "delta-spark", "delta-rs")
-
-# Environment variable -> dotted field of the environment settings it overrides.
-ENV_OVERRIDES: dict[str, str] = {
-    "FINML_HOME": "home",
-    "FINML_WAREHOUSE": "warehouse",
-    "FINML_LANDING": "landing",
-    "FINML_CATALOG": "catalog",
-    "FINML_SCHEMA": "schema",
-    "FINML_DELTA_ENGINE": "delta_engine",
-    "FINML_DELTA_JARS": "delta_jars",
-    "FINML_SPARK_MASTER": "spark.master",
-    "MLFLOW_TRACKING_URI": "mlflow_tracking_uri",
-    "MLFLOW_REGISTRY_URI": "mlflow_registry_uri",
-}
+__all__ = ["DEFAULT_CONFIG_FILE", "ENV_OVERRIDES", "ProjectConfig", "SparkSettings", "secret"]
 
 # Secrets FinML knows about. They are read from the environment only.
 SECRET_VARIABLES = (
@@ -100,12 +94,19 @@ class _ConfigFile(_ComponentSections):
     defaults: _EnvironmentFields = Field(default_factory=_EnvironmentFields)
     environments: dict[str, _EnvironmentFields] = Field(default_factory=dict)
     simulator: dict[str, Any] = Field(default_factory=dict)
-    pipeline: dict[str, Any] = Field(default_factory=dict)
     collectors: dict[str, Any] = Field(default_factory=dict)
 
 
 # Component sections: each is a plain mapping here, validated at load time by the component's
 # own settings model (imported lazily: the components import this module).
+COMPONENT_MODELS: dict[str, str] = {
+    "features": "finml.features.settings:FeatureSettings",
+    "regimes": "finml.regimes.settings:RegimeSettings",
+    "models": "finml.models.settings:ModelSettings",
+    "serving": "finml.serving.settings:ServingSettings",
+    "monitoring": "finml.monitoring.settings:MonitoringSettings",
+    "dashboard": "finml.dashboard.settings:DashboardSettings",
+}
 COMPONENT_SECTIONS: dict[str, str] = {
     "features": "finml.features.settings:feature_settings",
     "regimes": "finml.regimes.settings:regime_settings",
@@ -198,17 +199,22 @@ class ProjectConfig(_ComponentSections):
     # ---- loading -----------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path | None = None, env: str | None = None) -> ProjectConfig:
-        """Load from ``path``, else ``$FINML_CONFIG``, else ``./project_config.yml``.
+        """Load from ``path``, else ``$FINML_CONFIG``, else ``project_config.yml`` in the
+        working folder or its nearest parent that has one.
 
-        With no file at all, the built-in defaults (identical to the shipped
-        ``project_config.yml``'s local environment) are used.
+        With no file anywhere, the built-in defaults (the shipped file's ``local``
+        environment) are used only when ``$FINML_HOME`` names where state lives.
+
+        Raises:
+            ConfigError: no file was found (naming every place looked), or see
+                :meth:`from_yaml`.
         """
-        candidate = path or os.environ.get("FINML_CONFIG")
-        if candidate is None and Path(DEFAULT_CONFIG_FILE).is_file():
-            candidate = DEFAULT_CONFIG_FILE
-        if candidate is None:
-            return cls._resolve({}, Path.cwd(), None, env)
-        return cls.from_yaml(candidate, env)
+        found = find_config_file(path)
+        if isinstance(found, Path):
+            return cls.from_yaml(found, env)
+        if not os.environ.get("FINML_HOME"):
+            raise ConfigError(_not_found(found))
+        return cls._resolve({}, Path.cwd(), None, env)
 
     @classmethod
     def from_yaml(cls, path: str | Path, env: str | None = None) -> ProjectConfig:
@@ -217,21 +223,19 @@ class ProjectConfig(_ComponentSections):
         ``env`` defaults to ``$FINML_ENV``, then the file's ``default_env``.
 
         Raises:
-            ConfigError: the file is missing, is not YAML, has an unknown or invalid field,
-                names an unknown environment, or holds a secret.
+            ConfigError: the file is missing, empty, not YAML or not a mapping, repeats a key,
+                has an unknown or invalid key (named by its path), names an unknown
+                environment, holds a secret, or an environment variable has a bad value.
         """
         file = Path(path)
         if not file.is_file():
             raise ConfigError(f"config file {file}: expected an existing YAML file, found none")
-        try:
-            raw = yaml.safe_load(file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {file}: expected valid YAML, got: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(
-                f"config file {file}: expected a mapping at the top level, got {type(raw).__name__}"
-            )
+        raw = read_config_file(file)
         _reject_secrets(raw, file)
+        try:
+            check_keys(raw, _ConfigFile, top=_section_models(raw))
+        except UnknownKey as exc:
+            raise ConfigError(f"config file {file}: {exc}") from None
         return cls._resolve(raw, file.resolve().parent, file, env)
 
     @classmethod
@@ -239,20 +243,13 @@ class ProjectConfig(_ComponentSections):
         cls, raw: dict[str, Any], base_dir: Path, file: Path | None, env: str | None
     ) -> ProjectConfig:
         where = f"config file {file}" if file else "built-in config"
-        parsed = _validated(_ConfigFile, raw, where)
-        env = env or os.environ.get("FINML_ENV") or parsed.default_env
-        if parsed.environments and env not in parsed.environments:
-            raise ConfigError(
-                f"{where}: environment {env!r} is not defined; expected one of "
-                f"{sorted(parsed.environments)}"
-            )
-        merged = _merge(
-            parsed.defaults.model_dump(exclude_none=True, by_alias=True),
-            parsed.environments.get(env, _EnvironmentFields()).model_dump(
-                exclude_none=True, by_alias=True
-            ),
+        parsed: _ConfigFile = validated(_ConfigFile, raw, where)
+        env = _environment_name(parsed, env, where)
+        defaults = parsed.defaults.model_dump(exclude_none=True, by_alias=True)
+        block = parsed.environments.get(env, _EnvironmentFields()).model_dump(
+            exclude_none=True, by_alias=True
         )
-        merged = _merge(merged, _environment_overrides())
+        merged, origins = merge_layers(defaults, block, env)
         for key in ("home", "warehouse", "landing"):
             if key in merged:
                 merged[key] = _absolute(merged[key], base_dir)
@@ -262,29 +259,77 @@ class ProjectConfig(_ComponentSections):
             env=env,
             source_file=file.resolve() if file else None,
             simulator=parsed.simulator,
-            pipeline=parsed.pipeline,
             collectors=parsed.collectors,
             **{name: getattr(parsed, name) for name in COMPONENT_SECTIONS},
         )
-        config = _validated(cls, merged, f"{where} (environment {env!r})")
+        config = validated(cls, merged, f"{where} (environment {env!r})", origins)
         _validate_sections(config, where)
         return config
+
+
+def _not_found(search: ConfigSearch) -> str:
+    return (
+        f"no project config found: {search.describe()}; expected one of these "
+        f"(run finml in the project folder or pass --config FILE), or $FINML_HOME set to "
+        f"run on the built-in defaults"
+    )
+
+
+def _environment_name(parsed: _ConfigFile, asked: str | None, where: str) -> str:
+    """The environment to resolve: ``asked`` (``--env``), else ``$FINML_ENV``, else the
+    file's ``default_env``; it must be one the file defines (only ``default_env`` when the
+    file has no ``environments``).
+
+    Raises:
+        ConfigError: naming the environment, where its name came from and the known ones.
+    """
+    known = sorted(parsed.environments) or [parsed.default_env]
+    if parsed.default_env not in known:
+        raise ConfigError(
+            f"{where}: field 'default_env': expected one of the environments {known}, "
+            f"got {parsed.default_env!r}"
+        )
+    if asked:
+        name, origin = asked, "asked for with --env"
+    elif os.environ.get("FINML_ENV"):
+        name, origin = os.environ["FINML_ENV"], "from $FINML_ENV"
+    else:
+        name, origin = parsed.default_env, "the default_env"
+    if name not in known:
+        raise ConfigError(
+            f"{where}: environment {name!r} is not defined ({origin}); expected one of {known}"
+        )
+    return name
+
+
+def _section_models(raw: dict[str, Any]) -> dict[str, Any]:
+    """The model of each section the file has that is a plain mapping in ``_ConfigFile``."""
+    models: dict[str, Any] = {"simulator": SimulatorConfig, "collectors": CollectorSettings}
+    for name, target in COMPONENT_MODELS.items():
+        if raw.get(name):
+            models[name] = _imported(target)
+    return models
+
+
+def _imported(target: str) -> Any:
+    """``"package.module:Name.attribute"`` imported."""
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    member: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        member = getattr(member, part)
+    return member
 
 
 def _validate_sections(config: ProjectConfig, where: str) -> None:
     """Validate every component section with its own settings model, so a bad section fails
     at load time (before Spark starts) with the component's message."""
-    import importlib
-
     for name, target in COMPONENT_SECTIONS.items():
         if not getattr(config, name):
             continue
-        module_name, _, attribute = target.partition(":")
-        member: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            member = getattr(member, part)
         try:
-            member(config)
+            _imported(target)(config)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
@@ -301,57 +346,6 @@ def secret(name: str, *, required: bool = False) -> SecretStr | None:
             raise ConfigError(f"environment variable {name}: expected a secret, found it unset")
         return None
     return SecretStr(value)
-
-
-def _validated(model: type[_Strict], data: dict[str, Any], where: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{where}: {_describe(exc)}") from None
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"]) or "<root>"
-        found = err.get("input")
-        shown = repr(found) if not isinstance(found, dict) else "a mapping"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"field {field!r}: unknown field (not allowed here)")
-        elif err["type"] == "missing":
-            problems.append(f"field {field!r}: required, found nothing")
-        else:
-            problems.append(f"field {field!r}: expected {err['msg'].lower()}, got {shown}")
-    return "; ".join(problems)
-
-
-def _environment_overrides() -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for variable, field in ENV_OVERRIDES.items():
-        value = os.environ.get(variable)
-        if not value:
-            continue
-        if field == "delta_engine" and value not in ENGINES:
-            raise ConfigError(
-                f"environment variable {variable}: expected one of {ENGINES}, got {value!r}"
-            )
-        parsed: Any = value.split(os.pathsep) if field == "delta_jars" else value
-        target = overrides
-        *parents, leaf = field.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = parsed
-    return overrides
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _absolute(value: str | Path, base_dir: Path) -> Path:

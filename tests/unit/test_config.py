@@ -124,3 +124,124 @@ def test_config_hash_is_stable_and_changes_with_the_config(tmp_path: Path) -> No
     a = ProjectConfig(home=tmp_path)
     assert a.config_hash() == ProjectConfig(home=tmp_path).config_hash()
     assert a.config_hash() != ProjectConfig(home=tmp_path, catalog="other").config_hash()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "environments:\n  local: {}\n  dev:\n    spark:\n      shufle_partitions: 3\n",
+            "key 'environments.dev.spark.shufle_partitions': unknown key; did you mean "
+            "'shuffle_partitions'? expected one of conf, driver_memory, master, "
+            "shuffle_partitions",
+        ),
+        ("enviroments: {local: {}}\n", "key 'enviroments': unknown key; did you mean 'environ"),
+        ("defaults:\n  spark: {conf: {a: b}, mastr: x}\n", "'defaults.spark.mastr'"),
+        ("serving:\n  ab: {modee: shadow}\n", "key 'serving.ab.modee': unknown key; did you "),
+        ("simulator:\n  dayz: 3\n", "key 'simulator.dayz': unknown key; did you mean 'days'?"),
+        ("pipeline: {full_refresh: true}\n", "key 'pipeline': unknown key"),  # nothing read it
+    ],
+)
+def test_unknown_keys_at_any_depth_name_the_path_and_the_allowed_keys(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        ProjectConfig.from_yaml(path, "local")
+    assert str(info.value).startswith(f"config file {path}: ")
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "expected a mapping of settings, got an empty file"),
+        ("environments:\n  local: {}\n  local: {catalog: x}\n", "key 'environments.local' is "),
+        ("defaults:\n  spark:\n    master: a\n    master: b\n", "'defaults.spark.master' is gi"),
+        ("defaults:\n  schema: [\n", "line 3, column 1: expected valid YAML"),
+    ],
+)
+def test_empty_files_repeated_keys_and_syntax_errors_are_config_errors(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        ProjectConfig.from_yaml(path, "local")
+    assert str(info.value).startswith(f"config file {path}")
+    assert expected in str(info.value)
+
+
+def test_a_bad_value_names_the_file_key_it_came_from(tmp_path: Path) -> None:
+    path = write(tmp_path, "environments:\n  local: {catalog: 'bad name'}\n")
+    with pytest.raises(ConfigError, match=r"field 'environments\.local\.catalog': catalog/sch"):
+        ProjectConfig.from_yaml(path, "local")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FINML_CATALOG", "bad name", "environment variable FINML_CATALOG: catalog/schema name"),
+        ("FINML_SCHEMA", "1x", "environment variable FINML_SCHEMA: catalog/schema name"),
+        ("FINML_DELTA_ENGINE", "jvm", "environment variable FINML_DELTA_ENGINE: expected one of"),
+        ("FINML_ENV", "qa", "environment 'qa' is not defined (from $FINML_ENV); expected one "),
+    ],
+)
+def test_bad_environment_variables_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        ProjectConfig.from_yaml(REPO / "project_config.yml")
+    assert expected in str(info.value)
+    assert repr(value) in str(info.value)
+
+
+def test_an_environment_the_file_does_not_define_is_an_error_even_without_environments(
+    tmp_path: Path,
+) -> None:
+    bare = write(tmp_path, "defaults: {catalog: c}\n")
+    assert ProjectConfig.from_yaml(bare).env == "local"  # the default_env
+    with pytest.raises(ConfigError, match=r"environment 'nope' is not defined .*\['local'\]"):
+        ProjectConfig.from_yaml(bare, "nope")
+    odd = write(tmp_path, "default_env: qa\nenvironments: {local: {}}\n")
+    with pytest.raises(ConfigError, match=r"'default_env': expected one of the environments"):
+        ProjectConfig.from_yaml(odd, "local")
+
+
+def test_no_config_anywhere_is_an_error_naming_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if any((p / "project_config.yml").is_file() for p in tmp_path.parents):
+        pytest.skip(f"a project_config.yml exists above {tmp_path}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FINML_HOME", raising=False)
+    with pytest.raises(ConfigError) as info:
+        ProjectConfig.load(env="local")
+    assert str(info.value).startswith(
+        f"no project config found: --config not given, $FINML_CONFIG not set, "
+        f"no project_config.yml in {tmp_path} or any parent folder up to /"
+    )
+    assert not (tmp_path / ".finml").exists()
+
+
+def test_without_a_file_finml_home_selects_the_built_in_local_environment_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if any((p / "project_config.yml").is_file() for p in tmp_path.parents):
+        pytest.skip(f"a project_config.yml exists above {tmp_path}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FINML_HOME", str(tmp_path / "state"))
+    config = ProjectConfig.load()
+    assert (config.env, config.home, config.source_file) == ("local", tmp_path / "state", None)
+    with pytest.raises(ConfigError, match=r"built-in config: environment 'nope' is not defined"):
+        ProjectConfig.load(env="nope")
+
+
+def test_load_finds_the_file_in_a_parent_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "environments:\n  local: {catalog: from_parent}\n")
+    (tmp_path / "scripts").mkdir()
+    monkeypatch.chdir(tmp_path / "scripts")
+    config = ProjectConfig.load()
+    assert (config.catalog, config.source_file) == ("from_parent", tmp_path / "project_config.yml")
