@@ -26,4 +26,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from finml.jobs.entry import run_task
+
+    sys.exit(run_task(main, sys.argv[1:]))
