@@ -85,3 +85,106 @@ def test_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
     assert bad_name.returncode == 1 and "expected 1-128 characters" in bad_name.stderr
     bad_env = finml("--env", "nowhere", "info", home=tmp_path)
     assert bad_env.returncode == 1 and "environment 'nowhere' is not defined" in bad_env.stderr
+
+
+# ---- config failures and exit codes, as real processes of the installed `finml` --------------
+FINML = str(Path(sys.executable).parent / "finml")
+CONFIGS = {
+    "good.yml": "environments:\n  local: {catalog: c_ok}\n",
+    "twice.yml": "environments:\n  local:\n    catalog: a\n    catalog: b\n",
+    "typo.yml": "environments:\n  local:\n    spark: {shufle_partitions: 3}\n",
+    "empty.yml": "",
+}
+
+
+def finml_in(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``finml args`` run from ``cwd`` with no FINML_* variable but those in ``env``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FINML_")}
+    environ.update(FINML_LOG_LEVEL="WARNING", **env)
+    return subprocess.run(
+        [FINML, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty working folder with no project_config.yml in it or above it; the configs of
+    :data:`CONFIGS` sit next to it."""
+    if any((p / "project_config.yml").is_file() for p in tmp_path.parents):
+        pytest.skip(f"a project_config.yml exists above {tmp_path}")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "configs").mkdir()
+    for name, text in CONFIGS.items():
+        (tmp_path / "configs" / name).write_text(text)
+    return tmp_path / "work"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ("--env", "nope", "info"),
+            {},
+            "no project config found: --config not given, $FINML_CONFIG not set, "
+            "no project_config.yml in {cwd} or any parent folder up to /",
+        ),
+        (
+            ("--env", "nope", "tables"),
+            {"FINML_HOME": "{cwd}/../state"},
+            "built-in config: environment 'nope' is not defined (asked for with --env); "
+            "expected one of ['local']",
+        ),
+        (
+            ("--config", "../configs/twice.yml", "info"),
+            {},
+            "line 4: key 'environments.local.catalog' is given twice (first on line 3)",
+        ),
+        (
+            ("--config", "../configs/typo.yml", "info"),
+            {},
+            "key 'environments.local.spark.shufle_partitions': unknown key; did you mean "
+            "'shuffle_partitions'?",
+        ),
+        (("--config", "../configs/empty.yml", "info"), {}, "got an empty file"),
+        (
+            ("info",),
+            {"FINML_CONFIG": "{cwd}/gone.yml"},
+            "gone.yml (from $FINML_CONFIG): expected an existing YAML file, found nothing",
+        ),
+        (
+            ("--config", "../configs/good.yml", "info"),
+            {"FINML_CATALOG": "no such"},
+            "environment variable FINML_CATALOG: catalog/schema name",
+        ),
+    ],
+)
+def test_config_failures_exit_1_with_one_line_and_write_nothing(
+    workdir: Path, args: tuple[str, ...], env: dict[str, str], expected: str
+) -> None:
+    filled = {k: v.format(cwd=workdir) for k, v in env.items()}
+    result = finml_in(workdir, *args, **filled)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, nothing else
+    assert result.stderr.startswith("error: ") and expected.format(cwd=workdir) in result.stderr
+    assert list(workdir.iterdir()) == []  # no .finml (nor anything else) where finml ran
+    assert not (workdir.parent / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(("--bogus",), "No such option: --bogus"), (("history",), "Missing argument 'name'")],
+)
+def test_usage_errors_exit_2_without_a_traceback(
+    workdir: Path, args: tuple[str, ...], expected: str
+) -> None:
+    result = finml_in(workdir, *args)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_good_config_exits_0(workdir: Path) -> None:
+    result = finml_in(workdir, "--config", "../configs/good.yml", "info", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["catalog"] == "c_ok"
+    assert list(workdir.iterdir()) == []

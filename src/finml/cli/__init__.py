@@ -1,6 +1,7 @@
 """The ``finml`` command. Each sub-command is a thin shell over one library function.
 
-Errors FinML raises on purpose print one line (``error: ...``) and exit 1; bad usage exits 2.
+Errors FinML raises on purpose, and Spark/JVM failures (summarised to their root cause), print
+one line (``error: ...``) and exit 1; ``--verbose`` adds the full trace. Bad usage exits 2.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import Annotated
 
 import typer
 
-from finml.cli.common import State, console, fail
+from finml.cli.common import State, console, fail, fail_on_spark
 from finml.errors import FinmlError
+from finml.runtime.failures import spark_failure
 
 app = typer.Typer(
     name="finml",
@@ -29,14 +31,28 @@ def _root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Project config YAML (default: ./project_config.yml)."),
+        typer.Option(
+            "--config",
+            "-c",
+            help="Project config YAML (default: $FINML_CONFIG, else project_config.yml here "
+            "or in the nearest parent folder).",
+        ),
     ] = None,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Environment in the config (default: local).")
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="On failure print the full trace (Python and Java), and Spark's warnings.",
+        ),
+    ] = False,
 ) -> None:
     """FinML: lakehouse MLOps for financial market risk."""
-    ctx.obj = State(config_path=config, env=env)
+    state = ctx.ensure_object(State)
+    state.config_path, state.env, state.verbose = config, env, verbose
 
 
 def _register() -> None:
@@ -72,9 +88,11 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning FinML errors into one line."""
+    """Console-script entry point: exit 0; 1 with one line for a FinML error or a Spark/JVM
+    failure; 2 for bad usage. Any other exception is a bug and keeps its traceback."""
+    state = State()  # the root callback fills it in; read here when a command fails
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, obj=state)
     except FinmlError as exc:
         fail(str(exc))
     except typer.Exit as exc:
@@ -82,11 +100,15 @@ def main() -> None:
     except typer.Abort:
         console.print("aborted", style="red")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # usage errors (typer's bundled click raises them)
+        show = getattr(exc, "show", None)
+        if not callable(show):
+            fail(str(exc), exc.exit_code)
+        show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        failure = spark_failure(exc)
+        if failure is None:
+            raise
+        fail_on_spark(failure, verbose=state.verbose)
     sys.exit(0)

@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: the per-invocation state (config, Spark, tables) and output."""
+"""Shared CLI plumbing: the per-invocation state (config, Spark, tables), output, and the
+one-line report of a failure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -28,6 +30,7 @@ class State:
 
     config_path: Path | None = None
     env: str | None = None
+    verbose: bool = False
     _config: ProjectConfig | None = field(default=None, repr=False)
     _spark: SparkSession | None = field(default=None, repr=False)
 
@@ -43,7 +46,10 @@ class State:
         if self._spark is None:
             from finml.runtime.spark import get_spark
 
-            self._spark = get_spark(self.config)
+            # Spark's console log would bury the one-line error under executor stack traces;
+            # the failure is reported by finml.cli.main (the whole trace with --verbose).
+            level = "WARN" if self.verbose else "OFF"
+            self._spark = get_spark(self.config, log_level=level)
         return self._spark
 
     def tables(self, *, with_spark: bool = False) -> DeltaTables:
@@ -53,8 +59,27 @@ class State:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """Print ``error: <message>`` on stderr (not wrapped, not read as markup); exit ``code``."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
+
+
+def fail_on_spark(exc: BaseException, *, verbose: bool) -> NoReturn:
+    """Report Spark/JVM failure ``exc`` as one line naming the root cause and exit 1.
+
+    The whole trace (Python and Java) goes to the structured log at debug level
+    (``FINML_LOG_LEVEL=debug``) and, with ``--verbose``, to stderr above the line.
+    """
+    from finml.log import get_logger
+    from finml.runtime.failures import full_trace, summarise
+
+    summary = summarise(exc)
+    trace = full_trace(exc)
+    get_logger("cli").debug("spark_failure", error=summary, exception=trace)
+    if verbose:
+        print(trace, file=sys.stderr)
+        fail(summary)
+    fail(f"{summary} (run with --verbose for the full trace)")
 
 
 def emit_json(payload: Any) -> None:

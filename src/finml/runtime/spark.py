@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = get_logger("runtime.spark")
 
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 _engine_choice: str | None = None
@@ -63,8 +64,14 @@ def local_conf(settings: SparkSettings, delta_jars: list[str]) -> dict[str, str]
     return conf
 
 
-def get_spark(config: ProjectConfig | None = None, app_name: str = "finml") -> SparkSession:
+def get_spark(
+    config: ProjectConfig | None = None, app_name: str = "finml", *, log_level: str = "ERROR"
+) -> SparkSession:
     """Return the active SparkSession, or start a local one from ``config``.
+
+    ``log_level`` is the level of Spark's own console log (log4j: OFF, ERROR, WARN, ...),
+    set from the JVM's start (:data:`LOG4J_CONFIG`) so no start-up banner or warning
+    precedes it; a session started elsewhere (``spark-submit``) gets it once it is returned.
 
     Raises:
         DeltaEngineError: ``delta_jars`` names files that do not exist.
@@ -81,11 +88,15 @@ def get_spark(config: ProjectConfig | None = None, app_name: str = "finml") -> S
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    for key, value in local_conf(config.spark, config.delta_jars).items():
+    conf = local_conf(config.spark, config.delta_jars)
+    conf["spark.driver.extraJavaOptions"] = _with_log4j(
+        conf.get("spark.driver.extraJavaOptions", ""), log_level
+    )
+    for key, value in conf.items():
         builder = builder.config(key, value)
     started = time.perf_counter()
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel(log_level)
     log.info(
         "spark_started",
         master=config.spark.master,
@@ -93,6 +104,16 @@ def get_spark(config: ProjectConfig | None = None, app_name: str = "finml") -> S
         seconds=round(time.perf_counter() - started, 2),
     )
     return spark
+
+
+def _with_log4j(java_options: str, level: str) -> str:
+    """``java_options`` plus FinML's log4j configuration at ``level``, unless the options
+    already name a log4j configuration of their own (``spark.conf`` in the project config)
+    or the file's path has a space (Spark splits these options on spaces)."""
+    if "log4j2.configurationFile" in java_options or " " in str(LOG4J_CONFIG):
+        return java_options
+    own = f"-Dlog4j2.configurationFile={LOG4J_CONFIG} -Dfinml.spark.log.level={level}"
+    return f"{java_options} {own}".strip()
 
 
 def on_databricks() -> bool:
