@@ -119,20 +119,20 @@ def _unmount(folder: Path) -> None:
 
 @pytest.fixture
 def full_home(tmp_path: Path) -> Iterator[Path]:
-    """A home on an 8 MB tmpfs holding ``silver_trades``, then filled to the last byte."""
+    """A home on a 4 MB tmpfs holding ``silver_trades``, then filled to the last byte."""
     home = tmp_path / "small"
     home.mkdir()
     if os.geteuid() != 0:
         pytest.skip("a real full disk needs root to mount a small tmpfs")
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(home)],
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(home)],
         capture_output=True,
         text=True,
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
-        write_silver_trades(home, rows_per_day=20_000)
+        write_silver_trades(home, rows_per_day=500)
         with (home / "filler").open("wb") as filler:
             try:
                 while True:
