@@ -2,10 +2,10 @@
 
 Routes: ``POST /predict`` (one record), ``POST /predict/batch``, ``GET /models``,
 ``GET /metrics`` (Prometheus text), ``GET /health`` (process up), ``GET /ready`` (champion
-loaded, log writer running). OpenAPI at ``/openapi.json``; the record schema is built from
-the champion's signature at start. The lifespan starts the alias poller and the inference-log
-writer and, on shutdown (SIGTERM under uvicorn), stops the poller, finishes shadow work and
-flushes every buffered log row.
+loaded, log writer running). OpenAPI at ``/openapi.json``, listing every status each route
+answers; the record schema is built from the champion's signature at start. The lifespan
+starts the alias poller and the inference-log writer and, on shutdown (SIGTERM under
+uvicorn), stops the poller, finishes shadow work and flushes every buffered log row.
 """
 
 # No ``from __future__ import annotations`` here: the route signatures use the record
@@ -25,18 +25,36 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finml.log import get_logger
 from finml.serving import catalog
+from finml.serving.body import read_body, require_json
 from finml.serving.http import (
     BearerAuth,
     RequestIdMiddleware,
+    contract_error,
     http_error,
     lean_route,
     validation_error,
 )
 from finml.serving.inference_log import InferenceLogWriter
 from finml.serving.inputs import RequestParser
+from finml.serving.limits import feature_bounds
 from finml.serving.metrics import ServingMetrics
-from finml.serving.models import CHALLENGER, CHAMPION, AliasPoller, ModelSlots, Slots, load_alias
-from finml.serving.schemas import BatchResponse, ErrorResponse, PredictResponse
+from finml.serving.models import (
+    CHALLENGER,
+    CHAMPION,
+    AliasPoller,
+    ModelContractError,
+    ModelSlots,
+    Slots,
+    load_alias,
+)
+from finml.serving.schemas import (
+    BatchResponse,
+    ErrorResponse,
+    HealthResponse,
+    ModelsResponse,
+    PredictResponse,
+    ReadyResponse,
+)
 from finml.serving.service import ScoringService
 from finml.serving.settings import ServingSettings
 
@@ -46,9 +64,23 @@ if TYPE_CHECKING:
 
 log = get_logger("serving.app")
 TOKEN_VARIABLE = "FINML_API_TOKEN"  # noqa: S105 - a variable name, not a secret
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 413, 422)
+# Every error status a route can answer, with the reason; each route lists its own.
+_WHY = {
+    400: "The body cannot be read (not text, or a Content-Length that is no number)",
+    401: "No bearer token (only when FINML_API_TOKEN is set)",
+    403: "A wrong bearer token (only when FINML_API_TOKEN is set)",
+    413: "The body is over serving.max_body_bytes (refused while reading; the connection is "
+    "closed), or a batch has more than serving.max_batch records",
+    415: "The Content-Type is not application/json (or application/*+json)",
+    422: "Invalid records: one line per problem, naming the record index and field",
+    500: "The model broke the scoring contract (no score/prediction, or a non-finite score)",
+    503: "Not ready: the inference-log writer is not running",
 }
+SCORING_STATUSES = (400, 401, 403, 413, 415, 422, 500)
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse, "description": _WHY[code]} for code in codes}
 
 
 @dataclass
@@ -94,6 +126,7 @@ def create_app(
     champion = load_alias(config, name, CHAMPION)
     assert champion is not None  # require_alias raised otherwise
     slots = ModelSlots(Slots(champion, load_alias(config, name, CHALLENGER)))
+    bounds = feature_bounds(champion.types, settings.feature_dtype)
     tables = tables or DeltaTables.from_config(config, None)
     writer = InferenceLogWriter(tables.table(settings.inference_log.table), settings.inference_log)
     metrics = ServingMetrics()
@@ -103,7 +136,13 @@ def create_app(
         settings,
         slots,
         writer,
-        AliasPoller(config, slots, champion.features, settings.poll_seconds),
+        AliasPoller(
+            config,
+            slots,
+            dict(zip(champion.features, bounds, strict=True)),
+            settings.poll_seconds,
+            settings.feature_dtype,
+        ),
         ScoringService(slots, writer, settings, champion.features, metrics),
         metrics,
     )
@@ -117,7 +156,9 @@ def create_app(
     app.add_middleware(RequestIdMiddleware, metrics=metrics)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-    _routes(app, state, RequestParser(champion.features, settings.max_batch), BearerAuth(token))
+    app.add_exception_handler(ModelContractError, contract_error)  # type: ignore[arg-type]
+    parser = RequestParser(champion.features, settings.max_batch, bounds)
+    _routes(app, state, parser, BearerAuth(token))
     return app
 
 
@@ -140,7 +181,9 @@ def _routes(app: FastAPI, state: ServingState, parser: RequestParser, auth: Bear
     guarded = [Depends(auth.dependency())]
     _scoring_routes(app, state, parser, auth, guarded)
 
-    @app.get("/models", dependencies=guarded)
+    @app.get(
+        "/models", dependencies=guarded, response_model=ModelsResponse, responses=_errors(401, 403)
+    )
     def models() -> dict[str, Any]:
         """Registered versions with aliases and key metrics, and what this server has loaded."""
         return catalog.describe(state.config, state.slots.current, state.settings)
@@ -151,12 +194,12 @@ def _routes(app: FastAPI, state: ServingState, parser: RequestParser, auth: Bear
         body = generate_latest(state.metrics.registry)
         return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/health")
+    @app.get("/health", response_model=HealthResponse)
     async def health() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/ready", responses={503: {"model": ErrorResponse}})
+    @app.get("/ready", response_model=ReadyResponse, responses=_errors(503))
     async def ready() -> JSONResponse:
         """Ready when a champion is loaded and the inference-log writer runs."""
         if not state.writer.alive:
@@ -170,19 +213,23 @@ def _scoring_routes(
 ) -> None:
     """``POST /predict`` and ``POST /predict/batch``: documented by FastAPI from the declared
     endpoints below, served by lean handlers (see :func:`~finml.serving.http.lean_route`)
-    that authorise, parse (:class:`RequestParser`) and serialise (orjson) themselves."""
-    max_batch = state.settings.max_batch
+    that authorise, check the content type, read the body within ``max_body_bytes``, parse
+    (:class:`RequestParser`) and serialise (orjson) themselves, in that order."""
+    max_batch, max_body = state.settings.max_batch, state.settings.max_body_bytes
+
+    async def body(request: Request) -> bytes:
+        await auth(request)
+        require_json(request)
+        return await read_body(request, max_body)
 
     async def serve_one(request: Request) -> Response:
-        await auth(request)
-        records = parser.one(await request.body(), request.headers.get("content-type"))
+        records = parser.one(await body(request))
         request_id = request.scope["state"]["request_id"]
         scored = state.service.score(request_id, records)[0]
         return _json({"request_id": request_id, **scored})
 
     async def serve_batch(request: Request) -> Response:
-        await auth(request)
-        records = parser.many(await request.body())
+        records = parser.many(await body(request))
         if len(records) > max_batch:
             raise HTTPException(413, f"records: expected at most {max_batch}, got {len(records)}")
         request_id = request.scope["state"]["request_id"]
@@ -197,7 +244,11 @@ def _scoring_routes(
     def predict_batch() -> None:
         """Score up to ``max_batch`` records; each is routed by its own symbol."""
 
-    common: dict[str, Any] = {"methods": ["POST"], "responses": _ERRORS, "dependencies": guarded}
+    common: dict[str, Any] = {
+        "methods": ["POST"],
+        "responses": _errors(*SCORING_STATUSES),
+        "dependencies": guarded,
+    }
     app.router.add_api_route(
         "/predict",
         predict,
@@ -209,7 +260,7 @@ def _scoring_routes(
         "/predict/batch",
         predict_batch,
         response_model=BatchResponse,
-        openapi_extra={"requestBody": _json_body(_batch_schema(record))},
+        openapi_extra={"requestBody": _json_body(_batch_schema(record, max_batch))},
         route_class_override=lean_route(serve_batch),
         **common,
     )
@@ -219,13 +270,15 @@ def _json(content: dict[str, Any]) -> Response:
     return Response(orjson.dumps(content), media_type="application/json")
 
 
-def _batch_schema(record: type[Any]) -> dict[str, Any]:
-    """The published schema of the batch body (what ``batch_model`` validates)."""
+def _batch_schema(record: type[Any], max_batch: int) -> dict[str, Any]:
+    """The published schema of the batch body (what ``batch_model`` validates; more than
+    ``max_batch`` records is a 413)."""
     items = {"$ref": f"#/components/schemas/{record.__name__}"}
+    records = {"type": "array", "items": items, "minItems": 1, "maxItems": max_batch}
     return {
         "title": "BatchRequest",
         "type": "object",
-        "properties": {"records": {"type": "array", "items": items, "minItems": 1}},
+        "properties": {"records": records},
         "required": ["records"],
         "additionalProperties": False,
     }

@@ -134,16 +134,32 @@ def describe_errors(errors: list[dict[str, Any]]) -> list[str]:
         if err.get("type") == "missing":
             lines.append(f"field {field!r}: required, got nothing")
             continue
-        reason = str(err.get("msg", "invalid")).lower()
-        lines.append(f"field {field!r}: {reason}, got {_shown(err.get('input'))}")
+        lines.append(f"field {field!r}: {_reason(err)}, got {_shown(err.get('input'))}")
     return lines
 
 
+def _reason(err: dict[str, Any]) -> str:
+    """pydantic's message, except for a feature's bound, which it prints as a 39-digit
+    integer: here the bound reads as the float it is."""
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "less_than_equal" and "le" in ctx:
+        return f"expected a number of magnitude at most {float(ctx['le'])!r}"
+    if err.get("type") == "greater_than_equal" and "ge" in ctx:
+        return f"expected a number of magnitude at most {-float(ctx['ge'])!r}"
+    return str(err.get("msg", "invalid")).lower()
+
+
+_JSON_CONSTANTS = {True: "true", False: "false", None: "null"}
+
+
 def _shown(value: Any) -> str:
+    """The input as the client wrote it, where that is clear (true, null, 1e+39), cut at 80."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # NaN/inf cannot be JSON; show them as text
     if isinstance(value, dict):
         return "an object"
+    if value is None or isinstance(value, bool):
+        return _JSON_CONSTANTS[value]
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -153,6 +169,11 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse(
         {"detail": "invalid request: " + "; ".join(lines[:5]), "errors": lines}, status_code=422
     )
+
+
+async def contract_error(request: Request, exc: Exception) -> JSONResponse:
+    """A model that broke the scoring contract: 500 with the reason, as JSON."""
+    return JSONResponse({"detail": str(exc), "errors": []}, status_code=500)
 
 
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -2,22 +2,22 @@
 
 Two paths, one contract. The fast path takes what valid requests look like: orjson parses the
 body once, and all records are checked together — every record an object whose keys are the
-features plus optional entity fields, every feature a finite JSON number (one float64 matrix,
-checked by numpy), ``symbol``/``trade_id`` strings of allowed length, ``ts`` parsed by
-pydantic in one call for the whole column. Whatever it does not accept outright goes to the
-pydantic record model exactly as before (JSON's NaN and Infinity, numeric strings, wrong
-types, missing or extra fields): pydantic alone decides what is invalid and words
-every 422 (record index, field, reason), so the fast path changes the speed, never the answer.
+features plus optional entity fields, every feature a JSON number within its bound (one
+float64 matrix, checked by numpy), ``symbol``/``trade_id`` strings of allowed length, ``ts``
+parsed by pydantic in one call for the whole column. Whatever it does not accept outright goes
+to the pydantic record model (JSON's NaN and Infinity, numbers beyond a bound, numeric
+strings, booleans, wrong types, missing or extra fields): pydantic alone decides what is
+invalid and words every 422 (record index, field, reason), so the fast path changes the
+speed, never the answer.
 
-``/predict`` follows FastAPI's rules for a JSON body (read by ``json.loads``, Content-Type
-honoured, an empty body is a missing body); ``/predict/batch`` is parsed as JSON whatever
-its Content-Type, as it always was.
+Both routes take JSON only (the handler answers 415 otherwise, before reading the body).
+``/predict`` keeps FastAPI's reading of a JSON body (``json.loads``; an empty body is a
+missing body).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import operator
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +29,7 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from finml.serving.limits import FLOAT64_MAX
 from finml.serving.records import Records
 from finml.serving.schemas import ENTITY_FIELDS, KEY_LENGTHS, batch_model, record_model
 
@@ -43,10 +44,14 @@ class RequestParser:
         HTTPException: 400 when the ``/predict`` body is not UTF-8 (FastAPI's answer).
     """
 
-    def __init__(self, features: tuple[str, ...], max_batch: int) -> None:
+    def __init__(
+        self, features: tuple[str, ...], max_batch: int, bounds: tuple[float, ...] | None = None
+    ) -> None:
         self.features = features
-        self.record: type[BaseModel] = record_model(features)
+        self.bounds = bounds if bounds is not None else (FLOAT64_MAX,) * len(features)
+        self.record: type[BaseModel] = record_model(features, self.bounds)
         self.batch: type[BaseModel] = batch_model(self.record, max_batch)
+        self._bound_row = np.array(self.bounds, dtype=np.float64)
         self._required = frozenset(features)
         self._allowed = self._required | frozenset(ENTITY_FIELDS)
         self._fields = tuple(f"f{i}" for i in range(len(features)))  # see schemas
@@ -55,14 +60,12 @@ class RequestParser:
             getter if len(features) > 1 else lambda item: (getter(item),)
         )
 
-    def one(self, body: bytes, content_type: str | None) -> Records:
-        """The body of ``/predict``: one record object."""
+    def one(self, body: bytes) -> Records:
+        """The JSON body of ``/predict``: one record object."""
         if not body:
             raise RequestValidationError(
                 [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
             )
-        if not _is_json(content_type):  # FastAPI then validates the raw bytes (and fails)
-            return self._from_models([self._validate(body)])
         try:
             item = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -93,8 +96,9 @@ class RequestParser:
         if not (item.keys() >= self._required and item.keys() <= self._allowed):
             return None
         values = self._row(item)
-        for v in values:
-            if not ((type(v) is float and math.isfinite(v)) or type(v) is int):
+        for v, bound in zip(values, self.bounds, strict=True):
+            # not a bool (its type is bool, not int); NaN and inf fail the comparison
+            if not ((type(v) is float or type(v) is int) and -bound <= v <= bound):
                 return None
         symbol, ts, trade_id = item.get("symbol"), item.get("ts"), item.get("trade_id")
         if not (_key_ok(symbol, "symbol") and _key_ok(trade_id, "trade_id")):
@@ -112,7 +116,7 @@ class RequestParser:
             if not (keys >= self._required and keys <= self._allowed):
                 return None
             present |= keys
-        values = _finite_matrix(list(map(self._row, items)), len(self.features))
+        values = _number_matrix(list(map(self._row, items)), self._bound_row)
         if values is None:
             return None
         n = len(items)
@@ -144,17 +148,6 @@ class RequestParser:
             [m.ts for m in models],
             [m.trade_id for m in models],
         )
-
-
-def _is_json(content_type: str | None) -> bool:
-    """FastAPI's test (``email.message`` parsing): ``application/json`` or ``+json``."""
-    if not content_type:
-        return False  # FastAPI's strict_content_type: no Content-Type, no JSON
-    kind = content_type.partition(";")[0].strip().lower()
-    if kind.count("/") != 1:
-        return False
-    main, sub = kind.split("/")
-    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
 def _json_loads(body: bytes) -> Any:
@@ -192,19 +185,28 @@ def _parse_ts(values: list[Any]) -> list[datetime | None] | None:
         return None
 
 
-def _finite_matrix(rows: list[tuple[Any, ...]], width: int) -> np.ndarray | None:
-    """``rows`` as float64 if every value is a finite JSON number, else None.
+def _number_matrix(rows: list[tuple[Any, ...]], bounds: np.ndarray) -> np.ndarray | None:
+    """``rows`` as float64 if every value is a JSON number (not a boolean) of magnitude at
+    most its column's bound in ``bounds``, else None.
 
     numpy infers the type of the whole matrix at once: floats and ints give a numeric kind;
     anything else (None, a string, a list, an integer beyond 64 bits, only booleans) another
-    kind, a ragged shape or an error. A boolean among numbers becomes 0/1, as pydantic's
-    float field makes it.
+    kind, a ragged shape or an error. A boolean among numbers becomes 0 or 1, so only the
+    cells holding exactly 0 or 1 are looked at for one. NaN and inf fail the bound.
     """
     try:
         matrix = np.array(rows)
     except (ValueError, TypeError):
         return None
-    if matrix.dtype.kind not in "fi" or matrix.shape != (len(rows), width):
+    if matrix.dtype.kind not in "fi" or matrix.shape != (len(rows), len(bounds)):
         return None
     matrix = matrix.astype(np.float64, copy=False)
-    return matrix if np.isfinite(matrix).all() else None
+    if not (np.abs(matrix) <= bounds).all():
+        return None
+    return None if _has_bool(rows, matrix) else matrix
+
+
+def _has_bool(rows: list[tuple[Any, ...]], matrix: np.ndarray) -> bool:
+    """True if a cell of ``rows`` is a JSON boolean (numpy made it 0.0 or 1.0 in ``matrix``)."""
+    cells = np.nonzero((matrix == 0.0) | (matrix == 1.0))
+    return any(type(rows[i][j]) is bool for i, j in zip(*(c.tolist() for c in cells), strict=True))

@@ -23,6 +23,7 @@ import pandas as pd
 
 from finml.errors import FinmlError
 from finml.log import get_logger
+from finml.serving.limits import FeatureDtype, feature_bounds, holds
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -67,6 +68,13 @@ class LoadedModel:
             return direct
         takes_params = "params" in inspect.signature(inner).parameters
         return (lambda frame: inner(frame, params=None)) if takes_params else inner
+
+    @cached_property
+    def types(self) -> tuple[str, ...]:
+        """The MLflow column type of each feature (double, float, long, integer)."""
+        schema = self.pyfunc.metadata.get_input_schema()
+        found = dict(zip(schema.input_names(), schema.input_types(), strict=True))
+        return tuple(_type_name(found[f]) for f in self.features)
 
     @cached_property
     def columns(self) -> pd.Index:
@@ -175,6 +183,10 @@ class ModelSlots:
             return self.current
 
 
+def _type_name(column_type: Any) -> str:
+    return str(getattr(column_type, "name", column_type)).lower()
+
+
 def signature_features(pyfunc: Any, name: str) -> tuple[str, ...]:
     """The named numeric input columns of ``pyfunc``'s signature.
 
@@ -189,7 +201,7 @@ def signature_features(pyfunc: Any, name: str) -> tuple[str, ...]:
     bad = [
         f"{n}:{t}"
         for n, t in zip(schema.input_names(), schema.input_types(), strict=True)
-        if str(getattr(t, "name", t)).lower() not in _NUMERIC_TYPES
+        if _type_name(t) not in _NUMERIC_TYPES
     ]
     if bad:
         raise ModelContractError(f"model {name}: expected numeric feature inputs, got {bad}")
@@ -218,15 +230,24 @@ def load_alias(config: ProjectConfig, name: str, alias: str) -> LoadedModel | No
 class AliasPoller:
     """A daemon thread that re-reads the aliases every ``interval`` seconds and swaps models.
 
-    A new champion must take the same features as the one the server started with (the
-    published request schema is built from them); a challenger must need no feature the
-    request schema lacks. A model breaking that is refused and logged, never swapped in.
+    ``published`` maps each feature of the published request schema to its bound. A new
+    champion must take the same features as the one the server started with; a challenger
+    must need no feature the request schema lacks; and either must hold every value the
+    schema accepts (its bounds, under ``feature_dtype``, at least the published ones). A
+    model breaking that is refused and logged, never swapped in.
     """
 
     def __init__(
-        self, config: ProjectConfig, slots: ModelSlots, features: tuple[str, ...], interval: float
+        self,
+        config: ProjectConfig,
+        slots: ModelSlots,
+        published: dict[str, float],
+        interval: float,
+        feature_dtype: FeatureDtype = "float64",
     ) -> None:
-        self.config, self.slots, self.features, self.interval = config, slots, features, interval
+        self.config, self.slots, self.interval = config, slots, interval
+        self.published, self.feature_dtype = published, feature_dtype
+        self.features = tuple(published)
         self.errors = 0
         self._refused: set[tuple[str, int]] = set()
         self._stop = threading.Event()
@@ -281,6 +302,9 @@ class AliasPoller:
             if alias == CHAMPION
             else set(model.features) <= set(self.features)
         )
+        limits = feature_bounds(model.types, self.feature_dtype)
+        bounds = dict(zip(model.features, limits, strict=True))
+        ok = ok and holds(bounds, self.published)
         if not ok:
             self.errors += 1
             log.error(
@@ -288,7 +312,7 @@ class AliasPoller:
                 model=model.name,
                 alias=alias,
                 version=model.version,
-                expected_features=list(self.features),
-                got_features=list(model.features),
+                expected_features=self.published,
+                got_features=bounds,
             )
         return ok

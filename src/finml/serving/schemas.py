@@ -1,9 +1,11 @@
 """Request and response models; the record model is built from the champion's signature.
 
-Each feature becomes a required finite ``float`` field (NaN and ±inf rejected), unknown
-fields are rejected, and ``symbol`` / ``ts`` / ``trade_id`` are optional entity fields used
-for routing and for the inference log. Feature names are carried as aliases, so any column
-name (even one that is not a Python identifier) is a valid JSON key.
+Each feature becomes a required, strict, finite ``float`` field: a JSON number (integers
+allowed) within the feature's bound (:mod:`finml.serving.limits`); NaN, ±inf, numeric
+strings, booleans, null, objects and arrays are rejected. Unknown fields are rejected, and
+``symbol`` / ``ts`` / ``trade_id`` are optional entity fields used for routing and for the
+inference log. Feature names are carried as aliases, so any column name (even one that is
+not a Python identifier) is a valid JSON key.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from finml.serving.limits import FLOAT64_MAX, is_unbounded
 from finml.serving.models import ModelContractError
 
 ENTITY_FIELDS = ("symbol", "ts", "trade_id")
@@ -29,11 +32,15 @@ class _Record(BaseModel):
     trade_id: str | None = Field(None, min_length=1, max_length=KEY_LENGTHS["trade_id"])
 
 
-def record_model(features: tuple[str, ...]) -> type[BaseModel]:
-    """A pydantic model of one record with ``features`` as required finite floats.
+def record_model(
+    features: tuple[str, ...], bounds: tuple[float, ...] | None = None
+) -> type[BaseModel]:
+    """A pydantic model of one record with ``features`` as required strict finite floats of
+    magnitude at most ``bounds`` (one per feature; default: any finite float).
 
     Raises:
         ModelContractError: a feature is named like an entity field or is duplicated.
+        ValueError: ``bounds`` does not have one entry per feature.
     """
     clash = sorted(set(features) & set(ENTITY_FIELDS))
     if clash or len(set(features)) != len(features):
@@ -41,12 +48,22 @@ def record_model(features: tuple[str, ...]) -> type[BaseModel]:
             f"model signature: expected unique feature names other than {ENTITY_FIELDS}, "
             f"got {clash or 'duplicates'}"
         )
+    bounds = bounds if bounds is not None else (FLOAT64_MAX,) * len(features)
+    if len(bounds) != len(features):
+        raise ValueError(f"bounds: expected {len(features)}, got {len(bounds)}")
     # Field i is named f"f{i}" (read back that way by the app); the alias is the JSON key.
     fields: dict[str, Any] = {
-        f"f{i}": (float, Field(..., alias=name, allow_inf_nan=False))
-        for i, name in enumerate(features)
+        f"f{i}": (float, _feature_field(name, bound))
+        for i, (name, bound) in enumerate(zip(features, bounds, strict=True))
     }
     return create_model("Record", __base__=_Record, **fields)
+
+
+def _feature_field(name: str, bound: float) -> Any:
+    """Strict: a JSON number only (pydantic's lax mode would take "1.5" and true)."""
+    if is_unbounded(bound):
+        return Field(..., alias=name, strict=True, allow_inf_nan=False)
+    return Field(..., alias=name, strict=True, allow_inf_nan=False, ge=-bound, le=bound)
 
 
 def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
@@ -79,5 +96,33 @@ class BatchResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
-    errors: list[str] = Field(default_factory=list)
+    detail: str = Field(description="What went wrong: expected X, got Y")
+    errors: list[str] = Field(
+        default_factory=list, description="422: one line per problem, naming record and field"
+    )
+
+
+class RegisteredVersion(BaseModel):
+    version: str
+    aliases: list[str]
+    run_id: str | None
+    metrics: dict[str, float] = Field(description="Key metrics of the run that logged it")
+    tags: dict[str, str]
+
+
+class ModelsResponse(BaseModel):
+    model_name: str
+    features: list[str] = Field(description="The published request features")
+    loaded: dict[str, str] = Field(description="alias -> version loaded in this server")
+    ab_mode: str
+    challenger_percent: float
+    versions: list[RegisteredVersion] = Field(description="Newest first")
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(description="ok")
+
+
+class ReadyResponse(BaseModel):
+    status: str = Field(description="ready")
+    champion: int = Field(description="The loaded champion version")

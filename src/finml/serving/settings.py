@@ -62,6 +62,14 @@ class ServingSettings(_Strict):
     port: int = Field(8000, ge=0, le=65_535)
     poll_seconds: float = Field(10.0, ge=0.1)  # how often the aliases are re-checked
     max_batch: int = Field(10_000, ge=1)
+    # Request bodies larger than this get 413 while they are read, before any parsing.
+    # 10k records of the demo champion's 22 features are ~5 MB of JSON (~9 MB with entity
+    # fields and long decimals); raise it with max_batch.
+    max_body_bytes: int = Field(16 * 2**20, ge=1_024)
+    # The widest number a feature may hold: float32 (scikit-learn's and XGBoost's trees compute
+    # in float32 and fail on larger values) or float64. A float/integer/long signature column
+    # narrows it further. Beyond it, or not finite: 422 naming the field.
+    feature_dtype: Literal["float32", "float64"] = "float32"
     ab: ABSettings = Field(default_factory=ABSettings)
     inference_log: InferenceLogSettings = Field(default_factory=InferenceLogSettings)
     ab_report: ABReportSettings = Field(default_factory=ABReportSettings)

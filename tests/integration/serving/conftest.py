@@ -1,11 +1,13 @@
-"""Serving fixtures: one real MLflow store (sqlite) with real sample models."""
+"""Serving fixtures: one real MLflow store (sqlite) with real sample models and a real
+ensemble champion (LightGBM, XGBoost, random forest, isolation forest) logged as the
+tournament logs it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from serving_helpers import CHALLENGER_SEED, CHAMPION_SEED
+from serving_helpers import CHALLENGER_SEED, CHAMPION_SEED, ENSEMBLE_MODEL
 
 from finml.config import ProjectConfig
 
@@ -20,6 +22,27 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log_sample_model(config, seed=CHAMPION_SEED, aliases=("champion",))
     log_sample_model(config, seed=CHALLENGER_SEED, aliases=("challenger",))
     return home
+
+
+@pytest.fixture(scope="session")
+def ensemble_home(model_home: Path) -> Path:
+    """The same store, plus ``ensemble_model`` v1 (@champion): a real four-member ensemble
+    pyfunc logged with ``log_pyfunc``. Its test rows are in ``ensemble_rows.parquet``."""
+    import mlflow
+
+    from finml import registry
+    from finml.models.pyfunc import log_pyfunc
+    from finml.models.synthetic import trained_ensemble
+
+    config = ProjectConfig(home=model_home)
+    registry.configure(config)
+    pyfunc, test = trained_ensemble(4000, seed=7)
+    with mlflow.start_run(run_name="ensemble"):
+        info = log_pyfunc(pyfunc, test)
+    name = registry.model_name(config, ENSEMBLE_MODEL)
+    registry.register(config, info.model_uri, name, aliases=("champion",))
+    test[list(pyfunc.features)].to_parquet(model_home / "ensemble_rows.parquet")
+    return model_home
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 CHAMPION_SEED, CHALLENGER_SEED = 0, 3
 RECORD = {"return_z": 1.0, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0.0}
+ENSEMBLE_MODEL = "ensemble_model"  # the real ensemble champion (conftest: ensemble_home)
 
 
 def free_port() -> int:

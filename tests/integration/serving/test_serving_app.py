@@ -5,18 +5,28 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_helpers import RECORD
+from serving_helpers import ENSEMBLE_MODEL, RECORD
 
+from finml.config import ProjectConfig
 from finml.runtime.delta import DeltaTables
 from finml.serving.app import create_app
 from finml.serving.settings import ServingSettings
 
+MAX_BODY = 4_096
+
 
 def settings(**ab: object) -> ServingSettings:
     return ServingSettings.from_section(
-        {"max_batch": 5, "ab": ab or {"mode": "off"}, "inference_log": {"flush_seconds": 0.1}}
+        {
+            "max_batch": 5,
+            "max_body_bytes": MAX_BODY,
+            "ab": ab or {"mode": "off"},
+            "inference_log": {"flush_seconds": 0.1},
+        }
     )
 
 
@@ -54,6 +64,28 @@ BAD_RECORDS = [
     ),
     ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1}', "gap_z", "required"),
     ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0, "x": 1}', "x", "extra"),
+    # numeric strings and booleans used to pass as numbers
+    (
+        '{"return_z": "12.5", "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}',
+        "return_z",
+        "got '12.5'",
+    ),
+    ('{"return_z": 1, "volume_z": true, "spread_bps": 0.1, "gap_z": 0}', "volume_z", "got true"),
+    (
+        '{"return_z": 1, "volume_z": 0.5, "spread_bps": false, "gap_z": 0}',
+        "spread_bps",
+        "got false",
+    ),
+    ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": null}', "gap_z", "got null"),
+    ('{"return_z": 1, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": [0]}', "gap_z", "number"),
+    # beyond float32 (serving.feature_dtype), however it is written
+    ('{"return_z": 1e39, "volume_z": 0.5, "spread_bps": 0.1, "gap_z": 0}', "return_z", "at most"),
+    ('{"return_z": 1, "volume_z": -1e39, "spread_bps": 0.1, "gap_z": 0}', "volume_z", "at most"),
+    (
+        f'{{"return_z": 1, "volume_z": 0.5, "spread_bps": {10**40}, "gap_z": 0}}',
+        "spread_bps",
+        "at most 3.4028234663852886e+38",
+    ),
 ]
 
 
@@ -175,3 +207,73 @@ def test_shadow_scores_off_path_and_champion_answers(serving_config) -> None:
     assert {r["model_version"] for r in by_variant["shadow"]} == {"2"}
     assert {r["request_id"] for r in by_variant["shadow"]} == {a["request_id"] for a in answers}
     assert by_variant["shadow"][0]["score"] != by_variant["champion"][0]["score"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_wrong_content_type_is_415(client, path: str, content_type: str | None) -> None:
+    body = json.dumps(RECORD if path == "/predict" else {"records": [RECORD]})
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post(path, content=body, headers=headers)
+    assert r.status_code == 415
+    assert (
+        r.json()["detail"]
+        == f"content-type: expected application/json, got {content_type or 'none'}"
+    )
+    vendor = client.post(path, content=body, headers={"content-type": "application/vnd.x+json"})
+    assert vendor.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_body_over_the_limit_is_413_before_parsing(client, path: str) -> None:
+    padded = {**RECORD, "symbol": "S" * 60}
+    body = json.dumps(padded if path == "/predict" else {"records": [padded] * 5})
+    body += " " * (MAX_BODY + 1 - len(body))  # valid JSON, one byte too many
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert (
+        r.json()["detail"]
+        == f"request body: expected at most {MAX_BODY} bytes, got {MAX_BODY + 1} declared"
+    )
+    assert r.headers["connection"] == "close"
+    r = client.post(path, content=body.rstrip(), headers={"content-type": "application/json"})
+    assert r.status_code == 200  # the same request within the limit
+
+
+@pytest.fixture
+def ensemble_client(ensemble_home, tmp_path):
+    config = ProjectConfig(home=ensemble_home, warehouse=tmp_path / "warehouse")
+    section = {"model": ENSEMBLE_MODEL, "max_batch": 50, "inference_log": {"flush_seconds": 0.1}}
+    app = create_app(config, ServingSettings.from_section(section), token="")
+    rows = pd.read_parquet(ensemble_home / "ensemble_rows.parquet").head(40)
+    with TestClient(app) as c:
+        yield c, app.state.serving.slots.current.champion, rows
+
+
+def test_real_champion_answers_422_not_500_beyond_float32(ensemble_client) -> None:
+    """The trees read features as float32: 1e39 made the model raise, a 500, and one such
+    record failed a whole batch."""
+    client, _, rows = ensemble_client
+    records = [{k: float(v) for k, v in row.items()} for _, row in rows.head(3).iterrows()]
+    bad = {**records[1], "f3": 1e39}
+    r = client.post("/predict", json=bad)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        "field 'f3': expected a number of magnitude at most 3.4028234663852886e+38, got 1e+39"
+    ]
+    r = client.post("/predict/batch", json={"records": [records[0], bad, records[2]]})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error.startswith("field 'records.1.f3': expected a number of magnitude at most")
+
+
+def test_real_champion_batch_scores_as_mlflow_predicts(ensemble_client) -> None:
+    client, champion, rows = ensemble_client
+    records = [{k: float(v) for k, v in row.items()} for _, row in rows.iterrows()]
+    r = client.post("/predict/batch", json={"records": records})
+    assert r.status_code == 200, r.text
+    expected = champion.pyfunc.predict(rows)
+    got = [p["score"] for p in r.json()["predictions"]]
+    np.testing.assert_allclose(got, expected["score"].to_numpy(), rtol=0, atol=1e-9)
+    one = client.post("/predict", json=records[7]).json()
+    assert abs(one["score"] - expected["score"].iloc[7]) <= 1e-9

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from finml.errors import ConfigError
 from finml.serving.abtest import INCONCLUSIVE, KEEP, PROMOTE, Confusion, compare, two_proportion_z
+from finml.serving.limits import FLOAT32_MAX, FLOAT64_MAX, feature_bounds, holds
 from finml.serving.models import ModelContractError
 from finml.serving.routing import BUCKETS, bucket, route
 from finml.serving.schemas import record_model
@@ -21,6 +22,31 @@ def test_settings_defaults_and_named_errors() -> None:
         ServingSettings.from_section({"ab": {"challenger_percent": 120}})
     with pytest.raises(ConfigError, match=r"serving\.colour"):
         ServingSettings.from_section({"colour": "red"})
+
+
+def test_body_limit_and_feature_dtype_are_validated() -> None:
+    defaults = ServingSettings.from_section(None)
+    assert (defaults.max_body_bytes, defaults.feature_dtype) == (16 * 2**20, "float32")
+    with pytest.raises(ConfigError, match=r"serving\.max_body_bytes.*got 10"):
+        ServingSettings.from_section({"max_body_bytes": 10})
+    with pytest.raises(ConfigError, match=r"serving\.feature_dtype.*got 'float16'"):
+        ServingSettings.from_section({"feature_dtype": "float16"})
+
+
+def test_feature_bounds_are_the_narrowest_range_that_holds() -> None:
+    types = ("double", "float", "integer", "long")
+    assert feature_bounds(types, "float64") == (FLOAT64_MAX, FLOAT32_MAX, 2**31 - 1, 2**63 - 1024)
+    assert feature_bounds(types, "float32") == (FLOAT32_MAX, FLOAT32_MAX, 2**31 - 1, 2**63 - 1024)
+    assert all(float(b) == b for b in feature_bounds(types, "float64"))  # exact floats
+    with pytest.raises(ValueError, match=r"got \['string'\]"):
+        feature_bounds(("double", "string"), "float64")
+
+
+def test_a_model_must_hold_what_the_schema_accepts() -> None:
+    published = {"a": FLOAT32_MAX, "b": FLOAT64_MAX}
+    assert holds({"a": FLOAT64_MAX, "b": FLOAT64_MAX}, published)  # wider: fine
+    assert holds({"a": FLOAT32_MAX}, published)  # a challenger using a subset
+    assert not holds({"a": FLOAT32_MAX, "b": FLOAT32_MAX}, published)  # b would overflow
 
 
 def test_routing_is_sticky_and_matches_the_split() -> None:
