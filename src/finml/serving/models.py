@@ -77,6 +77,18 @@ class LoadedModel:
         return tuple(_type_name(found[f]) for f in self.features)
 
     @cached_property
+    def array_fn(self) -> Callable[[np.ndarray], tuple[Any, Any]] | None:
+        """The python model's ``predict_array(values) -> (scores, predictions)``, if it has
+        one (FinML's anomaly pyfunc does): the same numbers as ``predict`` from the request's
+        float64 matrix, with no DataFrame built in or out (~0.2 ms a call). None otherwise."""
+        try:
+            model = self.pyfunc.unwrap_python_model()
+        except Exception:  # not a python-function model, or MLflow's internals moved
+            return None
+        fn = getattr(model, "predict_array", None)
+        return fn if callable(fn) else None
+
+    @cached_property
     def columns(self) -> pd.Index:
         """The feature columns as one shared ``pandas.Index`` (building it costs more than the
         one-row frame it labels)."""
@@ -94,9 +106,13 @@ class LoadedModel:
             values = values.copy()  # the model may write into its input; the log reads it after
         else:  # a challenger may use a subset or another order
             values = values[:, [columns.index(f) for f in self.features]]
-        out = self.predict_fn(pd.DataFrame(values, columns=self.columns))
+        read: Callable[[Any], tuple[np.ndarray, np.ndarray]] = _score_and_prediction
+        if self.array_fn is not None:
+            out, read = self.array_fn(values), _array_outputs
+        else:
+            out = self.predict_fn(pd.DataFrame(values, columns=self.columns))
         try:
-            scores, predictions = _score_and_prediction(out)
+            scores, predictions = read(out)
         except (KeyError, TypeError, IndexError, ValueError) as exc:
             raise ModelContractError(
                 f"model {self.name} v{self.version}: expected predict output with columns "
@@ -108,6 +124,12 @@ class LoadedModel:
                 f"got {scores[~np.isfinite(scores)][:3].tolist()}"
             )
         return scores, predictions
+
+
+def _array_outputs(out: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_array``'s ``(scores, predictions)`` as float64 and int64 vectors."""
+    scores, predictions = out
+    return np.asarray(scores, dtype=np.float64), np.asarray(predictions, dtype=np.int64)
 
 
 def _score_and_prediction(out: Any) -> tuple[np.ndarray, np.ndarray]:
