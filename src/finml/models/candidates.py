@@ -52,8 +52,9 @@ class LightGBMModel(AnomalyModel):
         return self.model.predict_proba(X)[:, 1]
 
     def score_rows(self, X: np.ndarray) -> np.ndarray:
-        # What predict_proba calls after its input checks: the binary probability itself.
-        return self.model.booster_.predict(X)  # type: ignore[no-any-return]
+        # What predict_proba calls after its input checks: the binary probability itself. One
+        # thread: a few rows gain nothing from a second and may wait for a busy core.
+        return self.model.booster_.predict(X, num_threads=1)  # type: ignore[no-any-return]
 
 
 @candidate("xgboost")
@@ -87,8 +88,11 @@ class XGBoostModel(AnomalyModel):
 
     def score_rows(self, X: np.ndarray) -> np.ndarray:
         # predict_proba's own in-place prediction, without its wrapper: column 1 is this value.
-        booster = self.model.get_booster()
-        return booster.inplace_predict(X, missing=self.model.missing).astype(np.float64)
+        # On a one-thread copy of the booster (same trees), as for LightGBM.
+        if "_row_booster" not in self.__dict__:
+            self._row_booster = self.model.get_booster().copy()
+            self._row_booster.set_param({"nthread": 1})
+        return self._row_booster.inplace_predict(X, missing=self.model.missing).astype(np.float64)
 
 
 @candidate("random_forest")

@@ -118,8 +118,10 @@ def test_pickled_model_leaves_its_row_caches_behind(model) -> None:
     forest = pyfunc.scorer.members["random_forest"]
     assert isinstance(forest.__dict__["_row_trees"], PackedTrees)
     assert "_row_trees" in pyfunc.scorer.members["isolation_forest"].__dict__
+    assert "_row_booster" in pyfunc.scorer.members["xgboost"].__dict__  # the 1-thread copy
     restored = pickle.loads(pickle.dumps(pyfunc))
-    assert "_row_trees" not in restored.scorer.members["random_forest"].__dict__
+    for member in restored.scorer.members.values():
+        assert not [k for k in member.__dict__ if k.startswith("_row_")]
     np.testing.assert_array_equal(restored.predict_array(values)[0], before)
 
 
