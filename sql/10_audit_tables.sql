@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.job_runs (
   message STRING
 ) USING DELTA COMMENT 'Job runs: one row per task attempt';
 
--- finml.pipelines.quality.DQ_SCHEMA: data quality per layer, table and run.
+-- finml.pipelines.quality.DQ_SCHEMA: data quality per layer, table and stage batch.
 CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.data_quality_log (
   run_id STRING,
   layer STRING,
@@ -37,8 +37,11 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.data_quality_log (
   uniqueness DOUBLE,
   validity DOUBLE,
   quality_score DOUBLE,
-  computed_at TIMESTAMP
-) USING DELTA COMMENT 'Data quality per layer, table and run';
+  computed_at TIMESTAMP,
+  stage STRING,
+  batch_id BIGINT,
+  source_start_version BIGINT
+) USING DELTA COMMENT 'Data quality per layer, table and stage batch';
 
 -- Batch scoring output (shared contract).
 CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.predictions (

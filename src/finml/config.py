@@ -84,6 +84,7 @@ class _ComponentSections(_Strict):
     serving: dict[str, Any] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)
     dashboard: dict[str, Any] = Field(default_factory=dict)
+    quality: dict[str, Any] = Field(default_factory=dict)
 
 
 class _ConfigFile(_ComponentSections):
@@ -106,6 +107,7 @@ COMPONENT_MODELS: dict[str, str] = {
     "serving": "finml.serving.settings:ServingSettings",
     "monitoring": "finml.monitoring.settings:MonitoringSettings",
     "dashboard": "finml.dashboard.settings:DashboardSettings",
+    "quality": "finml.pipelines.settings:QualitySettings",
 }
 COMPONENT_SECTIONS: dict[str, str] = {
     "features": "finml.features.settings:feature_settings",
@@ -114,6 +116,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "serving": "finml.serving.settings:ServingSettings.from_config",
     "monitoring": "finml.monitoring.settings:MonitoringSettings.from_config",
     "dashboard": "finml.dashboard.settings:DashboardSettings.from_config",
+    "quality": "finml.pipelines.settings:QualitySettings.from_config",
 }
 
 

@@ -27,6 +27,10 @@ class SchemaMismatch(FinmlError):
     """Data does not match a table's schema and evolution was not allowed."""
 
 
+class RunLocked(FinmlError):
+    """Another run holds the lock on the same home and tables."""
+
+
 class DeltaEngineError(FinmlError):
     """The Delta engine could not be selected or failed an operation."""
 

@@ -70,7 +70,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory, spark) -> dict:
 
 def test_every_landing_record_is_accounted_for(uninterrupted: dict) -> None:
     manifest, report = uninterrupted["manifest"], uninterrupted["report"]
-    silver = next(q for q in report.quality if q.layer == "silver")
+    silver = next(q for q in report.quality if q.table_name == "silver_trades")
     assert report.counts["bronze_trades"] == manifest.records
     assert silver.rows_out == manifest.legit_trades
     assert silver.rows_quarantined == sum(manifest.bad_counts[k] for k in QUARANTINED_KINDS)

@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from finml.cli.common import State, console
 
 if TYPE_CHECKING:
+    from finml.pipelines.ingest import IngestResult
     from finml.pipelines.medallion import MedallionReport
 
 pipeline_app = typer.Typer(
@@ -19,9 +20,11 @@ pipeline_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.command(epilog="Example: finml simulate --days 10 --seed 7 --drift-day 6")(simulate)
-    app.command(epilog="Example: finml ingest")(ingest)
+    app.command(epilog="Example: finml ingest --wait 60")(ingest)
     app.add_typer(pipeline_app, name="pipeline")
-    pipeline_app.command("run", epilog="Example: finml pipeline run --full-refresh")(run)
+    pipeline_app.command(
+        "run", epilog="Example: finml pipeline run --wait 120   (or --full-refresh)"
+    )(run)
 
 
 def simulate(
@@ -51,18 +54,32 @@ def simulate(
     )
 
 
-def ingest(ctx: typer.Context) -> None:
+_WAIT = typer.Option(
+    "--wait",
+    min=0,
+    help="Seconds to wait for another run holding the lock on these tables (default: fail).",
+)
+
+
+def ingest(ctx: typer.Context, wait: Annotated[float, _WAIT] = 0.0) -> None:
     """Ingest new landing files into bronze (exactly once; re-running adds nothing)."""
-    from finml.pipelines.ingest import ingest_landing
+    from finml.jobs.data import medallion_lock, run_ingest
 
     state: State = ctx.obj
-    results = ingest_landing(state.config, state.spark(), state.tables(with_spark=True))
+    with medallion_lock(state.config, wait):  # before Spark starts: a held lock fails fast
+        results = run_ingest(state.config, state.spark(), state.tables(with_spark=True))
+    print_ingest(results, state.config.landing_dir)
+
+
+def print_ingest(results: list[IngestResult], landing: object) -> None:
+    """What each landing stream ingested (or that there were no landing files)."""
     for result in results:
         console.print(
             f"{result.stream}: {result.rows:,} rows in {result.batches} batch(es) -> {result.table}"
+            + (f" ({result.skipped_batches} already committed)" if result.skipped_batches else "")
         )
     if not results:
-        console.print(f"no landing files under {state.config.landing_dir}")
+        console.print(f"no landing files under {landing}")
 
 
 def run(
@@ -70,19 +87,22 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
     ] = False,
+    wait: Annotated[float, _WAIT] = 0.0,
 ) -> None:
     """Ingest, then bronze -> silver (+ quarantine) -> gold bars, with expectations."""
-    from finml.jobs.data import run_pipeline
+    from finml.jobs.data import medallion_lock, run_pipeline
 
     state: State = ctx.obj
-    report = run_pipeline(
-        state.config, state.spark(), state.tables(with_spark=True), full_refresh=full_refresh
-    )
+    with medallion_lock(state.config, wait):  # before Spark starts: a held lock fails fast
+        report = run_pipeline(
+            state.config, state.spark(), state.tables(with_spark=True), full_refresh=full_refresh
+        )
+    print_ingest(report.ingest, state.config.landing_dir)
     print_report(report)
 
 
 def print_report(report: MedallionReport) -> None:
-    """Rows per table and quality per layer and run."""
+    """Rows per table and quality per table and stage batch of this run."""
     counts = RichTable("table", "rows", title="Tables")
     for name, rows in sorted(report.counts.items()):
         counts.add_row(name, f"{rows:,}")
@@ -93,6 +113,7 @@ def print_report(report: MedallionReport) -> None:
     quality = RichTable(
         "layer",
         "table",
+        "batch",
         "in",
         "out",
         "quarantined",
@@ -104,6 +125,7 @@ def print_report(report: MedallionReport) -> None:
         quality.add_row(
             q.layer,
             q.table_name,
+            f"{q.stage}#{q.batch_id}",
             f"{q.rows_in:,}",
             f"{q.rows_out:,}",
             f"{q.rows_quarantined:,}",

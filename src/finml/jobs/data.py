@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from finml.config import ProjectConfig
+    from finml.pipelines.ingest import IngestResult
     from finml.pipelines.medallion import MedallionReport
     from finml.runtime.delta import DeltaTables
     from finml.sources.simulator import LandingManifest, SimulatorConfig
@@ -57,11 +59,54 @@ def run_simulation(
 
 
 def run_pipeline(
-    config: ProjectConfig, spark: SparkSession, tables: DeltaTables, *, full_refresh: bool = False
+    config: ProjectConfig,
+    spark: SparkSession,
+    tables: DeltaTables,
+    *,
+    full_refresh: bool = False,
+    wait_seconds: float = 0.0,
 ) -> MedallionReport:
+    """The medallion under the home's lock on its tables (see :func:`medallion_lock`).
+
+    Raises:
+        RunLocked: another run holds the lock (after ``wait_seconds``).
+    """
     from finml.pipelines.medallion import run_medallion
 
-    return run_medallion(config, spark, tables, full_refresh=full_refresh)
+    with medallion_lock(config, wait_seconds):
+        return run_medallion(config, spark, tables, full_refresh=full_refresh)
+
+
+def run_ingest(
+    config: ProjectConfig, spark: SparkSession, tables: DeltaTables, *, wait_seconds: float = 0.0
+) -> list[IngestResult]:
+    """New landing files -> bronze, under the same lock as the medallion.
+
+    Raises:
+        RunLocked: another run holds the lock (after ``wait_seconds``).
+    """
+    from finml.pipelines.ingest import ingest_landing
+
+    with medallion_lock(config, wait_seconds):
+        return ingest_landing(config, spark, tables)
+
+
+def medallion_lock(
+    config: ProjectConfig, wait_seconds: float = 0.0
+) -> AbstractContextManager[object]:
+    """The run lock of the medallion tables of ``config``'s catalog and schema in its home
+    (local homes; on Databricks the job's ``max_concurrent_runs: 1`` does this). Taken
+    before Spark starts by the CLI, re-entered by the job functions.
+
+    Raises:
+        RunLocked: on entering, another run holds it (after ``wait_seconds``).
+    """
+    from finml.runtime.locks import run_lock
+
+    if config.workspace != "local":
+        return nullcontext()
+    name = f"medallion.{config.catalog.lower()}.{config.db_schema.lower()}"
+    return run_lock(config.home, name, wait_seconds=wait_seconds)
 
 
 def _arrow(frame: Any) -> pa.Table:

@@ -142,15 +142,16 @@ def _ml_stages(
 
 
 def reconcile(landing_records: int, report: Any) -> dict[str, int]:
-    """landing records = silver + quarantined + dropped + duplicates removed."""
-    silver = next((q for q in report.quality if q.layer == "silver"), None)
+    """landing records = silver + quarantined + dropped + duplicates removed (trades; summed
+    over every batch of the run)."""
+    silver = [q for q in report.quality if q.table_name == "silver_trades"]
     values = {
         "landing_records": landing_records,
         "bronze_rows": report.counts.get("bronze_trades", 0),
-        "silver_rows": silver.rows_out if silver else 0,
-        "quarantined": silver.rows_quarantined if silver else 0,
-        "dropped": silver.rows_dropped if silver else 0,
-        "duplicates_removed": silver.duplicates_removed if silver else 0,
+        "silver_rows": sum(q.rows_out for q in silver),
+        "quarantined": sum(q.rows_quarantined for q in silver),
+        "dropped": sum(q.rows_dropped for q in silver),
+        "duplicates_removed": sum(q.duplicates_removed for q in silver),
     }
     values["unaccounted"] = values["landing_records"] - (
         values["silver_rows"]

@@ -100,10 +100,16 @@ def define_pipeline(dlt: Any, spark: SparkSession, landing: str) -> None:
         annotated = annotate(dlt.read_stream("bronze_trades").transform(silver_trades), rules)
         return annotated.where(F.arrays_overlap(F.col(FAILED_RULES), quarantining))
 
-    @dlt.table(name="gold_bars_1m", comment="1-minute OHLCV bars per symbol")
     def gold_bars_1m() -> DataFrame:
         return dlt.read(SILVER_TRADES).transform(gold.bars_1m)
 
-    @dlt.table(name="gold_bars_daily", comment="Daily OHLCV bars per symbol (rolled up from 1m)")
     def gold_bars_daily() -> DataFrame:
-        return dlt.read("gold_bars_1m").transform(gold.daily_from_1m)
+        return dlt.read(gold.GOLD_1M).transform(gold.daily_from_1m)
+
+    # Gold's ohlc_consistent rule has action fail: it stops the update here as in the runner.
+    dlt.table(name=gold.GOLD_1M, comment="1-minute OHLCV bars per symbol")(
+        _with_expectations(dlt, gold.GOLD_1M, gold_bars_1m)
+    )
+    dlt.table(name=gold.GOLD_DAILY, comment="Daily OHLCV bars per symbol (rolled up from 1m)")(
+        _with_expectations(dlt, gold.GOLD_DAILY, gold_bars_daily)
+    )

@@ -21,6 +21,7 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
+from finml.pipelines.settings import QualitySettings
 from finml.runtime.names import validate_identifier
 
 if TYPE_CHECKING:
@@ -54,7 +55,12 @@ class Expectation:
 def expect(
     table: str, name: str, condition: str, action: Action = "quarantine", description: str = ""
 ) -> Expectation:
-    """Declare an expectation on ``table`` (registered for the runner and the DLT binding)."""
+    """Declare an expectation on ``table`` (registered for the runner and the DLT binding).
+
+    ``condition`` may name configurable bounds as ``{param}`` (see
+    :meth:`~finml.pipelines.settings.QualitySettings.sql_params`); they are filled in by
+    :func:`expectations_for`.
+    """
     expectation = Expectation(name, condition, action, description)
     rules = _REGISTRY.setdefault(table, [])
     if any(rule.name == name for rule in rules):
@@ -63,9 +69,16 @@ def expect(
     return expectation
 
 
-def expectations_for(table: str) -> tuple[Expectation, ...]:
-    """The expectations declared for ``table``, in declaration order."""
-    return tuple(_REGISTRY.get(table, ()))
+def expectations_for(table: str, params: dict[str, str] | None = None) -> tuple[Expectation, ...]:
+    """The expectations declared for ``table``, in declaration order, with their ``{param}``
+    bounds filled from ``params`` (default: the default :class:`QualitySettings`)."""
+    values = params if params is not None else QualitySettings().sql_params()
+    return tuple(
+        Expectation(rule.name, rule.condition.format_map(values), rule.action, rule.description)
+        if "{" in rule.condition
+        else rule
+        for rule in _REGISTRY.get(table, ())
+    )
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,21 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
+from finml.pipelines.expectations import expect
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+GOLD_1M, GOLD_DAILY = "gold_bars_1m", "gold_bars_daily"
+# A bar's extremes bound its open and close, and volume is never negative (a minute of
+# zero-volume prints is a real, if empty, bar: its vwap is null). Declared here, with the
+# transforms, so every path that builds bars (runner, DLT) enforces it.
+BAR_RULES = "low <= least(open, close) AND high >= greatest(open, close) AND volume >= 0"
+expect(GOLD_1M, "ohlc_consistent", BAR_RULES, action="fail")
+expect(GOLD_DAILY, "ohlc_consistent", BAR_RULES, action="fail")
+# gold_bars_daily.source: bars rolled up from silver trades, or a vendor's daily bar (Alpha
+# Vantage, files) for a day without trades. Trade-derived bars replace vendor bars.
+TRADES_SOURCE, VENDOR_SOURCE = "trades", "vendor"
 GOLD_BARS_1M_KEYS = ("symbol", "window_start")
 GOLD_BARS_DAILY_KEYS = ("symbol", "trade_date")
 _ORDER = ("ts", "trade_id")
@@ -78,7 +90,7 @@ def _bar_rows(trades: DataFrame, keys: tuple[str, ...], extra: dict[str, Column]
         F.min("price").over(whole_bar).alias("low"),
         F.last("price").over(whole_bar).alias("close"),
         volume.alias("volume"),
-        (notional / volume).alias("vwap"),
+        F.try_divide(notional, volume).alias("vwap"),  # null when volume is 0
         F.count(F.lit(1)).over(whole_bar).alias("trade_count"),
         # no return when the bar has a single trade: 0.0 by definition.
         F.sqrt(F.coalesce(squared_returns, F.lit(0.0))).alias("realized_vol"),
@@ -161,7 +173,7 @@ def daily_from_1m(minutes: DataFrame) -> DataFrame:
         F.min("low").over(whole_day).alias("low"),
         F.last("close").over(whole_day).alias("close"),
         volume.alias("volume"),
-        (notional / volume).alias("vwap"),
+        F.try_divide(notional, volume).alias("vwap"),  # null when volume is 0
         F.sum("trade_count").over(whole_day).cast("long").alias("trade_count"),
         F.sqrt(F.sum("_squared_returns").over(whole_day)).alias("realized_vol"),
         F.first(F.when(regular, F.col("open")), ignorenulls=True)

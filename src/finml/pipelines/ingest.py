@@ -10,7 +10,9 @@ sequence instead of being mistaken for old batches.
 Sources (folders of the landing zone):
 
 * ``trades/*.jsonl`` — Finnhub trade messages, one per line -> ``bronze_trades``
-* ``trades/*.parquet`` — trades with columns s, p, v, t, c -> ``bronze_trades``
+* ``trades/*.parquet`` — trades with columns s, p, v, t, c -> ``bronze_trades``, each file
+  decoded on its own (:mod:`finml.pipelines.landing_parquet`): an unreadable file becomes
+  one quarantinable row instead of failing the batch
 * ``bars/*.csv`` — Alpha Vantage OHLCV CSV (``timestamp,open,high,low,close,volume``), the
   symbol taken from the file name (``daily_AAPL.csv``, ``intraday_1min_AAPL.csv``)
   -> ``bronze_bars``
@@ -19,6 +21,7 @@ Sources (folders of the landing zone):
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +30,9 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from finml.log import get_logger
-from finml.pipelines.trades import (
-    bronze_trades_from_lines,
-    bronze_trades_from_parquet,
-    with_ingest_metadata,
-)
+from finml.pipelines import landing_parquet
+from finml.pipelines.trades import bronze_trades_from_lines, with_ingest_metadata
+from finml.runtime.batches import create_once
 from finml.runtime.delta import Txn
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 log = get_logger("pipelines.ingest")
 
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
-_PARQUET_TRADES = "s string, p double, v double, t long, c array<string>"
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class StreamSpec:
     folder: str
     glob: str
     table: str
-    reader: str  # "text" or "parquet"
+    reader: str  # "text" (one row per line) or "binaryFile" (one row per file)
     to_bronze: Callable[[DataFrame], DataFrame]
 
 
@@ -61,12 +61,16 @@ def bronze_bars_from_lines(lines: DataFrame) -> DataFrame:
     """Alpha Vantage CSV lines -> bronze bars (fields as strings, header lines skipped).
 
     A line with the wrong number of fields keeps its text in ``_raw`` and gets
-    ``_parse_error``.
+    ``_parse_error`` ``wrong_field_count``; a line that is not valid UTF-8 keeps its text
+    (bad bytes replaced) with ``invalid_utf8``.
     """
+    utf8 = F.is_valid_utf8("value")
     rows = lines.where(~F.lower(F.trim("value")).startswith("timestamp,"))
     rows = rows.where(F.length(F.trim("value")) > 0)
     fields = F.split("value", ",")
-    error = F.when(F.size(fields) != len(BAR_FIELDS), F.lit("wrong_field_count"))
+    error = F.when(~utf8, F.lit("invalid_utf8")).when(
+        F.size(fields) != len(BAR_FIELDS), F.lit("wrong_field_count")
+    )
     symbol = F.regexp_extract(
         "_source_file", r"(?:daily|intraday(?:_\w+?)?)_([A-Za-z0-9.\-]+)\.csv$", 1
     )
@@ -76,9 +80,16 @@ def bronze_bars_from_lines(lines: DataFrame) -> DataFrame:
             F.when(error.isNull(), F.trim(fields[i])).alias(name)
             for i, name in enumerate(BAR_FIELDS)
         ],
-        F.col("value").alias("_raw"),
+        F.make_valid_utf8("value").alias("_raw"),
         error.alias("_parse_error"),
         "_source_file",
+    )
+
+
+def bronze_trades_from_parquet_files(files: DataFrame) -> DataFrame:
+    """Landing Parquet files (``binaryFile`` rows: path, content) -> bronze trade rows."""
+    return files.select("path", "content").mapInArrow(
+        landing_parquet.decode_files, landing_parquet.BRONZE_DDL
     )
 
 
@@ -91,8 +102,8 @@ STREAMS = (
         "trades",
         "*.parquet",
         "bronze_trades",
-        "parquet",
-        bronze_trades_from_parquet,
+        "binaryFile",
+        bronze_trades_from_parquet_files,
     ),
     StreamSpec("bars_csv", "bars", "*.csv", "bronze_bars", "text", bronze_bars_from_lines),
 )
@@ -127,38 +138,68 @@ def ingest_landing(
         wave.append(spec)
     results: dict[str, IngestResult] = {}
     for wave in waves:
-        running = [
-            _start_stream(
-                spec,
-                config.landing_dir / spec.folder,
-                config.checkpoint_dir / spec.name,
-                spark,
-                tables,
-            )
-            for spec in wave
-        ]
-        try:
-            for query, _ in running:
-                query.awaitTermination()
-        finally:
-            for query, _ in running:
-                if query.isActive:
-                    query.stop()
-        results.update((result.stream, result) for result in (finish() for _, finish in running))
+        for attempt in range(1, _STREAM_ATTEMPTS + 1):
+            try:
+                results.update(_run_wave(wave, config, spark, tables))
+                break
+            except Exception as exc:  # Spark raises the race from start() or from the query
+                if attempt == _STREAM_ATTEMPTS or not _lost_checkpoint_race(exc):
+                    raise
+                # Another run wrote this batch's offsets first; restarting resumes from
+                # the checkpoint, re-runs that batch (its txn makes the write a no-op)
+                # and goes on with the files the other run has not planned.
+                log.info("stream_checkpoint_race", streams=[s.name for s in wave], attempt=attempt)
     return [results[spec.name] for spec in STREAMS if spec.name in results]
+
+
+_STREAM_ATTEMPTS = 5
+_CHECKPOINT_RACE = (
+    "Concurrent update to the log",
+    "Multiple streaming",
+    "concurrently",
+    "FileAlreadyExistsException",
+)
+
+
+def _lost_checkpoint_race(exc: BaseException) -> bool:
+    """True for Spark's refusal to write a checkpoint log entry another query wrote."""
+    text = str(exc)
+    return any(marker in text for marker in _CHECKPOINT_RACE)
+
+
+def _run_wave(
+    wave: list[StreamSpec], config: ProjectConfig, spark: SparkSession, tables: DeltaTables
+) -> dict[str, IngestResult]:
+    running = [
+        _start_stream(
+            spec,
+            config.landing_dir / spec.folder,
+            config.checkpoint_dir / spec.name,
+            spark,
+            tables,
+        )
+        for spec in wave
+    ]
+    try:
+        for query, _ in running:
+            query.awaitTermination()
+    finally:
+        for query, _ in running:
+            if query.isActive:
+                query.stop()
+    return {result.stream: result for result in (finish() for _, finish in running)}
 
 
 def _start_stream(
     spec: StreamSpec, folder: Path, checkpoint: Path, spark: SparkSession, tables: DeltaTables
 ) -> tuple[StreamingQuery, Callable[[], IngestResult]]:
     table = tables.table(spec.table)
+    _create_checkpoint(checkpoint)
     stats = {"batches": 0, "rows": 0, "skipped": 0}
     reader = spark.readStream.option("pathGlobFilter", spec.glob)
+    source = reader.format(spec.reader).load(str(folder))
     if spec.reader == "text":
-        source = reader.format("text").load(str(folder))
-    else:
-        source = reader.schema(_PARQUET_TRADES).format("parquet").load(str(folder))
-    source = source.withColumn("_source_file", F.col("_metadata.file_path"))
+        source = source.withColumn("_source_file", F.col("_metadata.file_path"))
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         stream_id = _stream_id(checkpoint)
@@ -193,6 +234,16 @@ def _start_stream(
         )
 
     return query, finish
+
+
+def _create_checkpoint(checkpoint: Path) -> None:
+    """Create the checkpoint's ``metadata`` (the stream id) atomically if it is missing, so
+    two runs starting the same stream at once agree on one id instead of one of them
+    failing on Spark's own non-atomic creation."""
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    metadata = checkpoint / "metadata"
+    if not metadata.exists():
+        create_once(metadata, json.dumps({"id": str(uuid.uuid4())}) + "\n")
 
 
 def _stream_id(checkpoint: Path) -> str:

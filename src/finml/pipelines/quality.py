@@ -6,6 +6,10 @@ Every figure is computed from the rows of the run (never a constant):
 * uniqueness — distinct keys / rows;
 * validity — rows meeting every blocking expectation / rows in;
 * quality_score — the mean of the three, in [0, 1].
+
+There is one row per (table, stage batch): it is written with the batch's transaction id
+right after the batch's data (see :mod:`finml.pipelines.stages`), so it is neither lost by a
+crash nor repeated by an overlapping run.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ DQ_SCHEMA = pa.schema(
         ("validity", pa.float64()),
         ("quality_score", pa.float64()),
         ("computed_at", pa.timestamp("us", tz="UTC")),
+        ("stage", pa.string()),
+        ("batch_id", pa.int64()),
+        ("source_start_version", pa.int64()),
     ]
 )
 
@@ -57,6 +64,11 @@ class QualityRecord:
     completeness: float = 1.0
     uniqueness: float = 1.0
     validity: float = 1.0
+    # Which batch of which stage the row describes: source versions after
+    # ``source_start_version`` (None: from the first) up to ``source_version``.
+    stage: str = ""
+    batch_id: int | None = None
+    source_start_version: int | None = None
 
     @property
     def quality_score(self) -> float:

@@ -36,6 +36,8 @@ SESSIONS = (
 )
 
 SILVER_TRADES = "silver_trades"
+# A finite, positive price (the plausibility rules below judge only such prices).
+_PRICED = "(price > 0 AND price < double('Infinity'))"
 expect(
     SILVER_TRADES,
     "parsed_record",
@@ -43,6 +45,12 @@ expect(
     description="the landing line was a readable trade message",
 )
 expect(SILVER_TRADES, "symbol_present", "symbol IS NOT NULL AND symbol <> ''")
+expect(
+    SILVER_TRADES,
+    "symbol_format",
+    "symbol IS NULL OR symbol = '' OR symbol RLIKE {symbol_pattern}",
+    description="the symbol matches quality.symbol_pattern (it is stored as sent)",
+)
 expect(
     SILVER_TRADES,
     "price_numeric",
@@ -55,18 +63,44 @@ expect(
     "price IS NULL OR (NOT isnan(price) AND abs(price) < double('Infinity'))",
 )
 expect(SILVER_TRADES, "price_positive", "price IS NULL OR isnan(price) OR price > 0")
+expect(
+    SILVER_TRADES,
+    "price_below_max",
+    f"NOT coalesce({_PRICED}, false) OR price <= {{max_price}}",
+    description="price at most quality.max_price",
+)
+expect(
+    SILVER_TRADES,
+    "price_within_band",
+    f"NOT coalesce({_PRICED}, false) OR _ref_price IS NULL "
+    "OR price BETWEEN _ref_price / {price_band} AND _ref_price * {price_band}",
+    description="price within quality.price_band of the symbol's recent prices",
+)
 expect(SILVER_TRADES, "volume_numeric", "_parse_error IS NOT NULL OR volume IS NOT NULL")
 expect(
     SILVER_TRADES,
-    "volume_positive",
-    "volume IS NULL OR (volume > 0 AND NOT isnan(volume) AND volume < double('Infinity'))",
+    "volume_in_range",
+    "volume IS NULL OR (NOT isnan(volume) AND volume >= 0 AND volume <= {max_volume})",
+    description="volume finite, at least 0 and at most quality.max_volume",
 )
-expect(SILVER_TRADES, "timestamp_valid", "_parse_error IS NOT NULL OR ts IS NOT NULL")
+expect(SILVER_TRADES, "timestamp_valid", "_parse_error IS NOT NULL OR t_ms IS NOT NULL")
+expect(
+    SILVER_TRADES,
+    "timestamp_in_milliseconds",
+    "t_ms IS NULL OR t_ms BETWEEN 100000000000 AND 99999999999999",
+    description="t is epoch milliseconds (seconds or micro/nanoseconds are never rescaled)",
+)
+expect(
+    SILVER_TRADES,
+    "timestamp_after_floor",
+    "ts IS NULL OR ts >= {earliest_date}",
+    description="no trade before quality.earliest_date",
+)
 expect(
     SILVER_TRADES,
     "timestamp_not_future",
-    "ts IS NULL OR ts <= _ingested_at + INTERVAL 5 MINUTES",
-    description="no trade time later than its ingestion (+5 min clock skew)",
+    "ts IS NULL OR ts <= _ingested_at + INTERVAL {future_skew_minutes} MINUTES",
+    description="no trade time later than its ingestion (+ quality.future_skew_minutes)",
 )
 expect(
     SILVER_TRADES,
@@ -93,12 +127,26 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
     """
     typed = F.from_json("value", _TYPED_MESSAGE_SCHEMA, {"allowNonNumericNumbers": "false"})
     flat = F.regexp_extract_all("value", F.lit(_FLAT_OBJECT), F.lit(0))
-    parsed = lines.select("value", "_source_file", typed.alias("m"), flat.alias("_flat"))
+    # A line that is not valid UTF-8 is kept (its bytes made valid, U+FFFD for each bad
+    # sequence) as an invalid_utf8 record; it is never parsed, and no invalid string reaches
+    # a Parquet file (whose statistics readers could not decode).
+    utf8 = F.is_valid_utf8("value")
+    lines = lines.select(
+        F.when(utf8, F.col("value")).alias("value"),
+        "_source_file",
+        F.when(~utf8, F.make_valid_utf8("value")).alias("_invalid"),
+    )
+    parsed = lines.select(
+        "value", "_source_file", "_invalid", typed.alias("m"), flat.alias("_flat")
+    )
     regular = F.coalesce(_is_regular(F.col("value"), F.col("m"), F.col("_flat")), F.lit(False))
-    staged = parsed.select("value", "_source_file", "m", "_flat", regular.alias("_regular"))
+    staged = parsed.select(
+        "value", "_source_file", "_invalid", "m", "_flat", regular.alias("_regular")
+    )
     message = F.from_json("value", _MESSAGE_SCHEMA)  # general path only
     error = (
         F.when(F.col("_regular"), F.lit(None).cast("string"))
+        .when(F.col("_invalid").isNotNull(), F.lit("invalid_utf8"))
         .when(message["type"].isNull(), F.lit("malformed_json"))
         .when(message["type"] == "ping", F.lit(None).cast("string"))
         .when(message["type"] != "trade", F.concat(F.lit("unexpected_type:"), message["type"]))
@@ -106,7 +154,7 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
     )
     is_ping = F.col("m.type") == "ping"  # a ping parses as regular JSON; it has no trades
     staged = staged.select(
-        "value", "_source_file", "_regular", "m", "_flat", error.alias("_parse_error")
+        "value", "_source_file", "_invalid", "_regular", "m", "_flat", error.alias("_parse_error")
     )
     general = F.col("_parse_error").isNull() & ~F.coalesce(is_ping, F.lit(False))
     elements = F.when(F.col("_regular"), F.col("m.data")).when(
@@ -115,7 +163,7 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
     raws = F.when(F.col("_regular"), F.col("_flat")).when(general, message["data"])
     rescued = F.when(~F.col("_regular") & general, F.transform(message["data"], _rescued))
     arrays = staged.select(
-        "value",
+        F.coalesce("value", "_invalid").alias("value"),
         "_source_file",
         "_parse_error",
         elements.alias("_elements"),
@@ -193,29 +241,6 @@ def _rescued(element: Column) -> Column:
     return F.when(F.size(extra) > 0, F.to_json(extra))
 
 
-def bronze_trades_from_parquet(trades: DataFrame) -> DataFrame:
-    """Landing Parquet trades (columns s, p, v, t, c) -> the bronze shape (fields as strings)."""
-    columns = {f.name for f in trades.schema}
-    values = {
-        f: F.col(f).cast("string") if f in columns else F.lit(None).cast("string")
-        for f in TRADE_FIELDS
-        if f != "c"
-    }
-    conditions = F.col("c").cast("array<string>") if "c" in columns else F.lit(None)
-    known = [F.col(c) for c in trades.columns if c in TRADE_FIELDS]
-    extra = [F.col(c) for c in trades.columns if c not in TRADE_FIELDS and not c.startswith("_")]
-    return trades.select(
-        *[values[f].alias(f) for f in ("s", "p", "v", "t")],
-        conditions.cast("array<string>").alias("c"),
-        F.to_json(F.struct(*known)).alias("_raw"),
-        (F.to_json(F.struct(*extra)) if extra else F.lit(None).cast("string")).alias(
-            "_rescued_data"
-        ),
-        F.lit(None).cast("string").alias("_parse_error"),
-        "_source_file",
-    )
-
-
 def with_ingest_metadata(batch_id: int) -> Callable[[DataFrame], DataFrame]:
     """Add ``_ingested_at`` (now) and ``_batch_id`` to bronze rows."""
 
@@ -243,18 +268,24 @@ def silver_trades(bronze: DataFrame) -> DataFrame:
     return with_trade_identity(typed_trades(bronze))
 
 
-def typed_trades(bronze: DataFrame) -> DataFrame:
+def typed_trades(bronze: DataFrame, reference: DataFrame | None = None) -> DataFrame:
     """Bronze trades -> the typed columns silver's expectations read (casts only).
 
-    Returns symbol, price, volume, ts, conditions, the raw s, p, v, t (kept for quarantine
-    and bronze measures) and bronze's ``_`` columns.
+    Returns symbol (as sent: never trimmed or upper-cased), price, volume, ts, conditions,
+    ``t_ms`` (t as a whole number), ``_ref_price`` (the symbol's reference price from
+    ``reference`` -- columns symbol, ``_ref_price`` -- else NULL), the raw s, p, v, t (kept
+    for quarantine and bronze measures) and bronze's ``_`` columns. ``ts`` is set only for
+    a ``t_ms`` in the millisecond range, so no magnitude can overflow a timestamp.
     """
-    return bronze.select(
-        F.upper(F.trim("s")).alias("symbol"),
+    t_ms = F.expr("try_cast(t AS BIGINT)")
+    in_millis = t_ms.between(100_000_000_000, 99_999_999_999_999)
+    typed = bronze.select(
+        F.col("s").alias("symbol"),
         F.expr("try_cast(p AS DOUBLE)").alias("price"),
         F.expr("try_cast(v AS DOUBLE)").alias("volume"),
-        F.timestamp_millis(F.expr("try_cast(t AS BIGINT)")).alias("ts"),
+        F.when(in_millis, F.timestamp_millis(t_ms)).alias("ts"),
         F.col("c").alias("conditions"),
+        t_ms.alias("t_ms"),
         *TRADE_FIELDS[:4],
         "_raw",
         "_rescued_data",
@@ -263,6 +294,9 @@ def typed_trades(bronze: DataFrame) -> DataFrame:
         "_batch_id",
         "_ingested_at",
     )
+    if reference is None:
+        return typed.withColumn("_ref_price", F.lit(None).cast("double"))
+    return typed.join(F.broadcast(reference), "symbol", "left")
 
 
 def with_trade_identity(typed: DataFrame) -> DataFrame:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, date, datetime
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
 from finml.pipelines.expectations import Expectation, check, expectations_for, observe
+from finml.pipelines.ingest import bronze_trades_from_parquet_files
+from finml.pipelines.settings import QualitySettings
 from finml.pipelines.trades import (
     SILVER_TRADES,
     bronze_trades_from_lines,
-    bronze_trades_from_parquet,
     deduplicate,
     silver_trades,
+    typed_trades,
     with_ingest_metadata,
 )
 
@@ -111,18 +116,63 @@ def test_bronze_lines_that_counting_alone_would_misjudge(spark) -> None:
     assert bronze[1]._raw == lines[0]
 
 
-def test_bronze_from_parquet_has_the_same_shape(spark) -> None:
-    parquet = spark.createDataFrame(
-        [("AAPL", 187.5, 10.0, T, ["1"], "file:/l/a.parquet")],
-        "s string, p double, v double, t long, c array<string>, _source_file string",
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def test_bronze_from_parquet_files_types_nothing_and_quarantines_unreadable_files(
+    spark, tmp_path
+) -> None:
+    """Landing Parquet files are decoded one by one: a truncated file or a column of an
+    unusable type becomes one unreadable_file row; a text ``p`` is kept as text (silver
+    types it); the readable files' rows have the same shape as JSON lines' rows."""
+    good = pa.table({"s": ["AAPL"], "p": [187.5], "v": [10.0], "t": [T], "c": [["1"]], "x": [7]})
+    texty = pa.table({"s": ["MSFT"], "p": ["12.5"], "v": [3], "t": [T]})
+    (tmp_path / "good.parquet").write_bytes(parquet_bytes(good))
+    (tmp_path / "text.parquet").write_bytes(parquet_bytes(texty))
+    (tmp_path / "cut.parquet").write_bytes(parquet_bytes(good)[:40])
+    (tmp_path / "blob.parquet").write_bytes(
+        parquet_bytes(pa.table({"s": pa.array([b"\x00"], pa.binary())}))
     )
-    from_lines = bronze_trades_from_lines(
-        lines_df(spark, [msg({"s": "A", "p": 1, "v": 1, "t": 1})])
+    files = spark.read.format("binaryFile").load(str(tmp_path))
+    bronze = bronze_trades_from_parquet_files(files)
+    from_lines = bronze_trades_from_lines(lines_df(spark, [msg({"s": "A", "p": 1, "v": 1})]))
+    assert bronze.schema == from_lines.schema
+    rows = {r._source_file.rsplit("/", 1)[-1]: r for r in bronze.collect()}
+    assert set(rows) == {"good.parquet", "text.parquet", "cut.parquet", "blob.parquet"}
+    row = rows["good.parquet"]
+    assert (row.s, row.p, row.v, row.t, row.c, row._parse_error) == (
+        "AAPL",
+        "187.5",
+        "10",
+        str(T),
+        ["1"],
+        None,
     )
-    from_parquet = bronze_trades_from_parquet(parquet)
-    assert from_parquet.schema == from_lines.schema
-    row = from_parquet.first()
-    assert (row.s, row.p, row.v, row.t, row.c) == ("AAPL", "187.5", "10.0", str(T), ["1"])
+    assert json.loads(row._raw) == {"s": "AAPL", "p": 187.5, "v": 10.0, "t": T, "c": ["1"]}
+    assert json.loads(row._rescued_data) == {"x": 7}
+    assert (rows["text.parquet"].p, rows["text.parquet"]._parse_error) == ("12.5", None)
+    for name in ("cut.parquet", "blob.parquet"):
+        assert rows[name]._parse_error.startswith("unreadable_file: "), name
+        assert rows[name].s is None
+    assert "expected a number or text, got binary" in rows["blob.parquet"]._parse_error
+
+
+def test_a_line_of_invalid_utf8_is_kept_as_an_invalid_utf8_record(spark) -> None:
+    """Bytes that are not UTF-8 never reach bronze's strings: the line is kept (each bad
+    sequence replaced) with _parse_error invalid_utf8, and the good lines parse normally."""
+    good = msg({"s": "AAPL", "p": 1.5, "v": 2, "t": T, "c": ["1"]})
+    lines = spark.createDataFrame(
+        [(bytearray(b'{"type":"trade","data":[{"s":"\xff"}]}'),), (bytearray(good.encode()),)],
+        "value binary",
+    ).select(F.col("value").cast("string").alias("value"), F.lit("f.jsonl").alias("_source_file"))
+    rows = bronze_trades_from_lines(lines).collect()
+    bad = [r for r in rows if r._parse_error]
+    assert [r._parse_error for r in bad] == ["invalid_utf8"]
+    assert bad[0]._raw == '{"type":"trade","data":[{"s":"\ufffd"}]}'
+    assert [(r.s, r.p) for r in rows if not r._parse_error] == [("AAPL", "1.5")]
 
 
 def silver_of(spark, trades: list[dict]):
@@ -138,7 +188,7 @@ def test_silver_types_sessions_and_trade_identity(spark) -> None:
     silver = silver_of(
         spark,
         [
-            {"s": " aapl ", "p": 187.12, "v": 100, "t": T, "c": ["12", "1"]},
+            {"s": "AAPL", "p": 187.12, "v": 100, "t": T, "c": ["12", "1"]},
             {"s": "AAPL", "p": 1, "v": 1, "t": pre, "c": []},
             {"s": "AAPL", "p": 1, "v": 1, "t": post},
             {"s": "AAPL", "p": 1, "v": 1, "t": night},
@@ -154,45 +204,81 @@ def test_silver_types_sessions_and_trade_identity(spark) -> None:
     same = silver_of(spark, [{"s": "AAPL", "p": 187.12, "v": 100.0, "t": T, "c": ["1", "12"]}])
     assert same.first().trade_id == rows[0].trade_id  # normalised identity
     assert len({r.trade_id for r in rows}) == 5
+    lower = silver_of(spark, [{"s": "brk.b", "p": 1, "v": 1, "t": T}]).first()
+    assert lower.symbol == "brk.b"  # stored as sent: never trimmed or upper-cased
 
 
 def test_each_bad_record_kind_fails_its_named_rule(spark) -> None:
+    """Each kind of bad trade is quarantined by the rule that names what is wrong -- and only
+    that rule -- while plausible oddities (zero volume, a 10x fat finger) stay valid."""
     future = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    before_floor = int(datetime(1985, 6, 3, tzinfo=UTC).timestamp() * 1000)
+    base = {"s": "AAPL", "p": 10.5, "v": 1, "t": T, "c": ["1"]}
     cases = {
-        "ok": {"s": "AAPL", "p": 10.5, "v": 1, "t": T, "c": ["1"]},
-        "wrong_type": {"s": "AAPL", "p": "abc", "v": 1, "t": T, "c": []},
-        "negative": {"s": "AAPL", "p": -1.0, "v": 1, "t": T, "c": []},
-        "zero": {"s": "AAPL", "p": 0, "v": 1, "t": T, "c": []},
-        "nan": {"s": "AAPL", "p": float("nan"), "v": 1, "t": T, "c": []},
-        "inf": {"s": "AAPL", "p": float("inf"), "v": 1, "t": T, "c": []},
-        "missing_symbol": {"p": 1.0, "v": 1, "t": T, "c": []},
-        "empty_symbol": {"s": "", "p": 1.0, "v": 1, "t": T, "c": []},
-        "future": {"s": "AAPL", "p": 1.0, "v": 1, "t": future, "c": []},
-        "bad_volume": {"s": "AAPL", "p": 1.0, "v": -5, "t": T, "c": []},
-        "no_conditions": {"s": "AAPL", "p": 1.0, "v": 2, "t": T},
+        "ok": ({}, []),
+        "zero_volume": ({"v": 0}, []),
+        "fat_finger": ({"p": 105.0}, []),  # no reference here; the band is tested below
+        "no_conditions": ({"c": None}, []),  # warn: counted, row kept
+        "wrong_type": ({"p": "abc"}, ["price_numeric"]),
+        "negative": ({"p": -1.0}, ["price_positive"]),
+        "zero": ({"p": 0}, ["price_positive"]),
+        "nan": ({"p": float("nan")}, ["price_finite"]),
+        "inf": ({"p": float("inf")}, ["price_finite"]),
+        "huge_price": ({"p": 1e300}, ["price_below_max"]),
+        "missing_symbol": ({"s": None}, ["symbol_present"]),
+        "empty_symbol": ({"s": ""}, ["symbol_present"]),
+        "object_symbol": ({"s": {"a": 1}}, ["symbol_format"]),
+        "padded_symbol": ({"s": " AAPL"}, ["symbol_format"]),
+        "future": ({"t": future}, ["timestamp_not_future"]),
+        "seconds": ({"t": T // 1000}, ["timestamp_in_milliseconds"]),
+        "nanoseconds": ({"t": T * 1_000_000}, ["timestamp_in_milliseconds"]),
+        "beyond_long": ({"t": 10**20}, ["timestamp_valid"]),
+        "before_floor": ({"t": before_floor}, ["timestamp_after_floor"]),
+        "negative_volume": ({"v": -5}, ["volume_in_range"]),
+        "huge_volume": ({"v": 1e12}, ["volume_in_range"]),
     }
-    silver = silver_of(spark, list(cases.values()))
+    trades = []
+    for name, (change, _) in cases.items():
+        trade = {**base, **change, "case": name}
+        trades.append({k: v for k, v in trade.items() if v is not None})
+    silver = silver_of(spark, trades)
     checked = check(silver, expectations_for(SILVER_TRADES), SILVER_TRADES)
-    by_price = {}
-    for row in checked.quarantined.collect():
-        by_price[(row.symbol, row.price, row.volume, row.ts)] = row._failed_rules
-    failed = sorted(rule for rules in by_price.values() for rule in rules)
-    assert failed == sorted(
-        [
-            "price_numeric",
-            "price_positive",
-            "price_positive",
-            "price_finite",
-            "price_finite",
-            "symbol_present",
-            "symbol_present",
-            "timestamp_not_future",
-            "volume_positive",
-        ]
-    )
-    assert checked.rows_in == 11 and checked.rows_valid == 2 and checked.rows_quarantined == 9
-    assert checked.failures["conditions_present"] == 1  # warn: counted, row kept
+    got = {
+        json.loads(r._rescued_data)["case"]: sorted(r._failed_rules)
+        for r in checked.quarantined.collect()
+    }
+    assert got == {name: rules for name, (_, rules) in cases.items() if rules}
+    assert checked.rows_in == len(cases) and checked.rows_valid == 4
+    assert checked.failures["conditions_present"] == 1
     checked.release()
+
+
+def test_price_band_judges_prices_against_the_symbols_reference(spark) -> None:
+    """A price beyond ``price_band`` times the symbol's reference price (either way) is
+    quarantined as price_within_band; 10x (a fat finger) and a symbol without a reference
+    pass; the band comes from the config."""
+    bronze = bronze_trades_from_lines(
+        lines_df(
+            spark,
+            [
+                msg(
+                    {"s": "AAPL", "p": 100.0, "v": 1, "t": T, "c": []},
+                    {"s": "AAPL", "p": 1000.0, "v": 1, "t": T + 1, "c": []},
+                    {"s": "AAPL", "p": 3000.0, "v": 1, "t": T + 2, "c": []},
+                    {"s": "AAPL", "p": 3.0, "v": 1, "t": T + 3, "c": []},
+                    {"s": "NEW", "p": 3000.0, "v": 1, "t": T + 4, "c": []},
+                )
+            ],
+        )
+    ).transform(with_ingest_metadata(1))
+    reference = spark.createDataFrame([("AAPL", 100.0)], "symbol string, _ref_price double")
+    typed = typed_trades(bronze, reference)
+    for band, failing in ((25.0, [3.0, 3000.0]), (5.0, [1000.0, 3.0, 3000.0])):
+        params = QualitySettings(price_band=band).sql_params()
+        checked = check(typed, expectations_for(SILVER_TRADES, params), SILVER_TRADES)
+        bad = {(r.symbol, r.price): r._failed_rules for r in checked.quarantined.collect()}
+        assert bad == {("AAPL", p): ["price_within_band"] for p in failing}, band
+        checked.release()
 
 
 def test_fail_action_raises_naming_rule_and_count(spark) -> None:

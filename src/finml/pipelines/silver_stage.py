@@ -1,0 +1,148 @@
+"""Bronze trades -> checked, deduplicated silver trades + quarantine (one stage batch).
+
+The rule counts and completeness are observed while quarantine and silver are written
+(silver has no ``fail`` rule; each target counts the rows it keeps), so the increment is
+read once per target and never cached or aggregated separately; the rules read only the
+typed columns, so the trade identity and session are derived after the split, for the
+rows each target keeps. Every read is pinned to the batch's plan -- bronze versions
+``(start, end]``, silver and gold as they were when the batch was planned -- so a
+re-executed batch computes exactly what its first execution computed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from finml.log import get_logger
+from finml.pipelines.expectations import expectations_for, observe
+from finml.pipelines.quality import (
+    QualityRecord,
+    completeness,
+    distinct_keys,
+    non_null_measures,
+)
+from finml.pipelines.stages import BatchContext, Stage
+from finml.pipelines.trades import (
+    SILVER_COLUMNS,
+    SILVER_TRADES,
+    deduplicate,
+    typed_trades,
+    with_trade_identity,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = get_logger("pipelines.silver")
+
+BRONZE, QUARANTINE = "bronze_trades", "silver_quarantine"
+GOLD_DAILY = "gold_bars_daily"
+SILVER_REQUIRED = ("symbol", "price", "volume", "ts")
+BRONZE_REQUIRED = ("s", "p", "v", "t")
+_PLAUSIBLE = "price > 0 AND price < double('Infinity') AND price <= {max_price}"
+
+
+def reference_prices(ctx: BatchContext, typed: DataFrame) -> DataFrame:
+    """Per symbol, the price the band rule compares with: the median of the symbol's last
+    ``band_reference_days`` daily closes in gold (as planned), else the median of this
+    batch's plausible prices. Returns symbol, ``_ref_price``."""
+    settings = ctx.quality
+    batch = (
+        typed.where(_PLAUSIBLE.format_map(settings.sql_params()))
+        .groupBy("symbol")
+        .agg(F.median("price").alias("_batch_ref"))
+    )
+    daily = ctx.state(GOLD_DAILY)
+    if daily is None:
+        return batch.select("symbol", F.col("_batch_ref").alias("_ref_price"))
+    recent = Window.partitionBy("symbol").orderBy(F.col("trade_date").desc())
+    history = (
+        ctx.tables.table(GOLD_DAILY)
+        .read(version=daily)
+        .where("close > 0")
+        .select("symbol", "close", F.row_number().over(recent).alias("_n"))
+        .where(F.col("_n") <= settings.band_reference_days)
+        .groupBy("symbol")
+        .agg(F.median("close").alias("_history_ref"))
+    )
+    return batch.join(history, "symbol", "full").select(
+        "symbol", F.coalesce("_history_ref", "_batch_ref").alias("_ref_price")
+    )
+
+
+def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
+    """One batch of bronze trades -> quarantine, then silver; returns the bronze and silver
+    quality records of the batch."""
+    tables, batch = ctx.tables, ctx.batch
+    bronze, silver = tables.table(BRONZE), tables.table(SILVER_TRADES)
+    increment = bronze.read_appended(batch.start, batch.end)
+    measures = {
+        **non_null_measures(SILVER_REQUIRED),
+        **non_null_measures(BRONZE_REQUIRED, "bronze_"),
+    }
+    typed = typed_trades(increment)
+    typed = typed_trades(increment, reference_prices(ctx, typed))
+    rules = expectations_for(SILVER_TRADES, ctx.quality.sql_params())
+    split = observe(typed, rules, SILVER_TRADES, measures)
+    quarantine = with_trade_identity(split.quarantined).withColumn(
+        "_bronze_version", F.lit(batch.end).cast("long")
+    )
+    quarantined = tables.table(QUARANTINE).append(
+        quarantine, txn=ctx.txn(QUARANTINE), schema_evolution=True
+    )
+    valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
+    known = ctx.state(SILVER_TRADES)
+    existing = silver.read(version=known).select("trade_id") if known is not None else None
+    new = deduplicate(valid, existing)
+    written = silver.append(new, txn=ctx.txn(SILVER_TRADES))
+    inserted = new.count() if written.skipped else int(written.rows or 0)
+    checked = split.result(written=not (quarantined.skipped or written.skipped))
+    rows, values = checked.rows_in, checked.measures
+    bronze_unique = distinct_keys(increment, ("_raw", "_source_file")) / rows if rows else 1.0
+    parse_errors = checked.failures.get("parsed_record", 0)
+    log.info(
+        "silver_done",
+        batch=batch.number,
+        bronze_versions=f"{batch.start}..{batch.end}",
+        rows_in=rows,
+        inserted=inserted,
+        quarantined=checked.rows_quarantined,
+    )
+    return [
+        ctx.record(
+            "bronze",
+            BRONZE,
+            rows_in=rows,
+            rows_out=rows,
+            rule_failures={"parsed_record": parse_errors},
+            completeness=completeness(values, rows, BRONZE_REQUIRED, "bronze_"),
+            uniqueness=bronze_unique,
+            validity=1 - parse_errors / rows if rows else 1.0,
+        ),
+        ctx.record(
+            "silver",
+            SILVER_TRADES,
+            rows_in=rows,
+            rows_out=inserted,
+            rows_quarantined=checked.rows_quarantined,
+            rows_dropped=checked.rows_dropped,
+            duplicates_removed=checked.rows_valid - inserted,
+            rule_failures=checked.failures,
+            completeness=completeness(values, rows, SILVER_REQUIRED),
+            uniqueness=inserted / checked.rows_valid if checked.rows_valid else 1.0,
+            validity=checked.rows_valid / rows if rows else 1.0,
+        ),
+    ]
+
+
+SILVER_STAGE = Stage(
+    name="silver_trades",
+    source=BRONZE,
+    targets=(QUARANTINE, SILVER_TRADES),
+    reads=(GOLD_DAILY,),
+    execute=silver_batch,
+    legacy_app=f"{SILVER_TRADES}<-{BRONZE}",
+)
