@@ -141,6 +141,7 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_gold(
     warehouse = config.warehouse_dir / config.catalog / config.db_schema
     markers = [
         warehouse / "bronze_trades" / "_delta_log" / f"{0:020d}.json",
+        warehouse / "silver_quarantine" / "_delta_log" / f"{0:020d}.json",
         warehouse / "silver_trades" / "_delta_log" / f"{0:020d}.json",
     ]
     killed = 0
@@ -156,6 +157,15 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_gold(
         assert content_hash(tables, name)[0] == content_hash(whole, name)[0], name
     for name in GOLD:
         assert content_hash(tables, name) == content_hash(whole, name), name
+    # One quality row per (table, stage batch), with the uninterrupted run's figures: none
+    # lost to the kill between a batch's data and its quality rows, none repeated.
+    assert quality_rows(tables) == quality_rows(whole)
+
+
+def quality_rows(tables: DeltaTables) -> list[tuple]:
+    columns = ("table_name", "stage", "batch_id", "rows_in", "rows_out", "rows_quarantined")
+    rows = tables.table("data_quality_log").read().select(*columns).collect()
+    return sorted(tuple(r) for r in rows)
 
 
 def test_full_refresh_rebuilds_the_same_silver_and_gold(uninterrupted: dict, spark) -> None:

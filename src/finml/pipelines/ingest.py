@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = get_logger("pipelines.ingest")
 
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
+_BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length long, content binary"
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,8 @@ def _start_stream(
     _create_checkpoint(checkpoint)
     stats = {"batches": 0, "rows": 0, "skipped": 0}
     reader = spark.readStream.option("pathGlobFilter", spec.glob)
+    if spec.reader == "binaryFile":  # a stream needs the (fixed) schema up front
+        reader = reader.schema(_BINARY_FILE_SCHEMA)
     source = reader.format(spec.reader).load(str(folder))
     if spec.reader == "text":
         source = source.withColumn("_source_file", F.col("_metadata.file_path"))

@@ -128,7 +128,14 @@ def _update_bounds(bounds: dict[str, list[Any]], name: str, statistics: Any) -> 
         if statistics.null_count != statistics.num_values:
             bounds[name] = []  # some values have no bounds: no min/max for this column
         return
-    low, high = statistics.min, statistics.max
+    try:
+        low, high = statistics.min, statistics.max
+    except (UnicodeDecodeError, ValueError):
+        # A string column holding bytes that are not UTF-8: pyarrow cannot decode its
+        # bounds. Such a column gets no min/max (readers then just never skip on it); the
+        # commit must not fail over statistics.
+        bounds[name] = []
+        return
     if not _safe_bound(low) or not _safe_bound(high):
         bounds[name] = []
         return
