@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+JARS   := .jars
+JARS_STAMP := $(JARS)/.verified
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test test-fast lint format bench clean
+.PHONY: help install jars browser demo test test-fast lint format bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -16,7 +18,23 @@ $(STAMP): pyproject.toml version.txt
 	$(BIN)/pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install finml with test extras (editable)
+install: $(STAMP) $(JARS_STAMP) ## Create .venv, install finml with test extras (editable), fetch the Delta jars
+
+# The Delta Lake jars (jvm/pom.xml) from Maven Central, checked against jvm/jars.sha256.
+# Without Maven or a reachable repository the install still succeeds: FinML then uses
+# delta-rs and says why (finml info).
+jars: $(JARS_STAMP) ## Fetch the Delta Lake jars with Maven into .jars (checksums verified)
+
+$(JARS_STAMP): jvm/pom.xml jvm/jars.sha256
+	@rm -rf $(JARS)
+	@if command -v mvn >/dev/null 2>&1 \
+	  && mvn -q -B -C -f jvm/pom.xml dependency:copy-dependencies -DexcludeTransitive=true \
+	       -DoutputDirectory=../$(JARS) > .jars.log 2>&1 \
+	  && (cd $(JARS) && sha256sum --quiet --strict -c ../jvm/jars.sha256) >> .jars.log 2>&1; then \
+	  touch $@; echo "Delta jars in $(JARS) (checksums verified)"; \
+	else \
+	  rm -rf $(JARS); echo "Delta jars unavailable (see .jars.log): FinML falls back to delta-rs"; \
+	fi
 
 # The dashboard's browser tests drive Debian's Chromium through Playwright (never a browser
 # download). Installed when missing and we may (root with apt-get); else the tests skip, saying why.
@@ -26,10 +44,10 @@ browser: ## Install Debian's chromium for the browser tests (if missing)
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and cannot be installed here: browser tests will skip"; fi; }
 
-demo: $(STAMP) ## Run the main job on the embedded simulated market (every stage)
+demo: $(STAMP) $(JARS_STAMP) ## Run the main job on the embedded simulated market (every stage)
 	$(BIN)/finml demo
 
-test: $(STAMP) browser ## Lint, then run every test tier (unit, spark, integration)
+test: $(STAMP) $(JARS_STAMP) browser ## Lint, then run every test tier (unit, spark, integration)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/pytest
 

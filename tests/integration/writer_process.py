@@ -1,10 +1,11 @@
 """A separate writer process for the integration tests (run with ``python -m``-style path).
 
-Usage: writer_process.py HOME MODE WORKER COUNT
+Usage: writer_process.py HOME MODE WORKER COUNT [ENGINE [JAR ...]]
   MODE arrow: COUNT small appends of 10 rows through the layer (no Spark), tagged by WORKER.
   MODE spark: COUNT appends of 200k rows through the layer's parallel Spark path.
   MODE txn: COUNT idempotent appends of 10 rows, batch i with Txn("shared", i), which every
-    worker writes too (the same batches, racing): each batch must land exactly once.
+    worker writes too (the same batches, racing): each batch must land exactly once. ENGINE
+    delta-rs (no Spark) or delta-spark (a local Spark session with the JARs).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import sys
 from pathlib import Path
 
 
-def main(home: str, mode: str, worker: int, count: int) -> None:
+def main(home: str, mode: str, worker: int, count: int, engine: str, jars: list[str]) -> None:
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
 
-    config = ProjectConfig(home=Path(home))
+    config = ProjectConfig(home=Path(home), delta_engine=engine, delta_jars=jars)
     if mode == "arrow":
         import pyarrow as pa
 
@@ -31,7 +32,12 @@ def main(home: str, mode: str, worker: int, count: int) -> None:
 
         from finml.runtime.delta import Txn
 
-        table = DeltaTables.from_config(config, None).table("raced")
+        spark = None
+        if engine == "delta-spark":
+            from finml.runtime.spark import get_spark
+
+            spark = get_spark(config)
+        table = DeltaTables.from_config(config, spark).table("raced")
         for i in range(count):
             batch = pa.table({"worker": [worker] * 10, "seq": [i] * 10, "n": list(range(10))})
             result = table.append(batch, txn=Txn("shared", i))
@@ -52,4 +58,5 @@ def main(home: str, mode: str, worker: int, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    engine = sys.argv[5] if len(sys.argv) > 5 else "delta-rs"
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), engine, sys.argv[6:])

@@ -60,6 +60,9 @@ def local_conf(settings: SparkSettings, delta_jars: list[str]) -> dict[str, str]
         conf["spark.jars"] = ",".join(str(Path(jar).resolve()) for jar in delta_jars)
         conf["spark.sql.extensions"] = DELTA_EXTENSION
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+        # Rebuilding a table's state from its log is a Spark job of 50 partitions by
+        # default: on a small machine that costs seconds per commit for tiny tables.
+        conf["spark.databricks.delta.snapshotPartitions"] = str(settings.shuffle_partitions)
     conf.update(settings.conf)
     return conf
 
@@ -150,7 +153,7 @@ def choose_delta_engine(spark: SparkSession | None, preference: str = "auto") ->
         raise DeltaEngineError(
             "delta_engine: expected io.delta classes in the Spark session for 'delta-spark', "
             "found none; set delta_jars to local Delta jars "
-            "(io.delta:delta-spark_4.2_2.13:4.4.1 and io.delta:delta-storage:4.4.1) "
+            "(`make jars` fetches them into .jars: io.delta:delta-spark_4.2_2.13:4.4.0 and more) "
             "or use 'auto'/'delta-rs'"
         )
     choice = "delta-spark" if preference != "delta-rs" and jvm_ok else "delta-rs"

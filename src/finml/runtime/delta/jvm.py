@@ -6,6 +6,9 @@ Tables are addressed by path locally and by their Unity Catalog name on Databric
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ from finml.runtime.delta.base import (
     WriteMode,
     WriteResult,
 )
+from finml.runtime.delta.conflicts import retry_conflicts
 from finml.runtime.delta.schemas import conform, nullable
 
 if TYPE_CHECKING:
@@ -104,13 +108,34 @@ class DeltaSparkEngine(DeltaEngine):
         metadata: dict[str, str],
     ) -> WriteResult:
         df = self._frame(data)
+
+        def attempt() -> WriteResult:
+            return self._write_once(
+                ref, df, mode, predicate, partition_by, schema_evolution, txn, metadata
+            )
+
+        # Delta reads the txn version inside its transaction: a concurrent commit of the
+        # same app id fails ours (ConcurrentTransactionException) and the retry skips it.
+        return retry_conflicts(str(ref), attempt, is_delta_conflict)
+
+    def _write_once(
+        self,
+        ref: TableRef,
+        df: DataFrame,
+        mode: WriteMode,
+        predicate: str | None,
+        partition_by: tuple[str, ...],
+        schema_evolution: bool,
+        txn: Txn | None,
+        metadata: dict[str, str],
+    ) -> WriteResult:
         before = self.version(ref) if self.exists(ref) else -1
         if before >= 0:
             df, _ = conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
         writer = df.write.format("delta").mode(mode)
         if predicate:
             writer = writer.option("replaceWhere", predicate)
-        if partition_by and not self.exists(ref):
+        if partition_by and before < 0:
             writer = writer.partitionBy(*partition_by)
         if schema_evolution:
             writer = writer.option("mergeSchema", "true")
@@ -118,8 +143,6 @@ class DeltaSparkEngine(DeltaEngine):
             # Delta itself skips a write whose (txnAppId, txnVersion) is already committed.
             writer = writer.option("txnAppId", txn.app_id).option("txnVersion", txn.version)
         if metadata:
-            import json
-
             writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True))
         if _by_path(ref):
             writer.save(ref.location)
@@ -139,22 +162,25 @@ class DeltaSparkEngine(DeltaEngine):
         metadata: dict[str, str],
     ) -> WriteResult:
         df = self._frame(source)
-        if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
-            return WriteResult(str(ref), self.version(ref), skipped=True)
-        if txn is not None:  # MERGE takes its txn from the session's txnAppId/txnVersion
-            self.spark.conf.set("spark.databricks.delta.write.txnAppId", txn.app_id)  # type: ignore[union-attr]
-            self.spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn.version))  # type: ignore[union-attr]
+
+        def attempt() -> WriteResult:
+            if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
+                return WriteResult(str(ref), self.version(ref), skipped=True)
+            with _session_txn(self.spark, txn):
+                return self._merge_once(ref, df, spec, schema_evolution, metadata)
+
+        return retry_conflicts(str(ref), attempt, is_delta_conflict)
+
+    def _merge_once(
+        self,
+        ref: TableRef,
+        df: DataFrame,
+        spec: MergeSpec,
+        schema_evolution: bool,
+        metadata: dict[str, str],
+    ) -> WriteResult:
         if not self.exists(ref):
-            return self.write(
-                ref,
-                df,
-                "append",
-                predicate=None,
-                partition_by=(),
-                schema_evolution=False,
-                txn=None,
-                metadata=metadata,
-            )
+            return self._write_once(ref, df, "append", None, (), False, None, metadata)
         df, _ = conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
         condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.keys)
         merger = self._delta_table(ref).alias("t").merge(df.alias("s"), condition)
@@ -251,3 +277,40 @@ class DeltaSparkEngine(DeltaEngine):
                 raise DeltaEngineError("delta-spark engine: expected a SparkSession, got None")
             return self.spark.createDataFrame(data.to_pandas())
         return data
+
+
+_TXN_CONF = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion")
+# Delta's optimistic-concurrency failures (the Java class names and error classes).
+_CONFLICTS = (
+    "ConcurrentTransactionException",
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+    "DELTA_CONCURRENT_",
+    "DELTA_METADATA_CHANGED",
+    "DELTA_PROTOCOL_CHANGED",
+)
+
+
+def is_delta_conflict(exc: BaseException) -> bool:
+    """True when a Delta commit lost to a concurrent one (the write is retried)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return any(marker in text for marker in _CONFLICTS)
+
+
+@contextlib.contextmanager
+def _session_txn(spark: Any, txn: Txn | None) -> Iterator[None]:
+    """Give the next DML (MERGE) the idempotent-write id ``txn`` through the session conf,
+    and clear it afterwards so no later write inherits it (and is wrongly skipped)."""
+    if txn is None:
+        yield
+        return
+    spark.conf.set(_TXN_CONF[0], txn.app_id)
+    spark.conf.set(_TXN_CONF[1], str(txn.version))
+    try:
+        yield
+    finally:
+        for key in _TXN_CONF:
+            spark.conf.unset(key)

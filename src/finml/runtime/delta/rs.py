@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import CommitProperties, DeltaTable, QueryBuilder
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql.types import StructType
 
@@ -138,14 +138,20 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         if self.exists(ref):
             return False
         Path(ref.location).mkdir(parents=True, exist_ok=True)
-        DeltaTable.create(
-            ref.location,
-            schema=spark_to_arrow(schema),
-            partition_by=list(partition_by) or None,
-            mode="ignore",
-            name=ref.name.table,
-            description=comment,
-        )
+        try:
+            DeltaTable.create(
+                ref.location,
+                schema=spark_to_arrow(schema),
+                partition_by=list(partition_by) or None,
+                mode="error",
+                name=ref.name.table,
+                description=comment,
+                commit_properties=CommitProperties(max_commit_retries=0),
+            )
+        except Exception:
+            if self.exists(ref):  # a concurrent writer created it first
+                return False
+            raise
         return True
 
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:

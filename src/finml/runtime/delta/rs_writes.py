@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,7 @@ class RsWrites:
         # Appends may rebase onto commits that landed meanwhile (delta-rs' conflict checker
         # still refuses a concurrent commit of the same txn app id); an overwrite must
         # replace exactly what it read, so any concurrent commit fails it and it is redone.
-        props = _commit_properties(metadata, txn, rebase=mode == "append" and predicate is None)
+        props = _Commit(metadata, txn, rebase=mode == "append" and predicate is None)
         if isinstance(data, pa.Table):
             return self._retrying(
                 ref,
@@ -132,7 +133,7 @@ class RsWrites:
         mode: WriteMode,
         partition_by: tuple[str, ...],
         txn: Txn | None,
-        props: CommitProperties,
+        props: _Commit,
     ) -> WriteResult:
         root = Path(ref.location)
         root.mkdir(parents=True, exist_ok=True)
@@ -152,7 +153,7 @@ class RsWrites:
                     mode="error",
                     partition_by=list(partition_by) or None,
                     name=ref.name.table,
-                    commit_properties=props,
+                    commit_properties=props.properties(creating=True),
                 )
                 return WriteResult(str(ref), self.version(ref), rows)
             known = {f.name.lower() for f in table.schema().fields}
@@ -166,7 +167,7 @@ class RsWrites:
                 mode=mode,
                 schema=table.schema(),
                 partition_by=list(partition_by) or None,
-                commit_properties=props,
+                commit_properties=props.properties(creating=False),
             )
             return WriteResult(str(ref), self.version(ref), rows)
 
@@ -185,7 +186,7 @@ class RsWrites:
         predicate: str | None,
         partition_by: tuple[str, ...],
         schema_evolution: bool,
-        props: CommitProperties,
+        props: _Commit,
     ) -> WriteResult:
         Path(ref.location).mkdir(parents=True, exist_ok=True)
         if table is not None:
@@ -197,12 +198,14 @@ class RsWrites:
             write_deltalake(
                 table if table is not None else ref.location,
                 data,
-                mode=mode,
+                # No table at our snapshot: create it, and fail (retrying on the table a
+                # concurrent writer created meanwhile) rather than append to it unchecked.
+                mode=mode if table is not None else "error",
                 predicate=predicate,
                 partition_by=(list(partition_by) or None) if table is None else None,
                 schema_mode="merge" if schema_evolution and table is not None else None,
                 name=None if table is not None else ref.name.table,
-                commit_properties=props,
+                commit_properties=props.properties(creating=table is None),
             )
         except Exception as exc:
             if _is_conflict(exc):
@@ -222,7 +225,7 @@ class RsWrites:
     ) -> WriteResult:
         if txn is not None and self._txn_done(ref, txn):
             return WriteResult(str(ref), self.version(ref), skipped=True)
-        props = _commit_properties(metadata, txn, rebase=False)
+        props = _Commit(metadata, txn, rebase=False)
         if not isinstance(source, pa.Table):
             source, _ = self._conform(ref, source, schema_evolution)
             source = source.toArrow()
@@ -243,7 +246,7 @@ class RsWrites:
         source: pa.Table,
         spec: MergeSpec,
         schema_evolution: bool,
-        props: CommitProperties,
+        props: _Commit,
     ) -> WriteResult:
         target = pa.schema(table.schema().to_arrow())
         source = align_arrow(source, target, str(ref), schema_evolution)
@@ -253,7 +256,7 @@ class RsWrites:
             source_alias="s",
             target_alias="t",
             merge_schema=schema_evolution,
-            commit_properties=props,
+            commit_properties=props.properties(creating=False),
         )
         if spec.delete_condition:
             merger = merger.when_matched_delete(predicate=spec.delete_condition)
@@ -277,15 +280,30 @@ class RsWrites:
         return WriteResult(str(ref), self.version(ref), source.num_rows, metrics=dict(metrics))
 
 
-def _commit_properties(
-    metadata: dict[str, str], txn: Txn | None, *, rebase: bool
-) -> CommitProperties:
-    transactions = [Transaction(app_id=txn.app_id, version=txn.version)] if txn else None
-    return CommitProperties(
-        custom_metadata=dict(metadata) or None,
-        max_commit_retries=_REBASES if rebase else 0,
-        app_transactions=transactions,
-    )
+@dataclass(frozen=True)
+class _Commit:
+    """What a write's commit carries: our metadata, its txn, and whether delta-rs may
+    rebase it onto versions that landed meanwhile.
+
+    Only an append to an existing table may rebase (delta-rs' conflict checker still
+    refuses a concurrent commit of the same txn app id). A table's creation never does --
+    delta-rs would re-create the table on top of a concurrent creator's, data and all --
+    and neither does an overwrite or a merge, which must change exactly what they read.
+    """
+
+    metadata: dict[str, str]
+    txn: Txn | None
+    rebase: bool
+
+    def properties(self, *, creating: bool) -> CommitProperties:
+        transactions = (
+            [Transaction(app_id=self.txn.app_id, version=self.txn.version)] if self.txn else None
+        )
+        return CommitProperties(
+            custom_metadata=dict(self.metadata) or None,
+            max_commit_retries=_REBASES if self.rebase and not creating else 0,
+            app_transactions=transactions,
+        )
 
 
 def _is_conflict(exc: BaseException) -> bool:
