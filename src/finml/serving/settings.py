@@ -63,8 +63,8 @@ class ServingSettings(_Strict):
     poll_seconds: float = Field(10.0, ge=0.1)  # how often the aliases are re-checked
     max_batch: int = Field(10_000, ge=1)
     # Request bodies larger than this get 413 while they are read, before any parsing.
-    # 10k records of the demo champion's 22 features are ~5 MB of JSON (~9 MB with entity
-    # fields and long decimals); raise it with max_batch.
+    # 10k records of the demo champion's 22 features are ~6.5 MiB of JSON (~7.4 MiB with
+    # symbol, ts and trade_id); raise it with max_batch.
     max_body_bytes: int = Field(16 * 2**20, ge=1_024)
     # The widest number a feature may hold: float32 (scikit-learn's and XGBoost's trees compute
     # in float32 and fail on larger values) or float64. A float/integer/long signature column
