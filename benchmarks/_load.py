@@ -121,17 +121,24 @@ def batch_seconds(url: str, body: Any, repeat: int) -> float:
     return statistics.median(times)
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of every live process in process group ``pgid``."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and every live descendant (a server's
+    workers, or finml serve's inference-log writer process, which runs in a session and
+    process group of its own)."""
+    ticks, parents, cpu = os.sysconf("SC_CLK_TCK"), {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # the process ended meanwhile
-        if int(fields[2]) == pgid:  # fields after ")": state, ppid, pgrp, ...
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        child = int(stat.parent.name)  # fields after ")": state, ppid, ...
+        parents[child], cpu[child] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {pid}, True
+    while grew:
+        found = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return sum(cpu.get(p, 0) for p in tree) / ticks
 
 
 def pct(values: list[float], q: float) -> float:

@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ VENV_BIN = Path(sys.executable).parent
 Results = dict[str, dict[str, dict[str, float]]]  # model -> server -> measure -> value
 Body = Callable[[Any], dict[str, Any]]
 OURS, MLFLOW = "finml serve", "mlflow models serve"
+BEFORE = "finml serve (before)"  # --before-src: the same command on another source tree
+SETTLE_SECONDS = 2.5  # finml's log writer commits the last rows (flush_seconds: 2)
 AIM_P99_MS, AIM_RATIO = 3.0, 3.0
 
 
@@ -68,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=7, help="batch requests timed (median)")
     p.add_argument("--score-rows", type=int, default=0, help="Spark batch scoring rows (0: skip)")
     p.add_argument("--out", type=Path, default=None, help="JSON result file")
+    p.add_argument(
+        "--before-src",
+        type=Path,
+        default=None,
+        help="also serve with PYTHONPATH=BEFORE_SRC (e.g. `git archive <commit> src` unpacked)",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     scratch = Path(tempfile.mkdtemp(prefix="finml-bench-serving-"))
@@ -83,16 +92,19 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
     load_before = os.getloadavg()
     results: Results = {}
     with progress() as bar:
-        task = bar.add_task("serving benchmark", total=len(subjects) * 2)
+        servers = (OURS, BEFORE, MLFLOW) if args.before_src else (OURS, MLFLOW)
+        task = bar.add_task("serving benchmark", total=len(subjects) * len(servers))
         for subject in subjects:
             results[subject.label] = {}
-            for server in (OURS, MLFLOW):
+            for server in servers:
                 results[subject.label][server] = measure(subject, server, args, scratch)
                 bar.advance(task)
     load_after = os.getloadavg()
     for subject in subjects:
         console.print(detail_table(subject, results[subject.label], args))
     console.print(summary_table(subjects, results))
+    if args.before_src:
+        console.print(before_table(subjects, results, args.before_src))
     console.print(
         f"load average (1/5/15 min): {_loads(load_before)} before, {_loads(load_after)} after"
         f"; {os.cpu_count()} cores"
@@ -179,8 +191,10 @@ def measure(
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.pop("FINML_API_TOKEN", None)
-    if server == OURS:
+    if server in (OURS, BEFORE):
         cmd = [str(VENV_BIN / "finml"), "serve", "--port", str(port)]
+        if server == BEFORE:
+            env["PYTHONPATH"] = str(args.before_src.resolve() / "src")
         paths, one, many = ("/predict", "/predict/batch"), (lambda r: r), _records
     else:
         cmd = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", subject.uri]
@@ -214,11 +228,12 @@ def _measures(
     """Latency, throughput, CPU per request and batch time against one running server."""
     record = subject.records[0]
     lat = load.latencies(single, one(record), args.requests)
-    cpu_before = load.group_cpu_seconds(pid)
+    cpu_before = load.tree_cpu_seconds(pid)
     rps = load.throughput(single, one(record), args.requests, args.clients)
-    # Server CPU per request (all processes of the server): unlike latency, this hardly
+    time.sleep(SETTLE_SECONDS)
+    # Server CPU per request (the server and its child processes): unlike latency, this hardly
     # moves when other work shares the cores.
-    cpu_ms = (load.group_cpu_seconds(pid) - cpu_before) * 1000
+    cpu_ms = (load.tree_cpu_seconds(pid) - cpu_before) * 1000
     served = args.requests // args.clients * args.clients
     return {
         "p50_ms": statistics.median(lat),
@@ -287,6 +302,36 @@ def summary_table(subjects: list[Subject], results: Results) -> Table:
             f"{ours['rps'] / base['rps']:.2f}x",
             f"{base['batch_s'] / ours['batch_s']:.2f}x",
         )
+    return table
+
+
+def before_table(subjects: list[Subject], results: Results, before_src: Path) -> Table:
+    """``finml serve`` now against the same command on the ``--before-src`` tree."""
+    table = Table(
+        "model",
+        "measure",
+        "now",
+        "before",
+        "now vs before",
+        title=f"finml serve: now vs {before_src}",
+    )
+    measures = [
+        ("single-row p50 ms", "p50_ms", "%.2f", _speed),
+        ("single-row p99 ms", "p99_ms", "%.2f", _speed),
+        ("requests/s", "rps", "%.0f", _more),
+        ("server CPU ms / request", "cpu_ms_per_request", "%.2f", _less),
+        ("batch s", "batch_s", "%.3f", _speed),
+    ]
+    for subject in subjects:
+        now, before = results[subject.label][OURS], results[subject.label][BEFORE]
+        for label, key, fmt, compare in measures:
+            table.add_row(
+                subject.label,
+                label,
+                fmt % now[key],
+                fmt % before[key],
+                compare(before[key], now[key]),
+            )
     return table
 
 

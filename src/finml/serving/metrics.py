@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from finml.serving.inference_log import InferenceLogWriter
+    from finml.serving.log_writer import InferenceLogWriter
     from finml.serving.models import ModelSlots
 
 _LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -87,7 +87,8 @@ class _StateCollector(Collector):
         )
         for name, value, text in (
             ("written", self.writer.rows_written, "Rows appended to inference_log"),
-            ("dropped", self.writer.rows_dropped, "Rows dropped (buffer full)"),
+            ("dropped", self.writer.rows_dropped, "Rows dropped (max_queue rows waiting)"),
             ("flush_errors", self.writer.flush_errors, "Failed flushes (retried)"),
+            ("writer_restarts", self.writer.restarts, "Writer processes restarted after dying"),
         ):
             yield CounterMetricFamily(f"finml_inference_log_{name}", text, value)

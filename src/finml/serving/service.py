@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from finml.log import get_logger
-from finml.serving.inference_log import InferenceLogWriter, LogBatch
+from finml.serving.inference_log import LogBatch
+from finml.serving.log_writer import InferenceLogWriter
 from finml.serving.models import LoadedModel, ModelSlots
 from finml.serving.routing import CHALLENGER, CHAMPION, SHADOW, route, splitting
 from finml.serving.settings import ServingSettings

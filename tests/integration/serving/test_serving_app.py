@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 
@@ -161,6 +162,15 @@ def test_models_metrics_ready(client) -> None:
     assert 'finml_http_requests_total{route="/predict",status="200"} 1.0' in text
     assert 'finml_model_version{alias="champion"} 1.0' in text
     assert client.get("/ready").json()["status"] == "ready"
+
+
+def test_start_up_heap_is_frozen_out_of_the_collector(serving_config) -> None:
+    """A full collection would otherwise walk every model and library object (~230 ms on the
+    demo champion's server): a pause for whichever request is running."""
+    with TestClient(create_app(serving_config, settings(), token="")) as c:
+        assert c.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 50_000
+    assert gc.get_freeze_count() == 0  # shutdown unfreezes
 
 
 def test_every_prediction_is_logged_on_shutdown(serving_config) -> None:

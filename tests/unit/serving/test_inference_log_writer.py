@@ -13,12 +13,12 @@ from finml.config import ProjectConfig
 from finml.runtime.delta import DeltaTables
 from finml.serving.inference_log import (
     INFERENCE_LOG_SCHEMA,
-    InferenceLogWriter,
     LogBatch,
     inputs_json,
     inputs_payloads,
     to_arrow,
 )
+from finml.serving.log_writer import InferenceLogWriter
 from finml.serving.records import Records
 from finml.serving.settings import InferenceLogSettings
 
