@@ -81,7 +81,7 @@ class FeatureStoreManager:
         else:
             values = [c for c in rows.columns if c not in KEY_COLUMNS and c != AVAILABLE_AT]
             known = set(self.table.schema().fieldNames())
-            changed = " OR ".join(f'(t."{c}" IS DISTINCT FROM s."{c}")' for c in values)
+            changed = " OR ".join(f"(t.`{c}` IS DISTINCT FROM s.`{c}`)" for c in values)
             # A new feature column changes every row (and t.<new> cannot be referenced yet).
             condition = changed if changed and set(values) <= known else None
             spec = MergeSpec(keys=KEY_COLUMNS, matched_condition=condition)

@@ -63,8 +63,27 @@ def local_conf(settings: SparkSettings, delta_jars: list[str]) -> dict[str, str]
         # Rebuilding a table's state from its log is a Spark job of 50 partitions by
         # default: on a small machine that costs seconds per commit for tiny tables.
         conf["spark.databricks.delta.snapshotPartitions"] = str(settings.shuffle_partitions)
+        # VACUUM lists the table with this many tasks (10,000 by default: minutes here).
+        conf["spark.sql.sources.parallelPartitionDiscovery.parallelism"] = str(
+            max(2, settings.shuffle_partitions)
+        )
     conf.update(settings.conf)
     return conf
+
+
+def session_jars(config: ProjectConfig) -> list[str]:
+    """The Delta jars a local session of ``config`` loads (see :mod:`finml.runtime.jars`);
+    none when the config asks for delta-rs.
+
+    Raises:
+        DeltaEngineError: named jars are missing, or a jar folder is incomplete.
+    """
+    from finml.runtime.jars import find_delta_jars
+
+    if config.delta_engine == "delta-rs":
+        return []
+    jars = find_delta_jars(config)
+    return [str(path) for path in jars.paths] if jars else []
 
 
 def get_spark(
@@ -91,7 +110,7 @@ def get_spark(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    conf = local_conf(config.spark, config.delta_jars)
+    conf = local_conf(config.spark, session_jars(config))
     conf["spark.driver.extraJavaOptions"] = _with_log4j(
         conf.get("spark.driver.extraJavaOptions", ""), log_level
     )
@@ -124,16 +143,17 @@ def on_databricks() -> bool:
 
 
 def delta_classes_loadable(spark: SparkSession) -> bool:
-    """True if the session's JVM can load ``io.delta.tables.DeltaTable``."""
+    """True if the session runs Delta: on Databricks, or when its conf loads Delta's SQL
+    extension (Spark refuses to start with an extension class it cannot load, so a session
+    that started with it has the jars). Asks only the session conf -- no ``SparkContext``,
+    so it also answers for a Spark Connect session."""
     if on_databricks():
         return True
     try:
-        jvm = spark.sparkContext._jvm  # type: ignore[union-attr]
-        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-        loader.loadClass("io.delta.tables.DeltaTable")
-        return True
-    except Exception:  # py4j raises a generic Py4JJavaError for ClassNotFoundException
+        extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    except Exception:  # a session whose conf cannot be read: assume no Delta
         return False
+    return DELTA_EXTENSION in extensions
 
 
 def choose_delta_engine(spark: SparkSession | None, preference: str = "auto") -> str:

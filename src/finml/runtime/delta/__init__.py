@@ -191,6 +191,14 @@ class Table:
     def delete(self, predicate: str | None = None) -> WriteResult:
         return self._engine.delete(self.ref, predicate)
 
+    def drop(self) -> bool:
+        """Remove the table -- its folder locally, ``DROP TABLE`` for a Unity Catalog name;
+        True if it existed. A full refresh drops its targets and rebuilds them."""
+        dropped = self._engine.drop(self.ref)
+        if dropped:
+            log.info("table_dropped", table=str(self.ref))
+        return dropped
+
     def optimize(self) -> dict[str, Any]:
         return self._engine.optimize(self.ref)
 
@@ -252,7 +260,11 @@ class DeltaTables:
         """
         from finml.runtime.spark import choose_delta_engine
 
-        engine_name = choose_delta_engine(spark, config.delta_engine)
+        # Spark-free readers and small driver-side writes use delta-rs whatever the session
+        # engine: the tables are the same Delta tables.
+        engine_name = (
+            "delta-rs" if spark is None else choose_delta_engine(spark, config.delta_engine)
+        )
         uses_uc = config.workspace == "databricks" and engine_name == "delta-spark"
         return cls(
             make_engine(engine_name, spark),

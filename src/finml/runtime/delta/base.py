@@ -83,6 +83,25 @@ class WriteResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+# A merge's row counts under one name on both engines (delta-rs and Delta SQL name them
+# differently); engine-specific metrics are kept beside them.
+_MERGE_COUNTS = {
+    "rows_inserted": ("num_target_rows_inserted", "num_inserted_rows"),
+    "rows_updated": ("num_target_rows_updated", "num_updated_rows"),
+    "rows_deleted": ("num_target_rows_deleted", "num_deleted_rows"),
+}
+
+
+def merge_metrics(native: dict[str, Any]) -> dict[str, Any]:
+    """``native`` merge metrics plus ``rows_inserted`` / ``rows_updated`` / ``rows_deleted``."""
+    metrics = dict(native)
+    for name, sources in _MERGE_COUNTS.items():
+        value = next((native[s] for s in sources if native.get(s) is not None), None)
+        if value is not None:
+            metrics[name] = int(value)
+    return metrics
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     version: int
@@ -147,6 +166,9 @@ class DeltaEngine(ABC):
 
     @abstractmethod
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult: ...
+
+    @abstractmethod
+    def drop(self, ref: TableRef) -> bool: ...
 
     @abstractmethod
     def version(self, ref: TableRef) -> int: ...

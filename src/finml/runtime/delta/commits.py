@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from finml.errors import DeltaEngineError
@@ -46,3 +47,19 @@ def appended_files(root: Path, since: int, until: int) -> list[str]:
             if add and add.get("dataChange", True):
                 added.append(str(root / unquote(add["path"])))
     return added
+
+
+def commit_info(root: Path, version: int) -> dict[str, Any]:
+    """The ``commitInfo`` action of commit ``version`` (empty if the commit has none).
+
+    Raises:
+        DeltaEngineError: the commit file is missing.
+    """
+    path = commit_file(root, version)
+    if not path.is_file():
+        raise DeltaEngineError(f"table at {root}: expected commit {version} in _delta_log")
+    for line in path.read_text().splitlines():
+        action = json.loads(line)
+        if "commitInfo" in action:
+            return dict(action["commitInfo"])
+    return {}

@@ -1,16 +1,25 @@
-"""The ``delta-spark`` engine (JVM Delta): Databricks, or local Spark with the Delta jars.
+"""The ``delta-spark`` engine (JVM Delta): Databricks, or any Spark with the Delta jars.
 
 Tables are addressed by path locally and by their Unity Catalog name on Databricks
-(:attr:`TableRef.location` is then the three-part name). Everything runs in the JVM.
+(:attr:`TableRef.location` is then the three-part name). Everything goes through public
+Spark APIs -- DataFrame reads and writes and Delta's SQL (``MERGE``, ``DESCRIBE HISTORY``,
+``OPTIMIZE``, ``VACUUM``) -- never ``SparkContext`` or the Py4J gateway, so the engine runs
+unchanged on classic Spark, Spark Connect and Databricks serverless.
+
+Metadata of a table on a local path (version, transaction ids) is read from its log with
+delta-rs, which takes milliseconds where a Spark job takes a second; Unity Catalog tables
+answer through SQL.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
+import shutil
+import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import pyarrow as pa
 
@@ -23,69 +32,116 @@ from finml.runtime.delta.base import (
     Txn,
     WriteMode,
     WriteResult,
+    merge_metrics,
 )
+from finml.runtime.delta.commits import appended_files, commit_info
 from finml.runtime.delta.conflicts import retry_conflicts
-from finml.runtime.delta.schemas import conform, nullable
+from finml.runtime.delta.jvm_sql import (
+    create_table_sql,
+    history_entry,
+    is_delta_conflict,
+    merge_sql,
+    session_conf,
+)
+from finml.runtime.delta.schemas import conform
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
+
+_TXN_CONF = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion")
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_CDF = "delta.enableChangeDataFeed"
 
 
 def _by_path(ref: TableRef) -> bool:
     return ref.location.startswith("/") or "://" in ref.location
 
 
+def _local_path(ref: TableRef) -> Path | None:
+    """The table's folder when it is on the local file system (else None)."""
+    if ref.location.startswith("/"):
+        return Path(ref.location)
+    parsed = urlparse(ref.location)
+    return Path(parsed.path) if parsed.scheme == "file" else None
+
+
 class DeltaSparkEngine(DeltaEngine):
     name = "delta-spark"
 
-    def _delta_table(self, ref: TableRef) -> Any:
-        from delta.tables import DeltaTable
-
-        if not self.exists(ref):
-            raise TableNotFound(
-                f"table {ref}: expected a Delta table at {ref.location}, found none"
-            )
-        if _by_path(ref):
-            return DeltaTable.forPath(self.spark, ref.location)
-        return DeltaTable.forName(self.spark, ref.name.sql)
-
-    def _sql_target(self, ref: TableRef) -> str:
+    # ---- addressing ------------------------------------------------------------------
+    def _target(self, ref: TableRef) -> str:
+        """The table in Delta SQL: ``delta.`<path>``` or its quoted three-part name."""
         if _by_path(ref):
             return f"delta.`{ref.location.replace('`', '')}`"
         return ref.name.sql
 
-    def exists(self, ref: TableRef) -> bool:
-        from delta.tables import DeltaTable
+    def _session(self) -> Any:
+        if self.spark is None:
+            raise DeltaEngineError("delta-spark engine: expected a SparkSession, got None")
+        return self.spark
 
-        if _by_path(ref):
-            return bool(DeltaTable.isDeltaTable(self.spark, ref.location))
-        return bool(self.spark.catalog.tableExists(str(ref.name)))  # type: ignore[union-attr]
-
-    def create(
-        self, ref: TableRef, schema: StructType, partition_by: tuple[str, ...], comment: str | None
-    ) -> bool:
-        from delta.tables import DeltaTable
-
-        if self.exists(ref):
-            return False
-        builder = DeltaTable.createIfNotExists(self.spark).addColumns(nullable(schema))
-        builder = (
-            builder.location(ref.location) if _by_path(ref) else builder.tableName(ref.name.sql)
-        )
-        if partition_by:
-            builder = builder.partitionedBy(*partition_by)
-        if comment:
-            builder = builder.comment(comment)
-        builder.execute()
-        return True
-
-    def read(self, ref: TableRef, version: int | None, timestamp: datetime | None) -> DataFrame:
+    def _require(self, ref: TableRef) -> None:
         if not self.exists(ref):
             raise TableNotFound(
                 f"table {ref}: expected a Delta table at {ref.location}, found none"
             )
-        reader = self.spark.read.format("delta")  # type: ignore[union-attr]
+
+    # ---- metadata --------------------------------------------------------------------
+    def exists(self, ref: TableRef) -> bool:
+        local = _local_path(ref)
+        if local is not None:
+            log = local / "_delta_log"
+            return log.is_dir() and (any(log.glob("*.json")) or any(log.glob("*.parquet")))
+        if _by_path(ref):
+            try:
+                self._session().sql(f"DESCRIBE DETAIL {self._target(ref)}").collect()
+                return True
+            except Exception:
+                return False
+        return bool(self._session().catalog.tableExists(str(ref.name)))
+
+    def version(self, ref: TableRef) -> int:
+        self._require(ref)
+        local = _local_path(ref)
+        if local is not None:
+            from deltalake import DeltaTable
+
+            return int(DeltaTable(str(local)).version())
+        return self.history(ref, 1)[0].version
+
+    def txn_version(self, ref: TableRef, app_id: str) -> int | None:
+        """The last committed version of writer ``app_id``, from the log.
+
+        Tables on a local path only: Delta's SQL does not expose transaction ids, and Unity
+        Catalog tables keep their stages' progress in streaming checkpoints instead (their
+        writes stay idempotent: Delta checks the txn inside each write). Returns None there.
+        """
+        local = _local_path(ref)
+        if local is None or not self.exists(ref):
+            return None
+        from deltalake import DeltaTable
+
+        found = DeltaTable(str(local)).transaction_version(app_id)
+        return None if found is None else int(found)
+
+    def history(self, ref: TableRef, limit: int | None) -> list[HistoryEntry]:
+        self._require(ref)
+        statement = f"DESCRIBE HISTORY {self._target(ref)}"
+        if limit:
+            statement += f" LIMIT {int(limit)}"
+        return [history_entry(row) for row in self._session().sql(statement).collect()]
+
+    def schema(self, ref: TableRef) -> StructType:
+        return self.read(ref, None, None).schema
+
+    def count(self, ref: TableRef) -> int:
+        return int(self.read(ref, None, None).count())
+
+    # ---- reads -----------------------------------------------------------------------
+    def read(self, ref: TableRef, version: int | None, timestamp: datetime | None) -> DataFrame:
+        self._require(ref)
+        reader = self._session().read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
         if timestamp is not None:
@@ -94,6 +150,46 @@ class DeltaSparkEngine(DeltaEngine):
 
     def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
         return self.read(ref, version, None).toArrow()
+
+    def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:
+        if since is None:
+            return self.read(ref, until, None)
+        local = _local_path(ref)
+        if local is None:
+            return self._changes(ref, since, until)
+        schema = self.schema(ref)
+        paths = appended_files(local, since, until)
+        if not paths:
+            return self._session().createDataFrame([], schema)
+        reader = self._session().read.schema(schema).option("basePath", str(local))
+        return reader.parquet(*paths).select(*[f.name for f in schema])
+
+    def _changes(self, ref: TableRef, since: int, until: int) -> DataFrame:
+        """Rows inserted by commits ``since+1 .. until`` through the Change Data Feed (how a
+        Unity Catalog table, whose files this process cannot list, is read incrementally)."""
+        from pyspark.sql import functions as F
+
+        reader = (
+            self._session()
+            .read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", since + 1)
+            .option("endingVersion", until)
+        )
+        changes = reader.load(ref.location) if _by_path(ref) else reader.table(ref.name.sql)
+        inserted = changes.where(F.col("_change_type") == "insert")
+        return inserted.drop("_change_type", "_commit_version", "_commit_timestamp")
+
+    # ---- writes ----------------------------------------------------------------------
+    def create(
+        self, ref: TableRef, schema: StructType, partition_by: tuple[str, ...], comment: str | None
+    ) -> bool:
+        if self.exists(ref):
+            return False
+        properties = {} if _local_path(ref) is not None else {_CDF: "true"}
+        statement = create_table_sql(self._target(ref), schema, partition_by, comment, properties)
+        retry_conflicts(str(ref), lambda: self._session().sql(statement), is_delta_conflict)
+        return True
 
     def write(
         self,
@@ -135,8 +231,11 @@ class DeltaSparkEngine(DeltaEngine):
         writer = df.write.format("delta").mode(mode)
         if predicate:
             writer = writer.option("replaceWhere", predicate)
-        if partition_by and before < 0:
-            writer = writer.partitionBy(*partition_by)
+        if before < 0:
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
+            if _local_path(ref) is None:
+                writer = writer.option(_CDF, "true")
         if schema_evolution:
             writer = writer.option("mergeSchema", "true")
         if txn is not None:
@@ -149,7 +248,19 @@ class DeltaSparkEngine(DeltaEngine):
         else:
             writer.saveAsTable(ref.name.sql)
         after = self.version(ref)
-        return WriteResult(str(ref), after, skipped=txn is not None and after == before)
+        if txn is not None and after == before:
+            return WriteResult(str(ref), after, skipped=True)
+        return WriteResult(str(ref), after, self._written_rows(ref, after))
+
+    def _written_rows(self, ref: TableRef, version: int) -> int | None:
+        """Rows the write committed as ``version`` (its ``numOutputRows`` metric)."""
+        local = _local_path(ref)
+        if local is not None:
+            metrics = commit_info(local, version).get("operationMetrics") or {}
+        else:
+            metrics = self.history(ref, 1)[0].metrics
+        rows = metrics.get("numOutputRows")
+        return None if rows is None else int(rows)
 
     def merge(
         self,
@@ -166,8 +277,9 @@ class DeltaSparkEngine(DeltaEngine):
         def attempt() -> WriteResult:
             if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
                 return WriteResult(str(ref), self.version(ref), skipped=True)
-            with _session_txn(self.spark, txn):
-                return self._merge_once(ref, df, spec, schema_evolution, metadata)
+            if not self.exists(ref):  # nothing to match: the merge is the first write
+                return self._write_once(ref, df, "append", None, (), False, txn, metadata)
+            return self._merge_once(ref, df, spec, schema_evolution, txn, metadata)
 
         return retry_conflicts(str(ref), attempt, is_delta_conflict)
 
@@ -177,140 +289,76 @@ class DeltaSparkEngine(DeltaEngine):
         df: DataFrame,
         spec: MergeSpec,
         schema_evolution: bool,
+        txn: Txn | None,
         metadata: dict[str, str],
     ) -> WriteResult:
-        if not self.exists(ref):
-            return self._write_once(ref, df, "append", None, (), False, None, metadata)
+        before = self.version(ref)
         df, _ = conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
-        condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.keys)
-        merger = self._delta_table(ref).alias("t").merge(df.alias("s"), condition)
-        if spec.delete_condition:
-            merger = merger.whenMatchedDelete(condition=spec.delete_condition)
-        if spec.update_columns is None:
-            merger = merger.whenMatchedUpdateAll(condition=spec.matched_condition)
-        else:
-            merger = merger.whenMatchedUpdate(
-                condition=spec.matched_condition,
-                set={c: f"s.`{c}`" for c in spec.update_columns},
-            )
-        if spec.insert:
-            merger = merger.whenNotMatchedInsertAll(condition=spec.insert_condition)
-        if spec.delete_not_matched_by_source:
-            merger = merger.whenNotMatchedBySourceDelete()
-        if schema_evolution:
-            merger = merger.withSchemaEvolution()
-        merger.execute()
-        last = self.history(ref, 1)[0]
-        return WriteResult(str(ref), last.version, metrics=last.metrics)
-
-    def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:
-        if since is None:
-            return self.read(ref, until, None)
-        if not _by_path(ref):
-            raise DeltaEngineError(
-                f"table {ref}: incremental reads of Unity Catalog tables run as Delta streams "
-                "(the Lakeflow pipeline); expected a path-addressed table here"
-            )
-        from pathlib import Path
-
-        from finml.runtime.delta.commits import appended_files
-
-        schema = self.schema(ref)
-        paths = appended_files(Path(ref.location), since, until)
-        if not paths:
-            return self.spark.createDataFrame([], schema)  # type: ignore[union-attr]
-        reader = self.spark.read.schema(schema).option("basePath", ref.location)  # type: ignore[union-attr]
-        return reader.parquet(*paths)
+        view = f"finml_merge_source_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        conf: dict[str, str] = {}
+        if txn is not None:  # DML takes its txn id from the session
+            conf.update({_TXN_CONF[0]: txn.app_id, _TXN_CONF[1]: str(txn.version)})
+        if metadata:
+            conf[_USER_METADATA] = json.dumps(metadata, sort_keys=True)
+        spark = self._session()
+        try:
+            with session_conf(spark, conf):
+                rows = spark.sql(
+                    merge_sql(self._target(ref), view, spec, evolve=schema_evolution)
+                ).collect()
+        finally:
+            spark.catalog.dropTempView(view)
+        after = self.version(ref)
+        metrics = merge_metrics(rows[0].asDict() if rows else {})
+        skipped = txn is not None and after == before
+        return WriteResult(str(ref), after, skipped=skipped, metrics=metrics)
 
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:
-        self._delta_table(ref).delete(predicate)
-        return WriteResult(str(ref), self.version(ref))
+        self._require(ref)
+        # The target is a validated name or path; predicates come from FinML's own code.
+        statement = f"DELETE FROM {self._target(ref)}"  # noqa: S608
+        if predicate:
+            statement += f" WHERE {predicate}"
+        rows = self._session().sql(statement).collect()
+        metrics = rows[0].asDict() if rows else {}
+        return WriteResult(str(ref), self.version(ref), metrics=metrics)
 
-    def version(self, ref: TableRef) -> int:
-        return self.history(ref, 1)[0].version
-
-    def txn_version(self, ref: TableRef, app_id: str) -> int | None:
-        if not self.exists(ref):
-            return None
-        # SetTransaction actions are not exposed by the Python API; read them from the
-        # snapshot through the JVM (Delta 4.x: Snapshot.transactions is Map[String, Long]).
-        jvm = self.spark.sparkContext._jvm  # type: ignore[union-attr]
-        delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(
-            self.spark._jsparkSession,
-            ref.location,  # type: ignore[union-attr]
-        )
-        found = delta_log.unsafeVolatileSnapshot().transactions().get(app_id)
-        return int(found.get()) if found.isDefined() else None
-
-    def history(self, ref: TableRef, limit: int | None) -> list[HistoryEntry]:
-        table = self._delta_table(ref)
-        rows = (table.history(limit) if limit else table.history()).collect()
-        return [
-            HistoryEntry(
-                version=int(r["version"]),
-                timestamp=r["timestamp"],
-                operation=str(r["operation"]),
-                parameters=dict(r["operationParameters"] or {}),
-                metadata={"userMetadata": r["userMetadata"]} if r["userMetadata"] else {},
-                metrics=dict(r["operationMetrics"] or {}),
+    def drop(self, ref: TableRef) -> bool:
+        local = _local_path(ref)
+        if local is not None:
+            existed = local.exists()
+            shutil.rmtree(local, ignore_errors=True)
+            return existed
+        if _by_path(ref):
+            raise DeltaEngineError(
+                f"table {ref}: dropping a table on remote storage ({ref.location}) is not "
+                "supported; drop it by its Unity Catalog name"
             )
-            for r in rows
-        ]
+        existed = self.exists(ref)
+        self._session().sql(f"DROP TABLE IF EXISTS {self._target(ref)}")
+        return existed
 
-    def schema(self, ref: TableRef) -> StructType:
-        return self.read(ref, None, None).schema
-
-    def count(self, ref: TableRef) -> int:
-        return int(self.read(ref, None, None).count())
-
+    # ---- maintenance -----------------------------------------------------------------
     def optimize(self, ref: TableRef) -> dict[str, Any]:
-        rows = self._delta_table(ref).optimize().executeCompaction().collect()
-        return rows[0].asDict(recursive=True) if rows else {}
+        self._require(ref)
+        rows = self._session().sql(f"OPTIMIZE {self._target(ref)}").collect()
+        result = rows[0].asDict(recursive=True) if rows else {}
+        return dict(result.get("metrics") or {})  # numFilesAdded, numFilesRemoved, ...
 
     def vacuum(self, ref: TableRef, retention_hours: int) -> list[str]:
-        self._delta_table(ref).vacuum(retention_hours)
-        return []
+        self._require(ref)
+        conf = {}
+        if retention_hours < 168:  # Delta refuses a short retention unless told it is safe
+            conf["spark.databricks.delta.retentionDurationCheck.enabled"] = "false"
+        spark = self._session()
+        with session_conf(spark, conf):
+            rows = spark.sql(
+                f"VACUUM {self._target(ref)} RETAIN {int(retention_hours)} HOURS"
+            ).collect()
+        return [str(row[0]) for row in rows if row[0] and not str(row[0]).endswith("/")]
 
     def _frame(self, data: DataFrame | pa.Table) -> DataFrame:
         if isinstance(data, pa.Table):
-            if self.spark is None:
-                raise DeltaEngineError("delta-spark engine: expected a SparkSession, got None")
-            return self.spark.createDataFrame(data.to_pandas())
+            return self._session().createDataFrame(data)
         return data
-
-
-_TXN_CONF = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion")
-# Delta's optimistic-concurrency failures (the Java class names and error classes).
-_CONFLICTS = (
-    "ConcurrentTransactionException",
-    "ConcurrentAppendException",
-    "ConcurrentDeleteReadException",
-    "ConcurrentDeleteDeleteException",
-    "MetadataChangedException",
-    "ProtocolChangedException",
-    "DELTA_CONCURRENT_",
-    "DELTA_METADATA_CHANGED",
-    "DELTA_PROTOCOL_CHANGED",
-)
-
-
-def is_delta_conflict(exc: BaseException) -> bool:
-    """True when a Delta commit lost to a concurrent one (the write is retried)."""
-    text = f"{type(exc).__name__}: {exc}"
-    return any(marker in text for marker in _CONFLICTS)
-
-
-@contextlib.contextmanager
-def _session_txn(spark: Any, txn: Txn | None) -> Iterator[None]:
-    """Give the next DML (MERGE) the idempotent-write id ``txn`` through the session conf,
-    and clear it afterwards so no later write inherits it (and is wrongly skipped)."""
-    if txn is None:
-        yield
-        return
-    spark.conf.set(_TXN_CONF[0], txn.app_id)
-    spark.conf.set(_TXN_CONF[1], str(txn.version))
-    try:
-        yield
-    finally:
-        for key in _TXN_CONF:
-            spark.conf.unset(key)

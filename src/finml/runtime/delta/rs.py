@@ -8,6 +8,7 @@ overwrites and small driver-side writes cross through Arrow.
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from finml.runtime.delta.base import (
     WriteResult,
 )
 from finml.runtime.delta.commits import appended_files
-from finml.runtime.delta.rs_writes import RsWrites
+from finml.runtime.delta.rs_writes import RsWrites, datafusion_sql
 from finml.runtime.delta.schemas import (
     arrow_to_spark,
     spark_to_arrow,
@@ -155,8 +156,15 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         return True
 
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:
-        metrics = self._table(ref).delete(predicate)
+        metrics = self._table(ref).delete(datafusion_sql(predicate))
         return WriteResult(str(ref), self.version(ref), metrics=dict(metrics))
+
+    def drop(self, ref: TableRef) -> bool:
+        """Remove the table's folder (data and log); True if there was one."""
+        location = Path(ref.location)
+        existed = location.exists()
+        shutil.rmtree(location, ignore_errors=True)
+        return existed
 
     # ---- maintenance -----------------------------------------------------------------
     def optimize(self, ref: TableRef) -> dict[str, Any]:

@@ -9,6 +9,7 @@ check and the retry skips it): idempotent writes stay exactly-once across proces
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,14 @@ from pyspark.sql.types import StructType
 
 from finml.errors import DeltaEngineError
 from finml.runtime.delta import files
-from finml.runtime.delta.base import MergeSpec, TableRef, Txn, WriteMode, WriteResult
+from finml.runtime.delta.base import (
+    MergeSpec,
+    TableRef,
+    Txn,
+    WriteMode,
+    WriteResult,
+    merge_metrics,
+)
 from finml.runtime.delta.conflicts import retry_conflicts
 from finml.runtime.delta.schemas import (
     align_arrow,
@@ -201,7 +209,7 @@ class RsWrites:
                 # No table at our snapshot: create it, and fail (retrying on the table a
                 # concurrent writer created meanwhile) rather than append to it unchecked.
                 mode=mode if table is not None else "error",
-                predicate=predicate,
+                predicate=datafusion_sql(predicate),
                 partition_by=(list(partition_by) or None) if table is None else None,
                 schema_mode="merge" if schema_evolution and table is not None else None,
                 name=None if table is not None else ref.name.table,
@@ -259,16 +267,18 @@ class RsWrites:
             commit_properties=props.properties(creating=False),
         )
         if spec.delete_condition:
-            merger = merger.when_matched_delete(predicate=spec.delete_condition)
+            merger = merger.when_matched_delete(predicate=datafusion_sql(spec.delete_condition))
+        matched = datafusion_sql(spec.matched_condition)
         if spec.update_columns is None:
-            merger = merger.when_matched_update_all(predicate=spec.matched_condition)
+            merger = merger.when_matched_update_all(predicate=matched)
         else:
             merger = merger.when_matched_update(
-                updates={c: f's."{c}"' for c in spec.update_columns},
-                predicate=spec.matched_condition,
+                updates={c: f's."{c}"' for c in spec.update_columns}, predicate=matched
             )
         if spec.insert:
-            merger = merger.when_not_matched_insert_all(predicate=spec.insert_condition)
+            merger = merger.when_not_matched_insert_all(
+                predicate=datafusion_sql(spec.insert_condition)
+            )
         if spec.delete_not_matched_by_source:
             merger = merger.when_not_matched_by_source_delete()
         try:
@@ -277,7 +287,18 @@ class RsWrites:
             if _is_conflict(exc):
                 raise
             raise DeltaEngineError(f"table {ref}: merge failed: {exc}") from exc
-        return WriteResult(str(ref), self.version(ref), source.num_rows, metrics=dict(metrics))
+        return WriteResult(
+            str(ref), self.version(ref), source.num_rows, metrics=merge_metrics(dict(metrics))
+        )
+
+
+_BACKTICKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def datafusion_sql(condition: str | None) -> str | None:
+    """A Spark SQL condition for delta-rs (DataFusion): backtick-quoted identifiers become
+    double-quoted. Identifiers are validated names, so nothing else needs rewriting."""
+    return None if condition is None else _BACKTICKED.sub(r'"\1"', condition)
 
 
 @dataclass(frozen=True)
