@@ -29,8 +29,10 @@ simulator:
 """
 
 
-def finml(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FINML_HOME": str(home), "PYTHONPATH": str(REPO / "src")}
+def finml(
+    *args: str, home: Path, timeout: int = 300, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FINML_HOME": str(home), "PYTHONPATH": str(REPO / "src"), **extra_env}
     return subprocess.run(
         [sys.executable, "-c", "from finml.cli import main; main()", *args],
         cwd=REPO,
@@ -52,9 +54,20 @@ def test_info_names_the_delta_engine_and_paths(tmp_path: Path) -> None:
     result = finml("info", "--json", home=tmp_path)
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
-    assert info["delta_engine"] == "delta-rs"
+    # make install fetched the jars (CI fails without them): delta-spark, with its version
+    assert info["delta_engine"] == "delta-spark", info["delta_engine_reason"]
+    assert "delta-spark_4.2_2.13 4.4.0" in info["delta_engine_reason"]
     assert info["warehouse"] == str(tmp_path / "warehouse")
     assert info["catalog"] == "finml_local"
+
+
+def test_info_says_why_it_falls_back_to_delta_rs(tmp_path: Path) -> None:
+    missing = tmp_path / "delta-spark_4.2_2.13-4.4.0.jar"
+    result = finml("info", "--json", home=tmp_path, FINML_DELTA_JARS=str(missing))
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["delta_engine"] == "delta-rs"
+    assert str(missing) in info["delta_engine_reason"]
 
 
 def test_demo_then_tables_and_history_exit_zero(tmp_path: Path) -> None:

@@ -44,16 +44,21 @@ def info(
     ] = False,
 ) -> None:
     """Show versions, the Delta engine in use, paths and the active config."""
-    from finml.runtime.spark import choose_delta_engine
+    from finml.runtime.jars import expected_engine
 
     state: State = ctx.obj
     config = state.config
-    session = state.spark() if spark else None
+    engine, why = expected_engine(config)
+    if spark:
+        from finml.runtime.spark import choose_delta_engine
+
+        engine = choose_delta_engine(state.spark(), config.delta_engine)
     payload: dict[str, Any] = {
         "python": platform.python_version(),
         "versions": {p: _version(p) for p in _PACKAGES},
-        "delta_engine": choose_delta_engine(session, config.delta_engine),
-        "engine_checked_in_spark": session is not None,
+        "delta_engine": engine,
+        "delta_engine_reason": why,
+        "engine_checked_in_spark": spark,
         "env": config.env,
         "config_file": str(config.source_file) if config.source_file else "built-in defaults",
         "catalog": config.catalog,

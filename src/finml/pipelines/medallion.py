@@ -79,10 +79,10 @@ def run_medallion(
 
 
 def _drop(tables: DeltaTables, names: tuple[str, ...], stages_dir: Path) -> None:
+    """Drop the refreshed tables through the engine (a folder locally, ``DROP TABLE`` for a
+    Unity Catalog name) and forget the stages' batches, so everything is recomputed."""
     for name in names:
-        location = Path(tables.table(name).location)
-        if location.exists():
-            shutil.rmtree(location)
+        if tables.table(name).drop():
             log.info("table_dropped_for_full_refresh", table=name)
     shutil.rmtree(stages_dir, ignore_errors=True)
 

@@ -80,3 +80,19 @@ def _checked(jars: DeltaJars) -> DeltaJars:
             f"missing {', '.join(absent)} (run `make jars`)"
         )
     return jars
+
+
+def expected_engine(config: ProjectConfig) -> tuple[str, str]:
+    """The Delta engine a session for ``config`` will use, and why, without starting Spark:
+    what ``finml info`` shows (``--spark`` asks the JVM instead)."""
+    if config.delta_engine == "delta-rs":
+        return "delta-rs", "delta-rs requested (delta_engine)"
+    if config.workspace == "databricks":
+        return "delta-spark", "Databricks runtime (Delta built in)"
+    try:
+        jars = find_delta_jars(config)
+    except DeltaEngineError as exc:
+        return "delta-rs", str(exc)
+    if jars is None:
+        return "delta-rs", "no Delta jars found (run `make jars`; see .jars.log)"
+    return "delta-spark", f"jars: {jars.describe()}"
