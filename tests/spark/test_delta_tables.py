@@ -209,6 +209,29 @@ def test_schema_evolution_adds_a_column_and_mismatch_names_it(spark, tables) -> 
     assert table.read().where("id = 7").first().symbol is None
 
 
+@pytest.mark.parametrize("through", ["spark", "arrow"])
+def test_one_cast_policy_widening_only_on_both_engines(spark, tables, through) -> None:
+    """Spark frames and Arrow tables meet the same policy on either engine: widening casts
+    pass, narrowing or lossy ones fail naming the column, and nothing is written."""
+    table = tables.table(f"casts_{through}")
+    table.append(rows(spark, [(1, "A", 1.0)]))
+
+    def frame(data: pa.Table):
+        return data if through == "arrow" else spark.createDataFrame(data.to_pandas())
+
+    widening = pa.table({"id": pa.array([2], pa.int32()), "price": pa.array([2.5], pa.float32())})
+    table.append(frame(widening))
+    refused = {
+        "id": pa.table({"id": pa.array([3.7])}),  # double into bigint: lossy
+        "price": pa.table({"price": pa.array([2**60], pa.int64())}),  # bigint into double
+        "symbol": pa.table({"symbol": pa.array([5], pa.int64())}),  # bigint into string
+    }
+    for column, data in refused.items():
+        with pytest.raises(SchemaMismatch, match=f"column '{column}': expected"):
+            table.append(frame(data))
+    assert sorted((r.id, r.price) for r in table.read().collect()) == [(1, 1.0), (2, 2.5)]
+
+
 def test_partition_values_with_special_characters_round_trip(spark, tables) -> None:
     table = tables.table("special")
     df = rows(spark, [(1, "a:b/c d", 1.0), (2, "100%", 2.0), (3, None, 3.0)])

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql.pandas.types import from_arrow_schema, from_arrow_type, to_arrow_schema
 from pyspark.sql.types import (
     ByteType,
     DataType,
@@ -115,14 +115,14 @@ def align_arrow(data: pa.Table, target: pa.Schema, table: str, evolve: bool) -> 
         if name is None:
             arrays.append(pa.nulls(data.num_rows, field.type))
         else:
-            try:
-                arrays.append(data.column(name).cast(field.type, safe=True))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                problems.append(
-                    f"column {field.name!r}: expected {field.type}, "
-                    f"got {data.schema.field(name).type}"
-                )
+            column = _cast_arrow(data.column(name), field.type)
+            if column is None:
+                source = data.schema.field(name).type
+                expected, got = _spark_type_name(field.type), _spark_type_name(source)
+                lossy = " (values would lose precision)" if expected == got else ""
+                problems.append(f"column {field.name!r}: expected {expected}, got {got}{lossy}")
                 continue
+            arrays.append(column)
         fields.append(field.with_nullable(True))
     if names and not evolve:
         problems.append(
@@ -134,3 +134,36 @@ def align_arrow(data: pa.Table, target: pa.Schema, table: str, evolve: bool) -> 
         arrays.append(data.column(name))
         fields.append(data.schema.field(name).with_nullable(True))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _spark_type(arrow_type: pa.DataType) -> DataType | None:
+    try:
+        return from_arrow_type(arrow_type, prefer_timestamp_ntz=False)
+    except (TypeError, ValueError, NotImplementedError):
+        return None  # no Spark equivalent (e.g. a dictionary of structs)
+
+
+def _spark_type_name(arrow_type: pa.DataType) -> str:
+    spark_type = _spark_type(arrow_type)
+    return spark_type.simpleString() if spark_type is not None else str(arrow_type)
+
+
+def _cast_arrow(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray | None:
+    """``column`` as ``target`` under the Spark path's policy (:func:`conform`): the same
+    Spark type in another Arrow layout (string / large_string, timestamp units and zones)
+    or a widening cast; anything else -- narrowing, lossy or cross-kind -- is refused
+    (None). A layout change that would lose values (ns -> us with sub-microsecond parts)
+    is refused too."""
+    if column.type == target:
+        return column
+    source_spark, target_spark = _spark_type(column.type), _spark_type(target)
+    if source_spark is None or target_spark is None:
+        return None
+    if pa.types.is_null(column.type) or source_spark == target_spark or _widens(
+        source_spark, target_spark
+    ):
+        try:
+            return column.cast(target, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    return None
