@@ -156,6 +156,8 @@ class DeltaSparkEngine(DeltaEngine):
             return self.read(ref, until, None)
         local = _local_path(ref)
         if local is None:
+            if since >= until:  # nothing new (the feed refuses a range past the latest)
+                return self._session().createDataFrame([], self.schema(ref))
             return self._changes(ref, since, until)
         schema = self.schema(ref)
         paths = appended_files(local, since, until)
@@ -166,7 +168,16 @@ class DeltaSparkEngine(DeltaEngine):
 
     def _changes(self, ref: TableRef, since: int, until: int) -> DataFrame:
         """Rows inserted by commits ``since+1 .. until`` through the Change Data Feed (how a
-        Unity Catalog table, whose files this process cannot list, is read incrementally)."""
+        Unity Catalog table, whose files this process cannot list, is read incrementally).
+
+        Like the path reader, it refuses a range in which a commit updated or deleted rows
+        (the consumer needs a full refresh); rewrites without data change (``OPTIMIZE``)
+        have no change rows. Appended rows' change type is a partition value of the feed,
+        so the check prunes them instead of reading them.
+
+        Raises:
+            DeltaEngineError: a commit in the range updated or deleted rows.
+        """
         from pyspark.sql import functions as F
 
         reader = (
@@ -177,6 +188,18 @@ class DeltaSparkEngine(DeltaEngine):
             .option("endingVersion", until)
         )
         changes = reader.load(ref.location) if _by_path(ref) else reader.table(ref.name.sql)
+        changed = (
+            changes.where(F.col("_change_type") != "insert")
+            .select("_commit_version")
+            .orderBy("_commit_version")
+            .limit(1)
+            .collect()
+        )
+        if changed:
+            raise DeltaEngineError(
+                f"table {ref}: commit {changed[0][0]} updated or deleted rows; incremental "
+                "reading supports appends only; run a full refresh"
+            )
         inserted = changes.where(F.col("_change_type") == "insert")
         return inserted.drop("_change_type", "_commit_version", "_commit_timestamp")
 
