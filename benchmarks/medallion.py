@@ -1,22 +1,27 @@
-"""Landing -> gold through FinML's medallion vs a bare PySpark job, measured in the same run.
+"""Landing -> gold: FinML's medallion on each Delta engine vs the peer, in one run.
 
-Both read the same simulated Finnhub JSONL landing files. The bare job parses the messages,
-explodes the trades, types them and writes one Parquet table (the floor on this machine).
-Both are timed warm (each runs once before, into a throw-away output); the first, cold run
-of FinML is reported too.
-FinML runs exactly-once ingestion into bronze, silver with expectations, quarantine and
-deduplication, and gold 1-minute and daily bars, all Delta. Aim (issue 3): <= 3x.
+All read the same simulated Finnhub JSONL landing files. The **peer** is the medallion a
+Databricks engineer would write in plain PySpark + delta-spark (``peer_medallion.py``: bronze
+append, silver MERGE-dedup with the same checks but no quarantine, gold 1-minute bars by
+``groupBy``); the **bare job** parses, types and writes one Parquet table (the floor). Every
+side is timed warm (each runs once before, into a throw-away output); FinML's first, cold
+run per engine is reported too. FinML runs exactly-once ingestion into bronze, silver with
+expectations, quarantine and deduplication, and gold 1-minute and daily bars, all Delta.
+Aims: <= 1.5x the peer (issue 11), <= 3x the bare job (issue 3).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peer_medallion
 from _common import Measure, console, parser, progress, report
 
 
@@ -47,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     args.repeat = min(args.repeat, 1) or 1
     from finml.config import ProjectConfig
     from finml.jobs.data import run_simulation
-    from finml.pipelines.medallion import run_medallion
     from finml.runtime.delta import DeltaTables
     from finml.runtime.spark import get_spark
     from finml.sources.sim_config import SimulatorConfig
@@ -60,57 +64,104 @@ def main(argv: list[str] | None = None) -> int:
     records = summary.manifest.records
     console.print(f"landing: {records:,} records ({summary.trades:,} legit trades)")
     spark = get_spark(source, app_name="bench-medallion")
+    engines = ("delta-spark", "delta-rs")
     with progress() as bar:
-        task = bar.add_task("medallion vs bare job", total=6)
-        # Both sides are timed warm: each runs once first (JIT, code generation, file
+        task = bar.add_task(
+            "medallion: peer, bare job, FinML per engine", total=4 + 3 * len(engines)
+        )
+        # Every side is timed warm: each runs once first (JIT, code generation, file
         # listing), into its own throw-away output.
-        bare_job(spark, source.landing_dir, root / "bare-warm-up")
-        bar.advance(task)
-        started = time.perf_counter()
-        bare_job(spark, source.landing_dir, root / "bare")
-        bare = Measure("bare PySpark JSON->Parquet", time.perf_counter() - started, 0, records)
-        bar.advance(task)
-        warm_up = ProjectConfig(home=root / "warm-up", landing=source.landing_dir)
-        started = time.perf_counter()
-        first = run_medallion(warm_up, spark, DeltaTables.from_config(warm_up, spark))
-        cold = time.perf_counter() - started
-        bar.advance(task)
-        shutil.rmtree(root / "warm-up", ignore_errors=True)
-        bar.advance(task)
-        config = ProjectConfig(home=root / "run", landing=source.landing_dir)
-        tables = DeltaTables.from_config(config, spark)
-        started = time.perf_counter()
-        result = run_medallion(config, spark, tables)
-        ours = Measure("finml landing->gold", time.perf_counter() - started, 0, records)
-        bar.advance(task)
-        started = time.perf_counter()
-        again = run_medallion(config, spark, tables)
-        rerun = time.perf_counter() - started
-        bar.advance(task)
-    stages = {k: round(v, 2) for k, v in result.seconds.items()}
-    cold_stages = {k: round(v, 2) for k, v in first.seconds.items()}
-    if first.counts != result.counts:
-        raise SystemExit(f"warm-up and timed runs differ: {first.counts} vs {result.counts}")
+        bare = _warm_then_timed(
+            "bare PySpark JSON->Parquet", records, bar, task,
+            lambda out: bare_job(spark, source.landing_dir, out), root / "bare",
+        )  # fmt: skip
+        peer_counts: dict[str, int] = {}
+        peer = _warm_then_timed(
+            "peer PySpark + delta-spark medallion", records, bar, task,
+            lambda out: peer_counts.update(peer_medallion.run(spark, source.landing_dir, out)),
+            root / "peer",
+        )  # fmt: skip
+        runs = {e: _finml(e, spark, source, root, records, bar, task) for e in engines}
+    pairs = [(runs[e].measure, peer, 1.5) for e in engines]
+    pairs += [(runs[e].measure, bare, 3.0) for e in engines]
+    counts = {e: runs[e].counts for e in engines}
+    if len({json.dumps(c, sort_keys=True) for c in counts.values()}) != 1:
+        raise SystemExit(f"the engines' tables differ: {counts}")
     report(
         "Medallion",
-        [(ours, bare, 3.0)],
+        pairs,
         args.out,
         {
             "records": records,
-            "stages_seconds": stages,
-            "first_run_seconds": round(cold, 2),
-            "first_run_stages_seconds": cold_stages,
-            "rerun_nothing_new_seconds": rerun,
-            "counts": result.counts,
+            "peer_counts": peer_counts,
+            "counts": counts[engines[0]],
+            **{f"{e}_details": runs[e].details for e in engines},
         },
     )
-    console.print(
-        f"where the time goes (s): {stages}; re-run with nothing new: {rerun:.2f} s; "
-        f"second run committed {len(again.quality)} stage(s); first (cold) run of the "
-        f"session: {cold:.1f} s {cold_stages}"
-    )
+    for engine in engines:
+        console.print(f"{engine}: {runs[engine].details}")
+    console.print(f"peer counts: {peer_counts}; FinML counts: {counts[engines[0]]}")
     shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+@dataclass
+class _Run:
+    measure: Measure
+    counts: dict[str, int]
+    details: dict
+
+
+def _warm_then_timed(name, records, bar, task, work, out: Path) -> Measure:
+    work(out.with_name(out.name + "-warm-up"))
+    bar.advance(task)
+    started = time.perf_counter()
+    work(out)
+    seconds = time.perf_counter() - started
+    bar.advance(task)
+    return Measure(name, seconds, seconds, records)
+
+
+def _finml(engine, spark, source, root, records, bar, task) -> _Run:
+    """A cold run (the engine's first in this session), a warm one, and a re-run with
+    nothing new, each into its own home over the same landing files."""
+    from finml.config import ProjectConfig
+    from finml.pipelines.medallion import run_medallion
+    from finml.runtime.delta import DeltaTables, make_engine
+
+    def home(name: str) -> tuple[ProjectConfig, DeltaTables]:
+        config = ProjectConfig(
+            home=root / f"{engine}-{name}", landing=source.landing_dir, delta_engine=engine
+        )
+        return config, DeltaTables(
+            make_engine(engine, spark), config.warehouse_dir, config.catalog, config.db_schema
+        )
+
+    started = time.perf_counter()
+    warm_config, warm_tables = home("warm-up")
+    first = run_medallion(warm_config, spark, warm_tables)
+    cold = time.perf_counter() - started
+    bar.advance(task)
+    config, tables = home("run")
+    started = time.perf_counter()
+    result = run_medallion(config, spark, tables)
+    measure = Measure(f"finml on {engine}", time.perf_counter() - started, 0, records)
+    bar.advance(task)
+    started = time.perf_counter()
+    again = run_medallion(config, spark, tables)
+    rerun = time.perf_counter() - started
+    bar.advance(task)
+    if first.counts != result.counts:
+        raise SystemExit(
+            f"{engine}: warm-up and timed runs differ: {first.counts} vs {result.counts}"
+        )
+    details = {
+        "stages_seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+        "first_run_seconds": round(cold, 2),
+        "rerun_nothing_new_seconds": round(rerun, 2),
+        "rerun_committed_stages": len(again.quality),
+    }
+    return _Run(measure, result.counts, details)
 
 
 if __name__ == "__main__":
