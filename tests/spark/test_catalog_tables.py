@@ -58,34 +58,39 @@ def test_a_catalog_table_is_registered_with_change_data_feed(spark, catalog_tabl
     assert detail["properties"]["delta.enableChangeDataFeed"] == "true"
     assert detail["location"].endswith("/schema/trades")
     assert [t.name.table for t in catalog_tables.list()] == ["trades"]
+    # created first (CREATE TABLE), then appended to: Spark Connect reports observed
+    # metrics of an append, not of a CREATE TABLE AS SELECT
+    assert [h.operation for h in table.history()] == ["WRITE", "CREATE TABLE"]
     again = table.append(rows(spark, [(1, "A", 1.0)]), txn=Txn("ingest", 0))
-    assert again.skipped and table.count() == 1 and table.version() == 0
+    assert again.skipped and table.count() == 1 and table.version() == 1
 
 
 def test_a_catalog_table_is_read_incrementally_through_change_data_feed(
     spark, catalog_tables
 ) -> None:
     table = catalog_tables.table("stream")
+    assert table.create(SCHEMA)  # version 0
     table.append(rows(spark, [(1, "A", 1.0)]))
     table.append(rows(spark, [(2, "A", 2.0), (3, "B", 3.0)]))
     table.append(rows(spark, [(4, "B", 4.0)]))
-    assert table.version() == 2
-    assert ids(table.read_appended(0)) == [2, 3, 4]
-    assert ids(table.read_appended(0, until=1)) == [2, 3]
-    assert ids(table.read_appended(1, until=2)) == [4]
-    assert table.read_appended(2).count() == 0
-    assert ids(table.read_appended(None, until=1)) == [1, 2, 3]
-    assert table.read_appended(0).columns == ["id", "symbol", "price"]
-    table.optimize()  # a rewrite without data change adds no rows
     assert table.version() == 3
-    assert ids(table.read_appended(2)) == []
+    assert ids(table.read_appended(0)) == [1, 2, 3, 4]
+    assert ids(table.read_appended(1)) == [2, 3, 4]
+    assert ids(table.read_appended(1, until=2)) == [2, 3]
+    assert ids(table.read_appended(2, until=3)) == [4]
+    assert table.read_appended(3).count() == 0
+    assert ids(table.read_appended(None, until=2)) == [1, 2, 3]
+    assert table.read_appended(1).columns == ["id", "symbol", "price"]
+    table.optimize()  # a rewrite without data change adds no rows
+    assert table.version() == 4
+    assert ids(table.read_appended(3)) == []
 
 
 def test_incremental_reads_of_a_catalog_table_refuse_changed_rows(spark, catalog_tables) -> None:
     table = catalog_tables.table("changed")
-    table.append(rows(spark, [(1, "A", 1.0), (2, "A", 2.0)]))
+    table.append(rows(spark, [(1, "A", 1.0), (2, "A", 2.0)]))  # versions 0 (create), 1
     table.merge(rows(spark, [(2, "A", 9.0), (3, "B", 3.0)]), MergeSpec(keys=("id",)))
-    with pytest.raises(DeltaEngineError, match=r"changed: commit 1 updated or deleted rows"):
+    with pytest.raises(DeltaEngineError, match=r"changed: commit 2 updated or deleted rows"):
         table.read_appended(0)
     table.append(rows(spark, [(4, "B", 4.0)]))
-    assert ids(table.read_appended(1)) == [4]  # past the merge, appends read again
+    assert ids(table.read_appended(2)) == [4]  # past the merge, appends read again

@@ -249,6 +249,12 @@ class DeltaSparkEngine(DeltaEngine):
         metadata: dict[str, str],
     ) -> WriteResult:
         before = self.version(ref) if self.exists(ref) else -1
+        if before < 0 and not _by_path(ref):
+            # A catalog table is created, then written like an existing one: Spark Connect
+            # delivers no DataFrame.observe metrics for a CREATE TABLE AS SELECT (saveAsTable
+            # of a new table), which the stages count rows with.
+            self.create(ref, df.schema, partition_by, None)
+            before = self.version(ref)
         if before >= 0:
             df, _ = conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
         writer = df.write.format("delta").mode(mode)
