@@ -14,7 +14,14 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("FINML_LOG_FORMAT", "json")
 os.environ.setdefault("FINML_LOG_LEVEL", "WARNING")
-for _var in ("FINML_ENV", "FINML_HOME", "FINML_CONFIG", "FINML_CATALOG", "FINML_DELTA_ENGINE"):
+for _var in (
+    "FINML_ENV",
+    "FINML_HOME",
+    "FINML_CONFIG",
+    "FINML_CATALOG",
+    "FINML_DELTA_ENGINE",
+    "SPARK_REMOTE",  # a developer's Spark Connect URL would make every session remote
+):
     os.environ.pop(_var, None)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -57,6 +57,19 @@ class SparkSettings(_Strict):
     shuffle_partitions: int = Field(4, ge=1, le=10_000)
     driver_memory: str = Field("2g", pattern=r"^\d+[kmgt]?$")
     conf: dict[str, str] = Field(default_factory=dict)
+    # A Spark Connect server (``sc://host:port``) to use instead of a local session; pyspark's
+    # own ``$SPARK_REMOTE`` does the same (and is where a URL carrying a token belongs).
+    remote: str | None = Field(None, pattern=r"^sc://[^\s;]+(/;[^\s]*)?$")
+
+    @field_validator("remote")
+    @classmethod
+    def _no_token(cls, value: str | None) -> str | None:
+        if value is not None and "token=" in value.lower():
+            raise ValueError(
+                "expected a Spark Connect URL without a token (secrets come from the "
+                "environment: set SPARK_REMOTE instead), got a URL with token="
+            )
+        return value
 
 
 class _EnvironmentFields(_Strict):

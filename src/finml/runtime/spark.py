@@ -3,6 +3,8 @@
 * Databricks, ``spark-submit`` or a test fixture: the active session is reused as is.
 * Local: a small-machine session (``local[2]``, UI off, few shuffle partitions, serial GC,
   UTC session time zone, microsecond Parquet timestamps).
+* Spark Connect (``spark.remote`` / ``$SPARK_REMOTE``): a session on that server
+  (:mod:`finml.runtime.connect`); nothing else here touches ``SparkContext``.
 
 The Delta engine is decided once per process: ``delta-spark`` when ``io.delta`` classes load
 in the session's JVM (Databricks, or local jars named in ``delta_jars``), else ``delta-rs``.
@@ -89,7 +91,8 @@ def session_jars(config: ProjectConfig) -> list[str]:
 def get_spark(
     config: ProjectConfig | None = None, app_name: str = "finml", *, log_level: str = "ERROR"
 ) -> SparkSession:
-    """Return the active SparkSession, or start a local one from ``config``.
+    """Return the active SparkSession, else connect to ``config``'s Spark Connect server
+    (``spark.remote`` / ``$SPARK_REMOTE``), else start a local session from ``config``.
 
     ``log_level`` is the level of Spark's own console log (log4j: OFF, ERROR, WARN, ...),
     set from the JVM's start (:data:`LOG4J_CONFIG`) so no start-up banner or warning
@@ -104,8 +107,12 @@ def get_spark(
     if active is not None:
         return active
     from finml.config import ProjectConfig
+    from finml.runtime.connect import remote_session, remote_url
 
     config = config or ProjectConfig.load()
+    remote = remote_url(config)
+    if remote:  # Spark Connect: the server owns the JVM, its log and its jars
+        return remote_session(remote)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -118,7 +125,7 @@ def get_spark(
         builder = builder.config(key, value)
     started = time.perf_counter()
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(log_level)
+    spark.sparkContext.setLogLevel(log_level)  # a local session only: Connect has no context
     log.info(
         "spark_started",
         master=config.spark.master,
