@@ -158,11 +158,14 @@ class ObservedSplit:
     def result(self, *, written: bool = True) -> Checked:
         """The counts, as :func:`check` reports them. ``written=False`` (not both frames
         were written, e.g. a target already held this batch) counts with a separate
-        aggregation instead of waiting for metrics no action will deliver."""
-        if written:
+        aggregation instead of waiting for metrics no action will deliver. So does a
+        Spark Connect session that got no metrics back for a write (its ``get`` is then
+        empty instead of blocking)."""
+        observed = [observation.get for observation in self.observations] if written else []
+        if observed and all(observed):
             counts: dict[str, int] = {}
-            for observation in self.observations:
-                for name, value in _counts(observation.get).items():
+            for metrics in observed:
+                for name, value in _counts(metrics).items():
                     counts[name] = counts.get(name, 0) + value
         else:
             counts = _counts(self.annotated.agg(*_aggregates(self.rules, self.measures)).first())

@@ -21,6 +21,7 @@ Sources (folders of the landing zone):
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ log = get_logger("pipelines.ingest")
 
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 _BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length long, content binary"
+_REPORTS = "_finml_reports"  # per-run batch reports inside a stream's checkpoint
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,10 @@ def _start_stream(
 ) -> tuple[StreamingQuery, Callable[[], IngestResult]]:
     table = tables.table(spec.table)
     _create_checkpoint(checkpoint)
-    stats = {"batches": 0, "rows": 0, "skipped": 0}
+    # The batch function may run in another process (a Spark Connect server's Python
+    # worker): it reports each batch in a file of this run's folder, read by finish().
+    reports = checkpoint / _REPORTS / uuid.uuid4().hex
+    reports.mkdir(parents=True)
     reader = spark.readStream.option("pathGlobFilter", spec.glob)
     if spec.reader == "binaryFile":  # a stream needs the (fixed) schema up front
         reader = reader.schema(_BINARY_FILE_SCHEMA)
@@ -212,9 +217,8 @@ def _start_stream(
             txn=Txn(f"{spec.name}:{stream_id}", batch_id),
             metadata={"stream": spec.name, "batch_id": str(batch_id)},
         )
-        stats["batches"] += 1
-        stats["skipped"] += int(result.skipped)
-        stats["rows"] += 0 if result.skipped else int(result.rows or 0)
+        report = {"rows": 0 if result.skipped else int(result.rows or 0), "skipped": result.skipped}
+        create_once(reports / f"{batch_id}.json", json.dumps(report) + "\n")
         log.info(
             "bronze_batch",
             stream=spec.name,
@@ -232,8 +236,14 @@ def _start_stream(
     )
 
     def finish() -> IngestResult:
+        done = [json.loads(path.read_text()) for path in sorted(reports.glob("*.json"))]
+        shutil.rmtree(reports, ignore_errors=True)
         return IngestResult(
-            spec.name, spec.table, stats["batches"], stats["rows"], stats["skipped"]
+            spec.name,
+            spec.table,
+            batches=len(done),
+            rows=sum(int(d["rows"]) for d in done),
+            skipped_batches=sum(bool(d["skipped"]) for d in done),
         )
 
     return query, finish
