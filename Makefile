@@ -15,10 +15,10 @@ help: ## Show this help
 $(STAMP): pyproject.toml version.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[local,test]"
 	@touch $(STAMP)
 
-install: $(STAMP) $(JARS_STAMP) ## Create .venv, install finml with test extras (editable), fetch the Delta jars
+install: $(STAMP) $(JARS_STAMP) ## Create .venv, install finml with the local (Spark, Delta) and test extras (editable), fetch the Delta jars
 
 # The Delta Lake jars (jvm/pom.xml) from Maven Central, checked against jvm/jars.sha256.
 # Without Maven or a reachable repository the install still succeeds: FinML then uses
@@ -63,7 +63,7 @@ format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 
 bench: $(STAMP) ## Run every benchmark (tens of minutes; results go to docs/benchmarks.md by hand)
-	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/pip install --quiet -e ".[local,bench]"
 	@for b in table_io medallion regimes tournament drift serving collectors job_runner dashboard_export; do \
 	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
