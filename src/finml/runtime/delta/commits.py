@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from finml.errors import DeltaEngineError
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 
 def commit_file(root: Path, version: int) -> Path:
@@ -63,3 +69,20 @@ def commit_info(root: Path, version: int) -> dict[str, Any]:
         if "commitInfo" in action:
             return dict(action["commitInfo"])
     return {}
+
+
+def counted_from_log(table: DeltaTable) -> int | None:
+    """The table's row count from its files' ``numRecords`` statistics (milliseconds, no
+    data read), or None when a file has none or deletion vectors may hide rows."""
+    protocol = table.protocol()
+    if "deletionVectors" in (protocol.reader_features or []):
+        return None
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if not actions.num_rows:
+        return 0
+    if "num_records" not in actions.column_names:
+        return None
+    records = actions.column("num_records")
+    if records.null_count:
+        return None
+    return int(pc.sum(records).as_py())

@@ -34,7 +34,7 @@ from finml.runtime.delta.base import (
     WriteResult,
     merge_metrics,
 )
-from finml.runtime.delta.commits import appended_files, commit_info
+from finml.runtime.delta.commits import appended_files, commit_info, counted_from_log
 from finml.runtime.delta.conflicts import retry_conflicts
 from finml.runtime.delta.jvm_sql import (
     create_table_sql,
@@ -136,6 +136,15 @@ class DeltaSparkEngine(DeltaEngine):
         return self.read(ref, None, None).schema
 
     def count(self, ref: TableRef) -> int:
+        """From the log's file statistics for a local table (as delta-rs counts), else a
+        Spark count."""
+        local = _local_path(ref)
+        if local is not None and self.exists(ref):
+            from deltalake import DeltaTable
+
+            counted = counted_from_log(DeltaTable(str(local)))
+            if counted is not None:
+                return counted
         return int(self.read(ref, None, None).count())
 
     # ---- reads -----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from finml.runtime.delta.base import (
     TableRef,
     WriteResult,
 )
-from finml.runtime.delta.commits import appended_files
+from finml.runtime.delta.commits import appended_files, counted_from_log
 from finml.runtime.delta.rs_writes import RsWrites, datafusion_sql
 from finml.runtime.delta.schemas import (
     arrow_to_spark,
@@ -69,12 +69,8 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         return arrow_to_spark(pa.schema(self._table(ref).schema().to_arrow()))
 
     def count(self, ref: TableRef) -> int:
-        actions = pa.table(self._table(ref).get_add_actions(flatten=True))
-        if "num_records" in actions.column_names and actions.num_rows:
-            records = actions.column("num_records")
-            if records.null_count == 0:
-                return int(pa.compute.sum(records).as_py())
-        return self.to_arrow(ref, None).num_rows
+        counted = counted_from_log(self._table(ref))
+        return counted if counted is not None else self.to_arrow(ref, None).num_rows
 
     def history(self, ref: TableRef, limit: int | None) -> list[HistoryEntry]:
         standard = {
