@@ -93,8 +93,9 @@ def test_demo_then_tables_and_history_exit_zero(tmp_path: Path, spark) -> None:
 def _same_rows_through_three_readers(spark, warehouse: Path) -> None:
     """Every table the demo wrote (on the default engine, delta-spark) reads the same
     through JVM Delta, delta-rs and a hand-made replay of its log."""
-    from delta_log_replay import canonical, read
     from deltalake import DeltaTable
+
+    from delta_log_replay import canonical, read
 
     locations = sorted(p.parent for p in warehouse.rglob("_delta_log"))
     assert len(locations) >= 10, locations
