@@ -8,6 +8,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, from_arrow_type, to_arrow_schema
 from pyspark.sql.types import (
+    BinaryType,
     ByteType,
     DataType,
     DoubleType,
@@ -16,6 +17,7 @@ from pyspark.sql.types import (
     LongType,
     NullType,
     ShortType,
+    StringType,
     StructField,
     StructType,
 )
@@ -137,6 +139,10 @@ def align_arrow(data: pa.Table, target: pa.Schema, table: str, evolve: bool) -> 
 
 
 def _spark_type(arrow_type: pa.DataType) -> DataType | None:
+    if pa.types.is_string_view(arrow_type):  # DataFusion's reads; PySpark has no mapping
+        return StringType()
+    if pa.types.is_binary_view(arrow_type):
+        return BinaryType()
     try:
         return from_arrow_type(arrow_type, prefer_timestamp_ntz=False)
     except (TypeError, ValueError, NotImplementedError):
@@ -159,8 +165,10 @@ def _cast_arrow(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray
     source_spark, target_spark = _spark_type(column.type), _spark_type(target)
     if source_spark is None or target_spark is None:
         return None
-    if pa.types.is_null(column.type) or source_spark == target_spark or _widens(
-        source_spark, target_spark
+    if (
+        pa.types.is_null(column.type)
+        or source_spark == target_spark
+        or _widens(source_spark, target_spark)
     ):
         try:
             return column.cast(target, safe=True)
