@@ -1,5 +1,5 @@
-"""Vendor bars (Alpha Vantage CSV, files): bronze -> typed silver bars, their rules, and the
-gold daily rows they provide (pure ``DataFrame -> DataFrame``).
+"""Vendor bars (Alpha Vantage CSV, files): bronze -> typed silver bars and the gold daily rows
+they provide (pure ``DataFrame -> DataFrame``).
 
 Bronze bars hold each CSV line's fields as text, the symbol taken from the file name
 (``daily_<SYMBOL>.csv``, ``intraday_<interval>_<SYMBOL>.csv``). Silver types them: the bar's
@@ -16,82 +16,20 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
-from finml.pipelines.expectations import expect
+from finml.pipelines import contracts
 from finml.pipelines.gold import VENDOR_SOURCE
 from finml.pipelines.trades import EXCHANGE_TZ
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-SILVER_BARS = "silver_bars"
-BARS_QUARANTINE = "silver_bars_quarantine"
-BAR_KEYS = ("symbol", "interval", "bar_start")
+# Names, keys, columns and rules are declared in the contracts (finml.pipelines.contracts).
+SILVER_BARS = contracts.SILVER_BARS.name
+BARS_QUARANTINE = contracts.SILVER_BARS_QUARANTINE.name
+BAR_KEYS = contracts.SILVER_BARS.keys
 PRICES = ("open", "high", "low", "close")
-SILVER_BAR_COLUMNS = (
-    "symbol",
-    "interval",
-    "bar_start",
-    "bar_date",
-    *PRICES,
-    "volume",
-    "_source_file",
-    "_batch_id",
-    "_ingested_at",
-)
+SILVER_BAR_COLUMNS = contracts.SILVER_BARS.column_names
 _INTERVAL = r"(?:^|/)(?:[^/]*_)?(?:daily|intraday_(\w+?))_[A-Za-z0-9.\-]+\.csv$"
-
-expect(
-    SILVER_BARS,
-    "parsed_record",
-    "_parse_error IS NULL",
-    description="the CSV line had the six fields and was valid UTF-8",
-)
-expect(SILVER_BARS, "symbol_present", "symbol IS NOT NULL AND symbol <> ''")
-expect(
-    SILVER_BARS,
-    "symbol_format",
-    "symbol IS NULL OR symbol = '' OR symbol RLIKE {symbol_pattern}",
-)
-expect(SILVER_BARS, "interval_known", "interval IS NOT NULL")
-expect(
-    SILVER_BARS,
-    "bar_time_valid",
-    "_parse_error IS NOT NULL OR bar_start IS NOT NULL",
-    description="timestamp is a date (daily) or a date and time (intraday)",
-)
-expect(SILVER_BARS, "bar_after_floor", "bar_date IS NULL OR bar_date >= {earliest_date}")
-expect(
-    SILVER_BARS,
-    "bar_not_future",
-    "bar_start IS NULL OR bar_start <= _ingested_at + INTERVAL {future_skew_minutes} MINUTES",
-)
-expect(
-    SILVER_BARS,
-    "prices_numeric",
-    "_parse_error IS NOT NULL OR (open IS NOT NULL AND high IS NOT NULL "
-    "AND low IS NOT NULL AND close IS NOT NULL)",
-    description="open, high, low and close are present and numbers",
-)
-expect(
-    SILVER_BARS,
-    "prices_positive",
-    "coalesce(least(open, high, low, close) > 0, true) "
-    "AND coalesce(greatest(open, high, low, close) <= {max_price}, true)",
-    description="every price finite, > 0 and at most quality.max_price",
-)
-expect(
-    SILVER_BARS,
-    "high_low_consistent",
-    "open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL "
-    "OR (high >= greatest(open, close) AND low <= least(open, close))",
-    description="high >= max(open, close) and low <= min(open, close)",
-)
-expect(
-    SILVER_BARS,
-    "volume_in_range",
-    "_parse_error IS NOT NULL OR "
-    "(volume IS NOT NULL AND NOT isnan(volume) AND volume >= 0 AND volume <= {max_volume})",
-)
 
 
 def typed_bars(bronze: DataFrame) -> DataFrame:
@@ -132,14 +70,14 @@ def typed_bars(bronze: DataFrame) -> DataFrame:
 
 def latest_fetch(bars: DataFrame) -> DataFrame:
     """One row per ``BAR_KEYS``: the latest fetch (ingestion time, then file name -- the
-    collectors' file names start with their fetch time)."""
+    collectors' file names start with their fetch time); returns silver bars' columns."""
     latest = Window.partitionBy(*BAR_KEYS).orderBy(
         F.col("_ingested_at").desc(), F.col("_source_file").desc()
     )
     return (
-        bars.withColumn("_fetch", F.row_number().over(latest))
+        bars.select("*", F.row_number().over(latest).alias("_fetch"))
         .where(F.col("_fetch") == 1)
-        .drop("_fetch")
+        .select(*SILVER_BAR_COLUMNS)
     )
 
 

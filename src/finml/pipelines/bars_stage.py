@@ -12,6 +12,7 @@ from __future__ import annotations
 from pyspark.sql import functions as F
 
 from finml.log import get_logger
+from finml.pipelines import contracts
 from finml.pipelines.bars import (
     BAR_KEYS,
     BARS_QUARANTINE,
@@ -22,7 +23,8 @@ from finml.pipelines.bars import (
     typed_bars,
     vendor_daily,
 )
-from finml.pipelines.expectations import check, expectations_for
+from finml.pipelines.contracts import expectations_for
+from finml.pipelines.expectations import check
 from finml.pipelines.gold import GOLD_BARS_DAILY_KEYS, VENDOR_SOURCE
 from finml.pipelines.gold_stage import GOLD_DAILY, merge_bars
 from finml.pipelines.quality import QualityRecord, from_measures, profile_measures
@@ -31,7 +33,7 @@ from finml.runtime.delta import MergeSpec
 
 log = get_logger("pipelines.bars")
 
-BRONZE_BARS = "bronze_bars"
+BRONZE_BARS = contracts.BRONZE_BARS.name
 
 
 def bars_batch(ctx: BatchContext) -> list[QualityRecord]:
@@ -43,7 +45,10 @@ def bars_batch(ctx: BatchContext) -> list[QualityRecord]:
     checked = check(typed_bars(increment), rules, SILVER_BARS, measures)
     quarantine = checked.quarantined.withColumn("_bronze_version", F.lit(batch.end).cast("long"))
     tables.table(BARS_QUARANTINE).append(
-        quarantine, txn=ctx.txn(BARS_QUARANTINE), schema_evolution=True
+        quarantine.select(*contracts.SILVER_BARS_QUARANTINE.column_names),
+        txn=ctx.txn(BARS_QUARANTINE),
+        partition_by=contracts.SILVER_BARS_QUARANTINE.partition_by,
+        schema_evolution=True,
     )
     unique = latest_fetch(checked.valid.select(*SILVER_BAR_COLUMNS)).cache()
     try:

@@ -1,115 +1,249 @@
-"""Lakeflow Declarative Pipelines (DLT) definition of the medallion, from the same specs.
+"""The medallion as a declarative pipeline: Databricks (Lakeflow/DLT) and open-source Spark
+Declarative Pipelines (SDP), from the same contracts and transforms as the local runner.
 
-:func:`define_pipeline` declares bronze, silver (+ quarantine) and gold with the transforms
-and expectations the local runner uses, on any module with the DLT decorator API
-(``import dlt`` on Databricks). Quarantine rules become ``expect_all_or_drop`` on silver and
-a ``silver_quarantine`` table keeps the rows they drop, with the failed rule names.
+:func:`define_pipeline` declares every medallion table of :mod:`finml.pipelines.contracts`
+(names, comments, partitioning, rules) on ``dp``: ``import dlt`` on Databricks, or
+``from pyspark import pipelines as dp`` under ``spark-pipelines run``.
 
-Open-source Spark Declarative Pipelines (``pyspark.pipelines``) has no expectations and no
-Delta here; where the API lacks ``expect_all*`` the rules are enforced by our own
-:func:`~finml.pipelines.expectations.check` inside the table function instead.
+* **Bronze** reads the landing zone: Auto Loader (``cloudFiles``) streaming tables on
+  Databricks; open-source SDP has no Auto Loader, so there bronze is a materialized view
+  over a batch read of the landing folders.
+* **Silver and gold** are materialized views over bronze: rules are checked *before*
+  duplicates are removed (a ``_candidates`` view carries the rules), and duplicates are
+  removed with the runner's window, so the rows are the runner's.
+* **Expectations** -- a thin adapter: where ``dp`` has ``expect_all*`` (Databricks), warn
+  rules become ``expect_all``, drop and quarantine rules ``expect_all_or_drop`` and fail
+  rules ``expect_all_or_fail``; where it has none (open-source SDP), the same rules are
+  enforced lazily inside the table function (:func:`~finml.pipelines.expectations.enforce`:
+  filtered rows, and a fail rule raises when its table is computed). Quarantine tables keep
+  the rows the quarantine rules route away, with ``_failed_rules``.
+* Every open-source table is declared ``format="delta"`` (SDP's default would be Parquet).
+
+Open-source SDP 4.2 plans ``drop``, ``dropDuplicates`` and ``withWatermark`` eagerly on a
+dataset read and fails (``TABLE_OR_VIEW_NOT_FOUND``), so the table functions here select
+the contract's columns and deduplicate with a window instead.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from finml.pipelines import gold
-from finml.pipelines.expectations import (
-    FAILED_RULES,
-    annotate,
-    check,
-    dlt_expectations,
-    expectations_for,
-)
+from finml.pipelines import contracts, gold
+from finml.pipelines.bars import latest_fetch, typed_bars, vendor_daily
+from finml.pipelines.contract import TableContract
+from finml.pipelines.expectations import enforce, quarantined
+from finml.pipelines.ingest import bronze_bars_from_lines, bronze_trades_from_parquet_files
+from finml.pipelines.settings import QualitySettings
 from finml.pipelines.trades import (
-    SILVER_COLUMNS,
-    SILVER_TRADES,
+    band_reference,
     bronze_trades_from_lines,
-    silver_trades,
+    deduplicate,
+    typed_trades,
+    with_trade_identity,
 )
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-DEDUP_WATERMARK = "2 days"
+LANDING_CONF, QUALITY_CONF = "finml.landing", "finml.quality"
+# Spark's binaryFile source schema (fixed), which a stream needs up front.
+BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length long, content binary"
+TableFunction = Callable[[], "DataFrame"]
 
 
-def _with_expectations(
-    dlt: Any, table: str, function: Callable[[], DataFrame]
-) -> Callable[[], DataFrame]:
-    rules = dlt_expectations(table)
-    if not hasattr(dlt, "expect_all"):
+def define_from_conf(dp: Any, spark: SparkSession) -> None:
+    """:func:`define_pipeline` with the landing path and quality bounds from the pipeline's
+    configuration (``finml.landing``; ``finml.quality``: the ``quality`` section as JSON).
 
-        def enforced() -> DataFrame:
-            return check(function(), expectations_for(table), table).valid
-
-        enforced.__name__ = function.__name__
-        return enforced
-    blocking = {**rules["drop"], **rules["quarantine"]}
-    for decorator, group in (
-        (dlt.expect_all, rules["warn"]),
-        (dlt.expect_all_or_drop, blocking),
-        (dlt.expect_all_or_fail, rules["fail"]),
-    ):
-        if group:
-            function = decorator(group)(function)
-    return function
-
-
-def define_pipeline(dlt: Any, spark: SparkSession, landing: str) -> None:
-    """Declare the medallion tables on ``dlt`` (the DLT module or a compatible API)."""
-
-    @dlt.table(name="bronze_trades", comment="Raw trades, one row per landing record")
-    def bronze_trades() -> DataFrame:
-        lines = (
-            spark.readStream.format("cloudFiles")
-            .option("cloudFiles.format", "text")
-            .option("pathGlobFilter", "*.jsonl")
-            .load(f"{landing}/trades")
+    Raises:
+        ValueError: ``finml.landing`` is not set.
+    """
+    landing = spark.conf.get(LANDING_CONF, None)
+    if not landing:
+        raise ValueError(
+            f"pipeline configuration {LANDING_CONF!r}: expected the landing path, got none"
         )
-        return (
-            lines.withColumn("_source_file", F.col("_metadata.file_path"))
-            .transform(bronze_trades_from_lines)
-            .withColumn("_ingested_at", F.current_timestamp())
-            .withColumn("_batch_id", F.lit(None).cast("long"))
-        )
+    quality = spark.conf.get(QUALITY_CONF, None)
+    settings = QualitySettings.from_section(json.loads(quality) if quality else None)
+    define_pipeline(dp, spark, landing, settings)
 
-    def silver() -> DataFrame:
-        candidates = dlt.read_stream("bronze_trades").transform(silver_trades)
-        if candidates.isStreaming:  # bounded dedup state on a streaming table
-            deduped = candidates.withWatermark("ts", DEDUP_WATERMARK).dropDuplicatesWithinWatermark(
-                ["trade_id"]
-            )
+
+def define_pipeline(
+    dp: Any, spark: SparkSession, landing: str, settings: QualitySettings | None = None
+) -> None:
+    """Declare the medallion tables on ``dp`` (the DLT module or ``pyspark.pipelines``)."""
+    settings = settings or QualitySettings()
+    params = settings.sql_params()
+    on_databricks = hasattr(dp, "expect_all")
+    read = spark.read.table
+
+    def landing_files(folder: str, glob: str, fmt: str) -> DataFrame:
+        if on_databricks:
+            reader = spark.readStream.format("cloudFiles").option("cloudFiles.format", fmt)
         else:
-            deduped = candidates.dropDuplicates(["trade_id"])
-        return deduped.select(*SILVER_COLUMNS)
+            reader = spark.read.format(fmt)
+        reader = reader.option("pathGlobFilter", glob)
+        if fmt == "binaryFile":  # a stream needs the (fixed) schema up front
+            reader = reader.schema(BINARY_FILE_SCHEMA)
+        return reader.load(f"{landing}/{folder}")
 
-    silver.__name__ = SILVER_TRADES
-    dlt.table(name=SILVER_TRADES, comment="Typed, checked, deduplicated trades")(
-        _with_expectations(dlt, SILVER_TRADES, silver)
-    )
+    def lines(folder: str, glob: str) -> DataFrame:
+        text = landing_files(folder, glob, "text")
+        return text.select("value", F.col("_metadata.file_path").alias("_source_file"))
 
-    @dlt.table(name="silver_quarantine", comment="Trades failing a quarantine rule")
+    def bronze_trades() -> DataFrame:
+        jsonl = lines("trades", "*.jsonl").transform(bronze_trades_from_lines)
+        parquet = landing_files("trades", "*.parquet", "binaryFile").transform(
+            bronze_trades_from_parquet_files
+        )
+        return _shaped(jsonl.unionByName(parquet).select("*", *_ingest_metadata()), BRONZE)
+
+    def bronze_bars() -> DataFrame:
+        rows = lines("bars", "*.csv").transform(bronze_bars_from_lines)
+        return _shaped(rows.select("*", *_ingest_metadata()), contracts.BRONZE_BARS)
+
+    declare = _Declarer(dp, on_databricks, params)
+    declare.table(BRONZE, bronze_trades, streaming=on_databricks)
+    declare.table(contracts.BRONZE_BARS, bronze_bars, streaming=on_databricks)
+
+    # ---- vendor bars first: silver trades judge prices against their daily closes ----------
+    bar_candidates = f"{contracts.SILVER_BARS.name}_candidates"
+    declare.view(bar_candidates, contracts.SILVER_BARS, lambda: typed_bars(read(BARS_BRONZE)))
+
+    def silver_bars() -> DataFrame:
+        return latest_fetch(read(bar_candidates))
+
+    def silver_bars_quarantine() -> DataFrame:
+        rules = contracts.SILVER_BARS.expectations_for(params)
+        rows = quarantined(typed_bars(read(BARS_BRONZE)), rules).select("*", _no_version())
+        return _shaped(rows, contracts.SILVER_BARS_QUARANTINE)
+
+    declare.table(contracts.SILVER_BARS, silver_bars)
+    declare.table(contracts.SILVER_BARS_QUARANTINE, silver_bars_quarantine)
+
+    # ---- trades: rules on the typed rows, then identity and dedup (as the runner) ----------
+    def typed() -> DataFrame:
+        rows = typed_trades(read(BRONZE.name))
+        vendor = vendor_daily(read(contracts.SILVER_BARS.name))
+        return typed_trades(read(BRONZE.name), band_reference(rows, vendor, settings))
+
+    candidates = f"{SILVER.name}_candidates"
+    declare.view(candidates, SILVER, typed)
+
+    def silver_trades() -> DataFrame:
+        return deduplicate(with_trade_identity(read(candidates)))
+
     def silver_quarantine() -> DataFrame:
-        rules = expectations_for(SILVER_TRADES)
-        quarantining = F.array(*[F.lit(r.name) for r in rules if r.action == "quarantine"])
-        annotated = annotate(dlt.read_stream("bronze_trades").transform(silver_trades), rules)
-        return annotated.where(F.arrays_overlap(F.col(FAILED_RULES), quarantining))
+        rows = quarantined(typed(), SILVER.expectations_for(params))
+        return _shaped(with_trade_identity(rows).select("*", _no_version()), QUARANTINE)
 
+    declare.table(SILVER, silver_trades)
+    declare.table(QUARANTINE, silver_quarantine)
+
+    # ---- gold: the fail rule stops the update, on Databricks and in open-source SDP --------
     def gold_bars_1m() -> DataFrame:
-        return dlt.read(SILVER_TRADES).transform(gold.bars_1m)
+        return _shaped(read(SILVER.name).transform(gold.bars_1m), contracts.GOLD_BARS_1M)
 
     def gold_bars_daily() -> DataFrame:
-        return dlt.read(gold.GOLD_1M).transform(gold.daily_from_1m)
+        keys = list(gold.GOLD_BARS_DAILY_KEYS)
+        trades = read(contracts.GOLD_BARS_1M.name).transform(gold.daily_from_1m)
+        trades = trades.select("*", F.lit(gold.TRADES_SOURCE).alias("source"))
+        vendor = vendor_daily(read(contracts.SILVER_BARS.name))
+        vendor_only = vendor.join(trades.select(*keys), keys, "left_anti")
+        return _shaped(trades.unionByName(vendor_only), contracts.GOLD_BARS_DAILY)
 
-    # Gold's ohlc_consistent rule has action fail: it stops the update here as in the runner.
-    dlt.table(name=gold.GOLD_1M, comment="1-minute OHLCV bars per symbol")(
-        _with_expectations(dlt, gold.GOLD_1M, gold_bars_1m)
-    )
-    dlt.table(name=gold.GOLD_DAILY, comment="Daily OHLCV bars per symbol (rolled up from 1m)")(
-        _with_expectations(dlt, gold.GOLD_DAILY, gold_bars_daily)
-    )
+    declare.table(contracts.GOLD_BARS_1M, gold_bars_1m, checked=True)
+    declare.table(contracts.GOLD_BARS_DAILY, gold_bars_daily, checked=True)
+
+
+BRONZE, SILVER = contracts.BRONZE_TRADES, contracts.SILVER_TRADES
+QUARANTINE, BARS_BRONZE = contracts.SILVER_QUARANTINE, contracts.BRONZE_BARS.name
+
+
+def _no_version() -> Any:
+    """Quarantine's ``_bronze_version``: NULL (a pipeline has no runner batch)."""
+    return F.lit(None).cast("long").alias("_bronze_version")
+
+
+def _ingest_metadata() -> list[Any]:
+    """Bronze's ``_ingested_at`` and ``_batch_id`` (NULL: a pipeline has no micro-batch id)."""
+    return [
+        F.current_timestamp().alias("_ingested_at"),
+        F.lit(None).cast("long").alias("_batch_id"),
+    ]
+
+
+def _shaped(df: DataFrame, contract: TableContract) -> DataFrame:
+    """``df``'s columns of ``contract``, in its order (a projection, not ``drop``: SDP
+    plans a projection lazily)."""
+    return df.select(*contract.column_names)
+
+
+class _Declarer:
+    """Declares contract tables on ``dp`` with the expectation adapter."""
+
+    def __init__(self, dp: Any, on_databricks: bool, params: dict[str, str]) -> None:
+        self.dp, self.on_databricks, self.params = dp, on_databricks, params
+
+    def _options(self, contract: TableContract) -> dict[str, Any]:
+        options: dict[str, Any] = {"name": contract.name, "comment": contract.comment}
+        if contract.partition_by:
+            options["partition_cols"] = list(contract.partition_by)
+        if not self.on_databricks:
+            options["format"] = "delta"  # never SDP's default (Parquet)
+        return options
+
+    def table(
+        self,
+        contract: TableContract,
+        function: TableFunction,
+        *,
+        streaming: bool = False,
+        checked: bool = False,
+    ) -> None:
+        """A table of ``contract`` computed by ``function``; ``checked``: its own rules apply
+        (silver's apply to their ``_candidates`` view)."""
+        function = _named(function, contract.name)
+        if checked:
+            function = self._expectations(contract, function)
+        options = self._options(contract)
+        if streaming or not hasattr(self.dp, "materialized_view"):
+            self.dp.table(**options)(function)
+        else:
+            self.dp.materialized_view(**options)(function)
+
+    def view(self, name: str, contract: TableContract, function: TableFunction) -> None:
+        """A temporary view carrying ``contract``'s rules: the rows that may enter it."""
+        function = self._expectations(contract, _named(function, name))
+        if hasattr(self.dp, "temporary_view"):
+            self.dp.temporary_view(name=name)(function)
+        else:
+            self.dp.view(name=name)(function)
+
+    def _expectations(self, contract: TableContract, function: TableFunction) -> TableFunction:
+        if not self.on_databricks:
+            rules = contract.expectations_for(self.params)
+
+            def enforced() -> DataFrame:
+                return enforce(function(), rules, contract.name, contract.keys)
+
+            return _named(enforced, function.__name__)
+        grouped = contract.dlt_expectations(self.params)
+        blocking = {**grouped["drop"], **grouped["quarantine"]}
+        for decorate, group in (
+            (self.dp.expect_all, grouped["warn"]),
+            (self.dp.expect_all_or_drop, blocking),
+            (self.dp.expect_all_or_fail, grouped["fail"]),
+        ):
+            if group:
+                function = decorate(group)(function)
+        return function
+
+
+def _named(function: TableFunction, name: str) -> TableFunction:
+    function.__name__ = name
+    return function

@@ -7,8 +7,11 @@ An :class:`Expectation` is a name, a SQL boolean condition and an action:
 * ``quarantine`` — route the row to the quarantine table with the names of the rules it failed;
 * ``fail`` — stop the pipeline (:class:`~finml.errors.ExpectationFailed`).
 
-A NULL condition counts as a failure (as in DLT). The same specs generate the Lakeflow/DLT
-decorators (:func:`dlt_expectations`) so the local runner and Databricks enforce one truth.
+A NULL condition counts as a failure (as in DLT). Each table's rules are declared once, in
+its contract (:mod:`finml.pipelines.contracts`); the local runner enforces them here
+(:func:`check`, :func:`observe`), the DLT binding as ``@dlt.expect_all*`` decorators, and
+open-source Spark Declarative Pipelines -- which has no expectations -- lazily inside the
+table function (:func:`enforce`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
-from finml.pipelines.settings import QualitySettings
 from finml.runtime.names import validate_identifier
 
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 Action = Literal["warn", "drop", "quarantine", "fail"]
 ACTIONS: tuple[Action, ...] = ("warn", "drop", "quarantine", "fail")
 FAILED_RULES = "_failed_rules"
-_REGISTRY: dict[str, list[Expectation]] = {}
 
 
 @dataclass(frozen=True)
@@ -50,35 +51,6 @@ class Expectation:
     def passed(self) -> Column:
         """True where the row meets the expectation (NULL counts as not met)."""
         return F.coalesce(F.expr(self.condition), F.lit(False))
-
-
-def expect(
-    table: str, name: str, condition: str, action: Action = "quarantine", description: str = ""
-) -> Expectation:
-    """Declare an expectation on ``table`` (registered for the runner and the DLT binding).
-
-    ``condition`` may name configurable bounds as ``{param}`` (see
-    :meth:`~finml.pipelines.settings.QualitySettings.sql_params`); they are filled in by
-    :func:`expectations_for`.
-    """
-    expectation = Expectation(name, condition, action, description)
-    rules = _REGISTRY.setdefault(table, [])
-    if any(rule.name == name for rule in rules):
-        raise ValueError(f"expectation {name} on {table}: declared twice")
-    rules.append(expectation)
-    return expectation
-
-
-def expectations_for(table: str, params: dict[str, str] | None = None) -> tuple[Expectation, ...]:
-    """The expectations declared for ``table``, in declaration order, with their ``{param}``
-    bounds filled from ``params`` (default: the default :class:`QualitySettings`)."""
-    values = params if params is not None else QualitySettings().sql_params()
-    return tuple(
-        Expectation(rule.name, rule.condition.format_map(values), rule.action, rule.description)
-        if "{" in rule.condition
-        else rule
-        for rule in _REGISTRY.get(table, ())
-    )
 
 
 @dataclass(frozen=True)
@@ -220,6 +192,40 @@ def observe(
     )
 
 
+def enforce(
+    df: DataFrame, rules: tuple[Expectation, ...], table: str, keys: tuple[str, ...] = ()
+) -> DataFrame:
+    """The rows of ``df`` that pass every ``drop`` / ``quarantine`` / ``fail`` rule, chosen
+    lazily: for engines that cannot count before writing (open-source Spark Declarative
+    Pipelines has no expectations, and its table functions may not run actions).
+
+    A row failing a ``fail`` rule makes the query raise when it runs (``raise_error``), so
+    the table's update fails before its data is committed; the error names the table, the
+    rule and the row's ``keys``. ``fail`` rules are evaluated first, on every row, as DLT
+    evaluates them. ``warn`` rules keep rows and are not counted here.
+    """
+    guard = F.lit(True)
+    for rule in rules:
+        if rule.action == "fail":
+            where = [F.concat(F.lit(f"{k}="), F.col(k).cast("string")) for k in keys]
+            message = F.concat(
+                F.lit(f"table {table}: expectation {rule.name} with action 'fail' violated by "),
+                F.concat_ws(", ", *where) if where else F.lit("a row"),
+            )
+            guard = guard & F.when(~rule.passed(), F.raise_error(message)).otherwise(F.lit(True))
+    passes = F.lit(True)
+    for rule in rules:
+        if rule.action in ("drop", "quarantine"):
+            passes = passes & rule.passed()
+    return df.where(guard & passes)
+
+
+def quarantined(df: DataFrame, rules: tuple[Expectation, ...]) -> DataFrame:
+    """The rows of ``df`` failing a ``quarantine`` rule, with ``_failed_rules`` (lazy)."""
+    quarantining = _names([r.name for r in rules if r.action == "quarantine"])
+    return annotate(df, rules).where(F.arrays_overlap(F.col(FAILED_RULES), quarantining))
+
+
 def _routes(annotated: DataFrame, rules: tuple[Expectation, ...]) -> tuple[DataFrame, DataFrame]:
     """``(valid, quarantined)``: rows failing no blocking rule (without ``_failed_rules``),
     and rows failing a ``quarantine`` rule (with it)."""
@@ -281,15 +287,3 @@ def _aggregates(rules: tuple[Expectation, ...], measures: dict[str, Column]) -> 
 def _counts(row: Any) -> dict[str, int]:
     values = row if isinstance(row, dict) else row.asDict()
     return {key: int(value or 0) for key, value in values.items()}
-
-
-def dlt_expectations(table: str) -> dict[Action, dict[str, str]]:
-    """``{action: {name: condition}}`` for ``@dlt.expect_all*`` decorators.
-
-    DLT has no quarantine action: quarantine rules map to ``expect_all_or_drop`` on the
-    table, and the DLT pipeline declares a quarantine table keeping their inverse.
-    """
-    grouped: dict[Action, dict[str, str]] = {action: {} for action in ACTIONS}
-    for rule in expectations_for(table):
-        grouped[rule.action][rule.name] = rule.condition
-    return grouped

@@ -19,23 +19,21 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
-from finml.pipelines.expectations import expect
+from finml.pipelines import contracts
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-GOLD_1M, GOLD_DAILY = "gold_bars_1m", "gold_bars_daily"
-# A bar's extremes bound its open and close, and volume is never negative (a minute of
-# zero-volume prints is a real, if empty, bar: its vwap is null). Declared here, with the
-# transforms, so every path that builds bars (runner, DLT) enforces it.
-BAR_RULES = "low <= least(open, close) AND high >= greatest(open, close) AND volume >= 0"
-expect(GOLD_1M, "ohlc_consistent", BAR_RULES, action="fail")
-expect(GOLD_DAILY, "ohlc_consistent", BAR_RULES, action="fail")
+# Names, keys, columns and the ohlc_consistent rule (action fail, so every path that builds
+# bars -- runner, DLT, SDP -- stops on a broken bar) are declared in the contracts.
+GOLD_1M, GOLD_DAILY = contracts.GOLD_BARS_1M.name, contracts.GOLD_BARS_DAILY.name
 # gold_bars_daily.source: bars rolled up from silver trades, or a vendor's daily bar (Alpha
 # Vantage, files) for a day without trades. Trade-derived bars replace vendor bars.
 TRADES_SOURCE, VENDOR_SOURCE = "trades", "vendor"
-GOLD_BARS_1M_KEYS = ("symbol", "window_start")
-GOLD_BARS_DAILY_KEYS = ("symbol", "trade_date")
+GOLD_BARS_1M_KEYS = contracts.GOLD_BARS_1M.keys
+GOLD_BARS_DAILY_KEYS = contracts.GOLD_BARS_DAILY.keys
+# gold_bars_daily's columns but ``source`` (which the caller adds: trades or vendor).
+_DAILY_COLUMNS = contracts.GOLD_BARS_DAILY.column_names[:-1]
 _ORDER = ("ts", "trade_id")
 _STATS = (
     "open",
@@ -98,7 +96,9 @@ def _bar_rows(trades: DataFrame, keys: tuple[str, ...], extra: dict[str, Column]
         F.last("ts").over(whole_bar).alias("last_ts"),
         *[column.over(whole_bar).alias(name) for name, column in extra.items()],
     )
-    return bars.where(F.col("_position") == 1).drop("_position")
+    # keeps ``_position``: the callers select their columns (no ``drop``, which a
+    # declarative pipeline plans eagerly and fails on a dataset read)
+    return bars.where(F.col("_position") == 1)
 
 
 def bars_1m(trades: DataFrame) -> DataFrame:
@@ -185,7 +185,7 @@ def daily_from_1m(minutes: DataFrame) -> DataFrame:
         F.first("first_ts").over(whole_day).alias("first_ts"),
         F.last("last_ts").over(whole_day).alias("last_ts"),
     )
-    return days.where(F.col("_position") == 1).drop("_position")
+    return days.where(F.col("_position") == 1).select(*_DAILY_COLUMNS)
 
 
 def affected_minutes(increment: DataFrame) -> DataFrame:

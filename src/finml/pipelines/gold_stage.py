@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from finml.pipelines import gold
-from finml.pipelines.expectations import check, expectations_for
+from finml.pipelines.contracts import expectations_for
+from finml.pipelines.expectations import check
 from finml.pipelines.quality import QualityRecord, from_measures, profile_measures
 from finml.pipelines.stages import BatchContext, Stage
 from finml.pipelines.trades import SILVER_TRADES

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from finml.log import get_logger
-from finml.pipelines.expectations import expectations_for, observe
+from finml.pipelines import contracts
+from finml.pipelines.contracts import expectations_for
+from finml.pipelines.expectations import observe
 from finml.pipelines.quality import (
     QualityRecord,
     completeness,
@@ -28,6 +29,7 @@ from finml.pipelines.stages import BatchContext, Stage
 from finml.pipelines.trades import (
     SILVER_COLUMNS,
     SILVER_TRADES,
+    band_reference,
     deduplicate,
     typed_trades,
     with_trade_identity,
@@ -38,39 +40,19 @@ if TYPE_CHECKING:
 
 log = get_logger("pipelines.silver")
 
-BRONZE, QUARANTINE = "bronze_trades", "silver_quarantine"
-GOLD_DAILY = "gold_bars_daily"
+BRONZE, QUARANTINE = contracts.BRONZE_TRADES.name, contracts.SILVER_QUARANTINE.name
+GOLD_DAILY = contracts.GOLD_BARS_DAILY.name
 SILVER_REQUIRED = ("symbol", "price", "volume", "ts")
 BRONZE_REQUIRED = ("s", "p", "v", "t")
-_PLAUSIBLE = "price > 0 AND price < double('Infinity') AND price <= {max_price}"
 
 
 def reference_prices(ctx: BatchContext, typed: DataFrame) -> DataFrame:
-    """Per symbol, the price the band rule compares with: the median of the symbol's last
-    ``band_reference_days`` daily closes in gold (as planned), else the median of this
-    batch's plausible prices. Returns symbol, ``_ref_price``."""
-    settings = ctx.quality
-    batch = (
-        typed.where(_PLAUSIBLE.format_map(settings.sql_params()))
-        .groupBy("symbol")
-        .agg(F.median("price").alias("_batch_ref"))
-    )
+    """Per symbol, the price the band rule compares with (:func:`band_reference`): gold's
+    daily closes as planned, else this batch's plausible prices. Returns symbol,
+    ``_ref_price``."""
     daily = ctx.state(GOLD_DAILY)
-    if daily is None:
-        return batch.select("symbol", F.col("_batch_ref").alias("_ref_price"))
-    recent = Window.partitionBy("symbol").orderBy(F.col("trade_date").desc())
-    history = (
-        ctx.tables.table(GOLD_DAILY)
-        .read(version=daily)
-        .where("close > 0")
-        .select("symbol", "close", F.row_number().over(recent).alias("_n"))
-        .where(F.col("_n") <= settings.band_reference_days)
-        .groupBy("symbol")
-        .agg(F.median("close").alias("_history_ref"))
-    )
-    return batch.join(history, "symbol", "full").select(
-        "symbol", F.coalesce("_history_ref", "_batch_ref").alias("_ref_price")
-    )
+    history = None if daily is None else ctx.tables.table(GOLD_DAILY).read(version=daily)
+    return band_reference(typed, history, ctx.quality)
 
 
 def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
@@ -91,13 +73,18 @@ def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
         "_bronze_version", F.lit(batch.end).cast("long")
     )
     quarantined = tables.table(QUARANTINE).append(
-        quarantine, txn=ctx.txn(QUARANTINE), schema_evolution=True
+        quarantine.select(*contracts.SILVER_QUARANTINE.column_names),
+        txn=ctx.txn(QUARANTINE),
+        partition_by=contracts.SILVER_QUARANTINE.partition_by,
+        schema_evolution=True,
     )
     valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
     known = ctx.state(SILVER_TRADES)
     existing = silver.read(version=known).select("trade_id") if known is not None else None
     new = deduplicate(valid, existing)
-    written = silver.append(new, txn=ctx.txn(SILVER_TRADES))
+    written = silver.append(
+        new, txn=ctx.txn(SILVER_TRADES), partition_by=contracts.SILVER_TRADES.partition_by
+    )
     inserted = new.count() if written.skipped else int(written.rows or 0)
     checked = split.result(written=not (quarantined.skipped or written.skipped))
     rows, values = checked.rows_in, checked.measures

@@ -1,10 +1,11 @@
-"""Bronze and silver trade transforms (pure ``DataFrame -> DataFrame``) and silver's rules.
+"""Bronze and silver trade transforms (pure ``DataFrame -> DataFrame``).
 
 Bronze keeps every landing record as it came: one row per trade of a Finnhub trade message
 (``{"type":"trade","data":[{"s","p","v","t","c"}]}``) with its fields as strings, the raw
 JSON, unknown fields in ``_rescued_data``, and one row per unreadable line with
 ``_parse_error`` set — nothing is dropped. Silver types the columns, derives the trade
-identity and the exchange session, and is checked by the expectations declared here.
+identity and the exchange session, and is checked by the rules of its contract
+(:data:`finml.pipelines.contracts.SILVER_TRADES`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
-from finml.pipelines.expectations import expect
+from finml.pipelines import contracts
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from finml.pipelines.settings import QualitySettings
 
 EXCHANGE_TZ = "America/New_York"
 TRADE_FIELDS = ("s", "p", "v", "t", "c")
@@ -27,7 +30,6 @@ _TYPED_MESSAGE_SCHEMA = (
     "type string, data array<struct<s:string,p:string,v:string,t:string,c:array<string>>>"
 )
 _FLAT_OBJECT = r"\{[^{}]*\}"  # an object with no object inside it
-BRONZE_TRADE_COLUMNS = (*TRADE_FIELDS, "_raw", "_rescued_data", "_parse_error")
 # (name, start minute, end minute) of each session in exchange-local time.
 SESSIONS = (
     ("pre", 4 * 60, 9 * 60 + 30),
@@ -35,79 +37,8 @@ SESSIONS = (
     ("post", 16 * 60, 20 * 60),
 )
 
-SILVER_TRADES = "silver_trades"
-# A finite, positive price (the plausibility rules below judge only such prices).
-_PRICED = "(price > 0 AND price < double('Infinity'))"
-expect(
-    SILVER_TRADES,
-    "parsed_record",
-    "_parse_error IS NULL",
-    description="the landing line was a readable trade message",
-)
-expect(SILVER_TRADES, "symbol_present", "symbol IS NOT NULL AND symbol <> ''")
-expect(
-    SILVER_TRADES,
-    "symbol_format",
-    "symbol IS NULL OR symbol = '' OR symbol RLIKE {symbol_pattern}",
-    description="the symbol matches quality.symbol_pattern (it is stored as sent)",
-)
-expect(
-    SILVER_TRADES,
-    "price_numeric",
-    "_parse_error IS NOT NULL OR price IS NOT NULL",
-    description="p is present and a number",
-)
-expect(
-    SILVER_TRADES,
-    "price_finite",
-    "price IS NULL OR (NOT isnan(price) AND abs(price) < double('Infinity'))",
-)
-expect(SILVER_TRADES, "price_positive", "price IS NULL OR isnan(price) OR price > 0")
-expect(
-    SILVER_TRADES,
-    "price_below_max",
-    f"NOT coalesce({_PRICED}, false) OR price <= {{max_price}}",
-    description="price at most quality.max_price",
-)
-expect(
-    SILVER_TRADES,
-    "price_within_band",
-    f"NOT coalesce({_PRICED}, false) OR _ref_price IS NULL "
-    "OR price BETWEEN _ref_price / {price_band} AND _ref_price * {price_band}",
-    description="price within quality.price_band of the symbol's recent prices",
-)
-expect(SILVER_TRADES, "volume_numeric", "_parse_error IS NOT NULL OR volume IS NOT NULL")
-expect(
-    SILVER_TRADES,
-    "volume_in_range",
-    "volume IS NULL OR (NOT isnan(volume) AND volume >= 0 AND volume <= {max_volume})",
-    description="volume finite, at least 0 and at most quality.max_volume",
-)
-expect(SILVER_TRADES, "timestamp_valid", "_parse_error IS NOT NULL OR t_ms IS NOT NULL")
-expect(
-    SILVER_TRADES,
-    "timestamp_in_milliseconds",
-    "t_ms IS NULL OR t_ms BETWEEN 100000000000 AND 99999999999999",
-    description="t is epoch milliseconds (seconds or micro/nanoseconds are never rescaled)",
-)
-expect(
-    SILVER_TRADES,
-    "timestamp_after_floor",
-    "ts IS NULL OR ts >= {earliest_date}",
-    description="no trade before quality.earliest_date",
-)
-expect(
-    SILVER_TRADES,
-    "timestamp_not_future",
-    "ts IS NULL OR ts <= _ingested_at + INTERVAL {future_skew_minutes} MINUTES",
-    description="no trade time later than its ingestion (+ quality.future_skew_minutes)",
-)
-expect(
-    SILVER_TRADES,
-    "conditions_present",
-    "_parse_error IS NOT NULL OR conditions IS NOT NULL",
-    action="warn",
-)
+# Silver's rules, keys and columns are declared in its contract (finml.pipelines.contracts).
+SILVER_TRADES = contracts.SILVER_TRADES.name
 
 
 def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
@@ -299,9 +230,43 @@ def typed_trades(bronze: DataFrame, reference: DataFrame | None = None) -> DataF
     return typed.join(F.broadcast(reference), "symbol", "left")
 
 
+_PLAUSIBLE = "price > 0 AND price < double('Infinity') AND price <= {max_price}"
+
+
+def band_reference(
+    typed: DataFrame, history: DataFrame | None, settings: QualitySettings
+) -> DataFrame:
+    """Per symbol, the price ``price_within_band`` compares with.
+
+    The median of the symbol's last ``settings.band_reference_days`` daily closes in
+    ``history`` (daily bars: symbol, trade_date, close; None when there are none), else the
+    median of the symbol's plausible prices in ``typed`` (:func:`typed_trades` rows). The
+    runner passes gold's daily bars as planned, the declarative pipeline the vendor's.
+    Returns symbol, ``_ref_price``.
+    """
+    batch = (
+        typed.where(_PLAUSIBLE.format_map(settings.sql_params()))
+        .groupBy("symbol")
+        .agg(F.median("price").alias("_batch_ref"))
+    )
+    if history is None:
+        return batch.select("symbol", F.col("_batch_ref").alias("_ref_price"))
+    recent = Window.partitionBy("symbol").orderBy(F.col("trade_date").desc())
+    closes = (
+        history.where("close > 0")
+        .select("symbol", "close", F.row_number().over(recent).alias("_n"))
+        .where(F.col("_n") <= settings.band_reference_days)
+        .groupBy("symbol")
+        .agg(F.median("close").alias("_history_ref"))
+    )
+    return batch.join(closes, "symbol", "full").select(
+        "symbol", F.coalesce("_history_ref", "_batch_ref").alias("_ref_price")
+    )
+
+
 def with_trade_identity(typed: DataFrame) -> DataFrame:
-    """Add ``trade_id``, ``trade_date`` and ``session`` to :func:`typed_trades` rows (any
-    other columns are kept, after them).
+    """Add ``trade_id``, ``trade_date`` and ``session`` to :func:`typed_trades` rows (after
+    the other columns: callers select a contract's columns in its order).
 
     These are the costly derivations (hashing, time zones), so the silver stage applies
     them after the expectations have split the rows. ``trade_id`` is a SHA-256 of the
@@ -320,44 +285,34 @@ def with_trade_identity(typed: DataFrame) -> DataFrame:
         # NULLs, so where they sort does not matter.)
         F.array_join(F.sort_array(F.coalesce("conditions", F.array().cast("array<string>"))), ","),
     )
-    leading = ("symbol", "price", "volume", "ts")
+    # "*" rather than the input's column list: reading ``typed.columns`` would analyse the
+    # plan, which a declarative pipeline's table function may not do.
     return typed.select(
+        "*",
         F.sha2(identity, 256).alias("trade_id"),
-        *leading,
         F.to_date(local).alias("trade_date"),
         session_of(local).alias("session"),
-        *[c for c in typed.columns if c not in leading],
     )
 
 
-SILVER_COLUMNS = (
-    "trade_id",
-    "symbol",
-    "price",
-    "volume",
-    "ts",
-    "trade_date",
-    "session",
-    "conditions",
-    "_rescued_data",
-    "_source_file",
-    "_batch_id",
-    "_ingested_at",
-)
+SILVER_COLUMNS = contracts.SILVER_TRADES.column_names
 
 
 def deduplicate(candidates: DataFrame, existing_ids: DataFrame | None = None) -> DataFrame:
-    """Valid candidates minus repeats within the batch and trades already in silver.
+    """Valid candidates minus repeats within the batch and trades already in silver; returns
+    silver's columns (:data:`SILVER_COLUMNS`).
 
     Of the copies of one trade in the batch the one from the earliest micro-batch (then
     source file) is kept. A window, not ``dropDuplicates``: its ``first()`` over every string
     column aggregates by sorting twice (before and after the shuffle); the window sorts once.
+    (Both run in a declarative pipeline too, where ``dropDuplicates`` and ``drop`` on a
+    dataset read fail: they are planned eagerly.)
     """
     first = Window.partitionBy("trade_id").orderBy("_batch_id", "_source_file")
     unique = (
-        candidates.withColumn("_copy", F.row_number().over(first))
+        candidates.select("*", F.row_number().over(first).alias("_copy"))
         .where(F.col("_copy") == 1)
-        .drop("_copy")
+        .select(*SILVER_COLUMNS)
     )
     if existing_ids is None:
         return unique

@@ -10,7 +10,8 @@ from pyspark.sql import functions as F
 
 from finml.config import ProjectConfig
 from finml.pipelines.bars import SILVER_BARS, latest_fetch, typed_bars
-from finml.pipelines.expectations import check, expectations_for
+from finml.pipelines.contracts import expectations_for
+from finml.pipelines.expectations import check
 from finml.pipelines.ingest import bronze_bars_from_lines
 from finml.pipelines.medallion import run_medallion
 from finml.pipelines.trades import with_ingest_metadata

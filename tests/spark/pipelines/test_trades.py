@@ -13,7 +13,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
-from finml.pipelines.expectations import Expectation, check, expectations_for, observe
+from finml.pipelines.contracts import expectations_for
+from finml.pipelines.expectations import Expectation, check, observe
 from finml.pipelines.ingest import bronze_trades_from_parquet_files
 from finml.pipelines.settings import QualitySettings
 from finml.pipelines.trades import (

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from finml.errors import ConfigError
-from finml.pipelines.expectations import expectations_for
+from finml.pipelines.contracts import expectations_for
 from finml.pipelines.settings import QualitySettings
 from finml.pipelines.trades import SILVER_TRADES
 
