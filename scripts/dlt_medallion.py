@@ -1,15 +1,27 @@
 # Databricks notebook source
-# Lakeflow Declarative Pipelines (DLT) source for FinML's medallion.
-# The pipeline resource passes `finml.landing` (the landing volume path) in its configuration.
-# All table and expectation definitions live in finml.pipelines.dlt_binding, generated from
-# the same specs the local runner (`finml pipeline run`) enforces.
-import dlt  # type: ignore[import-not-found]  # provided by the Databricks runtime
+"""Declarative pipeline source of FinML's medallion, for both engines.
+
+* Databricks (Lakeflow Declarative Pipelines, ``import dlt``): resources/medallion_pipeline.yml.
+* Open-source Spark Declarative Pipelines (``from pyspark import pipelines``):
+  resources/sdp/spark-pipeline.yml, run by ``finml pipeline run --declarative``.
+
+The pipeline configuration passes ``finml.landing`` (the landing path) and optionally
+``finml.quality`` (the quality section as JSON). Every table and rule comes from the table
+contracts through finml.pipelines.dlt_binding, as the local runner's do.
+"""
+
 from pyspark.sql import SparkSession
 
-from finml.pipelines.dlt_binding import define_pipeline
+from finml.pipelines.dlt_binding import define_from_conf
 
-spark = SparkSession.getActiveSession()
-landing = spark.conf.get("finml.landing", None) if spark else None
-if not landing:
-    raise ValueError("pipeline configuration 'finml.landing': expected the landing path, got none")
-define_pipeline(dlt, spark, landing)
+try:  # the Databricks runtime's module, with expectations
+    import dlt as dp  # type: ignore[import-not-found]
+
+    if not hasattr(dp, "expect_all"):  # some other package called dlt
+        raise ImportError("dlt without expectations")
+except ImportError:  # open-source Spark: expectations are enforced by the binding
+    from pyspark import pipelines as dp
+
+# Both engines put the session in the module's globals as `spark`.
+spark = globals().get("spark") or SparkSession.getActiveSession()
+define_from_conf(dp, spark)

@@ -61,3 +61,7 @@ class JobError(FinmlError):
 
 class CollectorError(FinmlError):
     """A market-data collector could not fetch or parse its source."""
+
+
+class DeclarativePipelineFailed(FinmlError):
+    """A declarative pipeline run (``spark-pipelines``) could not start or failed."""

@@ -105,3 +105,43 @@ def render(sql: str, catalog: str, schema: str) -> str:
     catalog = validate_identifier(catalog, "catalog")
     schema = validate_identifier(schema, "schema")
     return sql.replace("${catalog}", catalog).replace("${schema}", schema)
+
+
+MEDALLION_DDL = "sql/20_medallion_tables.sql"
+
+
+def medallion_ddl() -> str:
+    """The Unity Catalog DDL of the medallion tables, generated from their contracts
+    (:mod:`finml.pipelines.contracts`): what ``sql/20_medallion_tables.sql`` must hold."""
+    from finml.pipelines.contracts import MEDALLION
+
+    header = [
+        "-- Medallion tables (bronze, silver, gold) of the ingestion job's `medallion` task.",
+        "-- GENERATED from finml.pipelines.contracts by `finml bundle ddl --write`: do not",
+        "-- edit by hand (tests/unit/bundle/test_bundle_ddl.py fails when the two differ).",
+        "-- Run after 00_catalog.sql with the same ${catalog} / ${schema}. The runner creates the",
+        "-- tables on first write too; the declarative pipeline publishes its own copies in",
+        "-- ${schema}_dlt (resources/medallion_pipeline.yml).",
+    ]
+    return "\n".join(header) + "\n" + "".join(_create_table(c) for c in MEDALLION)
+
+
+def _create_table(contract: Any) -> str:
+    """``CREATE TABLE`` of one contract, preceded by its keys, writer and rules as comments."""
+    lines = ["", f"-- {contract.name}: written by {contract.written_by or 'the runner'}"]
+    if contract.keys:
+        lines.append(f"-- keys: {', '.join(contract.keys)}")
+    if contract.quarantine_of:
+        lines.append(f"-- rows failing a quarantine rule of {contract.quarantine_of}")
+    lines += [f"-- rule {r.name} ({r.action}): {r.condition}" for r in contract.expectations]
+    lines.append(f"CREATE TABLE IF NOT EXISTS ${{catalog}}.${{schema}}.{contract.name} (")
+    columns = [
+        f"  {c.name} {c.type}" + (f" COMMENT '{c.comment}'" if c.comment else "")
+        for c in contract.columns
+    ]
+    lines.append(",\n".join(columns))
+    tail = f") USING DELTA COMMENT '{contract.comment}'"
+    if contract.partition_by:
+        tail += f" PARTITIONED BY ({', '.join(contract.partition_by)})"
+    lines.append(tail + ";")
+    return "\n".join(lines) + "\n"

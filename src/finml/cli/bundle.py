@@ -1,4 +1,5 @@
-"""``finml job run|list`` and ``finml bundle validate``: the bundle's jobs on this machine."""
+"""``finml job run|list``, ``finml bundle validate|ddl``: the bundle's jobs on this machine and
+its Unity Catalog DDL."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def register(app: typer.Typer) -> None:
     job_app.command("list", epilog="Example: finml job list --json")(list_jobs)
     job_app.command("runs", epilog="Example: finml job runs --job retraining_workflow")(runs)
     bundle_app.command("validate", epilog="Example: finml bundle validate --root .")(validate)
+    bundle_app.command(
+        "ddl", epilog="Examples: finml bundle ddl --check;  finml bundle ddl --write --root ."
+    )(ddl)
 
 
 def run(
@@ -161,6 +165,34 @@ def validate(
             f"bundle {bundle.name}: {len(bundle.jobs)} jobs, "
             f"{len(bundle.pipelines)} pipelines, valid"
         )
+
+
+def ddl(
+    root: RootOption = Path("."),
+    write: Annotated[
+        bool, typer.Option("--write", help="Write it to sql/20_medallion_tables.sql under --root.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 if sql/20_medallion_tables.sql differs from it."),
+    ] = False,
+) -> None:
+    """The Unity Catalog DDL of the medallion tables, generated from their contracts
+    (printed unless --write or --check)."""
+    from finml.bundle.ddl import MEDALLION_DDL, medallion_ddl
+
+    text = medallion_ddl()
+    target = root / MEDALLION_DDL
+    if check:
+        if not target.is_file() or target.read_text() != text:
+            fail(f"{target}: differs from the table contracts (run `finml bundle ddl --write`)")
+        console.print(f"{target}: equal to the table contracts")
+    elif write:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        console.print(f"wrote {target}")
+    else:
+        print(text, end="")
 
 
 def _pairs(items: list[str]) -> dict[str, str]:

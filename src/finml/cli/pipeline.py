@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
     app.command(epilog="Example: finml ingest --wait 60")(ingest)
     app.add_typer(pipeline_app, name="pipeline")
     pipeline_app.command(
-        "run", epilog="Example: finml pipeline run --wait 120   (or --full-refresh)"
+        "run",
+        epilog="Examples: finml pipeline run --wait 120   (or --full-refresh);  "
+        "finml pipeline run --declarative   (Spark Declarative Pipelines, into <schema>_dlt)",
     )(run)
 
 
@@ -88,11 +90,23 @@ def run(
         bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
     ] = False,
     wait: Annotated[float, _WAIT] = 0.0,
+    declarative: Annotated[
+        bool,
+        typer.Option(
+            "--declarative",
+            help="Run the same tables and rules as an open-source Spark Declarative Pipeline "
+            "(spark-pipelines, resources/sdp/spark-pipeline.yml) into schema <schema>_dlt; "
+            "always a full refresh.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest, then bronze -> silver (+ quarantine) -> gold bars, with expectations."""
     from finml.jobs.data import medallion_lock, run_pipeline
 
     state: State = ctx.obj
+    if declarative:
+        run_declarative_pipeline(state, wait)
+        return
     with medallion_lock(state.config, wait):  # before Spark starts: a held lock fails fast
         report = run_pipeline(
             state.config, state.spark(), state.tables(with_spark=True), full_refresh=full_refresh
@@ -133,3 +147,19 @@ def print_report(report: MedallionReport) -> None:
             f"{q.quality_score:.3f}",
         )
     console.print(quality)
+
+
+def run_declarative_pipeline(state: State, wait: float) -> None:
+    """``finml pipeline run --declarative``: spark-pipelines as a process, then the rows of
+    each table it wrote."""
+    from finml.jobs.data import run_declarative
+
+    result, counts = run_declarative(state.config, wait_seconds=wait)
+    table = RichTable("table", "rows", title=f"Declarative pipeline tables ({result.schema})")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print(
+        f"spark-pipelines: {len(result.flows)} flows completed in {result.seconds:.0f} s "
+        f"(log: {result.log})"
+    )

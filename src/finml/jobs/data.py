@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
     from finml.pipelines.ingest import IngestResult
     from finml.pipelines.medallion import MedallionReport
+    from finml.pipelines.sdp import DeclarativeResult
     from finml.runtime.delta import DeltaTables
     from finml.sources.simulator import LandingManifest, SimulatorConfig
 
@@ -75,6 +76,32 @@ def run_pipeline(
 
     with medallion_lock(config, wait_seconds):
         return run_medallion(config, spark, tables, full_refresh=full_refresh)
+
+
+def run_declarative(
+    config: ProjectConfig, *, wait_seconds: float = 0.0
+) -> tuple[DeclarativeResult, dict[str, int]]:
+    """The medallion as an open-source Spark Declarative Pipeline (``spark-pipelines run``,
+    a process) into schema ``<schema>_dlt``, under a lock of its own; returns the run and
+    the rows of each table it wrote (read with delta-rs: no Spark in this process).
+
+    Raises:
+        RunLocked: another declarative run of this home holds the lock.
+        DeltaEngineError: no Delta jars.
+        DeclarativePipelineFailed: the pipeline failed (its error, one line).
+    """
+    from finml.pipelines.sdp import plan_run, run_pipeline
+    from finml.runtime.delta import DeltaTables
+    from finml.runtime.locks import run_lock
+
+    run = plan_run(config)
+    lock = f"sdp.{config.catalog.lower()}.{run.schema}"
+    with run_lock(config.home, lock, wait_seconds=wait_seconds):
+        result = run_pipeline(run)
+    base = DeltaTables.from_config(config, None)
+    tables = DeltaTables(base.engine, base.warehouse, base.catalog, run.schema)
+    counts = {name: tables.table(name).count() for name in run.tables}
+    return result, counts
 
 
 def run_ingest(

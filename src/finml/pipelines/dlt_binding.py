@@ -31,12 +31,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import ArrayType
 
-from finml.pipelines import contracts, gold
+from finml.pipelines import contracts, gold, landing_parquet
 from finml.pipelines.bars import latest_fetch, typed_bars, vendor_daily
 from finml.pipelines.contract import TableContract
 from finml.pipelines.expectations import enforce, quarantined
-from finml.pipelines.ingest import bronze_bars_from_lines, bronze_trades_from_parquet_files
+from finml.pipelines.ingest import bronze_bars_from_lines
 from finml.pipelines.settings import QualitySettings
 from finml.pipelines.trades import (
     band_reference,
@@ -79,7 +81,9 @@ def define_pipeline(
     settings = settings or QualitySettings()
     params = settings.sql_params()
     on_databricks = hasattr(dp, "expect_all")
-    read = spark.read.table
+
+    def read(name: str) -> DataFrame:  # a dataset of this pipeline (or a table)
+        return spark.read.table(name)
 
     def landing_files(folder: str, glob: str, fmt: str) -> DataFrame:
         if on_databricks:
@@ -97,9 +101,9 @@ def define_pipeline(
 
     def bronze_trades() -> DataFrame:
         jsonl = lines("trades", "*.jsonl").transform(bronze_trades_from_lines)
-        parquet = landing_files("trades", "*.parquet", "binaryFile").transform(
-            bronze_trades_from_parquet_files
-        )
+        files = landing_files("trades", "*.parquet", "binaryFile")
+        parquet = files.select(F.explode(_decode_parquet()("path", "content")).alias("r"))
+        parquet = parquet.select("r.*")
         return _shaped(jsonl.unionByName(parquet).select("*", *_ingest_metadata()), BRONZE)
 
     def bronze_bars() -> DataFrame:
@@ -167,6 +171,19 @@ QUARANTINE, BARS_BRONZE = contracts.SILVER_QUARANTINE, contracts.BRONZE_BARS.nam
 def _no_version() -> Any:
     """Quarantine's ``_bronze_version``: NULL (a pipeline has no runner batch)."""
     return F.lit(None).cast("long").alias("_bronze_version")
+
+
+def _decode_parquet() -> Any:
+    """Ingest's decoding of one landing Parquet file (:func:`landing_parquet.decode_file`:
+    an unreadable file becomes one quarantinable row) as a UDF of (path, content). Not
+    ``mapInArrow``, which reads the frame's columns -- an analysis a declarative table
+    function may not trigger (``ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION``)."""
+    rows = ArrayType(from_arrow_schema(landing_parquet.BRONZE_ARROW_SCHEMA))
+    return F.udf(_parquet_rows, rows)
+
+
+def _parquet_rows(path: str, content: bytes | None) -> list[dict[str, Any]]:
+    return landing_parquet.decode_file(path, content).to_pylist()
 
 
 def _ingest_metadata() -> list[Any]:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -24,6 +26,7 @@ from finml.pipelines import contracts
 from finml.pipelines.dlt_binding import define_pipeline
 from finml.pipelines.expectations import check, enforce
 from finml.pipelines.gold import bars_1m
+from finml.pipelines.ingest import bronze_trades_from_parquet_files
 from finml.pipelines.trades import (
     SILVER_COLUMNS,
     bronze_trades_from_lines,
@@ -99,7 +102,8 @@ def trade(p: Any = 10.0, v: Any = 1, t: int = T, s: str = "AAPL") -> dict[str, A
 
 
 def landing(tmp_path: Path) -> Path:
-    """Two files of trades: valid ones, a duplicate across files, and bad records."""
+    """Trades in JSON lines and Parquet: valid ones, a duplicate across files, bad records
+    and an unreadable Parquet file; two vendor bars, one inconsistent."""
     root = tmp_path / "landing"
     (root / "trades").mkdir(parents=True)
     (root / "bars").mkdir()
@@ -111,6 +115,9 @@ def landing(tmp_path: Path) -> Path:
         '{"type":"trade","data":[{"s":',  # malformed
     ]
     second = [json.dumps({"type": "trade", "data": [good[0], trade(12.5, t=T + 60_000)]})]
+    parquet = pa.table({"s": ["MSFT"], "p": [20.0], "v": [3], "t": [T], "c": [["1"]]})
+    pq.write_table(parquet, root / "trades" / "trades_3.parquet")
+    (root / "trades" / "broken.parquet").write_bytes(b"PAR1 not really")  # unreadable_file
     (root / "trades" / "trades_1.jsonl").write_text("\n".join(first) + "\n")
     (root / "trades" / "trades_2.jsonl").write_text("\n".join(second) + "\n")
     (root / "bars" / "daily_AAPL.csv").write_text(
@@ -155,10 +162,14 @@ def test_open_source_mode_declares_delta_tables_and_no_expectations(spark, tmp_p
 
 def runner_silver(spark, root: Path) -> tuple[list[str], list[tuple[str, ...]]]:
     """Silver trade ids and quarantined rule lists as the runner's transforms make them."""
-    lines = spark.read.text(str(root / "trades")).select(
-        "value", F.col("_metadata.file_path").alias("_source_file")
+    lines = (
+        spark.read.option("pathGlobFilter", "*.jsonl")
+        .text(str(root / "trades"))
+        .select("value", F.col("_metadata.file_path").alias("_source_file"))
     )
-    bronze = bronze_trades_from_lines(lines).transform(with_ingest_metadata(0))
+    files = spark.read.format("binaryFile").option("pathGlobFilter", "*.parquet")
+    parquet = bronze_trades_from_parquet_files(files.load(str(root / "trades")))
+    bronze = bronze_trades_from_lines(lines).unionByName(parquet).transform(with_ingest_metadata(0))
     checked = check(typed_trades(bronze), contracts.SILVER_TRADES.expectations_for(), "t")
     ids = [r.trade_id for r in deduplicate(with_trade_identity(checked.valid)).collect()]
     rules = [tuple(r._failed_rules) for r in checked.quarantined.collect()]
@@ -181,15 +192,19 @@ def test_binding_rows_equal_the_runner_transforms(spark, tmp_path, databricks: b
     got = recorder.materialize(skip)
     ids, rules = runner_silver(spark, root)
     assert sorted(r.trade_id for r in got["silver_trades"].collect()) == ids
-    assert len(ids) == 6  # 5 + 1 new, the cross-file duplicate once
+    assert len(ids) == 7  # 5 + 1 new (the cross-file duplicate once) + 1 from Parquet
     assert sorted(tuple(r._failed_rules) for r in got["silver_quarantine"].collect()) == rules
     assert ("price_positive",) in rules and ("timestamp_in_milliseconds",) in rules
-    assert any("parsed_record" in r for r in rules)
+    assert sum("parsed_record" in r for r in rules) == 2  # malformed line, unreadable file
     assert got["silver_trades"].columns == list(SILVER_COLUMNS)
     assert got["silver_quarantine"].columns == list(contracts.SILVER_QUARANTINE.column_names)
-    assert [r.trade_count for r in got["gold_bars_1m"].orderBy("window_start").collect()] == [5, 1]
-    daily = {r.trade_date.isoformat(): r.source for r in got["gold_bars_daily"].collect()}
-    assert daily == {"2024-01-08": "trades", "2024-01-05": "vendor"}  # 01-06's bar: high < low
+    minutes = got["gold_bars_1m"].orderBy("symbol", "window_start").collect()
+    assert [(r.symbol, r.trade_count) for r in minutes] == [("AAPL", 5), ("AAPL", 1), ("MSFT", 1)]
+    days = got["gold_bars_daily"].collect()
+    daily = {(r.symbol, r.trade_date.isoformat(), r.source) for r in days}
+    # the vendor's 01-05 bar fills a day without trades; its 01-06 bar has high < low
+    assert daily == {("AAPL", "2024-01-08", "trades"), ("MSFT", "2024-01-08", "trades"),
+                     ("AAPL", "2024-01-05", "vendor")}  # fmt: skip
     bad_bar = got["silver_bars_quarantine"].collect()
     assert [tuple(r._failed_rules) for r in bad_bar] == [("high_low_consistent",)]
 

@@ -82,3 +82,32 @@ def test_render_substitutes_validated_identifiers() -> None:
     assert "${" not in rendered
     with pytest.raises(InvalidIdentifier):
         render(sql, "finml; DROP", "markets")
+
+
+def test_medallion_ddl_is_generated_from_the_contracts() -> None:
+    from finml.bundle.ddl import MEDALLION_DDL, medallion_ddl
+    from finml.pipelines.contracts import MEDALLION
+
+    committed = (REPO / MEDALLION_DDL).read_text()
+    assert committed == medallion_ddl(), "run `finml bundle ddl --write`"
+    tables = parse_tables(committed)
+    assert list(tables) == [c.name for c in MEDALLION]
+    for contract in MEDALLION:
+        assert tables[contract.name] == contract.sql_types(), contract.name
+    assert "COMMENT 'Typed, checked, deduplicated trades'" in committed
+    assert "-- rule ohlc_consistent (fail): low <= least(open, close)" in committed
+
+
+def test_a_contract_change_shows_in_the_generated_ddl() -> None:
+    import dataclasses
+
+    from finml.bundle.ddl import _create_table
+    from finml.pipelines import contracts
+
+    gold = contracts.GOLD_BARS_1M
+    wider = dataclasses.replace(
+        gold, columns=(*gold.columns, contracts.Column("venue", "STRING")), partition_by=("symbol",)
+    )
+    parsed = parse_tables(_create_table(wider))["gold_bars_1m"]
+    assert parsed[-1] == ("venue", "STRING")
+    assert "PARTITIONED BY (symbol)" in _create_table(wider)
