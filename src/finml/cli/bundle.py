@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     job_app.command("runs", epilog="Example: finml job runs --job retraining_workflow")(runs)
     bundle_app.command("validate", epilog="Example: finml bundle validate --root .")(validate)
     bundle_app.command(
-        "ddl", epilog="Examples: finml bundle ddl --check;  finml bundle ddl --write --root ."
+        "ddl", epilog="Example: finml bundle ddl --check   (or --write, after a contract change)"
     )(ddl)
 
 

@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(pipeline_app, name="pipeline")
     pipeline_app.command(
         "run",
-        epilog="Examples: finml pipeline run --wait 120   (or --full-refresh);  "
-        "finml pipeline run --declarative   (Spark Declarative Pipelines, into <schema>_dlt)",
+        epilog="Example: finml pipeline run --wait 120   (or --full-refresh; or --declarative: "
+        "the same tables as a Spark Declarative Pipeline, into <schema>_dlt)",
     )(run)
 
 

@@ -239,9 +239,13 @@ def run_pipeline(run: DeclarativeRun) -> DeclarativeResult:
 
 
 def error_line(output: str) -> str:
-    """The error a failed ``spark-pipelines`` run ends with, on one line: the last
-    ``...Exception: message`` / ``...Error: message`` line, without its SQLSTATE."""
-    for line in reversed(output.splitlines()):
+    """The error a failed ``spark-pipelines`` run ends with, on one line, without its
+    SQLSTATE: a ``fail`` rule's own error when one was raised (the client only sees the
+    write task that failed on it), else the last ``...Exception: message`` line -- the
+    Python client's -- ignoring the session-closed noise of the server's shutdown."""
+    lines = [line for line in output.splitlines() if "INVALID_HANDLE" not in line]
+    raised = [line for line in lines if "[USER_RAISED_EXCEPTION]" in line]
+    for line in reversed(raised[-1:] or lines):
         match = _ERROR_LINE.search(line.strip())
         if match:
             message = _WRAPPED.sub("", match.group(2))
