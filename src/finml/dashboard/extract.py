@@ -83,14 +83,34 @@ class ExportContext:
             table = self.tables.table(name)
             if not table.exists():
                 self._frames[name] = None
-                self._sources[name] = Source(name=name, exists=False, rows=None)
+                self._sources[name] = Source(
+                    name=name, exists=False, rows=None, **self._provenance(name)
+                )
             else:
                 frame = to_pandas(table.to_arrow())
                 self._frames[name] = frame
                 self._sources[name] = Source(
-                    name=name, exists=True, rows=len(frame), version=table.version()
+                    name=name,
+                    exists=True,
+                    rows=len(frame),
+                    version=table.version(),
+                    **self._provenance(name),
                 )
         return self._frames[name]
+
+    def _provenance(self, name: str) -> dict[str, Any]:
+        """A medallion table's contract, as the source chip shows it (nothing otherwise)."""
+        from finml.pipelines import contracts
+
+        contract = contracts.find(name)
+        if contract is None:
+            return {}
+        return {
+            "table": str(contract.qualified(self.config.catalog, self.config.db_schema)),
+            "comment": contract.comment,
+            "keys": list(contract.keys),
+            "rules": [f"{r.name} ({r.action})" for r in contracts.deciding_rules(contract)],
+        }
 
     def require(self, name: str) -> pd.DataFrame:
         """Table ``name`` as pandas (call after :func:`missing` said it has rows).

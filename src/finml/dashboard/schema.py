@@ -26,12 +26,18 @@ class _Strict(BaseModel):
 
 
 class Source(_Strict):
-    """A Delta table (or the MLflow registry) a section read, and what was found."""
+    """A Delta table (or the MLflow registry) a section read, and what was found; for a
+    medallion table also its contract (:mod:`finml.pipelines.contracts`): three-part name,
+    comment, keys and the rules that decide its rows."""
 
     name: str
     exists: bool
     rows: int | None = Field(None, ge=0)
     version: int | None = None
+    table: str | None = None
+    comment: str | None = None
+    keys: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
 
 
 class Kpi(_Strict):

@@ -11,19 +11,49 @@ data-quality expectations. Every path that builds or describes the table reads i
   ``finml bundle ddl``, tested equal);
 * the dashboard's provenance of the tables it shows.
 
-The declarations themselves are in :mod:`finml.pipelines.contracts`.
+The declarations themselves are in :mod:`finml.pipelines.contracts`. Neither module imports
+Spark, so Spark-free readers (the dashboard export, the DDL generator) can use them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from finml.pipelines.expectations import ACTIONS, Action, Expectation
 from finml.pipelines.settings import QualitySettings
 from finml.runtime.names import TableName, validate_identifier
 
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+
 Layer = Literal["bronze", "silver", "gold"]
+Action = Literal["warn", "drop", "quarantine", "fail"]
+ACTIONS: tuple[Action, ...] = ("warn", "drop", "quarantine", "fail")
+FAILED_RULES = "_failed_rules"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A data-quality rule: a name, a SQL boolean condition over the table's candidate rows
+    and an action (see :mod:`finml.pipelines.expectations` for how each is enforced)."""
+
+    name: str
+    condition: str
+    action: Action = "quarantine"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.name, "expectation name")
+        if self.action not in ACTIONS:
+            raise ValueError(
+                f"expectation {self.name}: expected action in {ACTIONS}, got {self.action!r}"
+            )
+
+    def passed(self) -> SparkColumn:
+        """True where the row meets the expectation (NULL counts as not met)."""
+        from pyspark.sql import functions as F
+
+        return F.coalesce(F.expr(self.condition), F.lit(False))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ config section (:meth:`~finml.pipelines.settings.QualitySettings.sql_params`).
 
 from __future__ import annotations
 
-from finml.pipelines.contract import Column, TableContract
-from finml.pipelines.expectations import FAILED_RULES, Expectation
+from finml.pipelines.contract import FAILED_RULES, Column, Expectation, TableContract
 
 C = Column
 _STRING, _DOUBLE, _LONG, _TS, _DATE = "STRING", "DOUBLE", "BIGINT", "TIMESTAMP", "DATE"
@@ -332,6 +331,20 @@ def contract(name: str) -> TableContract:
     except KeyError:
         known = sorted(_BY_NAME)
         raise KeyError(f"table {name!r}: expected a medallion table, one of {known}") from None
+
+
+def find(name: str) -> TableContract | None:
+    """The contract of medallion table ``name``, or None for any other table."""
+    return _BY_NAME.get(name)
+
+
+def deciding_rules(table: TableContract) -> tuple[Expectation, ...]:
+    """The rules that decide a table's rows: its own, or for a quarantine table the
+    ``quarantine`` rules of the table it quarantines for."""
+    if table.quarantine_of is None:
+        return table.expectations
+    source = contract(table.quarantine_of)
+    return tuple(r for r in source.expectations if r.action == "quarantine")
 
 
 def expectations_for(table: str, params: dict[str, str] | None = None) -> tuple[Expectation, ...]:

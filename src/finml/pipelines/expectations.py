@@ -18,39 +18,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from finml.errors import ExpectationFailed
-from finml.runtime.names import validate_identifier
+
+# The rule itself is declared with the table contracts (no Spark needed to read them).
+from finml.pipelines.contract import ACTIONS, FAILED_RULES, Action, Expectation
+
+__all__ = ["ACTIONS", "FAILED_RULES", "Action", "Checked", "Expectation", "ObservedSplit"]
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
-
-Action = Literal["warn", "drop", "quarantine", "fail"]
-ACTIONS: tuple[Action, ...] = ("warn", "drop", "quarantine", "fail")
-FAILED_RULES = "_failed_rules"
-
-
-@dataclass(frozen=True)
-class Expectation:
-    name: str
-    condition: str
-    action: Action = "quarantine"
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        validate_identifier(self.name, "expectation name")
-        if self.action not in ACTIONS:
-            raise ValueError(
-                f"expectation {self.name}: expected action in {ACTIONS}, got {self.action!r}"
-            )
-
-    def passed(self) -> Column:
-        """True where the row meets the expectation (NULL counts as not met)."""
-        return F.coalesce(F.expr(self.condition), F.lit(False))
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,10 @@ def test_sample_warehouse_fills_every_section(config, rs_tables) -> None:
     assert [s.name for s in timeline.series] == ["AAPL", "MSFT", "SPY"]
 
     quarantine = next(t for t in found["data_quality"].tables if t.id == "dq_quarantine_rules")
-    assert dict(quarantine.rows) == {"price_positive": 2, "volume_positive": 2}
+    assert {rule: rows for rule, rows, _ in quarantine.rows} == {
+        "price_positive": 2,
+        "volume_positive": 2,
+    }
     failures = next(c for c in found["data_quality"].charts if c.id == "dq_rule_failures")
     assert {s.name for s in failures.series} == {"price_positive", "volume_positive"}
 
@@ -86,6 +89,27 @@ def test_sample_warehouse_fills_every_section(config, rs_tables) -> None:
     assert jobs["Success rate"] == 75.0
     models = {k.label: k.value for k in found["models"].kpis}
     assert (models["Promotions"], models["Rejections"], models["Rollbacks"]) == (2, 1, 1)
+
+
+def test_medallion_sources_carry_their_contract(config, rs_tables) -> None:
+    """The provenance the dashboard shows comes from the table contracts."""
+    from finml.pipelines import contracts
+
+    write_sample_warehouse(rs_tables)
+    quality = _by_id(build_snapshot(config, rs_tables, now=NOW))["data_quality"]
+    source = {s.name: s for s in quality.sources}
+    quarantine = source["silver_quarantine"]
+    assert quarantine.table == f"{config.catalog}.{config.db_schema}.silver_quarantine"
+    assert quarantine.comment == contracts.SILVER_QUARANTINE.comment
+    # a quarantine table's rows are decided by silver's quarantine rules (not its warn rule)
+    assert "price_positive (quarantine)" in quarantine.rules
+    assert "conditions_present (warn)" not in quarantine.rules
+    assert len(quarantine.rules) == 14
+    assert source["data_quality_log"].table is None  # not a medallion table: no contract
+    rules = next(t for t in quality.tables if t.id == "dq_quarantine_rules")
+    says = {row[0]: row[2] for row in rules.rows}
+    assert says["price_positive"] == "price IS NULL OR isnan(price) OR price > 0"
+    assert says["volume_positive"] == ""  # a rule no contract declares
 
 
 def test_a_failing_extractor_becomes_an_empty_state(config, rs_tables, monkeypatch) -> None:

@@ -81,12 +81,13 @@ def data_quality(ctx: ExportContext) -> Section:
         counts = Counter(
             rule for rules in quarantine["_failed_rules"] if rules is not None for rule in rules
         )
+        meaning = _rule_meanings()
         tables.append(
             TableBlock(
                 id="dq_quarantine_rules",
                 title="Quarantine by failed rule",
-                columns=["rule", "rows"],
-                rows=[[r, n] for r, n in counts.most_common()],
+                columns=["rule", "rows", "rule says"],
+                rows=[[r, n, meaning.get(r, "")] for r, n in counts.most_common()],
             )
         )
     return Section(
@@ -98,6 +99,13 @@ def data_quality(ctx: ExportContext) -> Section:
         tables=tables,
         sources=[ctx.source(DQ), ctx.source(QUARANTINE)],
     )
+
+
+def _rule_meanings() -> dict[str, str]:
+    """Each silver trade rule's description (else its condition), from its contract."""
+    from finml.pipelines.contracts import SILVER_TRADES
+
+    return {r.name: r.description or r.condition for r in SILVER_TRADES.expectations}
 
 
 def _rule_failures(dq: pd.DataFrame) -> Chart:

@@ -165,7 +165,10 @@
       var label = s.name + (s.exists && s.rows !== null ? " · " + fmt(s.rows) + (s.rows === 1 ? " row" : " rows") : "")
         + (s.exists && s.version !== null ? " · v" + s.version : "");
       var chip = el("span", "source" + (s.exists ? "" : " missing"), label);
-      chip.title = s.exists ? "Delta table / registry read for this section" : "not found";
+      chip.title = (s.exists ? "Delta table / registry read for this section" : "not found")
+        + (s.table ? "\n" + s.table + (s.comment ? ": " + s.comment : "") : "")
+        + (s.keys && s.keys.length ? "\nkeys: " + s.keys.join(", ") : "")
+        + (s.rules && s.rules.length ? "\nrules: " + s.rules.join(", ") : "");
       box.appendChild(chip);
     });
     return box;
