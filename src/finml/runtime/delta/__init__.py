@@ -302,7 +302,12 @@ class DeltaTables:
         if self.warehouse is None:
             spark = self.engine.spark
             rows = spark.sql(f"SHOW TABLES IN `{catalog}`.`{schema}`").collect()  # type: ignore[union-attr]
-            return [self.table(TableName(catalog, schema, r["tableName"])) for r in rows]
+            # SHOW TABLES also lists the session's temporary views: they are not tables
+            return [
+                self.table(TableName(catalog, schema, r["tableName"]))
+                for r in rows
+                if not r["isTemporary"]
+            ]
         folder = self.warehouse / catalog / schema
         if not folder.is_dir():
             return []
