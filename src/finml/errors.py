@@ -59,6 +59,10 @@ class JobError(FinmlError):
     """A bundle job or task definition is invalid or a task failed."""
 
 
+class ScheduleError(JobError):
+    """A job's schedule (Quartz cron expression, time zone, pause status) is not usable."""
+
+
 class CollectorError(FinmlError):
     """A market-data collector could not fetch or parse its source."""
 

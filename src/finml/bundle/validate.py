@@ -17,11 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from finml.bundle.cron import QuartzCron
 from finml.bundle.dag import TASK_VALUE_REF, dependency_problems, upstream
 from finml.bundle.loader import Bundle, Problem, load_bundle
 from finml.bundle.models import Job, Pipeline, Task
 from finml.bundle.variables import Context, build_context, resolve
-from finml.errors import JobError
+from finml.errors import JobError, ScheduleError
 
 _STATIC_REFS = ("bundle.", "workspace.")
 
@@ -113,15 +114,15 @@ def _job_problems(
                     f"expected PAUSED or UNPAUSED, got {status!r}",
                 )
             )
-        fields = job.schedule.quartz_cron_expression.split()
-        if len(fields) not in (6, 7):
-            out.append(
-                Problem(
-                    name,
-                    f"{base}.schedule.quartz_cron_expression",
-                    f"expected a Quartz cron of 6 or 7 fields, got {len(fields)}",
-                )
+        schedule = job.schedule
+        try:
+            QuartzCron(
+                _safe_resolve(schedule.quartz_cron_expression, context),
+                _safe_resolve(schedule.timezone_id, context),
             )
+        except ScheduleError as exc:  # "<field>: expected ..., got ..."
+            field, _, message = str(exc).partition(": ")
+            out.append(Problem(name, f"{base}.schedule.{field}", message))
     return out
 
 

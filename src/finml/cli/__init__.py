@@ -65,6 +65,7 @@ def _register() -> None:
         models,
         monitoring,
         pipeline,
+        scheduler,
         serving,
         tables,
     )
@@ -79,6 +80,7 @@ def _register() -> None:
         monitoring,
         dashboard,
         bundle,
+        scheduler,
         demo,
     ):
         module.register(app)

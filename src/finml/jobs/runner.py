@@ -62,8 +62,13 @@ def run_job(
     target: str = "local",
     variables: dict[str, str] | None = None,
     on_attempt: Callable[[TaskAttempt], None] | None = None,
+    trigger_time: datetime | None = None,
 ) -> JobRun:
     """Run job ``job_key`` of the bundle at ``root`` for ``target`` on this machine.
+
+    ``trigger_time`` is the schedule's fire time when the local scheduler starts the run
+    (``{{job.trigger.type}}`` is then ``periodic``, and ``{{job.trigger.time.*}}`` that time,
+    simulated or not); without it the run is ``one_time``, triggered now.
 
     Returns the :class:`JobRun` (check ``.ok``; the CLI exits non-zero when it is false).
 
@@ -88,6 +93,8 @@ def run_job(
     runner = _Runner(config, bundle.root, bundle.source_of("jobs", job_key), context, job, run)
     runner.tables = DeltaTables.from_config(config, None)
     runner.on_attempt = on_attempt
+    runner.trigger = (trigger_time or datetime.now(UTC)).astimezone(UTC)
+    runner.trigger_type = "periodic" if trigger_time is not None else "one_time"
     log.info("job_started", job=job_key, run_id=run_id, target=target, tasks=len(job.tasks))
     runner.run_all()
     log.info("job_finished", job=job_key, run_id=run_id, ok=run.ok, states=run.states)
@@ -102,6 +109,7 @@ class _Runner:
         self.job, self.run = job, run
         self.tables: Any = None
         self.on_attempt: Callable[[TaskAttempt], None] | None = None
+        self.trigger, self.trigger_type = datetime.now(UTC), "one_time"
         self.started = time.monotonic()
         self.params = {p.name: p.default for p in job.parameters}
 
@@ -256,6 +264,10 @@ class _Runner:
                 "task.name": key,
                 "task.run_id": f"{self.run.run_id}:{key}",
                 "job.start_time.iso_date": f"{datetime.now(UTC):%Y-%m-%d}",
+                "job.trigger.type": self.trigger_type,
+                "job.trigger.time.iso_date": f"{self.trigger:%Y-%m-%d}",
+                "job.trigger.time.iso_datetime": self.trigger.isoformat(),
+                "job.trigger.time.timestamp_ms": str(int(self.trigger.timestamp() * 1000)),
                 **extra,
             }.get(name)
 
