@@ -4,16 +4,22 @@ and bad expressions named with their job. No Spark, no sleeping."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner, Result
 
 from finml.bundle.cron import QuartzCron
 from finml.bundle.schedules import DueRun, JobSchedule, due_runs, load_schedules
+from finml.cli.common import State
+from finml.cli.scheduler import register
+from finml.config import ProjectConfig
 from finml.errors import JobError, ScheduleError
 from finml.jobs.scheduler import (
     DeltaFireLog,
@@ -398,3 +404,56 @@ def test_a_selected_job_without_a_schedule_is_an_error(make_bundle) -> None:
         load_schedules(root, "local", jobs=["tiny_job"])
     with pytest.raises(JobError, match=r"job 'nope': expected one of \['tiny_job'\]"):
         load_schedules(root, "local", jobs=["nope"])
+
+
+# ---- the CLI's arguments (no runs: those are integration tests) ---------------------------
+
+
+def cli(tmp_path: Path, *args: str) -> Result:
+    root = typer.Typer()
+
+    @root.callback()
+    def _state(ctx: typer.Context) -> None:
+        ctx.obj = State(_config=ProjectConfig(home=tmp_path / "home"))
+
+    register(root)
+    return CliRunner().invoke(root, ["scheduler", *args])
+
+
+def test_next_lists_the_repo_schedules_after_a_given_time(tmp_path: Path) -> None:
+    after = ["--root", str(REPO), "--after", "2026-01-05T00:20:00Z"]
+    result = cli(tmp_path, "next", *after, "--count", "2", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {row["job"]: row for row in json.loads(result.stdout)}
+    assert rows["ingestion_workflow"]["next"] == [
+        "2026-01-05T00:30:00+00:00",
+        "2026-01-05T00:45:00+00:00",
+    ]
+    assert rows["retraining_workflow"]["next"] == [
+        "2026-01-05T02:00:00+00:00",
+        "2026-01-06T02:00:00+00:00",
+    ]
+    assert rows["retraining_workflow"]["file"] == "resources/retraining.yml"
+    paused = cli(tmp_path, "next", *after, "--target", "dev", "--json")
+    assert all(row["paused"] and row["next"] == [] for row in json.loads(paused.stdout))
+
+
+def test_run_refuses_when_every_selected_job_is_paused(tmp_path: Path) -> None:
+    result = cli(tmp_path, "run", "--root", str(REPO), "--target", "dev", "--once")
+    assert result.exit_code == 1
+    assert "nothing to schedule for target dev" in result.output
+    assert "--var pause_status=UNPAUSED" in result.output
+
+
+def test_run_usage_errors_exit_2(tmp_path: Path) -> None:
+    bad_time = cli(tmp_path, "run", "--root", str(REPO), "--once", "--until", "tomorrow")
+    assert bad_time.exit_code == 2
+    assert "--until: expected an ISO time like 2026-01-05T09:30:00Z, got 'tomorrow'" in (
+        bad_time.output
+    )
+    backwards = cli(
+        tmp_path, "run", "--root", str(REPO), "--simulate",
+        "--since", "2026-01-05T02:00Z", "--until", "2026-01-05T01:00Z",
+    )  # fmt: skip
+    assert backwards.exit_code == 2
+    assert "--until: expected a time after --since" in backwards.output
