@@ -109,8 +109,25 @@ def test_running_again_on_the_same_files_changes_no_table(uninterrupted: dict, s
     assert after == before
 
 
-def run_pipeline_process(home: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FINML_HOME": str(home), "PYTHONPATH": str(REPO / "src")}
+ENGINE_CONFIG = """
+project: finml
+default_env: test
+environments:
+  test:
+    home: {home}
+    delta_engine: {engine}
+    spark:
+      shuffle_partitions: 2
+"""
+
+
+def run_pipeline_process(home: Path, engine: str = "delta-spark") -> subprocess.Popen[bytes]:
+    """``finml pipeline run`` on ``home`` with ``engine`` (delta-spark runs the stages as
+    Delta streaming queries, delta-rs plans them over the source's versions)."""
+    config_file = home / f"finml-{engine}.yml"
+    config_file.write_text(ENGINE_CONFIG.format(home=home, engine=engine))
+    env = {**os.environ, "FINML_CONFIG": str(config_file), "PYTHONPATH": str(REPO / "src")}
+    env.pop("FINML_HOME", None)
     return subprocess.Popen(
         [sys.executable, "-c", "from finml.cli import main; main()", "pipeline", "run"],
         cwd=REPO,
@@ -132,10 +149,12 @@ def kill_when(process: subprocess.Popen[bytes], marker: Path, timeout: float = 2
     return False
 
 
+@pytest.mark.parametrize("engine", ["delta-spark", "delta-rs"])
 def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_gold(
     uninterrupted: dict,
     tmp_path: Path,
     spark,
+    engine: str,
 ) -> None:
     config, _ = simulated_home(tmp_path)
     warehouse = config.warehouse_dir / config.catalog / config.db_schema
@@ -146,9 +165,9 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_gold(
     ]
     killed = 0
     for marker in markers:
-        killed += kill_when(run_pipeline_process(tmp_path), marker)
+        killed += kill_when(run_pipeline_process(tmp_path, engine), marker)
     assert killed >= 1, "the pipeline finished before it could be killed"
-    final = run_pipeline_process(tmp_path)
+    final = run_pipeline_process(tmp_path, engine)
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err.decode()[-2000:]
     tables = DeltaTables.from_config(config, spark)

@@ -39,7 +39,7 @@ BRONZE_BARS = contracts.BRONZE_BARS.name
 def bars_batch(ctx: BatchContext) -> list[QualityRecord]:
     """One batch of bronze bars -> quarantine, silver bars, gold vendor daily bars."""
     tables, batch = ctx.tables, ctx.batch
-    increment = tables.table(BRONZE_BARS).read_appended(batch.start, batch.end)
+    increment = ctx.increment()
     rules = expectations_for(SILVER_BARS, ctx.quality.sql_params())
     measures = profile_measures((*PRICES, "volume"), BAR_KEYS)
     checked = check(typed_bars(increment), rules, SILVER_BARS, measures)

@@ -37,7 +37,7 @@ def gold_batch(ctx: BatchContext) -> list[QualityRecord]:
         minutes = silver.read(version=batch.end)
         days = None
     else:
-        increment = silver.read_appended(batch.start, batch.end)
+        increment = ctx.increment()
         minutes = (
             silver.read(version=batch.end)
             .withColumn("window_start", F.date_trunc("minute", "ts"))

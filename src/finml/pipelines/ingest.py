@@ -35,6 +35,7 @@ from finml.pipelines import landing_parquet
 from finml.pipelines.trades import bronze_trades_from_lines, with_ingest_metadata
 from finml.runtime.batches import create_once
 from finml.runtime.delta import Txn
+from finml.runtime.streaming import checkpoint_id, create_checkpoint, lost_checkpoint_race
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -146,7 +147,7 @@ def ingest_landing(
                 results.update(_run_wave(wave, config, spark, tables))
                 break
             except Exception as exc:  # Spark raises the race from start() or from the query
-                if attempt == _STREAM_ATTEMPTS or not _lost_checkpoint_race(exc):
+                if attempt == _STREAM_ATTEMPTS or not lost_checkpoint_race(exc):
                     raise
                 # Another run wrote this batch's offsets first; restarting resumes from
                 # the checkpoint, re-runs that batch (its txn makes the write a no-op)
@@ -156,18 +157,6 @@ def ingest_landing(
 
 
 _STREAM_ATTEMPTS = 5
-_CHECKPOINT_RACE = (
-    "Concurrent update to the log",
-    "Multiple streaming",
-    "concurrently",
-    "FileAlreadyExistsException",
-)
-
-
-def _lost_checkpoint_race(exc: BaseException) -> bool:
-    """True for Spark's refusal to write a checkpoint log entry another query wrote."""
-    text = str(exc)
-    return any(marker in text for marker in _CHECKPOINT_RACE)
 
 
 def _run_wave(
@@ -197,7 +186,7 @@ def _start_stream(
     spec: StreamSpec, folder: Path, checkpoint: Path, spark: SparkSession, tables: DeltaTables
 ) -> tuple[StreamingQuery, Callable[[], IngestResult]]:
     table = tables.table(spec.table)
-    _create_checkpoint(checkpoint)
+    create_checkpoint(checkpoint)
     # The batch function may run in another process (a Spark Connect server's Python
     # worker): it reports each batch in a file of this run's folder, read by finish().
     reports = checkpoint / _REPORTS / uuid.uuid4().hex
@@ -210,7 +199,7 @@ def _start_stream(
         source = source.withColumn("_source_file", F.col("_metadata.file_path"))
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
-        stream_id = _stream_id(checkpoint)
+        stream_id = checkpoint_id(checkpoint)
         rows = batch.transform(spec.to_bronze).transform(with_ingest_metadata(batch_id))
         result = table.append(
             rows,
@@ -247,18 +236,3 @@ def _start_stream(
         )
 
     return query, finish
-
-
-def _create_checkpoint(checkpoint: Path) -> None:
-    """Create the checkpoint's ``metadata`` (the stream id) atomically if it is missing, so
-    two runs starting the same stream at once agree on one id instead of one of them
-    failing on Spark's own non-atomic creation."""
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    metadata = checkpoint / "metadata"
-    if not metadata.exists():
-        create_once(metadata, json.dumps({"id": str(uuid.uuid4())}) + "\n")
-
-
-def _stream_id(checkpoint: Path) -> str:
-    """The UUID Spark wrote into the checkpoint's ``metadata`` file."""
-    return str(json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"])

@@ -59,8 +59,8 @@ def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
     """One batch of bronze trades -> quarantine, then silver; returns the bronze and silver
     quality records of the batch."""
     tables, batch = ctx.tables, ctx.batch
-    bronze, silver = tables.table(BRONZE), tables.table(SILVER_TRADES)
-    increment = bronze.read_appended(batch.start, batch.end)
+    silver = tables.table(SILVER_TRADES)
+    increment = ctx.increment()
     measures = {
         **non_null_measures(SILVER_REQUIRED),
         **non_null_measures(BRONZE_REQUIRED, "bronze_"),

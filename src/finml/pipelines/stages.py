@@ -1,28 +1,44 @@
 """Incremental stages: what is new upstream, in deterministic batches, exactly once.
 
-A :class:`Stage` reads the versions its source gained since the last batch and writes its
-targets. :func:`run_stage` plans each batch in the stage's :class:`~finml.runtime.batches.BatchLog`
-before running it, so racing runs execute the same batches; every target is written with
-the batch's transaction id (skipped if already committed), then the batch's data-quality
-rows -- one per (table, batch) -- with a transaction id of their own, then the batch is
-marked complete. A run killed anywhere re-executes the pending batch; each write then
-either lands for the first time or is skipped, and the quality rows, computed from the
-same inputs, come out the same.
+A :class:`Stage` reads what its source gained since the last batch and writes its
+targets. Every batch is planned in the stage's :class:`~finml.runtime.batches.BatchLog`
+before it runs -- its number, the source versions it covers and the versions of the other
+tables it reads -- so racing runs execute the same batches and a re-execution reads what
+the first execution read. Every target is written with the batch's transaction id
+(skipped if already committed), then the batch's data-quality rows -- one per (table,
+batch) -- with a transaction id of their own, then the batch is marked complete. A run
+killed anywhere re-executes the pending batch; each write then either lands for the first
+time or is skipped, and the quality rows, computed from the same inputs, come out the same.
+
+Where the engine has a Delta streaming source (delta-spark: locally, on a cluster, on
+Databricks), the new rows come from it: the stage is a Structured Streaming query
+(``trigger(availableNow=True)``, ``foreachBatch``) whose checkpoint sits in the stage's
+folder, and each micro-batch is the batch of the same number in the log. Without one
+(delta-rs), the log plans batches over the source's versions and reads the rows those
+commits appended. Both ways use the same log and transaction ids, so a home moves from
+one engine to the other without reprocessing anything.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from finml.errors import DeltaEngineError
 from finml.log import get_logger
 from finml.pipelines.quality import DQ_TABLE, QualityRecord, to_arrow
-from finml.runtime.batches import Batch, BatchLog
+from finml.runtime.batches import Batch, BatchLog, create_once
 from finml.runtime.delta import Txn
+from finml.runtime.streaming import create_checkpoint, lost_checkpoint_race
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from pyspark.sql import DataFrame
 
     from finml.pipelines.settings import QualitySettings
     from finml.runtime.delta import DeltaTables, Table
@@ -40,6 +56,16 @@ class BatchContext:
     log: BatchLog
     quality: QualitySettings
     run_id: str
+    source: str
+    rows: DataFrame | None = None  # the micro-batch, when a streaming source planned it
+
+    def increment(self) -> DataFrame:
+        """The source rows of this batch: the streaming source's micro-batch, or the rows
+        appended by the source versions ``(start, end]`` (all of it at ``end`` when
+        ``start`` is None)."""
+        if self.rows is not None:
+            return self.rows
+        return self.tables.table(self.source).read_appended(self.batch.start, self.batch.end)
 
     def txn(self, target: str) -> Txn:
         """The transaction id of this batch's write to ``target``."""
@@ -92,42 +118,194 @@ def run_stage(
     """Run ``stage`` over everything its source gained; returns the quality records of the
     batches this call executed (none when nothing was new)."""
     batch_log = BatchLog(folder / stage.name)
-    source = tables.table(stage.source)
     _adopt_legacy_progress(stage, tables, batch_log)
-    dq = tables.table(DQ_TABLE)
+    run = _Run(stage, tables, batch_log, quality, run_id)
+    source = tables.table(stage.source)
+    if source.streams:
+        return _run_streamed(run, source)
     records: list[QualityRecord] = []
     while True:
-        batch = batch_log.pending() or _plan_next(stage, tables, source, batch_log)
+        batch = batch_log.pending() or _plan_next(run, source)
         if batch is None:
             return records
-        dq_txn = Txn(batch_log.app_id(DQ_TABLE), batch.number)
+        records += run.execute(batch)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One call of :func:`run_stage`: what executing any of its batches needs."""
+
+    stage: Stage
+    tables: DeltaTables
+    log: BatchLog
+    quality: QualitySettings
+    run_id: str
+
+    def execute(self, batch: Batch, rows: DataFrame | None = None) -> list[QualityRecord]:
+        """Execute ``batch`` unless its quality rows (its last write) landed, then mark it
+        complete; returns the records written by this execution."""
+        dq = self.tables.table(DQ_TABLE)
+        dq_txn = Txn(self.log.app_id(DQ_TABLE), batch.number)
+        done: list[QualityRecord] = []
         if not batch.baseline and not dq_txn.done_by(dq.txn_version(dq_txn.app_id)):
-            context = BatchContext(stage.name, tables, batch, batch_log, quality, run_id)
-            done = stage.execute(context)
+            context = BatchContext(
+                self.stage.name,
+                self.tables,
+                batch,
+                self.log,
+                self.quality,
+                self.run_id,
+                self.stage.source,
+                rows,
+            )
+            done = self.stage.execute(context)
             if done:
                 dq.append(to_arrow(done), txn=dq_txn)
-            records += done
-        batch_log.commit(batch.number)
+        self.log.commit(batch.number)
         log.info(
             "stage_batch_done",
-            stage=stage.name,
+            stage=self.stage.name,
             batch=batch.number,
             source_versions=f"{batch.start}..{batch.end}",
+            streamed=rows is not None,
         )
+        return done
+
+    def plan(self, end: int, *, stream: bool = False) -> Batch:
+        names = (*self.stage.targets, *self.stage.reads)
+        state = {name: _version(self.tables.table(name)) for name in names}
+        return self.log.plan(end, state, stream=stream)
 
 
-def _plan_next(
-    stage: Stage, tables: DeltaTables, source: Table, batch_log: BatchLog
-) -> Batch | None:
+# ---- the Delta streaming source ------------------------------------------------------
+_STREAM = "stream"  # the query's checkpoint, in the stage's folder
+_STREAM_BASE = "stream.json"  # the log's batch number of micro-batch 0, its start version
+_STREAM_SEEN = "stream_seen.json"  # the source version every past query consumed
+_STREAM_ATTEMPTS = 5
+
+
+def _run_streamed(run: _Run, source: Table) -> list[QualityRecord]:
+    """Run the stage as an ``availableNow`` streaming query over ``source``."""
+    records: list[QualityRecord] = []
+    pending = run.log.pending()
+    if pending is not None and not pending.stream:  # planned without the streaming source
+        records += run.execute(pending)
+        pending = None
+    if not source.exists():
+        return records
+    version = source.version()
+    if pending is None and _seen(run.log) >= version:
+        return records  # nothing new since a query consumed the source (skip its start-up)
+    base = _stream_base(run.log, version)
+    if base is None:
+        return records
+    reports = run.log.folder / "_reports" / uuid.uuid4().hex
+    reports.mkdir(parents=True)
+    try:
+        for attempt in range(1, _STREAM_ATTEMPTS + 1):
+            try:
+                _stream_query(run, source, base, reports)
+                break
+            except Exception as exc:  # Spark raises the race from start() or the query
+                # Another run wrote this micro-batch's offsets first: restarting resumes
+                # from the checkpoint and re-runs that batch, whose writes are then no-ops.
+                if attempt == _STREAM_ATTEMPTS or not lost_checkpoint_race(exc):
+                    raise
+                log.info("stage_stream_race", stage=run.stage.name, attempt=attempt)
+        for path in sorted(reports.glob("*.json"), key=lambda p: int(p.stem)):
+            records += [QualityRecord(**item) for item in json.loads(path.read_text())]
+    finally:
+        shutil.rmtree(reports, ignore_errors=True)
+    _write_json(run.log.folder / _STREAM_SEEN, {"version": version})
+    return records
+
+
+def _stream_query(run: _Run, source: Table, base: dict[str, int | None], reports: Path) -> None:
+    first = int(base["first_batch"] or 0)
+
+    def execute_micro_batch(rows: DataFrame, batch_id: int) -> None:
+        number = first + batch_id
+        batch = run.log.find(number)
+        if batch is None:
+            batch = run.plan(source.version(), stream=True)
+            if batch.number != number:
+                raise DeltaEngineError(
+                    f"stage {run.stage.name}: micro-batch {batch_id} of {run.log.folder / _STREAM}"
+                    f" is batch {number}, but its batch log's next batch is {batch.number};"
+                    " the checkpoint and the log disagree: run a full refresh"
+                )
+        elif run.log.committed(number):
+            return  # completed before a crash that kept Spark from committing it
+        done = run.execute(batch, rows)
+        create_once(reports / f"{number}.json", json.dumps([asdict(r) for r in done]))
+
+    checkpoint = run.log.folder / _STREAM
+    create_checkpoint(checkpoint)
+    query = (
+        source.read_stream(base["starting_version"])
+        .writeStream.foreachBatch(execute_micro_batch)
+        .option("checkpointLocation", str(checkpoint))
+        .trigger(availableNow=True)
+        .start()
+    )
+    try:
+        query.awaitTermination()
+    finally:
+        if query.isActive:
+            query.stop()
+
+
+def _stream_base(batch_log: BatchLog, version: int) -> dict[str, int | None] | None:
+    """Where the streaming query starts: the log's batch number of its micro-batch 0 and
+    the source version it starts from (None: the whole table).
+
+    A new query continues after the log's latest batch. So does a query whose log went on
+    without it (batches planned by the delta-rs engine since): its checkpoint is replaced.
+    None when the log has already covered ``version``.
+    """
+    path = batch_log.folder / _STREAM_BASE
+    latest = batch_log.latest()
+    if path.is_file():
+        base = json.loads(path.read_text())
+        if latest is None or latest.stream or latest.number < int(base["first_batch"]):
+            return base
+        log.info("stage_stream_restarted", folder=str(batch_log.folder), after=latest.number)
+        shutil.rmtree(batch_log.folder / _STREAM, ignore_errors=True)
+        path.unlink()
+    if latest is not None and latest.end >= version:
+        return None
+    base = {
+        "first_batch": 0 if latest is None else latest.number + 1,
+        "starting_version": None if latest is None else latest.end + 1,
+    }
+    batch_log.folder.mkdir(parents=True, exist_ok=True)
+    create_once(path, json.dumps(base))
+    return json.loads(path.read_text())
+
+
+def _seen(batch_log: BatchLog) -> int:
+    path = batch_log.folder / _STREAM_SEEN
+    try:
+        return int(json.loads(path.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def _write_json(path: Path, data: dict[str, int]) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
+
+
+def _plan_next(run: _Run, source: Table) -> Batch | None:
     """Plan a batch up to the source's latest version, or None if nothing is new."""
     if not source.exists():
         return None
     end = source.version()
-    latest = batch_log.latest()
+    latest = run.log.latest()
     if latest is not None and latest.end >= end:
         return None
-    state = {name: _version(tables.table(name)) for name in (*stage.targets, *stage.reads)}
-    return batch_log.plan(end, state)
+    return run.plan(end)
 
 
 def _version(table: Table) -> int:

@@ -46,6 +46,7 @@ class Batch:
     end: int
     state: dict[str, int] = field(default_factory=dict)
     baseline: bool = False
+    stream: bool = False  # planned by a Delta streaming source's micro-batch
 
     def to_json(self) -> str:
         return json.dumps(
@@ -55,6 +56,7 @@ class Batch:
                 "end": self.end,
                 "state": self.state,
                 "baseline": self.baseline,
+                "stream": self.stream,
             },
             sort_keys=True,
         )
@@ -68,6 +70,7 @@ class Batch:
             end=int(data["end"]),
             state={str(k): int(v) for k, v in data.get("state", {}).items()},
             baseline=bool(data.get("baseline", False)),
+            stream=bool(data.get("stream", False)),
         )
 
 
@@ -106,6 +109,10 @@ class BatchLog:
                 f"batch log {self.folder}: expected a readable plan {path}, got {exc}"
             ) from exc
 
+    def find(self, number: int) -> Batch | None:
+        """Batch ``number`` if it was planned."""
+        return self.get(number) if (self._batches / str(number)).is_file() else None
+
     def committed(self, number: int) -> bool:
         return (self._commits / str(number)).is_file()
 
@@ -115,7 +122,12 @@ class BatchLog:
         return batch if batch is not None and not self.committed(batch.number) else None
 
     def plan(
-        self, end: int, state: dict[str, int] | None = None, *, baseline: bool = False
+        self,
+        end: int,
+        state: dict[str, int] | None = None,
+        *,
+        baseline: bool = False,
+        stream: bool = False,
     ) -> Batch:
         """Plan the batch after the latest up to ``end`` and return the batch to run next.
 
@@ -128,7 +140,7 @@ class BatchLog:
             return previous
         number = 0 if previous is None else previous.number + 1
         start = None if previous is None else previous.end
-        batch = Batch(number, start, end, dict(state or {}), baseline)
+        batch = Batch(number, start, end, dict(state or {}), baseline, stream)
         self._batches.mkdir(parents=True, exist_ok=True)
         create_once(self._batches / str(number), batch.to_json())
         return self.get(number)

@@ -134,6 +134,20 @@ class Table:
         until = self.version() if until is None else until
         return self._engine.read_appended(self.ref, since, until)
 
+    @property
+    def streams(self) -> bool:
+        """True if the engine offers a Delta streaming source (:meth:`read_stream`)."""
+        return self._engine.streams
+
+    def read_stream(self, starting_version: int | None = None) -> DataFrame:
+        """The table as a Delta streaming source: its snapshot then every appended commit,
+        or the commits from ``starting_version`` on.
+
+        Raises:
+            DeltaEngineError: the engine has no streaming source (delta-rs).
+        """
+        return self._engine.read_stream(self.ref, starting_version)
+
     def to_arrow(self, version: int | None = None) -> pa.Table:
         """The table as an Arrow table (small tables; no Spark needed on delta-rs)."""
         return self._engine.to_arrow(self.ref, version)

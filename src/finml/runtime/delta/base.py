@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from finml.errors import DeltaEngineError
 from finml.runtime.names import TableName, validate_identifier
 
 if TYPE_CHECKING:
@@ -117,9 +118,17 @@ class DeltaEngine(ABC):
     facade is the public API."""
 
     name: str
+    streams: bool = False  # has a Delta streaming source (read_stream)
 
     def __init__(self, spark: SparkSession | None) -> None:
         self.spark = spark
+
+    def read_stream(self, ref: TableRef, starting_version: int | None) -> DataFrame:
+        """The table as a Delta streaming source (engines with ``streams`` only)."""
+        raise DeltaEngineError(
+            f"table {ref}: the {self.name} engine has no Delta streaming source; "
+            "use the delta-spark engine"
+        )
 
     @abstractmethod
     def exists(self, ref: TableRef) -> bool: ...

@@ -68,6 +68,7 @@ def _local_path(ref: TableRef) -> Path | None:
 
 class DeltaSparkEngine(DeltaEngine):
     name = "delta-spark"
+    streams = True
 
     # ---- addressing ------------------------------------------------------------------
     def _target(self, ref: TableRef) -> str:
@@ -174,6 +175,15 @@ class DeltaSparkEngine(DeltaEngine):
             return self._session().createDataFrame([], schema)
         reader = self._session().read.schema(schema).option("basePath", str(local))
         return reader.parquet(*paths).select(*[f.name for f in schema])
+
+    def read_stream(self, ref: TableRef, starting_version: int | None) -> DataFrame:
+        """Delta's streaming source: the table's snapshot, then each commit's new rows
+        (from ``starting_version`` instead when given); a commit that updates or deletes
+        rows fails the stream (the consumer needs a full refresh)."""
+        reader = self._session().readStream.format("delta")
+        if starting_version is not None:
+            reader = reader.option("startingVersion", starting_version)
+        return reader.load(ref.location) if _by_path(ref) else reader.table(ref.name.sql)
 
     def _changes(self, ref: TableRef, since: int, until: int) -> DataFrame:
         """Rows inserted by commits ``since+1 .. until`` through the Change Data Feed (how a

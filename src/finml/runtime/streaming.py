@@ -1,0 +1,47 @@
+"""Structured Streaming checkpoints shared by every ``availableNow`` query FinML runs.
+
+Two runs may start the same query at once (overlapping scheduled runs, a retry while the
+first attempt still runs). Spark creates a checkpoint's ``metadata`` non-atomically and
+refuses an offset-log entry another query wrote; these helpers make the first harmless
+and recognise the second, so the loser restarts from the checkpoint and re-runs the batch,
+whose transactional writes are then no-ops.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from finml.runtime.batches import create_once
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_CHECKPOINT_RACE = (
+    "Concurrent update to the log",
+    "Multiple streaming",
+    "concurrently",
+    "FileAlreadyExistsException",
+)
+
+
+def create_checkpoint(checkpoint: Path) -> None:
+    """Create the checkpoint's ``metadata`` (the query id) atomically if it is missing, so
+    two runs starting the same query agree on one id instead of one of them failing on
+    Spark's own non-atomic creation."""
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    metadata = checkpoint / "metadata"
+    if not metadata.exists():
+        create_once(metadata, json.dumps({"id": str(uuid.uuid4())}) + "\n")
+
+
+def checkpoint_id(checkpoint: Path) -> str:
+    """The query id in the checkpoint's ``metadata`` file."""
+    return str(json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"])
+
+
+def lost_checkpoint_race(exc: BaseException) -> bool:
+    """True for Spark's refusal to write a checkpoint log entry another query wrote."""
+    text = str(exc)
+    return any(marker in text for marker in _CHECKPOINT_RACE)
