@@ -94,7 +94,7 @@ def main() -> None:
     failure; 2 for bad usage. Any other exception is a bug and keeps its traceback."""
     state = State()  # the root callback fills it in; read here when a command fails
     try:
-        app(standalone_mode=False, obj=state)
+        returned = app(standalone_mode=False, obj=state)
     except FinmlError as exc:
         fail(str(exc))
     except typer.Exit as exc:
@@ -113,4 +113,8 @@ def main() -> None:
         if failure is None:
             raise
         fail_on_spark(failure, verbose=state.verbose)
+    # Not standalone, typer returns Ctrl-C as exit code 130 instead of raising it.
+    if returned == 130:
+        console.print("interrupted", style="red")
+        sys.exit(130)
     sys.exit(0)

@@ -6,11 +6,16 @@ exits 1. The task scripts start no SparkSession, so each run costs one JVM launc
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-from bundle_cli import finml, job_runs
+from bundle_cli import REPO, finml, job_runs
 
 
 def tiny_bundle(root: Path) -> Path:
@@ -154,3 +159,24 @@ def test_usage_and_schedule_errors_exit_2_and_1(tmp_path: Path) -> None:
         "Quartz cron expression"
     ) in bad.stderr
     assert "got '0 0/10 * * * *'" in bad.stderr
+
+
+def test_ctrl_c_stops_the_real_clock_scheduler_with_exit_130(tmp_path: Path) -> None:
+    root, home = tiny_bundle(tmp_path / "bundle"), tmp_path / "home"
+    env = {**os.environ, "FINML_HOME": str(home), "FINML_CONFIG": str(REPO / "project_config.yml")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from finml.cli import main; main()", "scheduler", "run",
+         "--root", str(root), "--job", "broken", "--poll-seconds", "1"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("scheduling broken (local) from ")
+        time.sleep(1.5)  # inside the clock's sleep
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err[-2000:]
+    assert "interrupted" in out
