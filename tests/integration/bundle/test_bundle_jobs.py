@@ -3,9 +3,12 @@ spark-submit processes, a real warehouse), and the audit DDL parses as Spark SQL
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from bundle_cli import REPO, finml, job_runs
+
+RETRY_MS = 3000  # the shipped 60 s retry interval, shortened in a copy of the bundle
 
 
 def test_ingestion_workflow_runs_collect_then_medallion(tmp_path: Path) -> None:
@@ -52,15 +55,25 @@ def test_retraining_on_an_empty_warehouse_retries_then_stops_its_dependents(
 ) -> None:
     # No silver_trades: build_features fails, is retried per max_retries (1), and every task
     # depending on it is not run; the command exits 1. train_regimes (no dependencies) runs
-    # and fails on its own, without stopping anything else.
-    home = tmp_path / "home"
-    result = finml("job", "run", "retraining_workflow", "--target", "local", home=home)
+    # and fails on its own, without stopping anything else. The bundle is the shipped one
+    # with a shorter retry interval (the runner waits it for real).
+    home, root = tmp_path / "home", tmp_path / "bundle"
+    for name in ("resources", "scripts"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "databricks.yml", root)
+    jobs = root / "resources" / "retraining.yml"
+    shipped = jobs.read_text()
+    assert "min_retry_interval_millis: 60000" in shipped
+    jobs.write_text(shipped.replace("interval_millis: 60000", f"interval_millis: {RETRY_MS}"))
+    result = finml(
+        "job", "run", "retraining_workflow", "--target", "local", "--root", str(root), home=home
+    )  # fmt: skip
     assert result.returncode == 1
     assert "build_features=FAILED" in result.stderr
     rows = job_runs(home)
     features = [r for r in rows if r["task"] == "build_features"]
     assert [(r["attempt"], r["state"]) for r in features] == [(1, "FAILED"), (2, "FAILED")]
-    assert (features[1]["start_time"] - features[0]["end_time"]).total_seconds() >= 60
+    assert (features[1]["start_time"] - features[0]["end_time"]).total_seconds() >= RETRY_MS / 1e3
     assert "silver_trades" in Path(features[0]["logs_path"]).read_text()
     skipped = {r["task"]: (r["attempt"], r["state"]) for r in rows if r["attempt"] == 0}
     assert skipped == {
