@@ -48,6 +48,31 @@ def states(warehouse: dict, job: str) -> dict[str, str]:
     return final
 
 
+def test_ingestion_runs_collect_then_medallion_and_publishes_task_values(
+    warehouse: dict,
+) -> None:
+    result = warehouse["results"]["ingestion_workflow"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "job ingestion_workflow succeeded" in result.stdout
+    rows = [r for r in warehouse["rows"] if r["job"] == "ingestion_workflow"]
+    assert [(r["task"], r["attempt"], r["state"]) for r in rows] == [
+        ("collect", 1, "SUCCESS"),
+        ("medallion", 1, "SUCCESS"),
+    ]
+    assert rows[1]["start_time"] >= rows[0]["end_time"]  # depends_on order
+    assert all(r["git_commit"] and r["target"] == "local" for r in rows)
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+    tables = DeltaTables.from_config(ProjectConfig(home=warehouse["home"]), None)
+    silver = tables.table("silver_trades").count()
+    assert silver > 0
+    # The task values the medallion script published reached the runner's files (silver
+    # has grown since only if a later job appended to it, which none does).
+    values = Path(rows[1]["logs_path"]).parent / "medallion.values.json"
+    assert f'"silver_trades": {silver}' in values.read_text()
+
+
 def test_ingestion_then_retraining_leave_a_champion(warehouse: dict) -> None:
     for job in ("ingestion_workflow", "retraining_workflow"):
         result = warehouse["results"][job]

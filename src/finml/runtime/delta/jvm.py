@@ -349,7 +349,9 @@ class DeltaSparkEngine(DeltaEngine):
             conf.update({_TXN_CONF[0]: txn.app_id, _TXN_CONF[1]: str(txn.version)})
         if metadata:
             conf[_USER_METADATA] = json.dumps(metadata, sort_keys=True)
-        spark = self._session()
+        # The source's own session: inside a streaming query's foreachBatch that is a clone
+        # of the engine's, and a temporary view is visible only in the session it was made in.
+        spark = df.sparkSession
         try:
             with session_conf(spark, conf):
                 rows = spark.sql(
