@@ -15,6 +15,7 @@ from finml.errors import DeltaEngineError
 from finml.runtime.delta import DeltaTables, MergeSpec, Txn, make_engine
 from finml.runtime.spark import delta_classes_loadable
 
+REPLACED = {"REPLACE TABLE", "CREATE OR REPLACE TABLE"}  # delta-spark's, delta-rs' name
 SCHEMA = StructType(
     [
         StructField("id", LongType()),
@@ -94,3 +95,19 @@ def test_incremental_reads_of_a_catalog_table_refuse_changed_rows(spark, catalog
         table.read_appended(0)
     table.append(rows(spark, [(4, "B", 4.0)]))
     assert ids(table.read_appended(2)) == [4]  # past the merge, appends read again
+
+
+def test_replacing_a_catalog_table_keeps_it_registered_with_its_history(
+    spark, catalog_tables
+) -> None:
+    # What a full refresh does to a Unity Catalog table: the same table, emptied in one
+    # commit (DROP TABLE would lose its grants and history), Change Data Feed still on.
+    table = catalog_tables.table("refreshed")
+    table.append(rows(spark, [(1, "A", 1.0), (2, "B", 2.0)]))
+    before = table.version()
+    table.replace()
+    assert spark.catalog.tableExists(table.location)
+    assert table.read().count() == 0 and table.read(version=before).count() == 2
+    detail = spark.sql(f"DESCRIBE DETAIL {table.name.sql}").first()
+    assert detail["properties"]["delta.enableChangeDataFeed"] == "true"
+    assert table.history(limit=1)[0].operation in REPLACED

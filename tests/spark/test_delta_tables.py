@@ -28,6 +28,7 @@ from finml.errors import SchemaMismatch, TableNotFound
 from finml.runtime.delta import DeltaTables, MergeSpec, Txn, make_engine
 from finml.runtime.delta.files import STAGING_DIR
 
+REPLACED = {"REPLACE TABLE", "CREATE OR REPLACE TABLE"}  # delta-spark's, delta-rs' name
 SCHEMA = StructType(
     [
         StructField("id", LongType()),
@@ -291,3 +292,27 @@ def test_merge_with_txn_is_skipped_when_retried(spark, tables) -> None:
     assert retried.skipped
     assert [r.price for r in table.read().collect()] == [5.0]
     assert table.txn_version("gold") == 1
+
+
+def test_replace_empties_the_table_in_one_commit_keeping_history_and_layout(spark, tables) -> None:
+    table = tables.table("replaced")
+    table.append(rows(spark, [(1, "A", 1.0), (2, "B", 2.0)]), partition_by=("symbol",))
+    table.append(rows(spark, [(3, "A", 3.0)]))
+    before = table.version()
+    result = table.replace(comment="rebuilt")
+    assert result.version == before + 1 == table.version()
+    assert table.count() == 0 and table.read().count() == 0
+    assert table.read(version=before).count() == 3  # history kept: time travel still works
+    assert table.history(limit=1)[0].operation in REPLACED
+    assert [f.name for f in table.schema()] == [f.name for f in SCHEMA]
+    table.append(rows(spark, [(4, "C", 4.0)]))
+    # Still partitioned by symbol (kept from the table), now readable by the other engine.
+    assert [r["id"] for r in delta_rs_rows(table.location)] == [4]
+    assert (Path(table.location) / "symbol=C").is_dir()
+    assert DeltaTable(table.location).metadata().description == "rebuilt"
+    # A new schema when given; a missing table without one is an error naming it.
+    narrower = StructType(SCHEMA.fields[:2])
+    table.replace(narrower)
+    assert [f.name for f in table.schema()] == ["id", "symbol"]
+    with pytest.raises(TableNotFound, match="never_created"):
+        tables.table("never_created").replace()

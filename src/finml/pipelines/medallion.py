@@ -62,7 +62,7 @@ def run_medallion(
     from all of bronze."""
     stages_dir = config.checkpoint_dir / "stages"
     if full_refresh:
-        _drop(tables, REFRESHED, stages_dir)
+        _replace(tables, REFRESHED, stages_dir)
     report = MedallionReport(run_id=uuid.uuid4().hex)
     quality = QualitySettings.from_config(config)
     clock = time.perf_counter()
@@ -78,12 +78,15 @@ def run_medallion(
     return report
 
 
-def _drop(tables: DeltaTables, names: tuple[str, ...], stages_dir: Path) -> None:
-    """Drop the refreshed tables through the engine (a folder locally, ``DROP TABLE`` for a
-    Unity Catalog name) and forget the stages' batches, so everything is recomputed."""
+def _replace(tables: DeltaTables, names: tuple[str, ...], stages_dir: Path) -> None:
+    """Empty the refreshed tables with ``CREATE OR REPLACE TABLE`` (they stay the same
+    tables: history, properties and, in Unity Catalog, grants are kept) and forget the
+    stages' batches and checkpoints, so everything is recomputed from bronze."""
     for name in names:
-        if tables.table(name).drop():
-            log.info("table_dropped_for_full_refresh", table=name)
+        table = tables.table(name)
+        if table.exists():
+            result = table.replace()
+            log.info("table_replaced_for_full_refresh", table=name, version=result.version)
     shutil.rmtree(stages_dir, ignore_errors=True)
 
 

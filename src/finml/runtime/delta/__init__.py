@@ -213,6 +213,28 @@ class Table:
             log.info("table_dropped", table=str(self.ref))
         return dropped
 
+    def replace(
+        self,
+        schema: StructType | None = None,
+        *,
+        partition_by: tuple[str, ...] | None = None,
+        comment: str | None = None,
+    ) -> WriteResult:
+        """Empty the table in one commit (``CREATE OR REPLACE TABLE``), with ``schema``,
+        ``partition_by`` and ``comment`` or, where None, its current ones. Unlike
+        :meth:`drop`, the table stays the same table: its history (time travel to before
+        the replace), its properties and, in Unity Catalog, its grants and lineage. A full
+        refresh replaces its targets and recomputes them.
+
+        Raises:
+            TableNotFound: the table does not exist and no ``schema`` was given.
+        """
+        for column in partition_by or ():
+            validate_identifier(column, "partition column")
+        result = self._engine.replace(self.ref, schema, partition_by, comment)
+        log.info("table_replaced", table=str(self.ref), version=result.version)
+        return result
+
     def optimize(self) -> dict[str, Any]:
         return self._engine.optimize(self.ref)
 

@@ -180,6 +180,17 @@ class DeltaEngine(ABC):
     def drop(self, ref: TableRef) -> bool: ...
 
     @abstractmethod
+    def replace(
+        self,
+        ref: TableRef,
+        schema: StructType | None,
+        partition_by: tuple[str, ...] | None,
+        comment: str | None,
+    ) -> WriteResult:
+        """``CREATE OR REPLACE TABLE``: empty, with ``schema`` / ``partition_by`` /
+        ``comment`` (None: the table's current one), its history and properties kept."""
+
+    @abstractmethod
     def version(self, ref: TableRef) -> int: ...
 
     @abstractmethod

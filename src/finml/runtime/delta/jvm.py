@@ -233,6 +233,32 @@ class DeltaSparkEngine(DeltaEngine):
         retry_conflicts(str(ref), lambda: self._session().sql(statement), is_delta_conflict)
         return True
 
+    def replace(
+        self,
+        ref: TableRef,
+        schema: StructType | None,
+        partition_by: tuple[str, ...] | None,
+        comment: str | None,
+    ) -> WriteResult:
+        if schema is None:
+            self._require(ref)
+            schema = self.schema(ref)
+        if not self.exists(ref):
+            self.create(ref, schema, partition_by or (), comment)
+            return WriteResult(str(ref), self.version(ref))
+        detail = self._session().sql(f"DESCRIBE DETAIL {self._target(ref)}").first()
+        if partition_by is None:
+            partition_by = tuple(detail["partitionColumns"] or ())
+        comment = comment if comment is not None else detail["description"]
+        properties = dict(detail["properties"] or {})
+        if _local_path(ref) is None:
+            properties[_CDF] = "true"
+        statement = create_table_sql(
+            self._target(ref), schema, partition_by, comment, properties, replace=True
+        )
+        retry_conflicts(str(ref), lambda: self._session().sql(statement), is_delta_conflict)
+        return WriteResult(str(ref), self.version(ref))
+
     def write(
         self,
         ref: TableRef,

@@ -49,10 +49,15 @@ def create_table_sql(
     partition_by: tuple[str, ...],
     comment: str | None,
     properties: dict[str, str],
+    *,
+    replace: bool = False,
 ) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` with every column nullable (see ``schemas.nullable``)."""
+    """``CREATE TABLE IF NOT EXISTS`` (``REPLACE TABLE`` with ``replace``) with every column
+    nullable (see ``schemas.nullable``). Not ``CREATE OR REPLACE``: with Delta 4.4 that
+    statement leaves an existing path table (``delta.`<path>```) untouched, as measured."""
     columns = ", ".join(f"{quote(f.name)} {f.dataType.simpleString()}" for f in schema)
-    statement = f"CREATE TABLE IF NOT EXISTS {target} ({columns}) USING DELTA"
+    verb = "REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
+    statement = f"{verb} {target} ({columns}) USING DELTA"
     if partition_by:
         statement += f" PARTITIONED BY ({', '.join(quote(c) for c in partition_by)})"
     if comment:

@@ -151,6 +151,40 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
             raise
         return True
 
+    def replace(
+        self,
+        ref: TableRef,
+        schema: StructType | None,
+        partition_by: tuple[str, ...] | None,
+        comment: str | None,
+    ) -> WriteResult:
+        current = self._table(ref) if self.exists(ref) else None
+        if current is None:
+            if schema is None:
+                self._table(ref)  # raises TableNotFound naming the table
+            Path(ref.location).mkdir(parents=True, exist_ok=True)
+            DeltaTable.create(
+                ref.location,
+                schema=spark_to_arrow(schema),
+                partition_by=list(partition_by or ()) or None,
+                mode="overwrite",
+                name=ref.name.table,
+                description=comment,
+            )
+        else:
+            metadata = current.metadata()
+            parts = metadata.partition_columns if partition_by is None else partition_by
+            DeltaTable.create(
+                ref.location,
+                schema=current.schema() if schema is None else spark_to_arrow(schema),
+                partition_by=list(parts) or None,
+                mode="overwrite",
+                name=ref.name.table,
+                description=metadata.description if comment is None else comment,
+                configuration=dict(metadata.configuration),
+            )
+        return WriteResult(str(ref), self.version(ref))
+
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:
         metrics = self._table(ref).delete(datafusion_sql(predicate))
         return WriteResult(str(ref), self.version(ref), metrics=dict(metrics))
