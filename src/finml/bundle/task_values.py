@@ -63,11 +63,14 @@ def read_task_values(path: Path) -> dict[str, Any]:
 
 
 def _dbutils() -> Any:
-    try:
-        from pyspark.dbutils import DBUtils  # type: ignore[import-not-found]
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.getActiveSession()
-        return DBUtils(spark) if spark is not None else None
-    except ImportError:  # not on Databricks
+    """Databricks' ``dbutils`` on Databricks compute (``$DATABRICKS_RUNTIME_VERSION`` is set
+    there, serverless included), else None. ``databricks.sdk.runtime`` serves it on every
+    compute type -- ``pyspark.dbutils.DBUtils`` needs a ``SparkContext``, which serverless
+    and Spark Connect sessions do not have."""
+    if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return None
+    try:
+        from databricks.sdk.runtime import dbutils
+    except ImportError:
+        return None
+    return dbutils

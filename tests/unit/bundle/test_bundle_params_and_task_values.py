@@ -67,3 +67,24 @@ def test_task_values_accumulate_in_the_runner_file(tmp_path: Path, monkeypatch) 
     file.write_text("[1]")
     with pytest.raises(JobError, match=r"expected a JSON object, got list"):
         read_task_values(file)
+
+
+def test_on_databricks_task_values_go_through_the_sdk_dbutils(monkeypatch) -> None:
+    # On Databricks (serverless included) there is no runner file: values go to
+    # dbutils.jobs.taskValues from databricks.sdk.runtime (pyspark.dbutils needs a
+    # SparkContext). A stand-in module plays the runtime's here; off Databricks it is unused.
+    import sys
+    import types
+
+    seen: dict[str, object] = {}
+    task_values = types.SimpleNamespace(set=lambda key, value: seen.update({key: value}))
+    runtime = types.ModuleType("databricks.sdk.runtime")
+    runtime.dbutils = types.SimpleNamespace(jobs=types.SimpleNamespace(taskValues=task_values))
+    monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
+    monkeypatch.delenv(ENV_FILE, raising=False)
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    set_task_value("decision", "hold")
+    assert seen == {}  # not on Databricks: dropped with a warning
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "client.2.0")
+    set_task_value("decision", "promote")
+    assert seen == {"decision": "promote"}
