@@ -316,3 +316,17 @@ def test_replace_empties_the_table_in_one_commit_keeping_history_and_layout(spar
     assert [f.name for f in table.schema()] == ["id", "symbol"]
     with pytest.raises(TableNotFound, match="never_created"):
         tables.table("never_created").replace()
+
+
+def test_insert_only_merge_keeps_matched_rows_as_they_are(spark, tables) -> None:
+    table = tables.table("keyed")
+    table.append(rows(spark, [(1, "A", 1.0), (2, "B", 2.0)]))
+    result = table.merge(
+        rows(spark, [(2, "B", 99.0), (3, "C", 3.0)]), MergeSpec(keys=("id",), update_columns=())
+    )
+    assert result.metrics["rows_inserted"] == 1 and result.metrics["rows_updated"] == 0
+    assert sorted((r.id, r.price) for r in table.read().collect()) == [
+        (1, 1.0),
+        (2, 2.0),
+        (3, 3.0),
+    ]

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 log = get_logger("jobs.serving")
 
+# A prediction is of one trade by one model version: batch inference writes each once.
+PREDICTION_KEY = ("trade_id", "model_name", "model_version")
+
 
 @dataclass(frozen=True)
 class ScoreReport:
@@ -48,9 +51,11 @@ def score_table(
     settings: ServingSettings | None = None,
     method: str | None = None,
 ) -> ScoreReport:
-    """Score every row of Delta table ``source`` with the model holding ``alias`` and append
-    the rows to ``predictions`` (symbol, ts, trade_id, score, prediction, model_name,
-    model_version, scored_at).
+    """Score the rows of Delta table ``source`` that the model holding ``alias`` has not
+    scored yet into ``predictions`` (symbol, ts, trade_id, score, prediction, model_name,
+    model_version, scored_at): each (trade, model name, model version) once, however often
+    the job runs -- rows already there are not scored again, and the write is an
+    insert-only MERGE on that key, so a rerun or an overlapping run adds nothing.
 
     Raises:
         ModelNotFound: no version holds ``alias``.
@@ -58,8 +63,10 @@ def score_table(
         SchemaMismatch: ``source`` lacks a key column or one of the model's features.
     """
     import mlflow
+    from pyspark.sql import functions as F
 
     from finml import registry
+    from finml.runtime.delta import MergeSpec
     from finml.serving.models import signature_features
     from finml.serving.scoring import require_columns, with_predictions
     from finml.serving.settings import ServingSettings
@@ -76,6 +83,19 @@ def score_table(
     source_version = table.version()
     df = table.read(version=source_version)
     require_columns(df, features, str(table.name))
+    target = tables.table(settings.predictions_table)
+    if target.exists():
+        done = target.read().where(
+            (F.col("model_name") == name) & (F.col("model_version") == str(info.version))
+        )
+        df = df.join(done.select("trade_id"), "trade_id", "left_anti")
+        if df.isEmpty():  # everything already scored by this version: no commit at all
+            report = ScoreReport(
+                source, source_version, 0, name, str(info.version), str(target.name),
+                target.version(), method, time.perf_counter() - started,
+            )  # fmt: skip
+            log.info("batch_scored", **report.__dict__)
+            return report
     scored = df.transform(
         with_predictions(
             uri,
@@ -87,15 +107,18 @@ def score_table(
             stores=(config.tracking_uri, config.registry_uri),
         )
     )
-    target = tables.table(settings.predictions_table)
-    result = target.append(
-        scored,
-        metadata={"source": source, "source_version": str(source_version), "model": uri},
-    )
+    metadata = {"source": source, "source_version": str(source_version), "model": uri}
+    if target.exists():
+        key = MergeSpec(keys=PREDICTION_KEY, update_columns=())
+        result = target.merge(scored, key, metadata=metadata)
+        rows = int(result.metrics.get("rows_inserted", 0) or 0)
+    else:
+        result = target.append(scored, metadata=metadata)
+        rows = result.rows if result.rows is not None else target.count()
     report = ScoreReport(
         source,
         source_version,
-        result.rows if result.rows is not None else target.count(),
+        rows,
         name,
         str(info.version),
         str(target.name),

@@ -55,3 +55,26 @@ def test_missing_feature_is_named(scoring_config, spark) -> None:
     write_test_set(tables, drop="gap_z")
     with pytest.raises(SchemaMismatch, match="gap_z"):
         score_table(scoring_config, spark, tables, "test_set")
+
+
+def test_each_trade_is_scored_once_per_model_version_however_often_the_job_runs(
+    scoring_config, spark
+) -> None:
+    tables = DeltaTables.from_config(scoring_config, spark)
+    write_test_set(tables)
+    first = score_table(scoring_config, spark, tables, "test_set")
+    predictions = tables.table("predictions")
+    after_first = predictions.version()
+    again = score_table(scoring_config, spark, tables, "test_set")
+    # Nothing new: no row, no commit.
+    assert (first.rows, again.rows) == (ROWS, 0)
+    assert predictions.version() == after_first
+    # More rows arrive (the first ten again, as an overlapping feature build would send
+    # them, plus five new): only the five are scored and written.
+    grown = write_test_set(tables).to_pandas()
+    extra = grown.head(5).assign(trade_id=[f"n{i}" for i in range(5)])
+    tables.table("test_set").append(pa.Table.from_pandas(extra, preserve_index=False))
+    third = score_table(scoring_config, spark, tables, "test_set")
+    assert third.rows == 5
+    keys = predictions.read().groupBy("trade_id", "model_name", "model_version").count()
+    assert keys.count() == ROWS + 5 and keys.where("count > 1").count() == 0

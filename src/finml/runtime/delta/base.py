@@ -53,8 +53,9 @@ class Txn:
 class MergeSpec:
     """An upsert on ``keys``: target alias ``t``, source alias ``s`` in conditions.
 
-    ``update_columns=None`` updates every column on a match; ``insert=False`` skips
-    inserts; ``delete_condition`` deletes matched rows where it holds (before updates);
+    ``update_columns=None`` updates every column on a match, ``()`` leaves matched rows as
+    they are (an insert-only merge: what keys a table's rows exactly once); ``insert=False``
+    skips inserts; ``delete_condition`` deletes matched rows where it holds (before updates);
     ``delete_not_matched_by_source`` deletes target rows the source does not have.
     """
 

@@ -78,7 +78,7 @@ def merge_sql(target: str, source_view: str, spec: MergeSpec, *, evolve: bool) -
     matched = f" AND ({spec.matched_condition})" if spec.matched_condition else ""
     if spec.update_columns is None:
         clauses.append(f"WHEN MATCHED{matched} THEN UPDATE SET *")
-    else:
+    elif spec.update_columns:
         sets = ", ".join(f"t.{quote(c)} = s.{quote(c)}" for c in spec.update_columns)
         clauses.append(f"WHEN MATCHED{matched} THEN UPDATE SET {sets}")
     if spec.insert:

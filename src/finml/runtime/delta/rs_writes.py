@@ -271,7 +271,7 @@ class RsWrites:
         matched = datafusion_sql(spec.matched_condition)
         if spec.update_columns is None:
             merger = merger.when_matched_update_all(predicate=matched)
-        else:
+        elif spec.update_columns:
             merger = merger.when_matched_update(
                 updates={c: f's."{c}"' for c in spec.update_columns}, predicate=matched
             )
