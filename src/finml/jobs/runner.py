@@ -98,7 +98,45 @@ def run_job(
     log.info("job_started", job=job_key, run_id=run_id, target=target, tasks=len(job.tasks))
     runner.run_all()
     log.info("job_finished", job=job_key, run_id=run_id, ok=run.ok, states=run.states)
+    if not run.ok:
+        raise_error_alerts(config, run, runner.tables)
     return run
+
+
+def raise_error_alerts(config: ProjectConfig, run: JobRun, tables: Any) -> None:
+    """One ERROR alert per task that failed for good (its last attempt FAILED or TIMEDOUT;
+    tasks skipped because of it are not alerted), naming the job, the task and its error,
+    deduplicated per (job, task) within the alert settings' window."""
+    from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+    from finml.monitoring.settings import MonitoringSettings
+
+    last = {attempt.task: attempt for attempt in run.attempts}
+    failed = [a for a in last.values() if a.state in (FAILED, TIMEDOUT)]
+    if not failed:
+        return
+    try:
+        manager = AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+        for attempt in failed:
+            error = (attempt.message or "").strip().splitlines()
+            manager.send(
+                Alert(
+                    AlertType.ERROR,
+                    AlertSeverity.HIGH,
+                    f"job {run.job}: task {attempt.task} {attempt.state}",
+                    error[-1][:500] if error else f"exit code {attempt.exit_code}",
+                    source=f"job:{run.job}",
+                    details={
+                        "run_id": run.run_id,
+                        "task": attempt.task,
+                        "attempts": attempt.attempt,
+                        "exit_code": attempt.exit_code,
+                        "logs_path": attempt.logs_path,
+                    },
+                    dedup_key=f"ERROR:{run.job}:{attempt.task}",
+                )
+            )
+    except Exception as exc:  # an alert that cannot be raised must not hide the job's failure
+        log.error("error_alert_not_raised", job=run.job, run_id=run.run_id, error=str(exc))
 
 
 class _Runner:

@@ -4,6 +4,7 @@ jobs' success path, ingestion included, is test_bundle_e2e.py."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -55,3 +56,19 @@ def test_retraining_on_an_empty_warehouse_retries_then_stops_its_dependents(
         "deploy_gate": (0, "UPSTREAM_FAILED"),
         "deploy_champion": (0, "UPSTREAM_FAILED"),
     }
+    # Each task that failed for good raised one ERROR alert naming it and its error; the
+    # tasks skipped because of it raised none.
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+    tables = DeltaTables.from_config(ProjectConfig(home=home), None)
+    alerts = tables.table("alerts").to_arrow().to_pylist()
+    errors = {a["title"]: a for a in alerts if a["alert_type"] == "ERROR"}
+    assert sorted(errors) == [
+        "job retraining_workflow: task build_features FAILED",
+        "job retraining_workflow: task train_regimes FAILED",
+    ]
+    features_alert = errors["job retraining_workflow: task build_features FAILED"]
+    assert features_alert["severity"] == "HIGH"
+    assert "silver_trades: expected it to exist" in features_alert["message"]
+    assert json.loads(features_alert["details"])["attempts"] == 2
