@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
     from finml.pipelines.ingest import IngestResult
     from finml.pipelines.medallion import MedallionReport
+    from finml.pipelines.quality_targets import TargetMiss
     from finml.pipelines.sdp import DeclarativeResult
     from finml.runtime.delta import DeltaTables
     from finml.sources.simulator import LandingManifest, SimulatorConfig
@@ -72,10 +73,67 @@ def run_pipeline(
     Raises:
         RunLocked: another run holds the lock (after ``wait_seconds``).
     """
+    from finml.errors import ExpectationFailed
     from finml.pipelines.medallion import run_medallion
+    from finml.pipelines.quality_targets import QualityTargetMissed
 
     with medallion_lock(config, wait_seconds):
-        return run_medallion(config, spark, tables, full_refresh=full_refresh)
+        try:
+            report = run_medallion(config, spark, tables, full_refresh=full_refresh)
+        except QualityTargetMissed as exc:
+            quality_alerts(config, tables, exc.misses, blocked=True)
+            raise
+        except ExpectationFailed as exc:
+            quality_alerts(config, tables, [], failed_rule=str(exc))
+            raise
+    quality_alerts(config, tables, report.misses)
+    return report
+
+
+def quality_alerts(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    misses: list[TargetMiss],
+    *,
+    blocked: bool = False,
+    failed_rule: str | None = None,
+) -> None:
+    """DATA_QUALITY alerts: one per table below its layer's target (HIGH when it blocked the
+    downstream stages, else MEDIUM), one CRITICAL for a violated ``fail`` expectation;
+    deduplicated per table within the alert window."""
+    from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+    from finml.monitoring.settings import MonitoringSettings
+
+    if not misses and failed_rule is None:
+        return
+    manager = AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+    worst: dict[str, TargetMiss] = {}
+    for miss in misses:  # one alert per table: its worst batch of the run
+        if miss.table not in worst or miss.score < worst[miss.table].score:
+            worst[miss.table] = miss
+    for miss in worst.values():
+        manager.send(
+            Alert(
+                AlertType.DATA_QUALITY,
+                AlertSeverity.HIGH if blocked else AlertSeverity.MEDIUM,
+                f"{miss.layer} table {miss.table} below its quality target",
+                str(miss) + ("; downstream stages blocked" if blocked else ""),
+                source="medallion",
+                details={**asdict(miss), "blocked": blocked},
+                dedup_key=f"DATA_QUALITY:{miss.table}",
+            )
+        )
+    if failed_rule is not None:
+        manager.send(
+            Alert(
+                AlertType.DATA_QUALITY,
+                AlertSeverity.CRITICAL,
+                "a fail expectation stopped the medallion",
+                failed_rule,
+                source="medallion",
+                dedup_key="DATA_QUALITY:fail_expectation",
+            )
+        )
 
 
 def run_declarative(

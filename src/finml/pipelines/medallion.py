@@ -29,6 +29,7 @@ from finml.pipelines.expectations import FAILED_RULES
 from finml.pipelines.gold_stage import GOLD_1M, GOLD_DAILY, GOLD_STAGE
 from finml.pipelines.ingest import IngestResult, ingest_landing
 from finml.pipelines.quality import DQ_TABLE, QualityRecord
+from finml.pipelines.quality_targets import QualityTargetMissed, TargetMiss, target_misses
 from finml.pipelines.settings import QualitySettings
 from finml.pipelines.silver_stage import QUARANTINE, SILVER_STAGE
 from finml.pipelines.stages import run_stage
@@ -53,6 +54,7 @@ class MedallionReport:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
+    misses: list[TargetMiss] = field(default_factory=list)
 
 
 def run_medallion(
@@ -70,8 +72,15 @@ def run_medallion(
     report.seconds["ingest"] = time.perf_counter() - clock
     for stage in STAGES:
         clock = time.perf_counter()
-        report.quality += run_stage(stage, tables, stages_dir, quality, report.run_id)
+        records = run_stage(stage, tables, stages_dir, quality, report.run_id)
+        report.quality += records
         report.seconds[stage.name] = time.perf_counter() - clock
+        misses = target_misses(records, quality)
+        report.misses += misses
+        if misses:
+            log.warning("quality_target_missed", stage=stage.name, misses=[str(m) for m in misses])
+            if quality.on_target_miss == "block":
+                raise QualityTargetMissed(misses)
     report.counts = {
         str(t.name.table): t.count() for t in tables.list() if t.name.table != DQ_TABLE
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +34,21 @@ class QualitySettings(BaseModel):
     max_volume: float = Field(1e10, gt=0)
     earliest_date: date = date(1990, 1, 1)
     future_skew_minutes: int = Field(5, ge=0, le=24 * 60)
+    # The quality score (mean of completeness, uniqueness, validity) each layer's batches
+    # must reach; a miss raises a DATA_QUALITY alert, and with ``on_target_miss: block``
+    # also stops the stages after it.
+    targets: dict[Literal["bronze", "silver", "gold"], float] = Field(
+        default_factory=lambda: {"bronze": 0.85, "silver": 0.94, "gold": 0.98}
+    )
+    on_target_miss: Literal["warn", "block"] = "warn"
+
+    @field_validator("targets")
+    @classmethod
+    def _scores(cls, value: dict[str, float]) -> dict[str, float]:
+        for layer, target in value.items():
+            if not 0.0 <= target <= 1.0:
+                raise ValueError(f"{layer}: expected a score in [0, 1], got {target}")
+        return value
 
     @field_validator("symbol_pattern")
     @classmethod
