@@ -84,7 +84,8 @@ def score_table(
     df = table.read(version=source_version)
     require_columns(df, features, str(table.name))
     target = tables.table(settings.predictions_table)
-    if target.exists():
+    existed = target.exists()  # looked up once: scoring never creates it before the write
+    if existed:
         done = target.read().where(
             (F.col("model_name") == name) & (F.col("model_version") == str(info.version))
         )
@@ -108,7 +109,7 @@ def score_table(
         )
     )
     metadata = {"source": source, "source_version": str(source_version), "model": uri}
-    if target.exists():
+    if existed:
         key = MergeSpec(keys=PREDICTION_KEY, update_columns=())
         result = target.merge(scored, key, metadata=metadata)
         rows = int(result.metrics.get("rows_inserted", 0) or 0)
