@@ -236,10 +236,16 @@ def newest(frame: pd.DataFrame, by: str, n: int = MAX_POINTS) -> pd.DataFrame:
     return frame[frame[by].isin(keep)].sort_values(by, kind="stable")
 
 
-def window_end(frame: pd.DataFrame) -> pd.Series:
-    """The ``end`` of the ``window`` struct column (Lakehouse Monitoring layout) as UTC times."""
-    ends = [w.get("end") if isinstance(w, dict) else None for w in frame["window"]]
+def window_end(frame: pd.DataFrame, bound: str = "end") -> pd.Series:
+    """The ``end`` (or ``bound``) of the ``window`` struct column (Lakehouse Monitoring
+    layout) as UTC times."""
+    ends = [w.get(bound) if isinstance(w, dict) else None for w in frame["window"]]
     return pd.Series(pd.to_datetime(ends, utc=True), index=frame.index)
+
+
+def utc_day(values: pd.Series) -> pd.Series:
+    """Times as their UTC day, ``YYYY-MM-DD`` (the loop's daily window)."""
+    return pd.to_datetime(values, utc=True).dt.strftime("%Y-%m-%d")
 
 
 def column(frame: pd.DataFrame, name: str) -> list[Any]:

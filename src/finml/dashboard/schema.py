@@ -63,9 +63,19 @@ class Series(_Strict):
         return self
 
 
+class Event(_Strict):
+    """A moment marked on a chart's x axis (a vertical line with ``label``), coloured by
+    ``kind``: a promotion, a manual promotion, a rollback or a retraining trigger."""
+
+    x: Scalar
+    label: str
+    kind: Literal["promotion", "manual_promotion", "rollback", "retrain"]
+
+
 class Chart(_Strict):
     """A chart; ``heatmap`` uses ``z`` (rows of ``y_labels`` by columns of ``x_labels``), the
-    other kinds use ``series``. ``y_labels`` on a ``step`` chart names integer levels."""
+    other kinds use ``series``. ``y_labels`` on a ``step`` chart names integer levels;
+    ``events`` (not on heatmaps) are marked as vertical lines."""
 
     id: str = Field(pattern=_ID)
     title: str
@@ -76,6 +86,7 @@ class Chart(_Strict):
     y_labels: list[str] | None = None
     x_title: str | None = None
     y_title: str | None = None
+    events: list[Event] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _has_data(self) -> Chart:

@@ -41,6 +41,8 @@ class AlertType(StrEnum):
     DATA_QUALITY = "DATA_QUALITY"
     ERROR = "ERROR"
     WARNING = "WARNING"
+    EXTREME_MOVE = "EXTREME_MOVE"  # a return far outside its symbol's recent distribution
+    REGIME_CHANGE = "REGIME_CHANGE"  # the market regime of a symbol changed
 
 
 class AlertSeverity(StrEnum):

@@ -16,6 +16,7 @@ from finml.runtime.delta import DeltaTables
 _SAMPLE = Path(__file__).resolve().parents[2] / "unit" / "dashboard" / "dashboard_sample.py"
 SECTIONS = [
     "overview",
+    "timeline",
     "regimes",
     "data_quality",
     "drift",
@@ -98,6 +99,12 @@ def test_populated_dashboard_renders_every_section(browser, shots, populated_sit
         for i in range(tables.count()):
             assert tables.nth(i).locator("tbody tr").count() >= 1, sid
         assert section.locator(".kpi").count() >= 1, sid
+    # the timeline marks promotions and the rollback on its PR-AUC chart
+    pr_auc = page.locator("section#timeline #timeline_pr_auc")
+    assert pr_auc.locator("g.annotation").count() == 3
+    assert pr_auc.locator(".shapelayer path").count() == 3
+    assert "rollback v3 -> v2" in pr_auc.inner_text()
+    assert page.locator("section#timeline #timeline_windows tbody tr").count() == 9
     champion = page.locator("section#overview .kpi", has_text="Champion model")
     assert "v1" in champion.inner_text()
     assert page.locator("nav a").count() == len(SECTIONS)

@@ -16,6 +16,7 @@ from finml.models.audit import GATE_SCHEMA, ROLLBACK_SCHEMA
 from finml.monitoring.schemas import TABLE_SCHEMAS
 from finml.pipelines.quality import DQ_SCHEMA
 from finml.runtime.delta import DeltaTables
+from finml.serving.scoring import PREDICTIONS_SCHEMA
 
 NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 SYMBOLS = ("AAPL", "MSFT", "SPY")
@@ -34,6 +35,7 @@ def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]
         "drift_monitoring": _drift(rng),
         "alerts": _alerts(),
         "model_monitoring": _model_monitoring(rng),
+        "predictions": _predictions(),
         "retraining_audit": _retraining(),
         "model_leaderboard": _leaderboard(),
         "champion_challenger_audit": _gate(),
@@ -196,6 +198,25 @@ def _model_monitoring(rng) -> pa.Table:
         for w in range(6)
     ]
     return _arrow(rows, TABLE_SCHEMAS["model_monitoring"])
+
+
+def _predictions() -> pa.Table:
+    """20 trades per day of the model-monitoring windows, scored by v2."""
+    rows = [
+        {
+            "symbol": SYMBOLS[i % 3],
+            "ts": NOW - timedelta(days=6 - w, minutes=-i),
+            "trade_id": f"t{w}_{i}",
+            "score": i / 20,
+            "prediction": int(i > 15),
+            "model_name": "finml_local.markets.anomaly_model",
+            "model_version": "2",
+            "scored_at": NOW,
+        }
+        for w in range(6)
+        for i in range(20)
+    ]
+    return _arrow(rows, PREDICTIONS_SCHEMA)
 
 
 def _retraining() -> pa.Table:

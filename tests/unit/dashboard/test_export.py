@@ -19,6 +19,7 @@ from finml.jobs.dashboard import export_dashboard
 
 EXPECTED = [
     "overview",
+    "timeline",
     "regimes",
     "data_quality",
     "drift",

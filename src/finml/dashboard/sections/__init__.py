@@ -9,4 +9,5 @@ from finml.dashboard.sections import (  # noqa: F401  (imported for registration
     quality,
     regimes,
     retraining,
+    timeline,
 )

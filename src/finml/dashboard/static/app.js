@@ -14,7 +14,11 @@
                           UPSTREAM_FAILED: "#f04438", REJECT: "#d92d20", HIGH: "#d92d20",
                           CRITICAL: "#912018", MEDIUM: "#f79009", WARNING: "#f79009",
                           TRIGGER: "#f79009", EXCLUDED: "#98a2b3" };
-  var BADGE_COLUMNS = ["severity", "state", "decision", "status", "regime", "next_regime"];
+  var BADGE_COLUMNS = ["severity", "state", "decision", "status", "regime", "next_regime",
+                       "drift_severity", "retrain_decision"];
+  // Events marked on a chart (promotions, rollbacks, retraining triggers): line colours.
+  var EVENT_COLOURS = { promotion: "#12a150", manual_promotion: "#9b51e0",
+                        rollback: "#d92d20", retrain: "#f79009" };
   var REGIME_BADGE = { Normal: "ok", Stress: "warn", Crisis: "bad" };
 
   function el(tag, cls, text) {
@@ -115,10 +119,27 @@
       layout.xaxis.type = "category";
       chart.series.forEach(function (s) { s.x = s.x.map(fmt); });
     }
+    if (chart.events && chart.events.length) markEvents(chart, layout);
     var single = chart.kind !== "heatmap" && chart.series.length === 1;
     layout.showlegend = !single;
     Plotly.newPlot(holder, traces(chart), layout,
                    { displayModeBar: false, responsive: true });
+  }
+
+  // Each event: a dashed vertical line across the plot and its label at the top.
+  function markEvents(chart, layout) {
+    var categories = layout.xaxis.type === "category";
+    layout.shapes = [];
+    layout.annotations = [];
+    chart.events.forEach(function (e) {
+      var x = categories ? fmt(e.x) : e.x;
+      var colour = EVENT_COLOURS[e.kind] || "#475467";
+      layout.shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
+                           line: { color: colour, width: 1.5, dash: "dash" } });
+      layout.annotations.push({ x: x, xref: "x", y: 1, yref: "paper", text: e.label,
+                                showarrow: false, textangle: -90, xanchor: "right",
+                                yanchor: "top", font: { size: 10, color: colour } });
+    });
   }
 
   function badgeClass(column, value) {

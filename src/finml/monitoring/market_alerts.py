@@ -1,0 +1,194 @@
+"""Market alerts of a scored batch: :class:`LiveAnomalyWatch` over new trades and the latest
+regime states, sent as ``EXTREME_MOVE`` and ``REGIME_CHANGE`` alerts, once per window.
+
+>>> rows = raise_market_alerts(config, tables, trades, regime_states=states)  # doctest: +SKIP
+
+Exactly once per window: an extreme move raises at most one alert per (symbol, UTC day) --
+the largest ``|z|`` of that day -- and a regime change one per (symbol, regime date). The
+window is part of the ``dedup_key`` (``EXTREME_MOVE:AAPL:2026-03-02``), and a key already in
+the ``alerts`` table (any status) is not raised again, so re-running a batch, however late,
+writes nothing. ``AlertManager``'s time-based deduplication alone would re-send a window
+once ``dedup_minutes`` had passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from finml.errors import DataError
+from finml.log import get_logger
+from finml.monitoring.alerts import ALERTS_TABLE, Alert, AlertManager
+from finml.monitoring.settings import MonitoringSettings
+from finml.monitoring.watch import LiveAnomalyWatch
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+log = get_logger("monitoring.market_alerts")
+
+TRADE_COLUMNS = ("symbol", "ts", "price")
+REGIME_COLUMNS = ("symbol", "trade_date", "regime")
+STATES = ("Normal", "Stress", "Crisis")
+
+
+def raise_market_alerts(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    trades: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    regime_states: pd.DataFrame | None = None,
+    transition: np.ndarray | None = None,
+    states: Sequence[str] = STATES,
+    manager: AlertManager | None = None,
+) -> list[dict[str, Any]]:
+    """Run the live watch over a batch and send its new alerts; returns the ``alerts`` rows
+    written (empty when the batch raised nothing new).
+
+    Args:
+        trades: the new trades (``symbol``, ``ts``, ``price``); only they can alert.
+        history: earlier trades of the same layout that fill the ``lookback`` (no alerts);
+            without it the first 20 returns of each symbol in ``trades`` cannot alert.
+        regime_states: ``symbol``, ``trade_date``, ``regime`` (the ``regime_states``
+            table): each symbol's latest state against the one before it.
+        transition: the regime model's transition matrix over ``states`` (rows: from);
+            a change less probable than ``watch.min_transition_probability`` alerts. None:
+            every change of the latest state alerts (MEDIUM).
+        manager: where alerts go (default: the config's alert settings into ``tables``).
+
+    Returns in the order sent; returns within one session of a symbol (a UTC day) form a
+    series, the overnight gap is not a return.
+
+    Raises:
+        DataError: a required column is missing, a price is not positive, a regime is not one
+            of ``states`` or the matrix does not fit them.
+    """
+    settings = MonitoringSettings.from_config(config)
+    manager = manager or AlertManager(settings.alerts, tables)
+    watch = LiveAnomalyWatch(manager, transition, tuple(states), settings.watch)
+    candidates = extreme_moves(watch, trades, history)
+    if regime_states is not None:
+        candidates += regime_changes(watch, regime_states)
+    seen = raised_keys(tables)
+    rows: list[dict[str, Any]] = []
+    for alert in candidates:
+        if alert.key in seen:
+            continue
+        seen.add(alert.key)
+        rows += manager.send(alert)
+    log.info("market_alerts", candidates=len(candidates), sent=len(rows), trades=len(trades))
+    return rows
+
+
+def extreme_moves(
+    watch: LiveAnomalyWatch, trades: pd.DataFrame, history: pd.DataFrame | None = None
+) -> list[Alert]:
+    """The watch's extreme moves in ``trades`` (after ``history`` warmed it up), the
+    largest ``|z|`` per (symbol, UTC day), ordered by time."""
+    for frame in (history, trades):
+        if frame is not None:
+            _require(frame, TRADE_COLUMNS, "trades")
+    if history is not None and len(history):
+        for symbol, prices, times in _sessions(history):
+            watch.new_session(symbol)
+            watch.extreme_moves(symbol, prices, times)
+    best: dict[str, Alert] = {}
+    for symbol, prices, times in _sessions(trades):
+        watch.new_session(symbol)
+        for alert in watch.extreme_moves(symbol, prices, times):
+            kept = best.get(alert.key)
+            if kept is None or abs(alert.details["zscore"]) > abs(kept.details["zscore"]):
+                best[alert.key] = alert
+    return sorted(best.values(), key=lambda a: (a.created_at, a.key))
+
+
+def regime_changes(watch: LiveAnomalyWatch, regime_states: pd.DataFrame) -> list[Alert]:
+    """Per symbol, the alert of its latest regime state against the one before (if any)."""
+    _require(regime_states, REGIME_COLUMNS, "regime_states")
+    alerts = []
+    frame = regime_states.sort_values(["symbol", "trade_date"], kind="stable")
+    for symbol, days in frame.groupby("symbol", sort=True):
+        if len(days) < 2:
+            continue
+        before, latest = days.iloc[-2], days.iloc[-1]
+        watch.regime_change(str(symbol), str(before["regime"]))  # the state it left
+        day = pd.Timestamp(latest["trade_date"]).date()
+        if (alert := watch.regime_change(str(symbol), str(latest["regime"]), day)) is not None:
+            alerts.append(alert)
+    return alerts
+
+
+def batch_trades(
+    trades: DataFrame, new_ids: DataFrame, lookback: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trades of a scoring batch and their history, collected as pandas (``symbol``,
+    ``ts``, ``price``): the rows of ``trades`` (``silver_trades``) whose ``trade_id`` is in
+    ``new_ids``, and per symbol the ``lookback`` trades before its first new one."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    new = trades.join(new_ids.select("trade_id").distinct(), "trade_id", "left_semi")
+    first = new.groupBy("symbol").agg(F.min("ts").alias("_first"))
+    before = trades.join(first, "symbol").where(F.col("ts") < F.col("_first"))
+    newest = Window.partitionBy("symbol").orderBy(F.col("ts").desc(), F.col("trade_id").desc())
+    history = before.withColumn("_n", F.row_number().over(newest)).where(F.col("_n") <= lookback)
+    return (
+        new.select(*TRADE_COLUMNS).toPandas(),
+        history.select(*TRADE_COLUMNS).toPandas(),
+    )
+
+
+def raised_keys(tables: DeltaTables) -> set[str]:
+    """Every ``dedup_key`` in the ``alerts`` table (any status: a failed delivery is
+    re-sent by ``retry_failed``, not raised again)."""
+    table = tables.table(ALERTS_TABLE)
+    if not table.exists():
+        return set()
+    keys = table.to_arrow().column("dedup_key").to_pylist()
+    return {k for k in keys if k is not None}
+
+
+def champion_transition(config: ProjectConfig) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """The transition matrix and states of the ``regime_model`` holding ``@champion``, or
+    None when no version holds it."""
+    import mlflow.pyfunc
+
+    from finml import registry
+
+    registry.configure(config)
+    name = registry.model_name(config, registry.REGIME_MODEL)
+    if registry.by_alias(config, name, registry.CHAMPION) is None:
+        return None
+    model = mlflow.pyfunc.load_model(registry.model_uri(name, registry.CHAMPION))
+    chain = model.unwrap_python_model().chain
+    return np.asarray(chain.matrix), tuple(chain.states)
+
+
+def _sessions(trades: pd.DataFrame):
+    """(symbol, prices, times) per symbol and UTC day, in time order."""
+    frame = pd.DataFrame(
+        {
+            "symbol": trades["symbol"].to_numpy(),
+            "ts": pd.to_datetime(trades["ts"], utc=True).to_numpy(),
+            "price": trades["price"].to_numpy(np.float64),
+        }
+    )
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["day"] = frame["ts"].dt.floor("D")
+    frame = frame.sort_values(["symbol", "ts"], kind="stable")
+    for (symbol, _), group in frame.groupby(["symbol", "day"], sort=True):
+        times = [t.to_pydatetime() for t in group["ts"]]
+        yield str(symbol), group["price"].to_numpy(np.float64), times
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what}: expected columns {missing}, got {list(frame.columns)}")
