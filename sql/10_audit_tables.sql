@@ -89,8 +89,10 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.champion_challenger_audit (
   holdout_rows BIGINT,
   decision STRING,
   reasons STRING,
-  validation STRING
-) USING DELTA COMMENT 'Champion/challenger gate decisions';
+  validation STRING,
+  holdout_decision STRING,
+  ab_test_id STRING
+) USING DELTA COMMENT 'Champion/challenger decisions (holdout gate, replay A/B, manual)';
 
 -- finml.models.audit.ROLLBACK_SCHEMA
 CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.rollback_audit (

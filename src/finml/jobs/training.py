@@ -1,9 +1,12 @@
 """The training job: tournament → leaderboard (Delta + MLflow) → register the winner as
-``challenger`` → validate the registered model → champion/challenger gate.
+``challenger`` → validate the registered model → champion/challenger gate → (with a
+champion) replay A/B → promotion or archive. ``decision`` is the final one: PROMOTE only
+when ``champion`` moved.
 
 >>> report = run_training(config, spark, tables)      # doctest: +SKIP
 >>> console.print(report.leaderboard_table())           # doctest: +SKIP
 >>> rollback(config, tables, "PR-AUC dropped in production")   # doctest: +SKIP
+>>> promote_manual(config, tables, 7, "hotfix approved by risk")   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -80,10 +83,11 @@ class TrainingReport:
 
     def summary(self) -> str:
         d = self.decision
+        ab = f" (replay A/B {d.ab_test_id})" if d.ab_test_id else ""
         return (
             f"winner {self.winner} registered as {self.model_name} v{self.version.version} "
             f"(@{CHALLENGER}); validation {'passed' if self.validation.passed else 'FAILED'}; "
-            f"gate {d.decision}: {'; '.join(d.reasons)}"
+            f"holdout gate {d.holdout_decision}; decision {d.decision}{ab}: {'; '.join(d.reasons)}"
         )
 
 
@@ -95,7 +99,9 @@ def run_training(
     progress: Progress | None = None,
 ) -> TrainingReport:
     """Run the tournament on ``train_set``/``test_set``, register the winner, validate it
-    and gate it against the champion (auto-promoted when there is none).
+    and gate it against the champion (auto-promoted when there is none; with a champion, a
+    holdout PROMOTE is confirmed by a replay A/B before the aliases move -- see
+    :func:`finml.models.promotion.gate`).
 
     Raises:
         TableNotFound: ``train_set`` or ``test_set`` is missing.
@@ -188,6 +194,25 @@ def rollback(
     return _rollback(
         config, tables, model_name(config, ANOMALY_MODEL), reason, restore_features=restore_features
     )
+
+
+def promote_manual(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    version: int,
+    reason: str,
+    *,
+    live_from: datetime | None = None,
+) -> Decision:
+    """Force anomaly-model ``version`` to ``champion`` (no gate, no A/B), audited as
+    ``MANUAL_PROMOTE``; the automatic rollback check watches it like any promotion.
+
+    Raises:
+        ModelNotFound: no such version.
+    """
+    from finml.models.lifecycle import promote_manual as _promote_manual
+
+    return _promote_manual(config, tables, version, reason, live_from=live_from)
 
 
 def promote_version(

@@ -35,6 +35,8 @@ GATE_SCHEMA = pa.schema(
         ("decision", pa.string()),
         ("reasons", pa.string()),
         ("validation", pa.string()),  # JSON: check name -> passed/detail
+        ("holdout_decision", pa.string()),  # the holdout gate's verdict (null: manual)
+        ("ab_test_id", pa.string()),  # the replay A/B behind the decision: ab_tests.test_id
     ]
 )
 
@@ -58,6 +60,9 @@ ROLLBACK_SCHEMA = pa.schema(
 def append_rows(
     tables: DeltaTables, table: str, rows: list[dict[str, Any]], schema: pa.Schema
 ) -> int:
-    """Append ``rows`` (dicts with ``schema``'s fields) to ``table``; returns the new version."""
+    """Append ``rows`` (dicts with ``schema``'s fields) to ``table``; returns the new version.
+
+    Columns added to ``schema`` since the table was created are added to it (schema
+    evolution), so an audit table written by an older release keeps accepting rows."""
     data = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema)
-    return tables.table(table).append(data).version
+    return tables.table(table).append(data, schema_evolution=True).version

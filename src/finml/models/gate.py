@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from finml.models.settings import GateSettings
     from finml.models.validator import ValidationReport
 
-PROMOTE, REJECT = "PROMOTE", "REJECT"
+PROMOTE, REJECT, MANUAL_PROMOTE = "PROMOTE", "REJECT", "MANUAL_PROMOTE"
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,15 @@ class Decision:
     holdout_rows: int
     decision: str
     reasons: tuple[str, ...]
+    # set by finml.models.promotion: the holdout verdict when a replay A/B had the last
+    # word (``decision`` is then the final one), and the id of that A/B's ab_tests row
+    holdout_decision: str | None = None
+    ab_test_id: str | None = None
 
     @property
     def promoted(self) -> bool:
-        return self.decision == PROMOTE
+        """Whether the aliases moved: ``champion`` is now ``challenger_version``."""
+        return self.decision in (PROMOTE, MANUAL_PROMOTE)
 
     def audit_row(self) -> dict:
         row = asdict(self)

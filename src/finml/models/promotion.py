@@ -1,11 +1,12 @@
-"""Registry actions with an audit trail: gate a registered version against the champion
-(``champion_challenger_audit``) and roll the champion back (``rollback_audit``)."""
+"""Registry actions with an audit trail: gate a registered version against the champion --
+holdout gate, then a replay A/B when a champion exists -- (``champion_challenger_audit``,
+``ab_tests``) and roll the champion back (``rollback_audit``)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,17 @@ from finml.models.audit import (
     ROLLBACK_SCHEMA,
     append_rows,
 )
-from finml.models.gate import ChampionChallenger, Decision
+from finml.models.gate import PROMOTE, REJECT, ChampionChallenger, Decision
+from finml.models.lifecycle import (
+    CHECK_TAG,
+    RESTORED,
+    ROLLED_BACK,
+    archive,
+    promote_tagged,
+    version_info,
+)
 from finml.registry import CHAMPION, by_alias, configure, model_uri
-from finml.registry.stages import promote, roll_back, tag_version
+from finml.registry.stages import roll_back, tag_version
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -29,6 +38,7 @@ if TYPE_CHECKING:
     from finml.models.settings import ModelSettings
     from finml.models.validator import ValidationReport
     from finml.runtime.delta import DeltaTables
+    from finml.serving.settings import ServingSettings
 
 log = get_logger("models.promotion")
 FEATURE_TABLE = "trade_features"
@@ -56,9 +66,21 @@ def gate(
     version: int,
     holdout: Split,
     validation: ValidationReport,
+    *,
+    serving: ServingSettings | None = None,
 ) -> Decision:
-    """Decide on ``version`` against the current champion on ``holdout``; audit the decision
-    and, on PROMOTE, move ``champion`` (the old one becomes ``previous-champion``)."""
+    """Decide on ``version`` against the current champion, audit the decision and move the
+    aliases.
+
+    1. The holdout gate (:class:`ChampionChallenger`) on ``holdout``.
+    2. If it says PROMOTE and a champion exists: a replay A/B on the latest labelled window
+       (:mod:`finml.models.replay_ab`, one ``ab_tests`` row); the challenger is promoted
+       unless it is significantly worse there. Without such a window
+       ``models.replay_ab.without_window`` decides (default: the gate alone).
+    3. PROMOTE moves ``champion`` (the old one becomes ``previous-champion``; ``challenger``
+       stays); REJECT archives the challenger by tag. One ``champion_challenger_audit`` row
+       holds the final decision, the holdout verdict and the A/B's ``ab_test_id``.
+    """
     configure(config)
     champion = by_alias(config, name, CHAMPION)
     champion_scores = (
@@ -76,6 +98,11 @@ def gate(
         champion_version=champion.version if champion else None,
         validation=validation,
     )
+    decision = replace(decision, holdout_decision=decision.decision)
+    kind = "gate"
+    if decision.promoted and champion is not None and settings.replay_ab.enabled:
+        decision = _replay_ab(config, tables, settings, decision, serving)
+        kind = "replay_ab"
     checks = {c.name: {"passed": c.passed, "detail": c.detail} for c in validation.checks}
     append_rows(
         tables,
@@ -86,9 +113,51 @@ def gate(
     tags = {"finml.gate_decision": decision.decision, "finml.gate_event": decision.event_id}
     tag_version(config, name, version, tags)
     if decision.promoted:
-        promote(config, name, version)
+        promote_tagged(config, name, version, event_id=decision.event_id, kind=kind)
+    elif champion is None or champion.version != version:  # never archive the champion
+        archive(config, name, version, "; ".join(decision.reasons))
     log.info("gate_decided", model=name, version=version, decision=decision.decision)
     return decision
+
+
+def _replay_ab(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    settings: ModelSettings,
+    decision: Decision,
+    serving: ServingSettings | None,
+) -> Decision:
+    """The holdout-approved ``decision`` after the replay A/B (final decision, reasons and
+    ``ab_test_id``)."""
+    from finml.models.replay_ab import run_replay_ab, training_end_day
+    from finml.serving.settings import ServingSettings
+
+    name, version = decision.model_name, decision.challenger_version
+    assert decision.champion_version is not None
+    after = training_end_day(version_info(config, name, version).tags)
+    ab = run_replay_ab(
+        tables,
+        settings.replay_ab,
+        serving or ServingSettings.from_config(config),
+        name,
+        decision.champion_version,
+        version,
+        after=after,
+    )
+    if ab is None:
+        missing = (
+            f"no complete labelled window in {settings.replay_ab.labels_table} after the "
+            f"training window (ends {after or 'unknown'}) for a replay A/B"
+        )
+        if settings.replay_ab.without_window == "reject":
+            return replace(decision, decision=REJECT, reasons=(*decision.reasons, missing))
+        return replace(
+            decision, reasons=(*decision.reasons, f"{missing}: the holdout gate decides")
+        )
+    final = PROMOTE if ab.promote else REJECT
+    return replace(
+        decision, decision=final, reasons=(*decision.reasons, ab.reason), ab_test_id=ab.test_id
+    )
 
 
 @dataclass(frozen=True)
@@ -118,6 +187,8 @@ def rollback(
         ModelNotFound: there is no champion or no previous champion.
     """
     removed, restored = roll_back(config, name)
+    tag_version(config, name, removed.version, {CHECK_TAG: ROLLED_BACK})
+    tag_version(config, name, restored.version, {CHECK_TAG: RESTORED})
     feature_version = restored.tags.get("finml.feature_table_version")
     feature_version_int = (
         int(feature_version) if feature_version not in (None, "", "None") else None

@@ -6,9 +6,16 @@ Impossible values (0 folds, a confidence of 1.5, an unknown candidate) fail at c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from finml.errors import ConfigError
 
@@ -57,6 +64,50 @@ class ValidationSettings(_Strict):
         return value
 
 
+class ReplayABSettings(_Strict):
+    """The replay A/B a holdout-approved challenger runs against the champion before it is
+    promoted (see :mod:`finml.models.replay_ab`).
+
+    The window is the latest ``days`` complete trading days of ``features_table`` that lie
+    after the challenger's training window: a day is complete when at least
+    ``min_label_coverage`` of its feature rows have a label in ``labels_table``. Trades are
+    split between the arms by a stable hash of ``trade_id`` with ``challenger_percent``
+    (None: the serving canary share ``serving.ab.challenger_percent``). With no such window,
+    ``without_window`` decides: ``gate`` (the holdout gate alone decides) or ``reject``.
+    """
+
+    enabled: bool = True
+    days: int = Field(1, ge=1, le=31)
+    min_label_coverage: float = Field(0.95, gt=0, le=1)
+    challenger_percent: float | None = Field(None, gt=0, lt=100)
+    without_window: Literal["gate", "reject"] = "gate"
+    features_table: str = "trade_features"
+    labels_table: str = "trade_labels"
+
+
+class RollbackPolicy(_Strict):
+    """Automatic rollback of a newly promoted champion (see :mod:`finml.models.rollback_check`):
+    roll back when, in ``violations`` (K) of its first ``windows`` (M) labelled
+    ``model_monitoring`` windows, its live PR-AUC is more than ``margin`` below its
+    predecessor's level (or, with ``compare_own_baseline``, below its own holdout PR-AUC at
+    registration). Windows with fewer than ``min_labelled`` labelled rows do not count."""
+
+    windows: int = Field(2, ge=1, le=100)
+    violations: int = Field(1, ge=1, le=100)
+    margin: float = Field(0.05, ge=0, le=1)
+    compare_own_baseline: bool = True
+    min_labelled: int = Field(20, ge=1)
+
+    @model_validator(mode="after")
+    def _k_of_m(self) -> RollbackPolicy:
+        if self.violations > self.windows:
+            raise ValueError(
+                f"expected violations <= windows, got violations={self.violations} > "
+                f"windows={self.windows}"
+            )
+        return self
+
+
 class ModelSettings(_Strict):
     """The ``models`` config section."""
 
@@ -73,6 +124,8 @@ class ModelSettings(_Strict):
     tuning: TuningSettings = Field(default_factory=TuningSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    replay_ab: ReplayABSettings = Field(default_factory=ReplayABSettings)
+    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
 
     @field_validator("primary_metric")
     @classmethod

@@ -48,8 +48,9 @@ def delete_alias(config: ProjectConfig, name: str, alias: str) -> None:
 
 def promote(config: ProjectConfig, name: str, version: int) -> VersionInfo | None:
     """Make ``version`` the champion; the replaced champion becomes ``previous-champion``
-    (stage Archived). Returns the replaced champion (None if there was none or it is the same
-    version)."""
+    (stage Archived). ``challenger`` stays on the last challenger (it may now also be the
+    champion), so champion, challenger and previous champion are always visible. Returns the
+    replaced champion (None if there was none or it is the same version)."""
     current = by_alias(config, name, CHAMPION)
     mlflow_client = client(config)
     replaced = current if current is not None and current.version != version else None
@@ -61,9 +62,6 @@ def promote(config: ProjectConfig, name: str, version: int) -> VersionInfo | Non
     if replaced is not None:
         tags[PREVIOUS_TAG] = str(replaced.version)
     tag_version(config, name, version, tags)
-    challenger = by_alias(config, name, CHALLENGER)
-    if challenger is not None and challenger.version == version:
-        mlflow_client.delete_registered_model_alias(name, CHALLENGER)
     log.info("champion_promoted", model=name, version=version, replaced=tags.get(PREVIOUS_TAG))
     return replaced
 

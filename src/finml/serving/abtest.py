@@ -12,12 +12,46 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
+
 from finml.errors import SchemaMismatch
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 PROMOTE, KEEP, INCONCLUSIVE = "promote_challenger", "keep_champion", "inconclusive"
+
+# One row per A/B analysis (live: ``finml ab-report``; replay: the promotion A/B of
+# finml.models.replay_ab). finml.jobs.serving.AB_TESTS_SCHEMA must equal it.
+AB_TESTS_SCHEMA = pa.schema(
+    [
+        ("test_id", pa.string()),
+        ("analyzed_at", pa.timestamp("us", tz="UTC")),
+        ("model_name", pa.string()),
+        ("inference_log_version", pa.int64()),  # null for a replay A/B (no log read)
+        ("labels_table", pa.string()),
+        ("champion_versions", pa.string()),
+        ("challenger_versions", pa.string()),
+        ("challenger_variant", pa.string()),
+        ("metric", pa.string()),
+        ("alpha", pa.float64()),
+        ("champion_n", pa.int64()),
+        ("challenger_n", pa.int64()),
+        ("champion_precision", pa.float64()),
+        ("challenger_precision", pa.float64()),
+        ("champion_recall", pa.float64()),
+        ("challenger_recall", pa.float64()),
+        ("precision_z", pa.float64()),
+        ("precision_p_value", pa.float64()),
+        ("recall_z", pa.float64()),
+        ("recall_p_value", pa.float64()),
+        ("decision", pa.string()),
+        ("reason", pa.string()),
+        ("champion_confusion", pa.string()),
+        ("challenger_confusion", pa.string()),
+    ]
+)
 
 
 def labelled(
@@ -108,6 +142,16 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
+def confusion_of(variant: str, versions: str, label: Any, prediction: Any) -> Confusion:
+    """The :class:`Confusion` of 0/1 ``prediction`` against 0/1 ``label`` (array-likes)."""
+    y = np.asarray(label, dtype=np.int64) == 1
+    p = np.asarray(prediction, dtype=np.int64) == 1
+    return Confusion(
+        variant, versions, int(y.size), int((p & y).sum()), int((p & ~y).sum()),
+        int((~p & y).sum()), int((~p & ~y).sum()),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Comparison:
     champion: Confusion
@@ -120,6 +164,15 @@ class Comparison:
     recall_p: float
     decision: str
     reason: str
+
+    @property
+    def challenger_worse(self) -> bool:
+        """Whether the challenger is significantly worse (at ``alpha``) on precision or
+        recall -- the champion then keeps its place in a promotion A/B."""
+        return any(
+            p < self.alpha and z < 0
+            for z, p in ((self.precision_z, self.precision_p), (self.recall_z, self.recall_p))
+        )
 
     def as_row(self) -> dict[str, Any]:
         return {

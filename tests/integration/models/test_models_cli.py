@@ -62,7 +62,9 @@ def test_train_models_promote_rollback(tmp_path: Path, sets) -> None:
     listed = finml("models", "--json", home=home)
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
-    assert row["aliases"] == ["champion", "latest-model"] and row["stage"] == "Production"
+    # @challenger stays on the last challenger, also once it is the champion
+    assert row["aliases"] == ["challenger", "champion", "latest-model"]
+    assert row["stage"] == "Production"
     assert float(row["pr_auc"]) > 0.5
 
     again = finml("promote", "--version", "1", home=home)
