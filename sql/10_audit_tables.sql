@@ -109,6 +109,21 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.rollback_audit (
   feature_table_restored BOOLEAN
 ) USING DELTA COMMENT 'Model rollbacks';
 
+-- finml.regimes.promotion.REGIME_AUDIT_SCHEMA
+CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.regime_model_audit (
+  event_id STRING,
+  decided_at TIMESTAMP,
+  model_name STRING,
+  challenger_version STRING,
+  champion_version STRING COMMENT 'the champion compared with (null: none yet)',
+  challenger_loglik DOUBLE COMMENT 'held-out next-regime log-likelihood (nats, summed)',
+  champion_loglik DOUBLE COMMENT 'the champion on the same held-out transitions',
+  heldout_transitions BIGINT,
+  margin DOUBLE,
+  decision STRING COMMENT 'PROMOTE or REJECT',
+  reason STRING
+) USING DELTA COMMENT 'Regime model champion/challenger decisions';
+
 -- finml.monitoring.schemas.RETRAINING_AUDIT
 CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.retraining_audit (
   decision_id STRING,

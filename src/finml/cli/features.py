@@ -55,8 +55,9 @@ def regimes(
     ] = False,
 ) -> None:
     """Fit the Normal/Stress/Crisis Markov regime model, compare with a Gaussian HMM, write
-    regime_states and register regime_model; prints the transition matrix, stationary
-    distribution, spectral gap and sojourn times."""
+    regime_states and register regime_model as challenger (promoted to champion only if its
+    held-out next-regime log-likelihood beats the champion's); prints the transition matrix,
+    stationary distribution, spectral gap, sojourn times and the gate decision."""
     from finml.errors import FinmlError
     from finml.jobs.regimes import run_regimes
 

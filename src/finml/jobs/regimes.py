@@ -1,5 +1,7 @@
-"""Regime job: bars -> risk score per symbol and day -> regimes -> Markov chain, analytics,
-HMM comparison -> ``regime_states`` and the ``regime_model`` in MLflow."""
+"""Regime job: bars -> risk score per symbol and day -> regimes -> Markov chain (fitted
+without the most recent trade dates), analytics, HMM comparison -> ``regime_states`` and the
+``regime_model`` in MLflow, registered as challenger and gated against the champion on the
+held-out dates (``regime_model_audit``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from finml.errors import DataError
 from finml.log import get_logger
 from finml.regimes.discretise import assign, fit_thresholds
 from finml.regimes.evaluate import best_permutation_accuracy, daily_truth, fit_hmm
+from finml.regimes.heldout import HeldOut, log_likelihood, split_heldout
 from finml.regimes.markov import STATES, MarkovChain
 from finml.regimes.score import daily_risk
 from finml.regimes.settings import RegimeSettings, regime_settings
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
     from finml.config import ProjectConfig
     from finml.regimes.analytics import ChainAnalytics
+    from finml.regimes.promotion import RegimeDecision
     from finml.runtime.delta import DeltaTables
 
 log = get_logger("jobs.regimes")
@@ -37,23 +41,30 @@ HMM_VARIANTS = ("returns", "log_vol")
 
 @dataclass
 class RegimeReport:
-    """The fitted chain, its analytics and how well regimes match the truth."""
+    """The fitted chain, its analytics, its held-out log-likelihood, how well regimes match
+    the truth and (when registered) the champion/challenger decision."""
 
     source: str
     days: pd.DataFrame
     thresholds: np.ndarray
     chain: MarkovChain
     analytics: ChainAnalytics
+    heldout: HeldOut
+    heldout_loglik: float
     accuracy: float | None = None
     hmm_accuracy: dict[str, float] = field(default_factory=dict)
     hmm_agreement: dict[str, float] = field(default_factory=dict)
     table_version: int = -1
     model_version: int | None = None
+    decision: RegimeDecision | None = None
 
     def metrics(self) -> dict[str, float]:
         """Flat analytics for MLflow: stationary, spectral gap, sojourn, time to Crisis..."""
         a, names = self.analytics, [s.lower() for s in self.chain.states]
         out = {"spectral_gap": a.spectral_gap, "days": float(len(self.days))}
+        out["heldout_loglik"] = self.heldout_loglik
+        out["heldout_transitions"] = float(self.heldout.transitions)
+        out["heldout_days"] = float(self.heldout.days)
         for i, name in enumerate(names):
             out[f"stationary_{name}"] = float(a.stationary[i])
             out[f"sojourn_{name}"] = float(a.sojourn[i])
@@ -84,6 +95,22 @@ class RegimeReport:
             "thresholds": self.thresholds.tolist(),
         }
 
+    def summary(self) -> str:
+        """The held-out score and, when registered, the gate decision (a line each)."""
+        h = self.heldout
+        text = (
+            f"held-out next-regime log-likelihood {self.heldout_loglik:.4f} over "
+            f"{h.transitions} transitions into the last {h.days} trade dates (from "
+            f"{h.first_date})"
+        )
+        d = self.decision
+        if d is None:
+            return text
+        return (
+            f"{text}\nregime_model v{d.challenger_version} registered as @challenger, gate "
+            f"{d.decision}: {d.reason}; @champion is v{d.champion_after}"
+        )
+
     def print(self, console: Console) -> None:
         """Transition matrix (with intervals), stationary distribution, spectral gap,
         sojourn times, time to Crisis and accuracy."""
@@ -101,21 +128,42 @@ def run_regimes(
     symbol: str | None = None,
     log_model: bool = True,
 ) -> RegimeReport:
-    """Fit the regime model on ``gold_bars_1m`` (or ``input_csv``, Alpha Vantage layout),
-    MERGE per symbol and day into ``regime_states`` and log/register ``regime_model``
-    (aliases champion and latest-model) unless ``log_model`` is false.
+    """Fit the regime model on ``gold_bars_1m`` (or ``input_csv``, Alpha Vantage layout)
+    without its last held-out trade dates and score it on them, MERGE per symbol and day into
+    ``regime_states`` and, unless ``log_model`` is false, register ``regime_model`` (aliases
+    challenger and latest-model) and gate it against the champion (see
+    :func:`finml.regimes.promotion.gate_regime_model`).
 
     Raises:
         TableNotFound: no ``input_csv`` and ``gold_bars_1m`` does not exist.
-        DataError: the CSV is malformed or there are too few days.
+        DataError: the CSV is malformed or there are too few days to hold some out.
+        ModelNotFound: the champion's transition matrix cannot be read.
     """
     settings = regime_settings(config)
     bars, source = _bars(tables, input_csv, symbol)
     days = daily_risk(bars, settings.daily_window)
     thresholds = _thresholds(days, settings)
     days["regime_id"] = assign(days["risk_score"].to_numpy(), thresholds)
+    heldout = split_heldout(days, settings.heldout_fraction, settings.heldout_min_days)
+    chain = _fit_chain(days[heldout.fit_mask], settings)
+    loglik = log_likelihood(chain.matrix, heldout.origins, heldout.targets)
+    report = RegimeReport(
+        source, days, thresholds, chain, chain.analytics("Crisis"), heldout, loglik
+    )
+    _evaluate(report, tables if input_csv is None else None, settings.seed)
+    report.table_version = _write_states(tables, report).version
+    if log_model:
+        _register_and_gate(config, tables, report, settings)
+    log.info(
+        "regimes_fitted", days=len(days), accuracy=report.accuracy, source=source,
+        heldout_loglik=loglik, decision=report.decision and report.decision.decision,
+    )  # fmt: skip
+    return report
+
+
+def _fit_chain(days: pd.DataFrame, settings: RegimeSettings) -> MarkovChain:
     starts = (days["symbol"] != days["symbol"].shift(1)).to_numpy()
-    chain = MarkovChain.fit(
+    return MarkovChain.fit(
         days["regime_id"].to_numpy(),
         starts,
         smoothing=settings.smoothing,
@@ -123,20 +171,28 @@ def run_regimes(
         ci_level=settings.ci_level,
         seed=settings.seed,
     )
-    report = RegimeReport(source, days, thresholds, chain, chain.analytics("Crisis"))
-    _evaluate(report, tables if input_csv is None else None, settings.seed)
-    report.table_version = _write_states(tables, report).version
-    if log_model:
-        params = {"source": source, **settings.model_dump(mode="json")}
-        from finml.regimes.pyfunc import log_regime_model
-        from finml.registry import CHAMPION, LATEST
 
-        info = log_regime_model(
-            config, chain, report.metrics(), report.analytics_json(), params, (CHAMPION, LATEST)
-        )
-        report.model_version = info.version
-    log.info("regimes_fitted", days=len(days), accuracy=report.accuracy, source=source)
-    return report
+
+def _register_and_gate(
+    config: ProjectConfig, tables: DeltaTables, report: RegimeReport, settings: RegimeSettings
+) -> None:
+    """Register the fit as ``challenger`` (+ ``latest-model``), then gate it."""
+    from finml.regimes.promotion import gate_regime_model, registration_tags
+    from finml.regimes.pyfunc import log_regime_model
+    from finml.registry import CHALLENGER, LATEST
+    from finml.registry.stages import STAGE_TAG, STAGING
+
+    params = {"source": report.source, **settings.model_dump(mode="json")}
+    tags = registration_tags(report.chain.matrix, report.heldout, report.heldout_loglik)
+    info = log_regime_model(
+        config, report.chain, report.metrics(), report.analytics_json(), params,
+        (CHALLENGER, LATEST), version_tags=tags | {STAGE_TAG: STAGING},
+    )  # fmt: skip
+    report.model_version = info.version
+    report.decision = gate_regime_model(
+        config, tables, info.name, info.version, report.heldout, report.heldout_loglik,
+        settings.promotion_margin,
+    )  # fmt: skip
 
 
 def _bars(

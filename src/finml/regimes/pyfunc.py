@@ -57,9 +57,11 @@ def log_regime_model(
     analytics: dict[str, Any],
     params: dict[str, Any],
     aliases: tuple[str, ...],
+    version_tags: dict[str, str] | None = None,
 ) -> VersionInfo:
     """Log ``chain`` as a pyfunc with ``metrics``/``params`` and an ``analytics.json``
-    artifact, register it as ``<catalog>.<schema>.regime_model`` with ``aliases``."""
+    artifact, register it as ``<catalog>.<schema>.regime_model`` with ``aliases`` and the
+    lineage tags plus ``version_tags`` on the version."""
     from finml import registry
 
     registry.configure(config)
@@ -85,4 +87,4 @@ def log_regime_model(
                 input_example=example,
             )
         uri = info.model_uri or f"runs:/{run.info.run_id}/regime_model"
-    return registry.register(config, uri, name, aliases=aliases, tags=tags)
+    return registry.register(config, uri, name, aliases=aliases, tags=tags | (version_tags or {}))

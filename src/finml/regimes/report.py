@@ -56,5 +56,4 @@ def print_report(report: RegimeReport, console: Console) -> None:
             f"{row.symbol} {row.trade_date}: {chain.states[int(row.regime_id)]} -> "
             f"next {name} (p={confidence:.2f})"
         )
-    if report.model_version is not None:
-        console.print(f"regime_model version {report.model_version} (@champion, @latest-model)")
+    console.print(report.summary())

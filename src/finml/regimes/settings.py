@@ -23,6 +23,13 @@ class RegimeSettings(BaseModel):
     ci_level: float = Field(0.95, gt=0, lt=1)
     forecast_steps: int = Field(5, ge=1, le=1000)
     seed: int = 0
+    # The champion/challenger gate: the last ``heldout_fraction`` of trade dates (at least
+    # ``heldout_min_days``) are kept out of the fit and score both models; the challenger is
+    # promoted only if its held-out log-likelihood exceeds the champion's by more than
+    # ``promotion_margin`` (nats, summed over the held-out transitions).
+    heldout_fraction: float = Field(0.2, gt=0, lt=1)
+    heldout_min_days: int = Field(3, ge=1, le=1000)
+    promotion_margin: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> RegimeSettings:

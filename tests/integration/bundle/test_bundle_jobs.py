@@ -20,7 +20,7 @@ def test_the_audit_ddl_parses_as_spark_sql(spark) -> None:
     parser = spark._jsparkSession.sessionState().sqlParser()
     sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     statements = [s for s in sql.split(";") if "CREATE TABLE" in s]
-    assert len(statements) == 11
+    assert len(statements) == 12
     for statement in statements:
         parser.parsePlan(statement)  # raises ParseException on invalid DDL
 

@@ -26,6 +26,7 @@ CODE_SCHEMAS: dict[str, str | None] = {
     "inference_log": "finml.serving.inference_log:INFERENCE_LOG_SCHEMA",
     "champion_challenger_audit": "finml.models.audit:GATE_SCHEMA",
     "rollback_audit": "finml.models.audit:ROLLBACK_SCHEMA",
+    "regime_model_audit": "finml.regimes.promotion:REGIME_AUDIT_SCHEMA",
     "retraining_audit": "finml.monitoring.schemas:RETRAINING_AUDIT",
     "alerts": "finml.monitoring.schemas:ALERTS",
     "drift_monitoring": "finml.monitoring.schemas:DRIFT_MONITORING",

@@ -62,7 +62,10 @@ def test_run_regimes_on_a_csv_logs_and_registers_the_model(config, tmp_path) -> 
     tables = DeltaTables.from_config(config, None)
     report = run_regimes(config, None, tables, csv)
     assert report.source == "csv:daily_ibm.csv"
-    assert report.chain.counts.sum() == len(regimes) - 1
+    # 120 dates: the last 24 are held out; the chain counts the other 95 transitions and the
+    # 24 transitions into the held-out dates score it.
+    assert report.heldout.days == 24 and report.heldout.transitions == 24
+    assert report.chain.counts.sum() == len(regimes) - 1 - 24
     # The daily range score follows the hidden path it was generated from.
     accuracy = best_permutation_accuracy(report.days["regime_id"].to_numpy(), regimes)
     assert accuracy >= 0.7
@@ -76,6 +79,7 @@ def test_run_regimes_on_a_csv_logs_and_registers_the_model(config, tmp_path) -> 
         .all()
     )
     name = model_name(config, REGIME_MODEL)
+    assert report.decision is not None and report.decision.decision == "PROMOTE"
     champion, latest = by_alias(config, name, CHAMPION), by_alias(config, name, LATEST)
     assert champion is not None and latest is not None and champion.version == latest.version
     model = mlflow.pyfunc.load_model(model_uri(name, CHAMPION))
