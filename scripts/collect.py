@@ -2,7 +2,9 @@
 """Task ``collect`` (ingestion_workflow): market data from ``--source`` into the landing zone.
 
 Parameters: --catalog --schema --env [--git-sha] [--source simulator|finnhub|alphavantage]
-[--days N --trades-per-day N --seed N] (simulator) [--duration 5m] (finnhub).
+[--days N --trades-per-day N --seed N [--as-of ISO-8601]] (simulator; with --as-of the
+seeded market is delivered day by day: the days closed by then, each once) [--duration 5m]
+(finnhub).
 Task values: ``trades`` (simulator) or ``records`` (collectors).
 """
 
@@ -23,6 +25,7 @@ def main(argv: list[str]) -> None:
             "trades_per_day": "",
             "seed": "",
             "duration": "",
+            "as_of": "",
         },
     )
     source = ctx.params["source"]
@@ -37,7 +40,8 @@ def main(argv: list[str]) -> None:
             else None,
             seed=ctx.number("seed", int) if ctx.params["seed"] else None,
         )
-        summary = run_simulation(ctx.config, ctx.tables(with_spark=False), sim)
+        as_of = ctx.instant("as_of") if ctx.params["as_of"] else None
+        summary = run_simulation(ctx.config, ctx.tables(with_spark=False), sim, as_of=as_of)
         set_task_value("trades", summary.trades)
         return
     from finml.jobs.collect import run_collector

@@ -1,11 +1,16 @@
 # Databricks notebook source
-"""Task ``drift`` (drift_monitoring_workflow): feature drift (PSI, Jensen-Shannon, KS,
-Wasserstein) of ``--current-table`` per ``--window`` against ``--reference-table``, written to
-``drift_monitoring``; flagged windows raise DRIFT alerts.
+"""Task ``drift`` (drift_monitoring_workflow): drift (PSI, Jensen-Shannon, KS, Wasserstein)
+into ``drift_monitoring``; flagged windows raise DRIFT alerts.
 
-Parameters: --catalog --schema --env [--git-sha] [--reference-table T] [--current-table T]
-[--window DATE_COLUMN] [--granularity "1 day"] (default: the current table as one window).
-Task values: ``severity``, ``flagged`` (windows).
+Production (the scheduled job, ``--as-of`` its trigger time): each trading day that ended by
+then and that the champion scored, not checked yet, against the champion's training data
+pinned by its lineage (feature-table version and data window) -- the features and the
+champion's scores (prediction drift). Ad hoc (``--reference-table`` / ``--current-table``):
+one table against another, per ``--window`` column or as a whole.
+
+Parameters: --catalog --schema --env [--git-sha] [--as-of ISO-8601]
+[--reference-table T --current-table T [--window DATE_COLUMN] [--granularity "1 day"]].
+Task values: ``severity`` (worst), ``flagged`` (windows).
 """
 
 from __future__ import annotations
@@ -22,25 +27,32 @@ def main(argv: list[str]) -> None:
     ctx = task_context(
         argv,
         optional={
-            "reference_table": "train_set",
-            "current_table": "test_set",
+            "as_of": "",
+            "reference_table": "",
+            "current_table": "",
             "window": "",
             "granularity": "1 day",
         },
     )
-    run_drift_check = library("finml.jobs.monitoring:run_drift_check")
     tables = ctx.tables()
     alerts = AlertManager(MonitoringSettings.from_config(ctx.config).alerts, tables)
-    check = run_drift_check(
-        ctx.config,
-        ctx.spark(),
-        tables,
-        tables.require(ctx.params["reference_table"]).read(),
-        tables.require(ctx.params["current_table"]).read(),
-        ctx.params["window"] or None,
-        granularity=ctx.params["granularity"],
-        alerts=alerts,
-    )
+    if ctx.params["reference_table"] or ctx.params["current_table"]:
+        run_drift_check = library("finml.jobs.monitoring:run_drift_check")
+        check = run_drift_check(
+            ctx.config,
+            ctx.spark(),
+            tables,
+            tables.require(ctx.params["reference_table"] or "train_set").read(),
+            tables.require(ctx.params["current_table"] or "test_set").read(),
+            ctx.params["window"] or None,
+            granularity=ctx.params["granularity"],
+            alerts=alerts,
+        )
+    else:
+        run_production_drift = library("finml.jobs.production:run_production_drift")
+        check = run_production_drift(
+            ctx.config, ctx.spark(), tables, as_of=ctx.instant("as_of"), alerts=alerts
+        )
     set_task_value("severity", str(check.severity))
     set_task_value("flagged", len(check.flagged))
     print(check)

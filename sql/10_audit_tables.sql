@@ -175,6 +175,7 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.drift_monitoring (
   tv_distance DOUBLE,
   l_infinity_distance DOUBLE,
   severity STRING,
+  reference STRING,
   _run_id STRING,
   _computed_at TIMESTAMP
 ) USING DELTA COMMENT 'Feature and score drift per window and column';

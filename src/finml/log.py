@@ -15,6 +15,17 @@ import structlog
 _configured = False
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is when a line is written, so a redirect (a task run in
+    process, whose log is its file) catches the log lines too."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str | None = None, fmt: str | None = None) -> None:
     """Configure structlog once per process (later calls are no-ops)."""
     global _configured
@@ -40,7 +51,7 @@ def configure(level: str | None = None, fmt: str | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level_name, logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
     _quiet_third_parties()

@@ -149,7 +149,7 @@ def test_a_full_disk_is_one_line_naming_no_space_and_the_table(full_home: Path) 
     result = finml(full_home, "features", "build")
     assert result.returncode == 1, result.stderr[-3000:]
     error, noise = error_and_noise(result.stderr)
-    assert "on table finml_local.markets.gold_trade_features" in error
+    assert "on table finml_local.markets.trade_features" in error
     assert error.split(" (run with")[0].endswith("java.io.IOException: No space left on device")
     assert set(noise) <= {JVM_START_LINE}, noise
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from finml.errors import JobError
@@ -80,6 +81,20 @@ class TaskContext:
         if value not in ("", "true", "false", "1", "0", "yes", "no"):
             raise JobError(f"task parameter --{name}: expected true or false, got {value!r}")
         return value in ("true", "1", "yes")
+
+    def instant(self, name: str) -> datetime:
+        """Parameter ``name`` as a UTC datetime (ISO 8601; a naive time is UTC); now when
+        it is empty (a job passes ``{{job.trigger.time.iso_datetime}}``)."""
+        value = self.params.get(name, "").strip()
+        if not value:
+            return datetime.now(UTC)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise JobError(
+                f"task parameter --{name}: expected an ISO 8601 time, got {value!r}"
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     def number(self, name: str, kind: type = float) -> Any:
         value = self.params.get(name, "")

@@ -47,26 +47,17 @@ def environment(config: ProjectConfig, extra: dict[str, str]) -> dict[str, str]:
     install, runs), loopback only."""
     src = SOURCE_ROOT
     path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
-    env = {
+    from finml.bundle.in_process import task_environment
+
+    return {
         **os.environ,
         "PYTHONPATH": path,
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        "FINML_HOME": str(config.home),
-        "FINML_ENV": config.env,
-        **extra,
+        **task_environment(config, extra),
     }
-    for variable, value in (
-        ("FINML_WAREHOUSE", config.warehouse),
-        ("FINML_LANDING", config.landing),
-    ):
-        if value is not None:
-            env[variable] = str(value)
-    if config.source_file is not None:
-        env["FINML_CONFIG"] = str(config.source_file)
-    return env
 
 
 def wait(

@@ -65,6 +65,7 @@ def _register() -> None:
         models,
         monitoring,
         pipeline,
+        replay,
         scheduler,
         serving,
         tables,
@@ -81,6 +82,7 @@ def _register() -> None:
         dashboard,
         bundle,
         scheduler,
+        replay,
         demo,
     ):
         module.register(app)

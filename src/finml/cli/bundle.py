@@ -47,6 +47,14 @@ def run(
     var: Annotated[
         list[str] | None, typer.Option("--var", help="Override a bundle variable: name=value.")
     ] = None,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run the tasks in this process on one SparkSession (one JVM start for the "
+            "whole job, like a warm job cluster; task timeouts are not enforced).",
+        ),
+    ] = False,
 ) -> None:
     """Run a job's tasks in dependency order, each through spark-submit; exit 1 if it fails.
 
@@ -66,8 +74,16 @@ def run(
             )
             status.update(f"running {job} ({target}): {attempt.task} done")
 
+        if in_process:
+            state.spark()  # the session every task's getOrCreate() finds
         result = run_job(
-            state.config, job, root=root, target=target, variables=overrides, on_attempt=show
+            state.config,
+            job,
+            root=root,
+            target=target,
+            variables=overrides,
+            on_attempt=show,
+            in_process=in_process,
         )
     console.print(f"run {result.run_id}: logs in {result.logs_dir}")
     if not result.ok:
@@ -78,18 +94,24 @@ def run(
 
 def list_jobs(
     root: RootOption = Path("."),
+    target: Annotated[
+        str, typer.Option(help="Bundle target whose variables the schedules resolve with.")
+    ] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the bundle's jobs: tasks in run order, schedule and file."""
+    """List the bundle's jobs: tasks in run order, schedule (for ``--target``) and file."""
     from finml.bundle.loader import load_bundle
     from finml.bundle.models import Job
+    from finml.bundle.variables import build_context, resolve
+    from finml.errors import FinmlError
 
     bundle = load_bundle(root)
+    context = build_context(bundle, target, None)
     rows = []
     for key, raw in sorted(bundle.jobs.items()):
         try:
-            job = Job.model_validate(raw)
-        except ValueError:
+            job = Job.model_validate(resolve(raw, context, f"resources.jobs.{key}"))
+        except (ValueError, FinmlError):
             rows.append(
                 {"job": key, "file": bundle.rel(bundle.source_of("jobs", key)), "tasks": []}
             )

@@ -34,6 +34,9 @@ class FeatureSettings(BaseModel):
     # Label rule used only when no simulator ground truth exists: |z| above this.
     label_rule_z: float = Field(6.0, gt=0, le=100)
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    # Train/test sets from the latest N trading days of labelled features (None: all), so
+    # a retrain after a market shift learns the market as it is now.
+    training_days: int | None = Field(None, ge=2, le=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureSettings:
@@ -44,6 +47,22 @@ class FeatureSettings(BaseModel):
                 f"macd_fast: expected < macd_slow ({self.macd_slow}), got {self.macd_fast}"
             )
         return self
+
+    @property
+    def lookback_rows(self) -> int:
+        """How many earlier trades of its symbol a trade's features depend on at most
+        (the longest window, or the two chained truncated EMAs of MACD): an incremental
+        build that sees this many trades before the first new one computes them exactly."""
+        windows = (
+            max(self.vol_windows) + 1,
+            self.rsi_period + 1,
+            self.bollinger_period,
+            self.zscore_window + 1,
+            self.range_window + 1,
+            self.stale_lookback,
+            self.ema_horizon * (self.macd_slow + self.macd_signal),
+        )
+        return max(windows) + 1
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> FeatureSettings:

@@ -33,7 +33,7 @@ from finml.runtime.delta import MergeSpec
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from finml.runtime.delta import DeltaTables, Table, WriteResult
+    from finml.runtime.delta import DeltaTables, Table, Txn, WriteResult
 
 log = get_logger("features.store")
 
@@ -60,11 +60,14 @@ class FeatureStoreManager:
         self._client = _feature_engineering_client()
 
     # ---- writes ----------------------------------------------------------------------
-    def upsert(self, features: DataFrame, available_at: datetime | None = None) -> WriteResult:
+    def upsert(
+        self, features: DataFrame, available_at: datetime | None = None, *, txn: Txn | None = None
+    ) -> WriteResult:
         """MERGE ``features`` (keys + feature columns) into the table on the keys.
 
         Changed rows are updated, new rows inserted; both get ``_available_at`` =
-        ``available_at`` (default now, UTC). Unchanged rows are left alone.
+        ``available_at`` (default now, UTC). Unchanged rows are left alone. With ``txn`` a
+        retried write of the same batch is skipped.
 
         Raises:
             DataError: a key column is missing from ``features``.
@@ -77,7 +80,7 @@ class FeatureStoreManager:
         stamp = available_at or datetime.now(UTC)
         rows = features.withColumn(AVAILABLE_AT, F.lit(stamp).cast("timestamp"))
         if not self.table.exists():
-            result = self.table.overwrite(rows)
+            result = self.table.overwrite(rows, txn=txn)
         else:
             values = [c for c in rows.columns if c not in KEY_COLUMNS and c != AVAILABLE_AT]
             known = set(self.table.schema().fieldNames())
@@ -85,7 +88,7 @@ class FeatureStoreManager:
             # A new feature column changes every row (and t.<new> cannot be referenced yet).
             condition = changed if changed and set(values) <= known else None
             spec = MergeSpec(keys=KEY_COLUMNS, matched_condition=condition)
-            result = self.table.merge(rows, spec, schema_evolution=True)
+            result = self.table.merge(rows, spec, schema_evolution=True, txn=txn)
         if self._client is not None:  # pragma: no cover - Databricks only
             self._client.write_table(name=str(self.table.name), df=rows, mode="merge")
         log.info("features_upserted", table=str(self.table.name), version=result.version)

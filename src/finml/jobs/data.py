@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from finml.pipelines.quality_targets import TargetMiss
     from finml.pipelines.sdp import DeclarativeResult
     from finml.runtime.delta import DeltaTables
-    from finml.sources.simulator import LandingManifest, SimulatorConfig
+    from finml.sources.simulator import LandingManifest, SimulationResult, SimulatorConfig
 
 log = get_logger("jobs.data")
 
@@ -43,13 +44,25 @@ def simulator_config(config: ProjectConfig, **overrides: Any) -> SimulatorConfig
 
 
 def run_simulation(
-    config: ProjectConfig, tables: DeltaTables, sim: SimulatorConfig
+    config: ProjectConfig,
+    tables: DeltaTables,
+    sim: SimulatorConfig,
+    *,
+    as_of: datetime | None = None,
 ) -> SimulationSummary:
     """Simulate, write landing files, and store the ground truth in its own Delta tables
-    (never in the model inputs)."""
+    (never in the model inputs).
+
+    With ``as_of`` the simulated market is a live source: only the trading days whose
+    extended session closed (20:00 New York) by ``as_of`` and were not landed yet are delivered,
+    each day's ground truth first (appended with a transaction id per day, so a retried
+    run adds nothing) and its trade file after. Run after run, the same seeded market lands
+    day by day, each day exactly once."""
     from finml.sources.simulator import simulate, write_landing
 
     result = simulate(sim)
+    if as_of is not None:
+        return _deliver_closed_days(config, tables, sim, result, as_of)
     manifest = write_landing(result, config.landing_dir, sim)
     tables.table(TRUTH_TRADES).overwrite(_arrow(result.truth_trades))
     tables.table(TRUTH_REGIMES).overwrite(_arrow(result.truth_regimes))
@@ -58,6 +71,41 @@ def run_simulation(
         "simulated", trades=len(result.trades), anomalies=anomalies, landing=str(config.landing_dir)
     )
     return SimulationSummary(manifest, len(result.trades), anomalies)
+
+
+def _deliver_closed_days(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    sim: SimulatorConfig,
+    result: SimulationResult,
+    as_of: datetime,
+) -> SimulationSummary:
+    from finml.runtime.delta import Txn
+    from finml.sources.simulator import last_closed_day, write_landing
+
+    closed = last_closed_day(as_of)
+    trades_dir = config.landing_dir / "trades"
+    due = [
+        (index, day)
+        for index, day in enumerate(result.trading_dates)
+        if day <= closed and not (trades_dir / f"trades_{day.isoformat()}.jsonl").exists()
+    ]
+    truth = tables.table(TRUTH_TRADES)
+    for index, _ in due:
+        rows = result.truth_trades[result.day_index == index]
+        truth.append(_arrow(rows), txn=Txn(f"simulator-{sim.seed}", index))
+    manifest = write_landing(result, config.landing_dir, sim, dates={day for _, day in due})
+    if due:
+        last = due[-1][0]
+        minutes = result.truth_regimes["minute_ts_ms"]
+        end_s = int(datetime.combine(result.trading_dates[last], time(23, 59), UTC).timestamp())
+        tables.table(TRUTH_REGIMES).overwrite(_arrow(result.truth_regimes[minutes <= end_s * 1000]))
+    delivered = int(sum((result.day_index == index).sum() for index, _ in due))
+    anomalies = int(
+        sum(result.truth_trades["is_anomaly"][result.day_index == i].sum() for i, _ in due)
+    )
+    log.info("simulated_days_landed", days=[d.isoformat() for _, d in due], trades=delivered)
+    return SimulationSummary(manifest, delivered, anomalies)
 
 
 def run_pipeline(
@@ -195,4 +243,10 @@ def medallion_lock(
 
 
 def _arrow(frame: Any) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    """``frame`` as Arrow; a column with no value at all (a day without anomalies has no
+    ``anomaly_type``) is typed string, as the table holds it, not Arrow's null type."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for index, column in enumerate(table.schema):
+        if pa.types.is_null(column.type):
+            table = table.set_column(index, column.name, table.column(index).cast(pa.string()))
+    return table

@@ -1,32 +1,37 @@
-"""Feature job: silver trades -> ``gold_trade_features`` -> feature store -> train/test sets."""
+"""Feature jobs: new silver trades -> ``trade_features`` (feature store) and ``trade_labels``,
+incrementally; the feature store and labels -> point-in-time ``train_set`` / ``test_set``."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 from rich.table import Table as RichTable
 
 from finml.features import LABEL_COLUMN, feature_columns
-from finml.features.indicators import trade_features
+from finml.features.indicators import EXCHANGE_TZ, trade_features
 from finml.features.labels import RULE_INPUTS, rule_labels, truth_labels
-from finml.features.settings import feature_settings
+from finml.features.settings import FeatureSettings, feature_settings
 from finml.features.split import time_split
-from finml.features.store import FeatureStoreManager
+from finml.features.store import FEATURE_TABLE, FeatureStoreManager
 from finml.log import get_logger
+from finml.runtime.delta import MergeSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from rich.console import Console
 
     from finml.config import ProjectConfig
-    from finml.runtime.delta import DeltaTables
+    from finml.pipelines.stages import BatchContext
+    from finml.runtime.delta import DeltaTables, Txn
 
 log = get_logger("jobs.features")
 
-SILVER, GOLD_FEATURES = "silver_trades", "gold_trade_features"
+SILVER, LABELS, FEATURE_STAGE = "silver_trades", "trade_labels", "trade_features"
 TRUTH, TRAIN_SET, TEST_SET = "sim_truth_trades", "train_set", "test_set"
 
 
@@ -69,11 +74,93 @@ class FeatureReport:
         console.print(summary)
 
 
+def update_features(
+    config: ProjectConfig, spark: SparkSession, tables: DeltaTables, run_id: str | None = None
+) -> int:
+    """Bring ``trade_features`` and ``trade_labels`` up to date with ``silver_trades``: only
+    the trades silver gained since the last update, each computed with the lookback it
+    needs, MERGEd exactly once (an incremental stage: the Delta streaming source on
+    delta-spark, the table's versions on delta-rs; see :mod:`finml.pipelines.stages`).
+    Returns the number of stage batches this call executed (0: nothing was new)."""
+    from finml.pipelines.settings import QualitySettings
+    from finml.pipelines.stages import Stage, run_stage
+
+    settings = feature_settings(config)
+    executed: list[int] = []
+
+    def execute(ctx: BatchContext) -> list:
+        executed.append(_features_batch(ctx, settings))
+        return []
+
+    stage = Stage(FEATURE_STAGE, SILVER, (FEATURE_TABLE, LABELS), execute, reads=(TRUTH,))
+    run_stage(
+        stage,
+        tables,
+        config.checkpoint_dir / "stages",
+        QualitySettings.from_config(config),
+        run_id or uuid.uuid4().hex,
+    )
+    log.info("features_updated", batches=len(executed), rows=sum(executed))
+    return len(executed)
+
+
+def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
+    """Features and labels of one batch of new silver trades. Per symbol, every trade from
+    the first trading day with a new trade (late trades included) is recomputed over that
+    day onward plus ``lookback_rows`` earlier trades, so each equals a whole-history build;
+    unchanged rows stay untouched by the MERGE. Returns the rows recomputed."""
+    firsts = ctx.increment().groupBy("symbol").agg(F.min("trade_date").alias("_from_day"))
+    cuts = [(r["symbol"], r["_from_day"]) for r in firsts.collect()]
+    if not cuts:
+        return 0
+    silver = ctx.tables.table(SILVER).read(version=ctx.batch.end)
+    cut = silver.sparkSession.createDataFrame(cuts, "symbol string, _from_day date")
+    rows = silver.join(F.broadcast(cut), "symbol")
+    newest_first = Window.partitionBy("symbol").orderBy(F.desc("ts"), F.desc("trade_id"))
+    halo = (
+        rows.where(F.col("trade_date") < F.col("_from_day"))
+        .withColumn("_rank", F.row_number().over(newest_first))
+        .where(F.col("_rank") <= settings.lookback_rows)
+        .drop("_rank")
+    )
+    recent = rows.where(F.col("trade_date") >= F.col("_from_day"))
+    context = recent.unionByName(halo).drop("_from_day")
+    features = (
+        context.transform(trade_features(settings))
+        .join(F.broadcast(cut), "symbol")
+        .where(F.col("_trade_date") >= F.col("_from_day"))
+        .drop("_from_day")
+    ).cache()
+    try:
+        FeatureStoreManager(ctx.tables).upsert(features, txn=ctx.txn(FEATURE_TABLE))
+        truth = ctx.state(TRUTH)
+        truth_df = ctx.tables.table(TRUTH).read(version=truth) if truth is not None else None
+        labels, _, _ = _labels(truth_df, recent.drop("_from_day"), features, settings.label_rule_z)
+        write_labels(ctx.tables, labels, txn=ctx.txn(LABELS))
+        return features.count()
+    finally:
+        features.unpersist()
+
+
+def write_labels(tables: DeltaTables, labels: DataFrame, *, txn: Txn | None = None) -> None:
+    """Upsert ``labels`` (symbol, ts, trade_id, label, label_source) into ``trade_labels`` on
+    ``trade_id``: new trades inserted, a label that changed (ground truth arriving after a
+    rule label) updated, the rest untouched."""
+    table = tables.table(LABELS)
+    if not table.exists():
+        table.append(labels, txn=txn)
+        return
+    changed = "t.label IS DISTINCT FROM s.label OR t.label_source IS DISTINCT FROM s.label_source"
+    table.merge(labels, MergeSpec(keys=("trade_id",), matched_condition=changed), txn=txn)
+
+
 def build_features(
     config: ProjectConfig, spark: SparkSession, tables: DeltaTables
 ) -> FeatureReport:
-    """Compute trade features from ``silver_trades``, upsert the feature store, label the
-    trades and write ``train_set`` / ``test_set`` split by trading day.
+    """Update the feature store from ``silver_trades`` (:func:`update_features`), label the
+    trades (ground truth where the simulator left it, else the rule) and write the
+    point-in-time ``train_set`` / ``test_set`` of the latest ``features.training_days``
+    trading days (all by default), split by trading day.
 
     Raises:
         TableNotFound: ``silver_trades`` does not exist.
@@ -81,17 +168,21 @@ def build_features(
     """
     settings = feature_settings(config)
     silver = tables.require(SILVER).read()
-    gold = tables.table(GOLD_FEATURES)
-    gold_result = gold.overwrite(silver.transform(trade_features(settings)), schema_evolution=True)
-    features = gold.read(version=gold_result.version)
+    update_features(config, spark, tables)
     store = FeatureStoreManager(tables)
-    store.upsert(features)
-    labels, source, exclude = _labels(tables, silver, features, settings.label_rule_z)
+    features, feature_version = store.read_as_of(None)
+    truth = tables.table(TRUTH)
+    truth_df = truth.read() if truth.exists() else None
+    labels, source, exclude = _labels(truth_df, silver, features, settings.label_rule_z)
+    write_labels(tables, labels)
+    labels = tables.table(LABELS).read().drop("label_source")
+    if settings.training_days is not None:
+        labels = _latest_days(labels, settings.training_days)
     training = store.create_training_set(labels, exclude=exclude)
     split = time_split(training.df, settings.test_fraction)
     report = FeatureReport(
         trades=tables.table(SILVER).count(),
-        feature_rows=gold.count(),
+        feature_rows=store.table.count(),
         label_source=source,
         cutoff=split.cutoff,
         feature_table_version=training.feature_table_version,
@@ -105,20 +196,33 @@ def build_features(
             report.train_rows, report.train_label_rate = rows, rate
         else:
             report.test_rows, report.test_label_rate = rows, rate
-    report.versions[GOLD_FEATURES] = gold_result.version
-    report.unlabelled = report.feature_rows - report.train_rows - report.test_rows
+    report.versions[FEATURE_TABLE] = feature_version
+    report.unlabelled = report.feature_rows - tables.table(LABELS).count()
     log.info("features_built", rows=report.feature_rows, label_rate=round(report.label_rate, 5))
     return report
 
 
+def _latest_days(labels: DataFrame, days: int) -> DataFrame:
+    """The labels of the latest ``days`` New-York trading days."""
+    day = F.to_date(F.from_utc_timestamp("ts", EXCHANGE_TZ))
+    dated = labels.withColumn("_day", day)
+    recent = [r[0] for r in dated.select("_day").distinct().orderBy(F.desc("_day")).take(days)]
+    if not recent:
+        return labels
+    return dated.where(F.col("_day") >= F.lit(min(recent))).drop("_day")
+
+
 def _labels(
-    tables: DeltaTables, silver: DataFrame, features: DataFrame, threshold: float
+    truth: DataFrame | None, silver: DataFrame, features: DataFrame, threshold: float
 ) -> tuple[DataFrame, str, tuple[str, ...]]:
-    truth = tables.table(TRUTH)
-    if truth.exists():
-        return silver.transform(truth_labels(truth.read())), TRUTH, ()
+    """Labels of ``silver``'s trades (with ``label_source``), where they came from, and the
+    feature columns a model must not see (a rule's inputs)."""
+    if truth is not None:
+        labels = silver.transform(truth_labels(truth))
+        return labels.withColumn("label_source", F.lit(TRUTH)), TRUTH, ()
     rule = f"rule |return_z| or |volume_z| > {threshold:g} (inputs excluded)"
-    return features.transform(rule_labels(threshold)), rule, RULE_INPUTS
+    labels = features.transform(rule_labels(threshold))
+    return labels.withColumn("label_source", F.lit("rule")), rule, RULE_INPUTS
 
 
 def _rows_and_rate(df: DataFrame) -> tuple[int, float]:

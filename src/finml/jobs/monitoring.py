@@ -117,12 +117,12 @@ def run_drift_check(
         )
     if alerts is not None:
         for report in check.flagged:
-            check.alerts += alerts.send(_drift_alert(report, check.run_id))
+            check.alerts += alerts.send(drift_alert(report, check.run_id))
     log.info("drift_check", run_id=check.run_id, windows=len(reports), flagged=len(check.flagged))
     return check
 
 
-def _drift_alert(report: DriftReport, run_id: str) -> Alert:
+def drift_alert(report: DriftReport, run_id: str) -> Alert:
     worst = report.drifted[:5]
     return Alert(
         AlertType.DRIFT,

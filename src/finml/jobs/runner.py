@@ -6,6 +6,12 @@ runs the tasks in ``depends_on`` order, one ``spark-submit`` process each, honou
 ``max_retries``, ``min_retry_interval_millis``, ``timeout_seconds`` (``retry_on_timeout``),
 ``run_if``, ``condition_task`` (with task values) and ``for_each_task``. Every attempt,
 and every task the run skipped, is a row of ``job_runs`` with its log file.
+
+With ``in_process`` the tasks run in this process instead, one after the other, on its
+SparkSession (like tasks sharing a warm job cluster): the same scripts, parameters,
+environment variables, task values, retries and ``job_runs`` rows, without a JVM start per
+task; a task's timeout is then not enforced (nothing can stop a Python call from outside).
+``finml replay`` runs its simulated days this way.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finml.bundle import conditions, submit
+from finml.bundle import conditions, in_process, submit
 from finml.bundle.dag import run_order
 from finml.bundle.loader import parse_job
 from finml.bundle.models import ConditionTask, ForEachTask, Job, Task
@@ -63,6 +69,7 @@ def run_job(
     variables: dict[str, str] | None = None,
     on_attempt: Callable[[TaskAttempt], None] | None = None,
     trigger_time: datetime | None = None,
+    in_process: bool = False,
 ) -> JobRun:
     """Run job ``job_key`` of the bundle at ``root`` for ``target`` on this machine.
 
@@ -95,6 +102,7 @@ def run_job(
     runner.on_attempt = on_attempt
     runner.trigger = (trigger_time or datetime.now(UTC)).astimezone(UTC)
     runner.trigger_type = "periodic" if trigger_time is not None else "one_time"
+    runner.in_process = in_process
     log.info("job_started", job=job_key, run_id=run_id, target=target, tasks=len(job.tasks))
     runner.run_all()
     log.info("job_finished", job=job_key, run_id=run_id, ok=run.ok, states=run.states)
@@ -150,6 +158,7 @@ class _Runner:
         self.trigger, self.trigger_type = datetime.now(UTC), "one_time"
         self.started = time.monotonic()
         self.params = {p.name: p.default for p in job.parameters}
+        self.in_process = False
 
     def run_all(self) -> None:
         for task in run_order(self.job.tasks):
@@ -254,11 +263,21 @@ class _Runner:
             "FINML_TASK_KEY": key,
             "FINML_GIT_SHA": self.context.values["bundle.git.commit"],
         }
+        started = datetime.now(UTC)
+        log.info("task_started", job=self.run.job, task=key, attempt=attempt, log=str(log_path))
+        if self.in_process:
+            code, state, message = in_process.run_script(
+                script, args, in_process.task_environment(self.config, extra), log_path
+            )
+            if state == SUCCESS:
+                self.run.values[key] = read_task_values(values_file)
+            elif message is None:
+                message = submit.tail(log_path)
+            self._record(key, attempt, state, started, code, str(log_path), message)
+            return state
         cmd = submit.command(self.config, script, args, f"finml:{self.run.job}:{key}")
         env = submit.environment(self.config, extra)
         timeout = self._timeout(task)
-        started = datetime.now(UTC)
-        log.info("task_started", job=self.run.job, task=key, attempt=attempt, log=str(log_path))
         with log_path.open("w") as out:
             out.write("$ " + " ".join(cmd) + "\n")
             out.flush()

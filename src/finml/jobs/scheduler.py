@@ -257,8 +257,10 @@ def runner_launcher(
     root: str | Path = ".",
     target: str = "local",
     variables: dict[str, str] | None = None,
+    in_process: bool = False,
 ) -> Launcher:
-    """A launcher that runs the job with the local job runner (``finml job run``)."""
+    """A launcher that runs the job with the local job runner (``finml job run``); with
+    ``in_process`` its tasks run in this process (see :func:`finml.jobs.runner.run_job`)."""
     from finml.jobs.runner import run_job
 
     def launch(due: DueRun) -> Launched:
@@ -269,6 +271,7 @@ def runner_launcher(
             target=target,
             variables=variables,
             trigger_time=due.fire_time,
+            in_process=in_process,
         )
         failed = [f"{k}={s}" for k, s in run.states.items() if s not in ("SUCCESS", "EXCLUDED")]
         return Launched(run.run_id, run.ok, None if run.ok else ", ".join(failed))

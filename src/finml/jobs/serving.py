@@ -50,12 +50,18 @@ def score_table(
     alias: str = "champion",
     settings: ServingSettings | None = None,
     method: str | None = None,
+    new_only: bool = False,
 ) -> ScoreReport:
     """Score the rows of Delta table ``source`` that the model holding ``alias`` has not
     scored yet into ``predictions`` (symbol, ts, trade_id, score, prediction, model_name,
     model_version, scored_at): each (trade, model name, model version) once, however often
     the job runs -- rows already there are not scored again, and the write is an
     insert-only MERGE on that key, so a rerun or an overlapping run adds nothing.
+
+    With ``new_only`` (the scheduled job over ``trade_features``) only trades no version of
+    the model has scored yet are scored: each new trade by the champion of the day it
+    arrived, so a new champion's predictions (and its live metrics) start after its
+    promotion instead of re-scoring history it was trained on.
 
     Raises:
         ModelNotFound: no version holds ``alias``.
@@ -86,9 +92,9 @@ def score_table(
     target = tables.table(settings.predictions_table)
     existed = target.exists()  # looked up once: scoring never creates it before the write
     if existed:
-        done = target.read().where(
-            (F.col("model_name") == name) & (F.col("model_version") == str(info.version))
-        )
+        done = target.read().where(F.col("model_name") == name)
+        if not new_only:
+            done = done.where(F.col("model_version") == str(info.version))
         df = df.join(done.select("trade_id"), "trade_id", "left_anti")
         if df.isEmpty():  # everything already scored by this version: no commit at all
             report = ScoreReport(
@@ -97,6 +103,7 @@ def score_table(
             )  # fmt: skip
             log.info("batch_scored", **report.__dict__)
             return report
+    watched = _trades_to_watch(config, tables, df)
     scored = df.transform(
         with_predictions(
             uri,
@@ -116,6 +123,8 @@ def score_table(
     else:
         result = target.append(scored, metadata=metadata)
         rows = result.rows if result.rows is not None else target.count()
+    if watched is not None:
+        _market_alerts(config, tables, *watched)
     report = ScoreReport(
         source,
         source_version,
@@ -131,34 +140,43 @@ def score_table(
     return report
 
 
-AB_TESTS_SCHEMA = pa.schema(
-    [
-        ("test_id", pa.string()),
-        ("analyzed_at", pa.timestamp("us", tz="UTC")),
-        ("model_name", pa.string()),
-        ("inference_log_version", pa.int64()),
-        ("labels_table", pa.string()),
-        ("champion_versions", pa.string()),
-        ("challenger_versions", pa.string()),
-        ("challenger_variant", pa.string()),
-        ("metric", pa.string()),
-        ("alpha", pa.float64()),
-        ("champion_n", pa.int64()),
-        ("challenger_n", pa.int64()),
-        ("champion_precision", pa.float64()),
-        ("challenger_precision", pa.float64()),
-        ("champion_recall", pa.float64()),
-        ("challenger_recall", pa.float64()),
-        ("precision_z", pa.float64()),
-        ("precision_p_value", pa.float64()),
-        ("recall_z", pa.float64()),
-        ("recall_p_value", pa.float64()),
-        ("decision", pa.string()),
-        ("reason", pa.string()),
-        ("champion_confusion", pa.string()),
-        ("challenger_confusion", pa.string()),
-    ]
-)
+def _trades_to_watch(config: ProjectConfig, tables: DeltaTables, rows: Any) -> Any:
+    """The trades being scored (prices from silver) and their lookback history, collected
+    before the write (``rows`` is lazy: after the write the anti-join finds none)."""
+    from finml.monitoring.market_alerts import batch_trades
+    from finml.monitoring.settings import MonitoringSettings
+
+    silver = tables.table("silver_trades")
+    if not silver.exists():
+        return None
+    lookback = MonitoringSettings.from_config(config).watch.lookback
+    return batch_trades(silver.read(), rows.select("trade_id"), lookback)
+
+
+def _market_alerts(config: ProjectConfig, tables: DeltaTables, trades: Any, history: Any) -> None:
+    """EXTREME_MOVE and REGIME_CHANGE alerts of the scored trades (once per symbol and day);
+    an alert that cannot be raised does not fail the scoring run."""
+    from finml.monitoring.market_alerts import STATES, champion_transition, raise_market_alerts
+
+    try:
+        regimes = tables.table("regime_states")
+        states = (
+            regimes.to_arrow().select(["symbol", "trade_date", "regime"]).to_pandas()
+            if regimes.exists()
+            else None
+        )
+        found = champion_transition(config)
+        raise_market_alerts(
+            config,
+            tables,
+            trades,
+            history=history,
+            regime_states=states,
+            transition=found[0] if found else None,
+            states=found[1] if found else STATES,
+        )
+    except Exception as exc:
+        log.error("market_alerts_not_raised", error=str(exc))
 
 
 def ab_report(
@@ -177,7 +195,13 @@ def ab_report(
         DataError: the log has no champion rows or no challenger/shadow rows with labels.
     """
     from finml import registry
-    from finml.serving.abtest import Confusion, compare, confusion_by_variant, labelled
+    from finml.serving.abtest import (
+        AB_TESTS_SCHEMA,
+        Confusion,
+        compare,
+        confusion_by_variant,
+        labelled,
+    )
     from finml.serving.settings import ServingSettings
 
     settings = settings or ServingSettings.from_config(config)

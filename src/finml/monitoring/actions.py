@@ -6,9 +6,12 @@ run) is one class and one decorator line. ``action_from_settings`` builds the co
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from finml.errors import ConfigError
@@ -58,10 +61,11 @@ class LocalCommand:
     env: dict[str, str] | None = None
 
     def run(self, reason: str) -> ActionResult:
-        log.info("retrain_command_start", command=list(self.command), reason=reason)
+        command = _resolve(list(self.command))
+        log.info("retrain_command_start", command=command, reason=reason)
         try:
             done = subprocess.run(  # the command comes from validated config, no shell
-                list(self.command),
+                command,
                 capture_output=True,
                 text=True,
                 timeout=self.timeout_seconds,
@@ -73,6 +77,16 @@ class LocalCommand:
         tail = (done.stdout + done.stderr).strip()[-1500:]
         status: Status = "succeeded" if done.returncode == 0 else "failed"
         return ActionResult(status, f"exit {done.returncode}: {tail}")
+
+
+def _resolve(command: list[str]) -> list[str]:
+    """A leading ``finml`` is the CLI of this interpreter's environment (a task process
+    need not have the virtualenv on its PATH)."""
+    if command and command[0] == "finml" and shutil.which("finml") is None:
+        beside = Path(sys.executable).with_name("finml")
+        if beside.is_file():
+            return [str(beside), *command[1:]]
+    return command
 
 
 @retrain_action("databricks")

@@ -36,6 +36,7 @@ DRIFT_MONITORING = pa.schema(
         ("tv_distance", pa.float64()),
         ("l_infinity_distance", pa.float64()),
         ("severity", pa.string()),
+        ("reference", pa.string()),  # what was compared against (model and data versions)
         ("_run_id", pa.string()),
         ("_computed_at", _TS),
     ]
@@ -120,4 +121,6 @@ def append_records(
     """Append ``records`` to monitoring table ``name`` (created on first write)."""
     if not records:
         return None
-    return tables.table(name).append(arrow_table(records, TABLE_SCHEMAS[name]))
+    return tables.table(name).append(
+        arrow_table(records, TABLE_SCHEMAS[name]), schema_evolution=True
+    )

@@ -70,6 +70,8 @@ class TriggerPolicy(_Strict):
     max_metric_drop: float = Field(0.05, ge=0, le=1)
     min_quality_score: float = Field(0.95, ge=0, le=1)
     schedule_hours: float | None = Field(None, gt=0)
+    # Without a champion, a first model is trained once labels cover this many trading days.
+    bootstrap_days: int = Field(5, ge=2)
 
     @model_validator(mode="after")
     def _n_of_m(self) -> TriggerPolicy:

@@ -5,8 +5,9 @@ Each window the caller passes an :class:`Observation` (drift severity, a model m
 its baseline, a data-quality score, how many new labelled samples arrived). Registered
 conditions (:func:`condition`) say whether the window violates; the policy then decides:
 
-1. fewer than ``violations_needed`` of the last ``window_count`` windows violate -> skip
-   (unless the schedule condition is due);
+1. no signal (drift, performance, data quality: each condition counts on its own) violated
+   in ``violations_needed`` of its last ``window_count`` windows -> skip (unless the
+   schedule condition is due);
 2. fewer than ``min_new_samples`` samples since the last retrain -> skip;
 3. inside ``cooldown_hours`` of the last retrain -> skip;
 4. ``max_per_day`` retrains already started this UTC day -> skip;
@@ -126,10 +127,14 @@ class RetrainingTrigger:
         self.action = action
         self.tables = tables
         self.now = now
-        self.history: deque[bool] = deque(maxlen=self.policy.window_count)
+        self.history: dict[str, deque[bool]] = {
+            name: deque(maxlen=self.policy.window_count) for name in _CONDITIONS
+        }
         self.triggered_at: list[datetime] = []
         self.samples_since_retrain = 0
         self.decisions: list[Decision] = []
+        self.last_reasons: dict[str, str] = {}
+        self.last_window_end: datetime | None = None  # of the latest observed window
         self._restored = 0
         if tables is not None:
             self._restore(tables)
@@ -137,15 +142,22 @@ class RetrainingTrigger:
     def evaluate(self, observation: Observation) -> Decision:
         """Record ``observation``, decide, run the action on a trigger, audit the decision."""
         now = self.now()
-        violations = [r for fn in _CONDITIONS.values() if (r := fn(observation, self.policy))]
-        self.history.append(bool(violations))
+        found = {name: fn(observation, self.policy) for name, fn in _CONDITIONS.items()}
+        for name, reason in found.items():
+            self.history[name].append(reason is not None)
+            if reason:
+                self.last_reasons[name] = reason
+        if observation.window_end is not None:
+            self.last_window_end = observation.window_end
+        violations = [f"{name}: {reason}" for name, reason in found.items() if reason]
         self.samples_since_retrain += observation.new_samples
-        reason = self._blocked(now, violations)
+        signal, count = self._worst_signal()
+        reason = self._blocked(now, signal, count)
         decision = Decision(
             "skip" if reason else "trigger",
-            reason or "; ".join(violations) or "schedule due",
+            reason or self._fired_reason(signal, count),
             violations,
-            sum(self.history),
+            count,
             self.samples_since_retrain,
             decided_at=now,
         )
@@ -154,20 +166,43 @@ class RetrainingTrigger:
         self._audit(decision, observation)
         return decision
 
-    def _blocked(self, now: datetime, violations: list[str]) -> str | None:
-        p = self.policy
-        violating = sum(self.history)
-        schedule_due = p.schedule_hours is not None and (
-            not self.triggered_at
-            or now - self.triggered_at[-1] >= timedelta(hours=p.schedule_hours)
+    def _worst_signal(self) -> tuple[str | None, int]:
+        """The signal with the most violating windows among its last M, and that count."""
+        counts = {name: sum(history) for name, history in self.history.items()}
+        signal = max(counts, key=counts.__getitem__, default=None)
+        return (signal, counts[signal]) if signal and counts[signal] else (None, 0)
+
+    def _fired_reason(self, signal: str | None, count: int) -> str:
+        if signal is None or count < self.policy.violations_needed:
+            return "schedule due"
+        latest = self.last_reasons.get(signal, "")
+        return (
+            f"{signal}: {count} of the last {len(self.history[signal])} windows violated "
+            f"(need {self.policy.violations_needed} of {self.policy.window_count}); {latest}"
+        ).rstrip("; ")
+
+    def start_without_champion(self, ready: str | None, observation: Observation) -> Decision:
+        """Decide on a first model: trigger with reason ``ready`` (None: not enough data
+        yet, skip) unless cooldown or the daily cap block it; audited like any decision."""
+        now = self.now()
+        waiting = "no champion yet; not enough labelled data for a first model"
+        reason = waiting if ready is None else self._limits(now)
+        decision = Decision(
+            "skip" if reason else "trigger",
+            reason or ready or "",
+            [],
+            0,
+            observation.new_samples,
+            decided_at=now,
         )
-        if violating < p.violations_needed and not schedule_due:
-            return (
-                f"{violating} of the last {len(self.history)} windows violated; "
-                f"need {p.violations_needed} of {p.window_count}"
-            )
-        if self.samples_since_retrain < p.min_new_samples:
-            return f"{self.samples_since_retrain} new samples < min_new_samples {p.min_new_samples}"
+        if decision.triggered:
+            decision = self._run(decision)
+        self._audit(decision, observation)
+        return decision
+
+    def _limits(self, now: datetime) -> str | None:
+        """Cooldown and daily cap: why a retrain cannot start now (None: it can)."""
+        p = self.policy
         if self.triggered_at and now - self.triggered_at[-1] < timedelta(hours=p.cooldown_hours):
             since = (now - self.triggered_at[-1]).total_seconds() / 3600
             return f"cooldown: last retrain {since:.2f} h ago < {p.cooldown_hours} h"
@@ -176,10 +211,28 @@ class RetrainingTrigger:
             return f"daily limit: {today} retrains on {now.date()} >= max_per_day {p.max_per_day}"
         return None
 
+    def _blocked(self, now: datetime, signal: str | None, violating: int) -> str | None:
+        p = self.policy
+        schedule_due = p.schedule_hours is not None and (
+            not self.triggered_at
+            or now - self.triggered_at[-1] >= timedelta(hours=p.schedule_hours)
+        )
+        if violating < p.violations_needed and not schedule_due:
+            seen = max((len(h) for h in self.history.values()), default=0)
+            worst = f" ({signal})" if signal else ""
+            return (
+                f"{violating} of the last {seen} windows violated{worst}; "
+                f"need {p.violations_needed} of {p.window_count} of one signal"
+            )
+        if self.samples_since_retrain < p.min_new_samples:
+            return f"{self.samples_since_retrain} new samples < min_new_samples {p.min_new_samples}"
+        return self._limits(now)
+
     def _run(self, decision: Decision) -> Decision:
         self.triggered_at.append(decision.decided_at)
         self.samples_since_retrain = 0
-        self.history.clear()  # a new model starts a fresh N-of-M count
+        for history in self.history.values():  # a new model starts a fresh N-of-M count
+            history.clear()
         if self.action is None:
             return decision
         result = self.action.run(decision.reason)
@@ -205,6 +258,7 @@ class RetrainingTrigger:
                     "observation": obs,
                     "violations": decision.violations,
                     "violated": bool(decision.violations),
+                    "signals": [v.split(":", 1)[0] for v in decision.violations],
                 }
             ),
             "violating_windows": decision.violating_windows,
@@ -224,11 +278,17 @@ class RetrainingTrigger:
         rows = sorted(table.to_arrow().to_pylist(), key=lambda r: (r["sequence"], r["decided_at"]))
         self._restored = len(rows)
         for row in rows:
-            violated = json.loads(row["conditions"] or "{}").get("violated", False)
+            conditions = json.loads(row["conditions"] or "{}")
+            signals = set(conditions.get("signals", []))
             if row["decision"] == "trigger":
                 self.triggered_at.append(row["decided_at"])
-                self.history.clear()
+                for history in self.history.values():
+                    history.clear()
                 self.samples_since_retrain = 0
             else:
-                self.history.append(bool(violated))
+                for name, history in self.history.items():
+                    history.append(name in signals)
                 self.samples_since_retrain = int(row["new_samples"] or 0)
+            window_end = conditions.get("observation", {}).get("window_end")
+            if window_end:
+                self.last_window_end = datetime.fromisoformat(window_end)

@@ -23,6 +23,9 @@ import numpy as np
 from finml.sources.sim_config import BAD_RECORD_KINDS
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+    from datetime import date
+
     import pandas as pd
 
     from finml.sources.sim_config import SimulatorConfig
@@ -95,9 +98,16 @@ def _bad_element(kind: str, row: dict[str, Any], rng: np.random.Generator) -> st
 
 
 def write_landing(
-    result: SimulationResult, landing_dir: Path, config: SimulatorConfig
+    result: SimulationResult,
+    landing_dir: Path,
+    config: SimulatorConfig,
+    dates: Collection[date] | None = None,
 ) -> LandingManifest:
-    """Write trades (JSONL), daily bars (CSV) and the manifest under ``landing_dir``."""
+    """Write trades (JSONL), daily bars (CSV) and the manifest under ``landing_dir``.
+
+    With ``dates`` only those days' trade files are written (each atomically, byte for
+    byte what the whole market's landing holds), and no bars: a market delivered day by
+    day (``finml replay``)."""
     rng = np.random.default_rng(config.seed + 1)
     trades_dir, bars_dir = Path(landing_dir) / "trades", Path(landing_dir) / "bars"
     trades_dir.mkdir(parents=True, exist_ok=True)
@@ -112,10 +122,15 @@ def write_landing(
         lines = _messages(
             mine, extras.get(index, []), config.trades_per_message, rng, name, manifest
         )
-        (trades_dir / name).write_text("".join(line + "\n" for line in lines))
+        if dates is not None and trade_date not in dates:
+            continue  # generated all the same: the random stream of later days must not move
+        partial = trades_dir / f".{name}.tmp"
+        partial.write_text("".join(line + "\n" for line in lines))
+        partial.replace(trades_dir / name)
         manifest.files.append(f"trades/{name}")
         manifest.lines += len(lines)
-    _write_bars(result, bars_dir, manifest)
+    if dates is None:
+        _write_bars(result, bars_dir, manifest)
     manifest.bad_counts = {k: manifest.bad_counts.get(k, 0) for k in BAD_RECORD_KINDS}
     manifest.records = manifest.legit_trades + sum(
         n for k, n in manifest.bad_counts.items() if k != "out_of_order"

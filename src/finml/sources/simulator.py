@@ -12,7 +12,8 @@ from the trades and never enters model inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,9 @@ __all__ = [
     "RegimeParams",
     "SimulationResult",
     "SimulatorConfig",
+    "last_closed_day",
     "simulate",
+    "trading_dates",
     "write_landing",
 ]
 
@@ -65,11 +68,25 @@ def _minute_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
+def trading_dates(start: date, days: int) -> list[date]:
+    """The simulator's ``days`` trading days (weekdays) from ``start``."""
+    return [d.date() for d in pd.DatetimeIndex(_busdays(start, days).astype("datetime64[ns]"))]
+
+
+def last_closed_day(as_of: datetime) -> date:
+    """The latest New-York trading date whose extended session (04:00-20:00) had ended at
+    ``as_of``: the day before, until 20:00 New York time."""
+    local = as_of.astimezone(ZoneInfo(EXCHANGE_TZ))
+    return (local - timedelta(hours=20)).date()
+
+
+def _busdays(start: date, days: int) -> np.ndarray:
+    return np.busday_offset(np.datetime64(start, "D"), np.arange(days), roll="forward")
+
+
 def _trading_days(config: SimulatorConfig) -> tuple[list[date], np.ndarray]:
     """Weekdays from ``start_date`` and their New-York midnights as UTC epoch ms."""
-    days = np.busday_offset(
-        np.datetime64(config.start_date, "D"), np.arange(config.days), roll="forward"
-    )
+    days = _busdays(config.start_date, config.days)
     local = pd.DatetimeIndex(days.astype("datetime64[ns]")).tz_localize(EXCHANGE_TZ)
     return [d.date() for d in local], local.asi8 // 1_000_000
 

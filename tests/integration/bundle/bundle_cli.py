@@ -20,13 +20,13 @@ _LAUNCH = (
 
 
 def finml(
-    *args: str, home: Path, cwd: Path = REPO, timeout: int = 900
+    *args: str, home: Path, cwd: Path = REPO, timeout: int = 900, config: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "FINML_HOME": str(home),
         "PYTHONPATH": str(REPO / "src"),
-        "FINML_CONFIG": str(REPO / "project_config.yml"),
+        "FINML_CONFIG": str(config or REPO / "project_config.yml"),
     }
     return subprocess.run(
         [sys.executable, "-c", _LAUNCH, *args],

@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
-from bundle_cli import finml, job_runs
+import yaml
+from bundle_cli import REPO, finml, job_runs
 
 DAYS = os.environ.get("FINML_E2E_DAYS", "8")
 TRADES = os.environ.get("FINML_E2E_TRADES", "400")
 pytestmark = pytest.mark.timeout(3600)
 
 
+REQUESTED = "retrain requested"
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = tmp_path_factory.mktemp("e2e_home")
+    # The project's config, but a retrain the trigger starts only says so (a second
+    # training run is the replay's business, tests/integration/test_replay.py).
+    config = yaml.safe_load((REPO / "project_config.yml").read_text())
+    action = {"command": [sys.executable, "-c", f"print({REQUESTED!r})"]}
+    config["monitoring"] = {**(config.get("monitoring") or {}), "action": action}
+    config_file = home / "project_config.yml"
+    config_file.write_text(yaml.safe_dump(config))
     results = {}
     for job, extra in (
         (
@@ -35,8 +47,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ("rollback_job", []),
     ):
         results[job] = finml(
-            "job", "run", job, "--target", "local", *extra, home=home, timeout=3000
-        )
+            "job", "run", job, "--target", "local", *extra, home=home, timeout=3000,
+            config=config_file,
+        )  # fmt: skip
     return {"home": home, "results": results, "rows": job_runs(home)}
 
 
@@ -58,6 +71,7 @@ def test_ingestion_runs_collect_then_medallion_and_publishes_task_values(
     assert [(r["task"], r["attempt"], r["state"]) for r in rows] == [
         ("collect", 1, "SUCCESS"),
         ("medallion", 1, "SUCCESS"),
+        ("features", 1, "SUCCESS"),
     ]
     assert rows[1]["start_time"] >= rows[0]["end_time"]  # depends_on order
     assert all(r["git_commit"] and r["target"] == "local" for r in rows)
@@ -67,6 +81,9 @@ def test_ingestion_runs_collect_then_medallion_and_publishes_task_values(
     tables = DeltaTables.from_config(ProjectConfig(home=warehouse["home"]), None)
     silver = tables.table("silver_trades").count()
     assert silver > 0
+    # The features task brought the feature store and the labels up to date with silver.
+    assert tables.table("trade_features").count() == silver
+    assert tables.table("trade_labels").count() == silver
     # The task values the medallion script published reached the runner's files (silver
     # has grown since only if a later job appended to it, which none does).
     values = Path(rows[1]["logs_path"]).parent / "medallion.values.json"
@@ -95,7 +112,7 @@ def test_ingestion_then_retraining_leave_a_champion(warehouse: dict) -> None:
     assert gate["message"] == "'PROMOTE' EQUAL_TO 'PROMOTE' -> true"
 
 
-def test_batch_inference_scores_with_the_champion(warehouse: dict) -> None:
+def test_batch_inference_scores_every_new_trade_once_with_the_champion(warehouse: dict) -> None:
     result = warehouse["results"]["batch_inference_job"]
     assert result.returncode == 0, result.stderr[-3000:]
     from finml.config import ProjectConfig
@@ -103,8 +120,10 @@ def test_batch_inference_scores_with_the_champion(warehouse: dict) -> None:
 
     tables = DeltaTables.from_config(ProjectConfig(home=warehouse["home"]), None)
     predictions = tables.table("predictions").to_arrow()
-    assert predictions.num_rows > 0
     assert set(predictions.column("model_version").to_pylist()) == {"1"}
+    # deploy_champion scored the holdout; the scheduled job then scored every other trade.
+    trades = set(predictions.column("trade_id").to_pylist())
+    assert len(trades) == predictions.num_rows == tables.table("trade_features").count()
 
 
 def test_drift_monitoring_runs_drift_trigger_and_alert(warehouse: dict) -> None:
@@ -112,9 +131,28 @@ def test_drift_monitoring_runs_drift_trigger_and_alert(warehouse: dict) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert states(warehouse, "drift_monitoring_workflow") == {
         "drift": "SUCCESS",
+        "performance": "SUCCESS",
+        "rollback_check": "SUCCESS",
         "retrain_trigger": "SUCCESS",
         "alert": "SUCCESS",
     }
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+    tables = DeltaTables.from_config(ProjectConfig(home=warehouse["home"]), None)
+    # Every simulated day (all closed by now) was checked and measured once for v1.
+    drift = tables.table("drift_monitoring").to_arrow().to_pylist()
+    assert {r["reference"].split(" / ")[0].rsplit(" ", 1)[1] for r in drift} == {"v1"}
+    days = {r["window"]["start"] for r in drift}
+    monitored = tables.table("model_monitoring").to_arrow().to_pylist()
+    assert len(monitored) == len({r["window"]["start"] for r in monitored}) == int(DAYS)
+    assert days == {r["window"]["start"] for r in monitored}
+    # One trigger decision per window of the champion; a trigger ran the configured action.
+    audit = tables.table("retraining_audit").to_arrow().to_pylist()
+    assert len(audit) == int(DAYS)
+    for row in audit:
+        if row["decision"] == "trigger":
+            assert row["action_status"] == "succeeded" and REQUESTED in row["action_detail"]
 
 
 def test_rollback_without_a_previous_champion_fails_with_a_clear_message(warehouse: dict) -> None:

@@ -42,3 +42,42 @@ def test_build_features_writes_point_in_time_train_and_test_sets(spark, config, 
     assert versions == {report.feature_table_version}
     last_train = train.agg({"_trade_date": "max"}).first()[0]
     assert last_train < test.agg({"_trade_date": "min"}).first()[0] == report.cutoff
+
+
+def test_incremental_updates_equal_a_whole_history_build_and_reruns_change_nothing(
+    spark, config, tables
+) -> None:
+    from finml.features.indicators import trade_features
+    from finml.jobs.features import update_features
+
+    # Short windows, so the lookback (23 trades) is shorter than the earlier history.
+    short = {"vol_windows": (5, 10), "zscore_window": 10, "stale_lookback": 20, "rsi_period": 5,
+             "bollinger_period": 8, "range_window": 6, "macd_fast": 3, "macd_slow": 6,
+             "macd_signal": 3, "ema_horizon": 2}  # fmt: skip
+    config = config.model_copy(update={"features": short})
+    settings = FeatureSettings(**short)
+    assert settings.lookback_rows < 100
+    trades = sample_trades(400)
+    held_back = trades.index == 150  # a late trade of the first day, landing last
+    first = trades[~held_back & (trades.groupby("symbol").cumcount() < 300)]
+    rest = trades[~trades.index.isin(first.index)]
+    silver = tables.table("silver_trades")
+    silver.append(to_spark(spark, first))
+    assert update_features(config, spark, tables) == 1
+    silver.append(to_spark(spark, rest))
+    assert update_features(config, spark, tables) == 1
+    store, labels = tables.table("trade_features"), tables.table("trade_labels")
+    versions = (store.version(), labels.version())
+    assert update_features(config, spark, tables) == 0  # nothing new: no batch, no commit
+    assert (store.version(), labels.version()) == versions
+
+    names = feature_names(settings)
+    whole = to_spark(spark, trades).transform(trade_features(settings)).toPandas()
+    got = store.read().toPandas()
+    assert len(got) == len(trades) and got["trade_id"].is_unique
+    merged = whole.merge(got, on="trade_id", suffixes=("", "_inc"))
+    for name in names:
+        pd.testing.assert_series_equal(
+            merged[name], merged[f"{name}_inc"], check_names=False, rtol=1e-9, atol=1e-12
+        )
+    assert labels.count() == len(trades)

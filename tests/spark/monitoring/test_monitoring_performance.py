@@ -90,7 +90,7 @@ def test_inference_log_latency_percentiles_and_trigger(config, spark, tables) ->
     assert [d.decision for d in result.decisions] == ["trigger", "skip"]
     assert "metric dropped" in result.decisions[0].reason
     assert result.decisions[1].reason.startswith("cooldown")  # both decided just now
-    assert "quality score 0.5000 < 0.95" in result.decisions[1].violations  # latest run only
+    assert "data_quality: quality score 0.5000 < 0.95" in result.decisions[1].violations  # latest
     assert tables.table("retraining_audit").read().count() == 2
     assert "pr_auc=" in str(result)
 

@@ -52,7 +52,7 @@ def test_job_list_shows_tasks_in_yaml_order() -> None:
     result = CliRunner().invoke(app(), ["job", "list", "--root", str(REPO), "--json"])
     assert result.exit_code == 0, result.output
     jobs = {row["job"]: row for row in json.loads(result.stdout)}
-    assert jobs["ingestion_workflow"]["tasks"] == ["collect", "medallion"]
+    assert jobs["ingestion_workflow"]["tasks"] == ["collect", "medallion", "features"]
     assert jobs["retraining_workflow"]["tasks"][:3] == [
         "build_features",
         "train_regimes",

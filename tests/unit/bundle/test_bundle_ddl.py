@@ -31,7 +31,7 @@ CODE_SCHEMAS: dict[str, str | None] = {
     "alerts": "finml.monitoring.schemas:ALERTS",
     "drift_monitoring": "finml.monitoring.schemas:DRIFT_MONITORING",
     "model_monitoring": "finml.monitoring.schemas:MODEL_MONITORING",
-    "ab_tests": "finml.jobs.serving:AB_TESTS_SCHEMA",
+    "ab_tests": "finml.serving.abtest:AB_TESTS_SCHEMA",
 }
 
 

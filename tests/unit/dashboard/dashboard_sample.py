@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow as pa
 
 from finml.bundle.runs import JOB_RUNS_SCHEMA
-from finml.jobs.serving import AB_TESTS_SCHEMA
 from finml.models.audit import GATE_SCHEMA, ROLLBACK_SCHEMA
 from finml.monitoring.schemas import TABLE_SCHEMAS
 from finml.pipelines.quality import DQ_SCHEMA
 from finml.runtime.delta import DeltaTables
+from finml.serving.abtest import AB_TESTS_SCHEMA
 from finml.serving.scoring import PREDICTIONS_SCHEMA
 
 NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from finml.models.replay_ab import challenger_arm, complete_days, training_end_day
-from finml.serving.abtest import AB_TESTS_SCHEMA, compare, confusion_of
+from finml.serving.abtest import compare, confusion_of
 from finml.serving.routing import BUCKETS, bucket
 
 D1, D2, D3 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
@@ -50,9 +50,3 @@ def test_training_end_day_is_the_new_york_date_of_the_last_training_row() -> Non
     tags = {"finml.data_window": "2026-03-01T14:30:00+00:00/2026-03-03T02:00:00+00:00"}
     assert training_end_day(tags) == D1  # 02:00 UTC is still the 2nd in New York
     assert training_end_day({}) is None
-
-
-def test_ab_tests_schema_is_the_one_the_ab_report_writes() -> None:
-    from finml.jobs.serving import AB_TESTS_SCHEMA as REPORT_SCHEMA
-
-    assert AB_TESTS_SCHEMA.equals(REPORT_SCHEMA)

@@ -110,7 +110,9 @@ def test_every_decision_is_audited_and_memory_survives_restart(config, clock: Cl
     )
     assert [r["decision"] for r in rows] == ["skip", "trigger", "skip", "skip"]
     assert rows[1]["action"] == "local" and rows[1]["action_status"] == "succeeded"
-    assert json.loads(rows[0]["conditions"])["violations"] == ["drift severity HIGH >= HIGH"]
+    conditions = json.loads(rows[0]["conditions"])
+    assert conditions["violations"] == ["drift: drift severity HIGH >= HIGH"]
+    assert conditions["signals"] == ["drift"]
     assert all(r["reason"] for r in rows)
 
 
@@ -157,3 +159,35 @@ def test_databricks_action_arguments() -> None:
     assert isinstance(
         action_from_settings(RetrainAction(kind="databricks", job_id=7)), DatabricksJob
     )
+
+
+def test_each_signal_counts_its_own_n_of_m(config, clock: Clock) -> None:
+    drifted = Observation(
+        drift_severity="HIGH", metric=0.80, baseline_metric=0.80, new_samples=5000
+    )
+    worse = Observation(drift_severity="NONE", metric=0.60, baseline_metric=0.80, new_samples=5000)
+    policy = TriggerPolicy(violations_needed=2, window_count=3, cooldown_hours=0)
+    tables = DeltaTables.from_config(config, None)
+    trigger = RetrainingTrigger(policy, tables=tables, now=clock)
+    # One drifted window and one worse window: two signals, one window each -> no trigger.
+    assert trigger.evaluate(drifted).decision == "skip"
+    assert trigger.evaluate(worse).decision == "skip"
+    fired = trigger.evaluate(worse)  # the second window of the performance signal
+    assert fired.decision == "trigger"
+    assert fired.reason.startswith("performance: 2 of the last 3 windows violated")
+    # A new process restores each signal's history from the audit (cleared by the trigger).
+    clock.advance(hours=1)
+    again = RetrainingTrigger(policy, tables=tables, now=clock)
+    assert again.evaluate(drifted).decision == "skip"
+    assert again.evaluate(drifted).reason.startswith("drift: 2 of the last 2")
+
+
+def test_a_first_model_starts_once_enough_data_and_respects_the_cooldown(clock: Clock) -> None:
+    trigger = RetrainingTrigger(TriggerPolicy(cooldown_hours=24), now=clock)
+    waiting = trigger.start_without_champion(None, Observation(new_samples=10))
+    assert waiting.decision == "skip" and "no champion yet" in waiting.reason
+    first = trigger.start_without_champion("no champion yet: 5 days", Observation())
+    assert first.decision == "trigger" and first.reason == "no champion yet: 5 days"
+    clock.advance(hours=2)
+    blocked = trigger.start_without_champion("no champion yet: 5 days", Observation())
+    assert blocked.decision == "skip" and blocked.reason.startswith("cooldown")
