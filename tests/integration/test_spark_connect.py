@@ -230,3 +230,45 @@ def test_the_tables_are_jvm_delta_tables_with_change_feed_and_txn_ids(two_runs: 
         log = silver / "_delta_log" / f"{version:020d}.json"
         actions = [json.loads(line) for line in log.read_text().splitlines()]
         assert any("txn" in action for action in actions), f"commit {version} has no txn"
+
+
+# Two client processes on one session (the client and the server's foreachBatch worker)
+# number their relations from the same counter start; the server caches a relation's plan
+# under its id. The "worker" asks before creating the table, the "client" later under the
+# same plan id: it must see the table (it got the cached "false" and the stage skipped or
+# lost bronze_bars).
+PLAN_ID_PROBE = """
+import json, sys
+from pyspark.sql import SparkSession
+from pyspark.sql.connect.plan import LogicalPlan
+from pyspark.sql.types import LongType, StructField, StructType
+from finml.runtime.delta import DeltaTables, make_engine
+
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()  # plan cache on (default)
+spark.sql("CREATE SCHEMA IF NOT EXISTS spark_catalog.plan_id_probe")
+table = DeltaTables(
+    make_engine("delta-spark", spark), None, "spark_catalog", "plan_id_probe"
+).table("probe")
+LogicalPlan._nextPlanId = 10_000  # the worker's next plan id
+before = table.exists()
+table.create(StructType([StructField("id", LongType())]))
+LogicalPlan._nextPlanId = 10_000  # the client's, the same by chance
+print(json.dumps({"before": before, "after": table.exists()}))
+"""
+
+
+def test_a_table_created_by_another_process_of_the_session_exists_for_the_client(
+    connect: dict,
+) -> None:
+    config: ProjectConfig = connect["config"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env["JAVA_HOME"] = str(connect["root"] / "no-java-here")
+    result = subprocess.run(
+        [sys.executable, "-c", PLAN_ID_PROBE, str(config.spark.remote)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}

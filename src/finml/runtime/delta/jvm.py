@@ -44,6 +44,7 @@ from finml.runtime.delta.jvm_sql import (
     session_conf,
 )
 from finml.runtime.delta.schemas import conform
+from finml.runtime.names import quote
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -100,7 +101,31 @@ class DeltaSparkEngine(DeltaEngine):
                 return True
             except Exception:
                 return False
-        return bool(self._session().catalog.tableExists(str(ref.name)))
+        return self._in_catalog(ref)
+
+    def _in_catalog(self, ref: TableRef) -> bool:
+        """True if the catalog lists ``ref`` as a table (temporary views are not tables).
+
+        Asked with ``SHOW TABLES``, a SQL command, not ``spark.catalog.tableExists``: under
+        Spark Connect the latter is a relation, and the server caches the result of each
+        relation per session, keyed by the relation's plan id. Plan ids count up per client
+        process, and a ``foreachBatch`` function runs in another process (the server's Python
+        worker) on the same session: the ingest batch asking before it created a table and
+        the client asking later with the same plan id got the same cached "false" (the stage
+        skipped its upstream, or found it and then lost it: ``TableNotFound``). A command is
+        executed on every call.
+        """
+        from pyspark.errors import AnalysisException
+
+        name = ref.name
+        statement = f"SHOW TABLES IN {quote(name.catalog)}.{quote(name.schema)} LIKE '{name.table}'"
+        try:
+            rows = self._session().sql(statement).collect()
+        except AnalysisException as exc:
+            if exc.getCondition() in ("SCHEMA_NOT_FOUND", "CATALOG_NOT_FOUND"):
+                return False
+            raise
+        return any(r["tableName"].lower() == name.table and not r["isTemporary"] for r in rows)
 
     def version(self, ref: TableRef) -> int:
         self._require(ref)
