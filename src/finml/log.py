@@ -15,15 +15,29 @@ import structlog
 _configured = False
 
 
-class _CurrentStderr:
-    """``sys.stderr`` as it is when a line is written, so a redirect (a task run in
-    process, whose log is its file) catches the log lines too."""
+class _StderrLogger(structlog.PrintLogger):
+    """A ``PrintLogger`` writing to ``sys.stderr`` as it is at each call, so a redirect (a
+    task run in process, whose log is its file) catches the log lines too. It pickles as a
+    stderr ``PrintLogger`` does (a ``foreachBatch`` function over Spark Connect is pickled
+    with the loggers it uses)."""
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+    def __init__(self, *_: object) -> None:
+        super().__init__(file=sys.__stderr__)
 
-    def flush(self) -> None:
-        sys.stderr.flush()
+    def __getstate__(self) -> str:
+        return "stderr"
+
+    def __setstate__(self, state: str) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        with self._lock:
+            stream.write(message + "\n")
+            stream.flush()
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 def configure(level: str | None = None, fmt: str | None = None) -> None:
@@ -51,7 +65,7 @@ def configure(level: str | None = None, fmt: str | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level_name, logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=True,
     )
     _quiet_third_parties()
