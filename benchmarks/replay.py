@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     args.add_argument("--days", type=int, default=30)
     args.add_argument("--drift-day", type=int, default=15)
     args.add_argument("--bad-model-day", type=int, default=24)
-    args.add_argument("--trades-per-day", type=int, default=300)
+    args.add_argument("--trades-per-day", type=int, default=400)
     opts = args.parse_args(argv)
 
     from rich.console import Console

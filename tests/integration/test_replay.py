@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DAYS, DRIFT_DAY, BAD_DAY = 10, 6, 8
+DAYS, DRIFT_DAY, BAD_DAY = 8, 6, 6
 pytestmark = pytest.mark.timeout(3000)
 CHECKED = (
     "silver_trades",
@@ -53,7 +53,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = tmp_path_factory.mktemp("replay") / "home"
     result = finml(
         "replay", "--days", str(DAYS), "--drift-day", str(DRIFT_DAY),
-        "--bad-model-day", str(BAD_DAY), "--trades-per-day", "200", "--home", str(home),
+        "--bad-model-day", str(BAD_DAY), "--trades-per-day", "400", "--home", str(home),
     )  # fmt: skip
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
@@ -148,7 +148,7 @@ def test_running_every_job_again_changes_no_table(replayed: dict) -> None:
         result = finml(
             "job", "run", job, "--target", "local", "--in-process",
             "--var", "sim_as_of={{job.trigger.time.iso_datetime}}",
-            "--var", f"sim_days={DAYS}", "--var", "sim_trades_per_day=200", env=env,
+            "--var", f"sim_days={DAYS}", "--var", "sim_trades_per_day=400", env=env,
         )  # fmt: skip
         assert result.returncode == 0, f"{job}: {result.stdout[-2000:]} {result.stderr[-2000:]}"
     assert fingerprint(replayed) == before

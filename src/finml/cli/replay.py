@@ -34,7 +34,7 @@ def replay(
     ] = None,
     trades_per_day: Annotated[
         int, typer.Option(min=50, help="Trades per symbol and day of the simulated market.")
-    ] = 300,
+    ] = 400,
     home: Annotated[
         Path | None, typer.Option(help="The replay's home (default: <home>/replay).")
     ] = None,

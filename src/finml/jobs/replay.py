@@ -61,7 +61,7 @@ class ReplayPlan:
     days: int = 30
     drift_day: int | None = 15
     bad_model_day: int | None = None
-    trades_per_day: int = 300
+    trades_per_day: int = 400
     symbols: tuple[str, ...] = ("AAPL", "MSFT", "JPM")
     seed: int = 7
     training_days: int = 6
@@ -114,6 +114,9 @@ def replay_config(base: ProjectConfig, home: Path, plan: ReplayPlan, root: Path)
     models = data.get("models") or {}
     # Half the replayed day's trades per arm: a simulated market risks nothing.
     models["replay_ab"] = {"challenger_percent": 50, **(models.get("replay_ab") or {})}
+    # Two walk-forward folds: the first fold of a first model (5 days) then reaches past
+    # the first 300 trades of each symbol, which the simulator keeps free of anomalies.
+    models.setdefault("folds", 2)
     data["models"] = models
     monitoring = data.get("monitoring") or {}
     monitoring["policy"] = {
@@ -235,8 +238,10 @@ def force_bad_model(
     audited as a manual promotion. Returns its version."""
     import mlflow
     import numpy as np
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
+    from sklearn.pipeline import make_pipeline
 
     from finml import registry
     from finml.features import LABEL_COLUMN, feature_columns
@@ -246,11 +251,13 @@ def force_bad_model(
     train = tables.require("train_set").to_arrow().to_pandas()
     test = tables.require("test_set").to_arrow().to_pandas()
     names = tuple(feature_columns(train))
-    x = train[list(names)].fillna(0.0).to_numpy(np.float64)
+    x = train[list(names)].to_numpy(np.float64)
     shuffled = np.random.default_rng(0).permutation(train[LABEL_COLUMN].to_numpy())
-    classifier = LogisticRegression(max_iter=200).fit(x, shuffled)
+    # Features have nulls (a window before its first full length): imputed, as any model's.
+    classifier = make_pipeline(SimpleImputer(strategy="constant", fill_value=0.0),
+                               LogisticRegression(max_iter=200)).fit(x, shuffled)  # fmt: skip
     model = ThresholdClassifier(classifier, names, 0.5)
-    holdout = classifier.predict_proba(test[list(names)].fillna(0.0).to_numpy(np.float64))[:, 1]
+    holdout = classifier.predict_proba(test[list(names)].to_numpy(np.float64))[:, 1]
     pr_auc = float(average_precision_score(test[LABEL_COLUMN], holdout))
     registry.configure(config)
     with mlflow.start_run(run_name="replay-bad-model"):
