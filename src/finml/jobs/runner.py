@@ -266,18 +266,29 @@ class _Runner:
         started = datetime.now(UTC)
         log.info("task_started", job=self.run.job, task=key, attempt=attempt, log=str(log_path))
         if self.in_process:
-            code, state, message = in_process.run_script(
-                script, args, in_process.task_environment(self.config, extra), log_path
-            )
-            if state == SUCCESS:
-                self.run.values[key] = read_task_values(values_file)
-            elif message is None:
-                message = submit.tail(log_path)
-            self._record(key, attempt, state, started, code, str(log_path), message)
-            return state
+            env = in_process.task_environment(self.config, extra)
+            code, state, message = in_process.run_script(script, args, env, log_path)
+        else:
+            code, state, message = self._spawn(task, key, script, args, extra, log_path)
+        if state == SUCCESS:
+            self.run.values[key] = read_task_values(values_file)
+        elif message is None:
+            message = submit.tail(log_path)
+        self._record(key, attempt, state, started, code, str(log_path), message)
+        return state
+
+    def _spawn(
+        self,
+        task: Task,
+        key: str,
+        script: Path,
+        args: list[str],
+        extra: dict[str, str],
+        log_path: Path,
+    ) -> tuple[int | None, str, str | None]:
+        """The task as its own ``spark-submit`` process, killed at its timeout."""
         cmd = submit.command(self.config, script, args, f"finml:{self.run.job}:{key}")
         env = submit.environment(self.config, extra)
-        timeout = self._timeout(task)
         with log_path.open("w") as out:
             out.write("$ " + " ".join(cmd) + "\n")
             out.flush()
@@ -289,13 +300,7 @@ class _Runner:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            code, state, message = submit.wait(process, timeout)
-        if state == SUCCESS:
-            self.run.values[key] = read_task_values(values_file)
-        elif message is None:
-            message = submit.tail(log_path)
-        self._record(key, attempt, state, started, code, str(log_path), message)
-        return state
+            return submit.wait(process, self._timeout(task))
 
     def _job_timed_out(self) -> bool:
         elapsed = time.monotonic() - self.started

@@ -175,3 +175,32 @@ def test_a_python_wheel_task_runs_the_console_script_entry_point(run: dict) -> N
     (wheel,) = run["tasks"]["wheel"]
     assert wheel["state"] == "SUCCESS", Path(wheel["logs_path"]).read_text()[-2000:]
     assert '"catalog": "finml_local"' in Path(wheel["logs_path"]).read_text()
+
+
+def test_in_process_tasks_keep_retries_values_branches_and_failures(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # The same job with --in-process: every task a call in one process (one SparkSession).
+    # Timeouts are not enforced there, so the sleeping task is left out.
+    root = synthetic_bundle(tmp_path_factory.mktemp("bundle_in_process"))
+    job_file = root / "resources" / "synthetic.yml"
+    job = yaml.safe_load(job_file.read_text())
+    tasks = job["resources"]["jobs"]["synthetic"]["tasks"]
+    tasks[:] = [t for t in tasks if t["task_key"] not in ("slow", "wheel")]
+    job_file.write_text(yaml.safe_dump(job, sort_keys=False))
+    home = tmp_path_factory.mktemp("home_in_process")
+    result = finml(
+        "job", "run", "synthetic", "--root", str(root), "--target", "local", "--in-process",
+        home=home,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "breaks=FAILED" in result.stderr
+    final = {row["task"]: row["state"] for row in job_runs(home)}
+    assert final["flaky"] == final["on_true"] == final["cleanup"] == "SUCCESS"
+    assert final["on_false"] == "EXCLUDED" and final["after_break"] == "UPSTREAM_FAILED"
+    attempts = [r["attempt"] for r in job_runs(home) if r["task"] == "flaky"]
+    assert sorted(attempts) == [1, 2, 3]
+    ran = sorted((root / "ran.txt").read_text().split())
+    assert ran == ["cleanup:local", "fan:x", "fan:y", "on_true:3"]
+    log = next(r["logs_path"] for r in job_runs(home) if r["task"] == "breaks")
+    assert Path(log).read_text().startswith("$ (in process) ")
