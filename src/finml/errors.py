@@ -31,6 +31,10 @@ class RunLocked(FinmlError):
     """Another run holds the lock on the same home and tables."""
 
 
+class StorageFull(FinmlError, OSError):
+    """A write found its file system full (or over quota); names the file and the table."""
+
+
 class DeltaEngineError(FinmlError):
     """The Delta engine could not be selected or failed an operation."""
 

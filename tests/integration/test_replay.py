@@ -91,7 +91,8 @@ def test_the_replay_exits_0_with_a_timeline_of_every_day(replayed: dict) -> None
 
 
 def test_a_first_model_is_trained_on_the_triggers_audited_reason(replayed: dict) -> None:
-    triggers = [r for r in rows(replayed, "retraining_audit") if r["decision"] == "trigger"]
+    audit = sorted(rows(replayed, "retraining_audit"), key=lambda r: r["sequence"])
+    triggers = [r for r in audit if r["decision"] == "trigger"]
     assert triggers, "no retrain was triggered"
     assert triggers[0]["reason"].startswith("no champion yet")
     assert triggers[0]["action_status"] == "succeeded", triggers[0]["action_detail"][-2000:]

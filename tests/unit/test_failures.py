@@ -13,7 +13,13 @@ from pyspark.errors import PySparkRuntimeError
 
 from finml.errors import JobError
 from finml.jobs.entry import run_task
-from finml.runtime.failures import JavaCause, spark_failure, summarise, table_of
+from finml.runtime.failures import (
+    JavaCause,
+    _embedded_causes,
+    spark_failure,
+    summarise,
+    table_of,
+)
 
 
 def gateway_exited() -> PySparkRuntimeError:
@@ -60,6 +66,28 @@ def test_a_java_cause_reads_as_class_and_the_informative_line() -> None:
         "org.apache.spark.api.python.PythonException: ValueError: bad row"
     )
     assert JavaCause("java.lang.NullPointerException", "").text == "java.lang.NullPointerException"
+
+
+def test_the_java_failure_inside_a_python_callbacks_traceback_is_read_from_its_text() -> None:
+    # What a failed foreachBatch function sends back to the JVM: its Python traceback, which
+    # carries the Java failure of the read it made only as text.
+    text = "\n".join(
+        [
+            "Traceback (most recent call last):",
+            '  File "stages.py", line 9, in execute_micro_batch',
+            "py4j.protocol.Py4JJavaError: An error occurred while calling o12.count.",
+            ": org.apache.spark.SparkException: [FAILED_READ_FILE.NO_HINT] file:/w/t/p.parquet",
+            "Caused by: java.lang.RuntimeException: /w/t/p.parquet is not a Parquet file",
+            "\tat org.apache.parquet.hadoop.ParquetFileReader.readFooter(X.java:1)",
+        ]
+    )
+    assert _embedded_causes(text) == [
+        JavaCause(
+            "org.apache.spark.SparkException", "[FAILED_READ_FILE.NO_HINT] file:/w/t/p.parquet"
+        ),
+        JavaCause("java.lang.RuntimeException", "/w/t/p.parquet is not a Parquet file"),
+    ]
+    assert _embedded_causes("Traceback (most recent call last):\nValueError: x") == []
 
 
 def test_a_task_ends_with_one_line_naming_the_cause(capfd: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ one engine to the other without reprocessing anything.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from finml.errors import DeltaEngineError
+from finml.errors import DeltaEngineError, StorageFull
 from finml.log import get_logger
 from finml.pipelines.quality import DQ_TABLE, QualityRecord, to_arrow
 from finml.runtime.batches import Batch, BatchLog, create_once
@@ -116,7 +117,31 @@ def run_stage(
     run_id: str,
 ) -> list[QualityRecord]:
     """Run ``stage`` over everything its source gained; returns the quality records of the
-    batches this call executed (none when nothing was new)."""
+    batches this call executed (none when nothing was new). A full file system (the stage's
+    bookkeeping or a table write in this process) raises :class:`StorageFull` naming the
+    stage's tables and the file."""
+    try:
+        return _run_stage(stage, tables, folder, quality, run_id)
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL or isinstance(exc, StorageFull):
+            raise
+        names = ", ".join(str(tables.name(t)) for t in stage.targets)
+        raise StorageFull(
+            f"stage {stage.name} on table {names}: {exc.strerror}"
+            + (f" writing {exc.filename}" if exc.filename else "")
+        ) from exc
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _run_stage(
+    stage: Stage,
+    tables: DeltaTables,
+    folder: Path,
+    quality: QualitySettings,
+    run_id: str,
+) -> list[QualityRecord]:
     batch_log = BatchLog(folder / stage.name)
     _adopt_legacy_progress(stage, tables, batch_log)
     run = _Run(stage, tables, batch_log, quality, run_id)

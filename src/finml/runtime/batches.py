@@ -167,8 +167,11 @@ def create_once(path: Path, text: str) -> bool:
     the file appears whole or not at all and a concurrent creator cannot overwrite it.
     """
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(text)
     try:
+        try:
+            temporary.write_text(text)
+        except OSError as exc:  # a full disk fails at close, naming no file: name it
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         os.link(temporary, path)
         return True
     except FileExistsError:

@@ -26,6 +26,12 @@ _MAX_CAUSES = 32  # a Java cause chain is short; this only guards against a cycl
 _MAX_LENGTH = 1000
 _CONDITION = re.compile(r"^\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\]")
 _FILE = re.compile(r"file:(/[^\s'\"`,;]+)")
+# A Java exception line inside text (a Python traceback a Spark callback raised, which
+# reaches the JVM only as text): ``Caused by: java.io.IOException: message``.
+_EMBEDDED = re.compile(
+    r"^(?:Caused by: |: )?((?:[a-z_][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)): (.+)$"
+)
+_PYTHON_PROXY = "py4j.Py4JException"
 _GATEWAY_EXITED = "JAVA_GATEWAY_EXITED"
 _DELTA_LOG = "_delta_log"
 
@@ -107,7 +113,20 @@ def java_causes(exc: BaseException) -> list[JavaCause]:
             throwable = throwable.getCause() or _first_suppressed(throwable)
         except Exception:  # the JVM died mid-walk: keep the links already read
             break
+    if chain and chain[-1].cls == _PYTHON_PROXY:  # e.g. a foreachBatch function that failed
+        chain += _embedded_causes(chain[-1].message)
     return chain
+
+
+def _embedded_causes(text: str) -> list[JavaCause]:
+    """The Java exceptions named in ``text`` (a Python traceback of a Spark callback, which
+    carries its own Java failure only as text), outermost first."""
+    found = []
+    for line in text.splitlines():
+        match = _EMBEDDED.match(line.strip())
+        if match and not match.group(1).startswith(("py4j.", "pyspark.")):
+            found.append(JavaCause(match.group(1), match.group(2)))
+    return found[:_MAX_CAUSES]
 
 
 def _first_suppressed(throwable: Any) -> Any:
