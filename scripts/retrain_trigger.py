@@ -8,7 +8,8 @@ signal, cooldown, daily cap, minimum new samples; every decision audited in
 retraining job through the local job runner, on Databricks ``jobs.run_now``.
 
 Parameters: --catalog --schema --env [--git-sha] [--as-of ISO-8601] (the trigger's clock;
-the job passes its trigger time).
+the job passes its trigger time) [--retrain-job ID] (the bundle passes
+``${resources.jobs.retraining_workflow.id}``: the job id on Databricks, ``local:...`` here).
 Task value: ``retrain`` (true|false).
 """
 
@@ -21,9 +22,14 @@ def main(argv: list[str]) -> None:
     from finml.bundle.params import library, task_context
     from finml.bundle.task_values import set_task_value
 
-    ctx = task_context(argv, optional={"as_of": ""})
+    ctx = task_context(argv, optional={"as_of": "", "retrain_job": ""})
     run_retrain_trigger = library("finml.jobs.production:run_retrain_trigger")
-    decisions = run_retrain_trigger(ctx.config, ctx.tables(), as_of=ctx.instant("as_of"))
+    decisions = run_retrain_trigger(
+        ctx.config,
+        ctx.tables(),
+        as_of=ctx.instant("as_of"),
+        retrain_job=ctx.params["retrain_job"] or None,
+    )
     set_task_value("retrain", "true" if any(d.triggered for d in decisions) else "false")
     for decision in decisions:
         print(f"{decision.decision}: {decision.reason} ({decision.action_status})")

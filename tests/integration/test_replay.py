@@ -100,6 +100,18 @@ def test_a_first_model_is_trained_on_the_triggers_audited_reason(replayed: dict)
     assert any(g["decision"] == "PROMOTE" for g in gates)
 
 
+def test_drift_starts_a_retrain_at_its_onset_and_never_before(replayed: dict) -> None:
+    timeline = json.loads((replayed["home"] / "replay_timeline.json").read_text())
+    by_drift = [
+        index
+        for index, day in enumerate(timeline)
+        if day["decision"] == "trigger" and (day["reason"] or "").startswith("drift")
+    ]
+    assert by_drift, [(d["day"], d["drift"], d["reason"]) for d in timeline]
+    assert by_drift[0] in (DRIFT_DAY, DRIFT_DAY + 1), by_drift  # within one window of it
+    assert timeline[DRIFT_DAY]["drift"] == "HIGH"
+
+
 def test_predictions_hold_each_trade_and_version_once(replayed: dict) -> None:
     predictions = rows(replayed, "predictions")
     keys = Counter((p["trade_id"], p["model_name"], p["model_version"]) for p in predictions)

@@ -53,6 +53,7 @@ def run_production_drift(
     from pyspark.sql import functions as F
 
     from finml import registry
+    from finml.models.lifecycle import live_from
     from finml.serving.models import signature_features
     from finml.serving.scoring import with_predictions
     from finml.serving.settings import ServingSettings
@@ -82,6 +83,9 @@ def run_production_drift(
         .join(scored.select("trade_id", "score"), "trade_id")
         .withColumn("_window", window_day)
     )
+    live = live_from(tags)
+    if live is not None:  # the holdout days it was chosen on are not production
+        current = current.where(F.col("_window") >= F.lit(live))
     if checked:
         current = current.where(~F.col("_window").isin(list(checked)))
     if current.isEmpty():
@@ -223,21 +227,25 @@ def run_retrain_trigger(
     *,
     as_of: datetime,
     trigger: RetrainingTrigger | None = None,
+    retrain_job: str | None = None,
 ) -> list[Decision]:
     """Feed the retraining trigger one observation per window not observed yet: the
     champion's live PR-AUC (``model_monitoring``) against its validation PR-AUC, the
-    window's worst drift severity against the champion's reference (``drift_monitoring``)
-    and the latest data-quality score (``data_quality_log``). The trigger's clock is
+    window's drift (worst severity and share of drifted columns) against the champion's
+    reference (``drift_monitoring``) and the latest data-quality score
+    (``data_quality_log``). A trigger starts ``retrain_job`` (a Databricks job id: ``jobs.
+    run_now``; ``local:...`` or None: the configured action). The trigger's clock is
     ``as_of`` (the job's trigger time), so cooldown and daily cap count in market time.
     Windows scored by earlier champions are not evidence against this one."""
     from finml import registry
-    from finml.monitoring.actions import action_from_settings
+    from finml.models.lifecycle import live_from
+    from finml.monitoring.actions import action_for_job
     from finml.monitoring.trigger import Observation, RetrainingTrigger
     from finml.serving.settings import ServingSettings
 
     settings = MonitoringSettings.from_config(config)
     if trigger is None:
-        action = action_from_settings(settings.action)
+        action = action_for_job(settings.action, retrain_job)
         trigger = RetrainingTrigger(settings.policy, action, tables, now=lambda: as_of)
     registry.configure(config)
     name = registry.model_name(config, ServingSettings.from_config(config).model)
@@ -253,18 +261,25 @@ def run_retrain_trigger(
         for r in monitored.to_arrow().to_pylist()
         if r["model_name"] == name and r["model_version"] == version
     ]
-    seen = trigger.last_window_end
+    seen, live = trigger.last_window_end, live_from(champion.tags)
     fresh = sorted(
-        (r for r in windows if seen is None or r["window"]["end"] > seen),
+        (
+            r
+            for r in windows
+            if (seen is None or r["window"]["end"] > seen)
+            and (live is None or r["window"]["start"] >= live)
+        ),
         key=lambda r: r["window"]["start"],
     )
-    severities = _drift_by_window(tables, f"{name} v{version} /")
+    drift = _drift_by_window(tables, f"{name} v{version} /", settings.policy.min_drift_severity)
     baseline = validation_metric(config, name, version)
     quality = latest_quality_score(tables)
     decisions = []
     for index, rec in enumerate(fresh):
+        worst, share = drift.get(rec["window"]["start"].replace(tzinfo=None), ("NONE", None))
         observation = Observation(
-            drift_severity=severities.get(rec["window"]["start"].replace(tzinfo=None), "NONE"),
+            drift_severity=worst,
+            drift_share=share,
             metric=rec["pr_auc"],
             baseline_metric=baseline,
             new_samples=int(rec["labelled_count"] or 0),
@@ -298,20 +313,29 @@ def _first_model(
     )
 
 
-def _drift_by_window(tables: DeltaTables, reference_prefix: str) -> dict[datetime, str]:
-    """The worst drift severity per window start of the references starting with
-    ``reference_prefix`` (the champion's)."""
+def _drift_by_window(
+    tables: DeltaTables, reference_prefix: str, min_severity: str
+) -> dict[datetime, tuple[str, float]]:
+    """Per window start of the references starting with ``reference_prefix`` (the
+    champion's): the worst drift severity, and the share of the window's checked columns
+    at ``min_severity`` or worse (dataset drift, as Evidently's drift share)."""
     from finml.monitoring.drift.report import SEVERITY_ORDER
 
     table = tables.table("drift_monitoring")
     if not table.exists() or "reference" not in table.schema().fieldNames():
         return {}
-    worst: dict[datetime, str] = {}
+    floor = SEVERITY_ORDER[min_severity]
+    levels: dict[datetime, list[str]] = {}
     for r in table.to_arrow().select(["window", "reference", "severity"]).to_pylist():
         if not (r["reference"] or "").startswith(reference_prefix) or not r["window"]:
             continue
-        start = r["window"]["start"].replace(tzinfo=None)
-        level = r["severity"] or "NONE"
-        if SEVERITY_ORDER.get(level, 0) >= SEVERITY_ORDER.get(worst.get(start, "NONE"), 0):
-            worst[start] = level
-    return worst
+        levels.setdefault(r["window"]["start"].replace(tzinfo=None), []).append(
+            r["severity"] or "NONE"
+        )
+    return {
+        start: (
+            max(found, key=lambda level: SEVERITY_ORDER.get(level, 0)),
+            sum(SEVERITY_ORDER.get(level, 0) >= floor for level in found) / len(found),
+        )
+        for start, found in levels.items()
+    }

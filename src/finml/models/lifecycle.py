@@ -80,6 +80,19 @@ def window_end(tags: dict[str, str], key: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def live_from(tags: dict[str, str]) -> datetime | None:
+    """The ``finml.live_from`` tag of a promoted version (UTC), None if absent or invalid:
+    windows starting earlier are its training or holdout data, not production."""
+    value = tags.get(LIVE_FROM) or ""
+    try:
+        parsed = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def registered_metric(tags: dict[str, str], metric: str = "pr_auc") -> float | None:
     """The holdout ``metric`` recorded at registration (tag ``finml.metric.<metric>``)."""
     try:

@@ -147,3 +147,21 @@ def action_from_settings(settings: RetrainAction) -> Action:
     if settings.kind == "databricks":
         return DatabricksJob(job_id=settings.job_id or 0)
     return LocalCommand(settings.command, settings.timeout_seconds)
+
+
+def action_for_job(settings: RetrainAction, job: str | None) -> Action:
+    """The action that starts the retraining job the bundle names: on Databricks,
+    ``${resources.jobs.retraining_workflow.id}`` resolves to the job's numeric id and the
+    action is :class:`DatabricksJob` with it; locally it resolves to ``local:jobs.<key>``
+    (or nothing is passed) and the configured ``monitoring.action`` runs.
+
+    Raises:
+        ConfigError: ``job`` is neither a positive job id nor a local reference.
+    """
+    if not job or job.startswith("local:"):
+        return action_from_settings(settings)
+    if not job.isdigit():
+        raise ConfigError(
+            f"--retrain-job: expected a Databricks job id or local:jobs.<key>, got {job!r}"
+        )
+    return DatabricksJob(int(job))

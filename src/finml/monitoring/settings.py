@@ -67,6 +67,9 @@ class TriggerPolicy(_Strict):
     max_per_day: int = Field(2, ge=1)
     min_new_samples: int = Field(1000, ge=0)
     min_drift_severity: Literal["MEDIUM", "HIGH"] = "HIGH"
+    # A window drifted when at least this share of its columns (features and the score) is
+    # at min_drift_severity or worse: dataset drift, as Evidently's drift_share (0.5).
+    min_drift_share: float = Field(0.5, gt=0, le=1)
     max_metric_drop: float = Field(0.05, ge=0, le=1)
     min_quality_score: float = Field(0.95, ge=0, le=1)
     schedule_hours: float | None = Field(None, gt=0)

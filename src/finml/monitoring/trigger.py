@@ -46,7 +46,8 @@ _CONDITIONS: dict[str, Callable[[Observation, TriggerPolicy], str | None]] = {}
 class Observation:
     """What one monitoring window looked like (None = not measured this window)."""
 
-    drift_severity: str = "NONE"
+    drift_severity: str = "NONE"  # the worst column's
+    drift_share: float | None = None  # share of columns at the policy's severity or worse
     metric: float | None = None  # e.g. PR-AUC of the window
     baseline_metric: float | None = None  # the same metric at training time
     quality_score: float | None = None  # share of rows passing expectations
@@ -84,8 +85,15 @@ def condition(name: str) -> Callable[[Callable], Callable]:
 @condition("drift")
 def _drift(obs: Observation, policy: TriggerPolicy) -> str | None:
     level = SEVERITY_ORDER.get(obs.drift_severity, 0)
-    if level >= SEVERITY_ORDER[policy.min_drift_severity]:
+    if level < SEVERITY_ORDER[policy.min_drift_severity]:
+        return None
+    if obs.drift_share is None:  # one overall severity (no per-column share measured)
         return f"drift severity {obs.drift_severity} >= {policy.min_drift_severity}"
+    if obs.drift_share >= policy.min_drift_share:
+        return (
+            f"drift in {obs.drift_share:.0%} of columns at {policy.min_drift_severity} or worse"
+            f" (>= {policy.min_drift_share:.0%}); worst {obs.drift_severity}"
+        )
     return None
 
 

@@ -191,3 +191,31 @@ def test_a_first_model_starts_once_enough_data_and_respects_the_cooldown(clock: 
     clock.advance(hours=2)
     blocked = trigger.start_without_champion("no champion yet: 5 days", Observation())
     assert blocked.decision == "skip" and blocked.reason.startswith("cooldown")
+
+
+def test_a_window_drifts_only_when_enough_of_its_columns_do(clock: Clock) -> None:
+    # Dataset drift: one column's HIGH PSI in a window of 23 is noise; half of them is drift.
+    policy = TriggerPolicy(
+        violations_needed=1, window_count=1, cooldown_hours=0, min_drift_share=0.5
+    )
+    trigger = RetrainingTrigger(policy, now=clock)
+    few = Observation(drift_severity="HIGH", drift_share=4 / 23, new_samples=5000)
+    assert trigger.evaluate(few).decision == "skip"
+    clock.advance(days=1)
+    many = Observation(drift_severity="HIGH", drift_share=13 / 23, new_samples=5000)
+    decision = trigger.evaluate(many)
+    assert decision.triggered
+    assert "drift in 57% of columns at HIGH or worse (>= 50%); worst HIGH" in decision.reason
+
+
+def test_the_bundles_retrain_job_reference_picks_the_action() -> None:
+    from finml.monitoring.actions import action_for_job
+
+    local = RetrainAction(command=["finml", "job", "run", "retraining_workflow"])
+    on_databricks = action_for_job(local, "912345678")
+    assert isinstance(on_databricks, DatabricksJob) and on_databricks.job_id == 912345678
+    for here in ("local:jobs.retraining_workflow", None, ""):
+        action = action_for_job(local, here)
+        assert isinstance(action, LocalCommand) and action.command[-1] == "retraining_workflow"
+    with pytest.raises(ConfigError, match="--retrain-job: expected a Databricks job id"):
+        action_for_job(local, "retraining_workflow")
