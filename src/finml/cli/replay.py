@@ -81,7 +81,7 @@ def _print(result: ReplayResult) -> None:
         table.add_row(
             str(row["day"]),
             f"{row['trades']:,}",
-            row["drift"] or "-",
+            "-" if row["drift"] is None else f"{row['drift']} ({row['drift_share']:.0%} HIGH)",
             row["decision"] or "-",
             row["model_version"] or "-",
             "-" if pr is None else f"{pr:.3f}",

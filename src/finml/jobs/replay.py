@@ -282,21 +282,24 @@ def force_bad_model(
 
 
 def timeline(tables: DeltaTables, days: list[date]) -> list[dict[str, Any]]:
-    """One row per trading day: trades, drift severity, trigger decision, the version that
-    scored the day, its live PR-AUC, and registry events decided while that day was
-    monitored."""
-    rows = {d: {"day": d, "trades": 0, "drift": None, "decision": None, "reason": None,
-                "model_version": None, "pr_auc": None, "events": []} for d in days}  # fmt: skip
+    """One row per trading day: trades, drift (the worst column's severity and the share of
+    checked columns at HIGH), trigger decision, the version that scored the day, its live
+    PR-AUC, and registry events decided while that day was monitored."""
+    rows = {d: {"day": d, "trades": 0, "drift": None, "drift_share": None, "decision": None,
+                "reason": None, "model_version": None, "pr_auc": None, "events": []}
+            for d in days}  # fmt: skip
     order = {"NONE": 0, "MEDIUM": 1, "HIGH": 2}
     for r in _rows(tables, "trade_features", ["_trade_date"]):
         if r["_trade_date"] in rows:
             rows[r["_trade_date"]]["trades"] += 1
+    checked: dict[date, list[str]] = {}
     for r in _rows(tables, "drift_monitoring", ["window", "severity"]):
         day = _day(r["window"])
-        if day in rows and order.get(r["severity"] or "NONE", 0) >= order.get(
-            rows[day]["drift"] or "NONE", -1
-        ):
-            rows[day]["drift"] = r["severity"]
+        if day in rows:
+            checked.setdefault(day, []).append(r["severity"] or "NONE")
+    for day, levels in checked.items():
+        rows[day]["drift"] = max(levels, key=lambda level: order.get(level, 0))
+        rows[day]["drift_share"] = round(levels.count("HIGH") / len(levels), 3)
     for r in _rows(tables, "model_monitoring", ["window", "model_version", "pr_auc"]):
         day = _day(r["window"])
         if day in rows and r["pr_auc"] is not None:
