@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from finml.sources.landing_writer import LandingManifest, write_landing
-from finml.sources.sim_config import (
+from finml.config_simulator import (
     ANOMALY_TYPES,
     REGIMES,
     BadRecordRates,
@@ -27,6 +26,7 @@ from finml.sources.sim_config import (
     RegimeParams,
     SimulatorConfig,
 )
+from finml.sources.landing_writer import LandingManifest, write_landing
 
 __all__ = [
     "BadRecordRates",
