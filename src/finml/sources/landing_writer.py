@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from finml.config_simulator import SimulatorConfig
-    from finml.sources.simulator import SimulationResult
+    from finml.sources.sim_result import SimulationResult
 
 FUTURE_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 
