@@ -64,7 +64,7 @@ async def bare_client(payload: list[str], out: Path) -> int:
 async def collector_run(payload: list[str], landing: Path, rows: int) -> int:
     from pydantic import SecretStr
 
-    from finml.sources.collector_settings import FinnhubSettings
+    from finml.config_collectors import FinnhubSettings
     from finml.sources.finnhub import FinnhubCollector
 
     server = await serve_once(payload)

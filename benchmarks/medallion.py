@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     ).parse_args(argv)
     args.repeat = min(args.repeat, 1) or 1
     from finml.config import ProjectConfig
+    from finml.config_simulator import SimulatorConfig
     from finml.jobs.data import run_simulation
     from finml.runtime.delta import DeltaTables
     from finml.runtime.spark import get_spark
-    from finml.sources.sim_config import SimulatorConfig
 
     root = Path(tempfile.mkdtemp(prefix="finml-bench-medallion-"))
     source = ProjectConfig(home=root / "source")

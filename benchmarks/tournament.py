@@ -17,8 +17,9 @@ from _common import Measure, console, parser, progress, report
 
 
 def _tournament(rows: int, settings, bar, task) -> tuple[Measure, Measure, Measure, Measure, dict]:
-    from finml.models.base import Preprocessor, build
+    from finml.models.base import Preprocessor
     from finml.models.data import split_from_frame
+    from finml.models.roster import build
     from finml.models.synthetic import train_test
     from finml.models.tournament import run_tournament
 

@@ -25,13 +25,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from finml.config_collectors import CollectorSettings
 from finml.config_file import DEFAULT_CONFIG_FILE, ConfigSearch, find_config_file, read_config_file
 from finml.config_keys import UnknownKey, check_keys
 from finml.config_merge import ENV_OVERRIDES, merge_layers, validated
+from finml.config_simulator import SimulatorConfig
 from finml.errors import ConfigError
-from finml.runtime.names import TableName, validate_identifier
-from finml.sources.collector_settings import CollectorSettings
-from finml.sources.sim_config import SimulatorConfig
+from finml.names import TableName, validate_identifier
 
 __all__ = ["DEFAULT_CONFIG_FILE", "ENV_OVERRIDES", "ProjectConfig", "SparkSettings", "secret"]
 

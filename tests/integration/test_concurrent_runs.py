@@ -20,11 +20,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.jobs.data import run_simulation
 from finml.pipelines.medallion import run_medallion
 from finml.runtime.delta import DeltaTables
 from finml.runtime.locks import run_lock
-from finml.sources.sim_config import BadRecordRates, SimulatorConfig
 
 REPO = Path(__file__).resolve().parents[2]
 FINML = Path(sys.executable).with_name("finml")

@@ -20,13 +20,13 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.errors import DeclarativePipelineFailed
 from finml.jobs.data import run_simulation
 from finml.pipelines import contracts
 from finml.pipelines.medallion import run_medallion
 from finml.pipelines.sdp import SPEC_PATH, plan_run, run_pipeline
 from finml.runtime.delta import DeltaTables
-from finml.sources.sim_config import BadRecordRates, SimulatorConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SIM = SimulatorConfig(

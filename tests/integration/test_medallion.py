@@ -15,10 +15,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import MapType
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.jobs.data import run_simulation
 from finml.pipelines.medallion import quarantine_by_rule, run_medallion
 from finml.runtime.delta import DeltaTables
-from finml.sources.sim_config import BadRecordRates, SimulatorConfig
 
 REPO = Path(__file__).resolve().parents[2]
 GOLD = ("gold_bars_1m", "gold_bars_daily")

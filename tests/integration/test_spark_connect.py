@@ -28,8 +28,8 @@ import pytest
 from deltalake import DeltaTable, QueryBuilder
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.runtime.connect import server_command, server_environment
-from finml.sources.sim_config import BadRecordRates, SimulatorConfig
 from finml.sources.simulator import simulate, write_landing
 
 REPO = Path(__file__).resolve().parents[2]

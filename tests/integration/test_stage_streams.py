@@ -19,9 +19,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import MapType
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.pipelines.medallion import run_medallion
 from finml.runtime.delta import DeltaTables
-from finml.sources.sim_config import BadRecordRates, SimulatorConfig
 from finml.sources.simulator import simulate, write_landing
 
 SIM = SimulatorConfig(

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from finml.errors import InvalidIdentifier
-from finml.runtime.names import TableName, quote, validate_identifier
+from finml.names import TableName, quote, validate_identifier
 
 VALID = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,40}", fullmatch=True)
 

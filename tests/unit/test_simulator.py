@@ -12,9 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, DriftScenario, SimulatorConfig
 from finml.errors import ConfigError
 from finml.sources.landing_writer import LandingManifest
-from finml.sources.sim_config import BadRecordRates, DriftScenario, SimulatorConfig
 from finml.sources.simulator import simulate, write_landing
 
 SMALL = SimulatorConfig(seed=5, symbols=["AAPL", "MSFT"], days=12, trades_per_day=400)

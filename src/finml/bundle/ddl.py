@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from finml.errors import JobError
-from finml.runtime.names import validate_identifier
+from finml.names import validate_identifier
 
 _CREATE = re.compile(
     r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([\w.${}]+)\s*\((.*?)\)\s*USING\s+DELTA",

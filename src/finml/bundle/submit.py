@@ -27,7 +27,7 @@ def spark_submit_binary() -> str:
 
 def command(config: ProjectConfig, script: Path, args: list[str], name: str) -> list[str]:
     """``spark-submit --master local[2] --conf ... <script> <args>`` for ``config``'s Spark."""
-    from finml.runtime.spark import local_conf, session_jars
+    from finml.runtime.session_conf import local_conf, session_jars
 
     conf = local_conf(config.spark, session_jars(config))
     conf.setdefault("spark.log.level", "WARN")  # task logs: the job's output, not Spark's INFO

@@ -11,7 +11,7 @@ import typer
 from finml.cli.common import State, console, emit_json
 
 if TYPE_CHECKING:
-    from finml.sources.collector_settings import CollectorSettings
+    from finml.config_collectors import CollectorSettings
     from finml.sources.finnhub import FinnhubReport
 
 collect_app = typer.Typer(
@@ -51,8 +51,8 @@ def _settings(path: Path | None) -> CollectorSettings | None:
         return None
     import yaml
 
+    from finml.config_collectors import collector_settings
     from finml.errors import ConfigError
-    from finml.sources.collector_settings import collector_settings
 
     try:
         data = yaml.safe_load(path.read_text()) or {}

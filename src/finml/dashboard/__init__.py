@@ -8,7 +8,8 @@ Add a section with one registered function::
 """
 
 from finml.dashboard.export import build_snapshot, export_site
-from finml.dashboard.extract import ExportContext, empty, missing, section, sections
+from finml.dashboard.extract import ExportContext, empty, missing, section
+from finml.dashboard.runner import sections
 from finml.dashboard.schema import SCHEMA_VERSION, Snapshot, validate_snapshot
 from finml.dashboard.settings import DashboardSettings
 

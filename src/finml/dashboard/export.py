@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from finml.dashboard.extract import ExportContext, run_sections
+from finml.dashboard.extract import ExportContext
+from finml.dashboard.runner import run_sections
 from finml.dashboard.schema import SCHEMA_VERSION, Snapshot, validate_snapshot
 from finml.dashboard.site import build_site
 from finml.log import get_logger

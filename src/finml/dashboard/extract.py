@@ -6,7 +6,8 @@
 An extractor reads tables through :class:`ExportContext` (delta-rs, Arrow, no Spark) and
 returns a :class:`Section`; a missing table becomes an explicit empty state via
 :func:`empty`, and an extractor that fails is turned into an empty state with the error by
-:func:`run_sections`, so the export never fails because one table is absent or odd.
+:func:`finml.dashboard.runner.run_sections`, so the export never fails because one table is
+absent or odd.
 """
 
 from __future__ import annotations
@@ -59,10 +60,9 @@ def section(id: str, title: str, *, order: int, hint: str = "") -> Callable[[Ext
     return decorate
 
 
-def sections() -> list[SectionSpec]:
-    """Registered sections in display order (importing the extractor modules first)."""
-    import finml.dashboard.sections  # noqa: F401  (registers the built-in sections)
-
+def registered_sections() -> list[SectionSpec]:
+    """The sections registered so far, in display order (``runner.sections`` imports the
+    built-in ones first)."""
     return sorted(_SECTIONS.values(), key=lambda s: s.order)
 
 
@@ -175,19 +175,6 @@ def missing(ctx: ExportContext, section_id: str, *names: str) -> Section | None:
     if len(names) > 1:
         reason = f"No data yet: none of {shown} {'exists' if absent else 'has rows'}."
     return empty(found.id, found.title, reason, found.hint, [ctx.source(n) for n in names])
-
-
-def run_sections(ctx: ExportContext) -> list[Section]:
-    """Every registered section; an extractor error becomes that section's empty state."""
-    out = []
-    for found in sections():
-        try:
-            out.append(found.fn(ctx))
-        except Exception as exc:  # one bad table must not sink the whole dashboard
-            log.warning("dashboard_section_failed", section=found.id, error=repr(exc))
-            reason = f"Could not extract this section: {type(exc).__name__}: {exc}"
-            out.append(empty(found.id, found.title, reason[:500], found.hint))
-    return out
 
 
 # ---- JSON-safe conversions ------------------------------------------------------------

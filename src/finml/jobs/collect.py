@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finml.config import secret
+from finml.config_collectors import CollectorSettings, collector_settings, with_overrides
 from finml.errors import CollectorError, ConfigError
 from finml.log import get_logger
 from finml.sources.collector_io import write_atomic
-from finml.sources.collector_settings import CollectorSettings, collector_settings, with_overrides
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

@@ -5,7 +5,6 @@ held-out dates (``regime_model_audit``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,105 +17,23 @@ from finml.errors import DataError
 from finml.log import get_logger
 from finml.regimes.discretise import assign, fit_thresholds
 from finml.regimes.evaluate import best_permutation_accuracy, daily_truth, fit_hmm
-from finml.regimes.heldout import HeldOut, log_likelihood, split_heldout
+from finml.regimes.heldout import log_likelihood, split_heldout
 from finml.regimes.markov import STATES, MarkovChain
+from finml.regimes.report import RegimeReport
 from finml.regimes.score import daily_risk
 from finml.regimes.settings import RegimeSettings, regime_settings
 from finml.runtime.delta import MergeSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-    from rich.console import Console
 
     from finml.config import ProjectConfig
-    from finml.regimes.analytics import ChainAnalytics
-    from finml.regimes.promotion import RegimeDecision
     from finml.runtime.delta import DeltaTables
 
 log = get_logger("jobs.regimes")
 
 BARS, TRUTH, STATES_TABLE = "gold_bars_1m", "sim_truth_regimes", "regime_states"
 HMM_VARIANTS = ("returns", "log_vol")
-
-
-@dataclass
-class RegimeReport:
-    """The fitted chain, its analytics, its held-out log-likelihood, how well regimes match
-    the truth and (when registered) the champion/challenger decision."""
-
-    source: str
-    days: pd.DataFrame
-    thresholds: np.ndarray
-    chain: MarkovChain
-    analytics: ChainAnalytics
-    heldout: HeldOut
-    heldout_loglik: float
-    accuracy: float | None = None
-    hmm_accuracy: dict[str, float] = field(default_factory=dict)
-    hmm_agreement: dict[str, float] = field(default_factory=dict)
-    table_version: int = -1
-    model_version: int | None = None
-    decision: RegimeDecision | None = None
-
-    def metrics(self) -> dict[str, float]:
-        """Flat analytics for MLflow: stationary, spectral gap, sojourn, time to Crisis..."""
-        a, names = self.analytics, [s.lower() for s in self.chain.states]
-        out = {"spectral_gap": a.spectral_gap, "days": float(len(self.days))}
-        out["heldout_loglik"] = self.heldout_loglik
-        out["heldout_transitions"] = float(self.heldout.transitions)
-        out["heldout_days"] = float(self.heldout.days)
-        for i, name in enumerate(names):
-            out[f"stationary_{name}"] = float(a.stationary[i])
-            out[f"sojourn_{name}"] = float(a.sojourn[i])
-            out[f"time_to_crisis_from_{name}"] = float(a.time_to_target[i])
-            out[f"eigenvalue_modulus_{i}"] = float(np.abs(a.eigenvalues[i]))
-            out[f"share_{name}"] = float((self.days["regime_id"] == i).mean())
-        out.update({f"threshold_{i}": float(t) for i, t in enumerate(self.thresholds)})
-        if self.accuracy is not None:
-            out["accuracy_vs_truth"] = self.accuracy
-        out.update({f"hmm_{k}_accuracy_vs_truth": v for k, v in self.hmm_accuracy.items()})
-        out.update({f"hmm_{k}_agreement": v for k, v in self.hmm_agreement.items()})
-        return out
-
-    def analytics_json(self) -> dict[str, Any]:
-        a = self.analytics
-        return {
-            "states": list(self.chain.states),
-            "transition_matrix": self.chain.matrix.tolist(),
-            "ci_low": self.chain.ci_low.tolist(),
-            "ci_high": self.chain.ci_high.tolist(),
-            "counts": self.chain.counts.tolist(),
-            "stationary": a.stationary.tolist(),
-            "eigenvalues": [[float(v.real), float(v.imag)] for v in a.eigenvalues],
-            "spectral_gap": a.spectral_gap,
-            "sojourn": a.sojourn.tolist(),
-            "first_passage": a.first_passage.tolist(),
-            "time_to_crisis": a.time_to_target.tolist(),
-            "thresholds": self.thresholds.tolist(),
-        }
-
-    def summary(self) -> str:
-        """The held-out score and, when registered, the gate decision (a line each)."""
-        h = self.heldout
-        text = (
-            f"held-out next-regime log-likelihood {self.heldout_loglik:.4f} over "
-            f"{h.transitions} transitions into the last {h.days} trade dates (from "
-            f"{h.first_date})"
-        )
-        d = self.decision
-        if d is None:
-            return text
-        return (
-            f"{text}\nregime_model v{d.challenger_version} registered as @challenger, gate "
-            f"{d.decision}: {d.reason}; @champion is v{d.champion_after}"
-        )
-
-    def print(self, console: Console) -> None:
-        """Transition matrix (with intervals), stationary distribution, spectral gap,
-        sojourn times, time to Crisis and accuracy."""
-        from finml.regimes.report import print_report
-
-        print_report(self, console)
 
 
 def run_regimes(

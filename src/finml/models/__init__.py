@@ -10,7 +10,7 @@ import os
 # made a 3k-row fit 20x slower under load. Must be set before those libraries load.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from finml.models.base import AnomalyModel, Preprocessor, candidate, candidates
+from finml.models.base import AnomalyModel, Preprocessor, candidate
 from finml.models.settings import ModelSettings
 
-__all__ = ["AnomalyModel", "ModelSettings", "Preprocessor", "candidate", "candidates"]
+__all__ = ["AnomalyModel", "ModelSettings", "Preprocessor", "candidate"]

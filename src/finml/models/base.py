@@ -81,25 +81,23 @@ def candidate(name: str) -> Callable[[type[AnomalyModel]], type[AnomalyModel]]:
     return wrap
 
 
-def candidates() -> dict[str, type[AnomalyModel]]:
-    """Every registered candidate class by name."""
-    import finml.models.baseline
-    import finml.models.candidates
-    import finml.models.ensemble  # noqa: F401
-
-    return dict(_CANDIDATES)
-
-
-def build(name: str, params: dict[str, Any] | None = None, *, seed: int, n_jobs: int):
-    """A fresh, unfitted candidate ``name``.
+def registered(name: str) -> type[AnomalyModel]:
+    """The candidate class registered as ``name`` (only modules already imported have
+    registered theirs: :func:`finml.models.roster.candidates` imports them all).
 
     Raises:
-        ConfigError: ``name`` is not a registered candidate.
+        ConfigError: no candidate is registered as ``name``.
     """
-    known = candidates()
-    if name not in known:
-        raise ConfigError(f"models.candidates: expected names from {sorted(known)}, got {name!r}")
-    return known[name](params, seed=seed, n_jobs=n_jobs)
+    if name not in _CANDIDATES:
+        raise ConfigError(
+            f"models.candidates: expected names from {sorted(_CANDIDATES)}, got {name!r}"
+        )
+    return _CANDIDATES[name]
+
+
+def registered_candidates() -> dict[str, type[AnomalyModel]]:
+    """Every candidate class registered so far, by name."""
+    return dict(_CANDIDATES)
 
 
 @dataclass

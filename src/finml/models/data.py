@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from finml.errors import DataError, SchemaMismatch
+from finml.training_set import feature_columns as shared_feature_columns
 
 if TYPE_CHECKING:
     from finml.runtime.delta import DeltaTables
@@ -22,18 +23,9 @@ LABEL, VERSION_COLUMN = "label", "_feature_table_version"
 
 
 def feature_columns(columns: Any) -> tuple[str, ...]:
-    """Feature columns by the contract: all but keys, ``label`` and ``_``-prefixed names.
-
-    Delegates to ``finml.features.feature_columns`` when the feature store is installed.
-    """
-    try:
-        from finml.features import feature_columns as shared
-
-        return tuple(shared(columns))
-    except ImportError:
-        names = getattr(columns, "names", None) or getattr(columns, "columns", None) or columns
-        names = [getattr(c, "name", c) for c in names]
-        return tuple(c for c in names if c not in (*KEYS, LABEL) and not c.startswith("_"))
+    """Feature columns by the contract (:mod:`finml.training_set`): all but keys, ``label``
+    and ``_``-prefixed names."""
+    return tuple(shared_feature_columns(columns))
 
 
 @dataclass(frozen=True)

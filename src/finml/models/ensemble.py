@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from finml.models.base import AnomalyModel, build, candidate
+from finml.models.base import AnomalyModel, candidate, registered
 
 DEFAULT_MEMBERS = ("lightgbm", "xgboost", "random_forest")
 
@@ -73,9 +73,12 @@ class SoftVotingEnsemble(AnomalyModel):
         return ensemble
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        # Standalone fit: members fitted on all rows, equal weights (no history yet).
+        # Standalone fit: members fitted on all rows, equal weights (no history yet). The
+        # ensemble is built through finml.models.roster, which has registered every member.
         self.members = {
-            name: build(name, seed=self.seed, n_jobs=self.n_jobs).fit(X, y, self.features)
+            name: registered(name)(None, seed=self.seed, n_jobs=self.n_jobs).fit(
+                X, y, self.features
+            )
             for name in self.params["members"]
         }
         self.weights = ewma_weights({n: [] for n in self.members}, self.params["alpha"])

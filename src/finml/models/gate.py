@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from finml.models.metrics import RankedScores
+from finml.vocabulary import MANUAL_PROMOTE, PROMOTE, REJECT
 
 if TYPE_CHECKING:
     from finml.models.settings import GateSettings
     from finml.models.validator import ValidationReport
-
-PROMOTE, REJECT, MANUAL_PROMOTE = "PROMOTE", "REJECT", "MANUAL_PROMOTE"
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def score_arm(name: str, version: int, frame: pd.DataFrame) -> np.ndarray:
     if schema is not None and schema.has_input_names():
         columns = list(schema.input_names())
     else:
-        from finml.features import feature_columns
+        from finml.training_set import feature_columns
 
         columns = feature_columns(list(frame.columns))
     inputs = frame[columns].astype(np.float64).reset_index(drop=True)

@@ -52,9 +52,10 @@ def trained_ensemble(
     """A real anomaly pyfunc, built as the tournament builds its ensemble: each member a
     default-sized candidate fitted on ``rows``·0.75 synthetic trades, composed by soft voting
     (weights from a made-up fold history). Returns the pyfunc and the held-out test frame."""
-    from finml.models.base import Preprocessor, build
+    from finml.models.base import Preprocessor
     from finml.models.ensemble import SoftVotingEnsemble
     from finml.models.pyfunc import AnomalyPyfunc
+    from finml.models.roster import build
 
     train, test = train_test(rows, seed=seed)
     features = (*(c for c in train.columns if c.startswith("f")), "session")

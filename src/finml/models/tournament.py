@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from finml.log import get_logger
-from finml.models.base import AnomalyModel, Preprocessor, build, candidates
+from finml.models.base import AnomalyModel, Preprocessor
 from finml.models.data import Split, walk_forward_folds
 from finml.models.ensemble import SoftVotingEnsemble, combine, ewma_weights
 from finml.models.metrics import MetricSettings, best_f1_threshold, evaluate
 from finml.models.pyfunc import AnomalyPyfunc
+from finml.models.roster import build, candidates
 from finml.models.settings import ModelSettings
 
 log = get_logger("models.tournament")
@@ -147,7 +148,7 @@ def _params(name: str, train: Split, folds: list, settings: ModelSettings) -> di
     if settings.tuning.enabled and name in settings.tuning.candidates:
         from finml.models.tuning import tune
 
-        params.update(tune(name, train, folds, settings))
+        params.update(tune(name, train, folds, settings, fold_scores=fold_scores))
     return params
 
 

@@ -7,19 +7,21 @@ number of finished trials (and so the result) can vary with machine load.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from finml.log import get_logger
-from finml.models.base import candidates
 from finml.models.metrics import MetricSettings, evaluate
+from finml.models.roster import candidates
 
 if TYPE_CHECKING:
     from finml.models.data import Split
     from finml.models.settings import ModelSettings
 
 log = get_logger("models.tuning")
+FoldScores = Callable[[str, dict[str, Any], "Split", tuple, "ModelSettings"], np.ndarray]
 
 
 def suggest(trial: Any, space: dict[str, tuple[str, float, float]]) -> dict[str, Any]:
@@ -33,11 +35,15 @@ def suggest(trial: Any, space: dict[str, tuple[str, float, float]]) -> dict[str,
     return params
 
 
-def tune(name: str, train: Split, folds: list, settings: ModelSettings) -> dict[str, Any]:
-    """The best parameters found for candidate ``name`` (its defaults if none beat them)."""
-    import optuna
+def tune(
+    name: str, train: Split, folds: list, settings: ModelSettings, *, fold_scores: FoldScores
+) -> dict[str, Any]:
+    """The best parameters found for candidate ``name`` (its defaults if none beat them).
 
-    from finml.models.tournament import fold_scores
+    ``fold_scores(name, params, train, fold, settings)`` fits and scores one fold: the
+    tournament passes its own, so tuned and untuned candidates are scored the same way.
+    """
+    import optuna
 
     space = candidates()[name].search_space
     if not space:

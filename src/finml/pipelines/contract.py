@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from finml.names import TableName, validate_identifier
 from finml.pipelines.settings import QualitySettings
-from finml.runtime.names import TableName, validate_identifier
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn

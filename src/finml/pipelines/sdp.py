@@ -53,7 +53,7 @@ from finml.log import get_logger
 from finml.pipelines import contracts
 from finml.pipelines.dlt_binding import LANDING_CONF, QUALITY_CONF
 from finml.pipelines.settings import QualitySettings
-from finml.runtime.spark import DELTA_CATALOG, DELTA_EXTENSION, local_conf
+from finml.runtime.session_conf import DELTA_CATALOG, DELTA_EXTENSION, local_conf
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig

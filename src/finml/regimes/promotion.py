@@ -24,11 +24,11 @@ import pyarrow as pa
 
 from finml.errors import DataError, ModelNotFound
 from finml.log import get_logger
-from finml.models.gate import PROMOTE, REJECT
 from finml.regimes.analytics import check_stochastic
 from finml.regimes.heldout import HeldOut, log_likelihood
 from finml.registry import CHAMPION, VersionInfo, by_alias, configure
 from finml.registry.stages import promote, tag_version
+from finml.vocabulary import PROMOTE, REJECT
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig

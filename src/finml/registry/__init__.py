@@ -194,7 +194,7 @@ def versions(config: ProjectConfig, name: str) -> list[VersionInfo]:
 
 
 def _quoted(name: str) -> str:
-    from finml.runtime.names import TableName
+    from finml.names import TableName
 
     TableName.parse(name)  # registered names are validated three-part identifiers
     return name

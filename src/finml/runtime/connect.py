@@ -67,7 +67,7 @@ def server_command(config: ProjectConfig, port: int, host: str = "127.0.0.1") ->
     local FinML session (Delta jars and extensions, small-machine settings). Managed tables
     of ``spark_catalog`` go to ``<home>/spark-warehouse``. Run it with
     :func:`server_environment`; pyspark's wheel ships the server (``spark-connect`` jar)."""
-    from finml.runtime.spark import local_conf, session_jars
+    from finml.runtime.session_conf import local_conf, session_jars
 
     conf = {
         "spark.sql.warehouse.dir": str((config.home / "spark-warehouse").resolve()),

@@ -21,71 +21,17 @@ from typing import TYPE_CHECKING
 
 from finml.errors import DeltaEngineError
 from finml.log import get_logger
+from finml.runtime.session_conf import DELTA_EXTENSION, local_conf, session_jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from finml.config import ProjectConfig, SparkSettings
+    from finml.config import ProjectConfig
 
 log = get_logger("runtime.spark")
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
-DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
-DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 _engine_choice: str | None = None
-
-
-def local_conf(settings: SparkSettings, delta_jars: list[str]) -> dict[str, str]:
-    """The Spark conf of a local session tuned for a 2-core machine."""
-    jvm_flags = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC"
-    conf = {
-        "spark.master": settings.master,
-        "spark.driver.memory": settings.driver_memory,
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
-        "spark.default.parallelism": str(max(2, settings.shuffle_partitions)),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.sql.adaptive.enabled": "true",
-        "spark.driver.extraJavaOptions": jvm_flags,
-        "spark.executor.extraJavaOptions": jvm_flags,
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
-    }
-    if delta_jars:
-        missing = [jar for jar in delta_jars if not Path(jar).is_file()]
-        if missing:
-            raise DeltaEngineError(f"delta_jars: expected existing jar files, missing {missing}")
-        conf["spark.jars"] = ",".join(str(Path(jar).resolve()) for jar in delta_jars)
-        conf["spark.sql.extensions"] = DELTA_EXTENSION
-        conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
-        # Rebuilding a table's state from its log is a Spark job of 50 partitions by
-        # default: on a small machine that costs seconds per commit for tiny tables.
-        conf["spark.databricks.delta.snapshotPartitions"] = str(settings.shuffle_partitions)
-        # VACUUM lists the table with this many tasks (10,000 by default: minutes here).
-        conf["spark.sql.sources.parallelPartitionDiscovery.parallelism"] = str(
-            max(2, settings.shuffle_partitions)
-        )
-    conf.update(settings.conf)
-    return conf
-
-
-def session_jars(config: ProjectConfig) -> list[str]:
-    """The Delta jars a local session of ``config`` loads (see :mod:`finml.runtime.jars`);
-    none when the config asks for delta-rs.
-
-    Raises:
-        DeltaEngineError: named jars are missing, or a jar folder is incomplete.
-    """
-    from finml.runtime.jars import find_delta_jars
-
-    if config.delta_engine == "delta-rs":
-        return []
-    jars = find_delta_jars(config)
-    return [str(path) for path in jars.paths] if jars else []
 
 
 def get_spark(

@@ -62,9 +62,9 @@ class WriterSpec:
 
     def table(self) -> Table:
         """The inference-log table, on delta-rs (no Spark)."""
+        from finml.names import TableName
         from finml.runtime.delta import Table, make_engine
         from finml.runtime.delta.base import TableRef
-        from finml.runtime.names import TableName
 
         return Table(
             make_engine("delta-rs", None), TableRef(TableName.parse(self.table_name), self.location)

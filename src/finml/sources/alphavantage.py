@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from finml.config_collectors import AlphaVantageSettings
 from finml.errors import CollectorError
 from finml.log import get_logger
 from finml.sources.collector_io import install_log_redaction, landing_name, redact, write_atomic
-from finml.sources.collector_settings import AlphaVantageSettings
 from finml.sources.ratelimit import Backoff, RateLimiter, RateLimitExhausted
 
 log = get_logger("sources.alphavantage")

@@ -27,10 +27,10 @@ from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from finml.config_collectors import FinnhubSettings
 from finml.errors import CollectorError
 from finml.log import get_logger
 from finml.sources.collector_io import LineBuffer, install_log_redaction, redact
-from finml.sources.collector_settings import FinnhubSettings
 from finml.sources.finnhub_messages import parse_message, subscribe, unsubscribe
 from finml.sources.ratelimit import Backoff
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from finml.sources.sim_config import BAD_RECORD_KINDS
+from finml.config_simulator import BAD_RECORD_KINDS
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from finml.sources.sim_config import SimulatorConfig
-    from finml.sources.simulator import SimulationResult
+    from finml.config_simulator import SimulatorConfig
+    from finml.sources.sim_result import SimulationResult
 
 FUTURE_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 

@@ -11,15 +11,13 @@ from the trades and never enters model inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from finml.sources.landing_writer import LandingManifest, write_landing
-from finml.sources.sim_config import (
+from finml.config_simulator import (
     ANOMALY_TYPES,
     REGIMES,
     BadRecordRates,
@@ -27,6 +25,8 @@ from finml.sources.sim_config import (
     RegimeParams,
     SimulatorConfig,
 )
+from finml.sources.landing_writer import LandingManifest, write_landing
+from finml.sources.sim_result import SimulationResult
 
 __all__ = [
     "BadRecordRates",
@@ -45,19 +45,6 @@ EXCHANGE_TZ = "America/New_York"
 _MINUTES = np.arange(4 * 60, 20 * 60)  # local minutes 04:00 .. 19:59
 _REGULAR = (9 * 60 + 30, 16 * 60)
 _TRADING_YEAR = 252
-
-
-@dataclass(frozen=True)
-class SimulationResult:
-    """Trades (model inputs) and the ground truth (never model inputs)."""
-
-    trades: pd.DataFrame
-    truth_trades: pd.DataFrame
-    truth_regimes: pd.DataFrame
-    daily_bars: pd.DataFrame
-    trading_dates: list[date]
-    regime_path: np.ndarray  # regime id per trading day
-    day_index: np.ndarray  # trading-day index per trade (aligned with ``trades``)
 
 
 def _minute_weights() -> np.ndarray:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from finml.errors import PromotionRejected
-from finml.models.base import Preprocessor, build
+from finml.models.base import Preprocessor
 from finml.models.data import split_from_frame
 from finml.models.pyfunc import AnomalyPyfunc, log_pyfunc
+from finml.models.roster import build
 from finml.models.settings import ValidationSettings
 from finml.models.synthetic import train_test
 from finml.models.validator import ModelValidator

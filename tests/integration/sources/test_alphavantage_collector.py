@@ -12,9 +12,9 @@ from collector_servers import AlphaVantageServer, daily_csv
 from pydantic import SecretStr
 
 from finml.config import ProjectConfig
+from finml.config_collectors import AlphaVantageSettings, CollectorSettings
 from finml.jobs.collect import collect_alphavantage
 from finml.sources.alphavantage import AlphaVantageCollector
-from finml.sources.collector_settings import AlphaVantageSettings, CollectorSettings
 from finml.sources.ratelimit import RateLimiter, RateLimitExhausted
 
 KEY = "av-test-key-91c2"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from collector_servers import AlphaVantageServer, FinnhubServer, trade_message
 
+from finml.config_collectors import collector_settings
 from finml.errors import CollectorError, ConfigError
 from finml.jobs.collect import collect_finnhub, run_collector
-from finml.sources.collector_settings import collector_settings
 
 
 @pytest.fixture(autouse=True)

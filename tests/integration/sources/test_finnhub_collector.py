@@ -13,8 +13,8 @@ import pytest
 from collector_servers import FinnhubServer, trade_message
 from pydantic import SecretStr
 
+from finml.config_collectors import FinnhubSettings
 from finml.errors import CollectorError
-from finml.sources.collector_settings import FinnhubSettings
 from finml.sources.finnhub import FinnhubCollector
 
 KEY = SecretStr("fh-test-key-7f3a")

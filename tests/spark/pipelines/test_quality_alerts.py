@@ -13,10 +13,10 @@ import json
 import pytest
 
 from finml.config import ProjectConfig
+from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.jobs.data import run_pipeline, run_simulation
 from finml.pipelines.quality_targets import QualityTargetMissed
 from finml.runtime.delta import DeltaTables
-from finml.sources.sim_config import BadRecordRates, SimulatorConfig
 
 BAD = SimulatorConfig(
     seed=31,

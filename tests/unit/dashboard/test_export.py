@@ -11,7 +11,8 @@ import pytest
 from dashboard_sample import NOW, write_sample_warehouse
 
 from finml.dashboard import build_snapshot, validate_snapshot
-from finml.dashboard.extract import _SECTIONS, section, sections
+from finml.dashboard.extract import _SECTIONS, section
+from finml.dashboard.runner import sections
 from finml.dashboard.schema import Section
 from finml.dashboard.settings import DashboardSettings
 from finml.errors import ConfigError

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from finml.errors import ConfigError
-from finml.models.base import AnomalyModel, Preprocessor, build, candidate, candidates
+from finml.models.base import AnomalyModel, Preprocessor, candidate
 from finml.models.metrics import pr_auc
+from finml.models.roster import build, candidates
 from finml.models.synthetic import train_test
 
 FAST = {"n_estimators": 30}

@@ -8,6 +8,7 @@ from finml.models.synthetic import train_test
 
 
 def test_tuning_returns_params_within_the_space() -> None:
+    from finml.models.tournament import fold_scores
     from finml.models.tuning import tune
 
     train = split_from_frame(train_test(1500, seed=3)[0], "train_set")
@@ -16,6 +17,7 @@ def test_tuning_returns_params_within_the_space() -> None:
         params={"xgboost": {"n_estimators": 20}},
         tuning=TuningSettings(enabled=True, trials=2, timeout_seconds=60, candidates=("xgboost",)),
     )
-    params = tune("xgboost", train, walk_forward_folds(train.frame["ts"], 2), settings)
+    folds = walk_forward_folds(train.frame["ts"], 2)
+    params = tune("xgboost", train, folds, settings, fold_scores=fold_scores)
     assert 3 <= params["max_depth"] <= 10 and 0.01 <= params["learning_rate"] <= 0.3
     assert 100 <= params["n_estimators"] <= 400  # the search space overrides the base value

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from finml.config_collectors import collector_settings, with_overrides
 from finml.errors import CollectorError, ConfigError
 from finml.jobs.collect import parse_duration, settings_of
 from finml.sources.alphavantage import checked_csv, json_to_csv
-from finml.sources.collector_settings import collector_settings, with_overrides
 
 
 def test_defaults_are_production_endpoints_and_free_tier_limits() -> None:

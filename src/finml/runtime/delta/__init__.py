@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from finml.errors import TableNotFound
 from finml.log import get_logger
+from finml.names import TableName, validate_identifier
 from finml.runtime.delta.base import (
     DeltaEngine,
     HistoryEntry,
@@ -24,7 +25,6 @@ from finml.runtime.delta.base import (
     WriteMode,
     WriteResult,
 )
-from finml.runtime.names import TableName, validate_identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa

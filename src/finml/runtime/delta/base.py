@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from finml.errors import DeltaEngineError
-from finml.runtime.names import TableName, validate_identifier
+from finml.names import TableName, validate_identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 
 from finml.errors import DeltaEngineError, TableNotFound
+from finml.names import quote
 from finml.runtime.delta.base import (
     DeltaEngine,
     HistoryEntry,
@@ -44,7 +45,6 @@ from finml.runtime.delta.jvm_sql import (
     session_conf,
 )
 from finml.runtime.delta.schemas import conform
-from finml.runtime.names import quote
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -1,6 +1,6 @@
 """Delta SQL for the JVM engine: statements built from validated names and specs.
 
-Identifiers reach these statements only after :func:`~finml.runtime.names.validate_identifier`
+Identifiers reach these statements only after :func:`~finml.names.validate_identifier`
 (table names, columns, merge keys); conditions come from FinML's own specs, never from
 user input.
 """
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from finml.names import quote
 from finml.runtime.delta.base import HistoryEntry, MergeSpec
-from finml.runtime.names import quote
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructType

@@ -1,0 +1,1 @@
+"""Market data sources: the simulator with ground truth, live collectors, landing writers."""
