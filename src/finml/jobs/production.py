@@ -283,6 +283,7 @@ def run_retrain_trigger(
             metric=rec["pr_auc"],
             baseline_metric=baseline,
             new_samples=int(rec["labelled_count"] or 0),
+            positives=int(rec["positive_count"] or 0),
             quality_score=quality if index == len(fresh) - 1 else None,
             window_end=rec["window"]["end"],
         )

@@ -71,6 +71,8 @@ class TriggerPolicy(_Strict):
     # at min_drift_severity or worse: dataset drift, as Evidently's drift_share (0.5).
     min_drift_share: float = Field(0.5, gt=0, le=1)
     max_metric_drop: float = Field(0.05, ge=0, le=1)
+    # A window's metric is judged only with at least this many labelled positives.
+    min_window_positives: int = Field(30, ge=0)
     min_quality_score: float = Field(0.95, ge=0, le=1)
     schedule_hours: float | None = Field(None, gt=0)
     # Without a champion, a first model is trained once labels cover this many trading days.

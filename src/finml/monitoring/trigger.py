@@ -52,6 +52,7 @@ class Observation:
     baseline_metric: float | None = None  # the same metric at training time
     quality_score: float | None = None  # share of rows passing expectations
     new_samples: int = 0
+    positives: int | None = None  # labelled anomalies in the window (None: not counted)
     window_end: datetime | None = None
 
 
@@ -101,6 +102,8 @@ def _drift(obs: Observation, policy: TriggerPolicy) -> str | None:
 def _performance(obs: Observation, policy: TriggerPolicy) -> str | None:
     if obs.metric is None or obs.baseline_metric is None:
         return None
+    if obs.positives is not None and obs.positives < policy.min_window_positives:
+        return None  # a PR-AUC over a handful of anomalies is noise, not evidence
     drop = obs.baseline_metric - obs.metric
     if drop > policy.max_metric_drop:
         return f"metric dropped {drop:.4f} > {policy.max_metric_drop} (now {obs.metric:.4f})"

@@ -219,3 +219,16 @@ def test_the_bundles_retrain_job_reference_picks_the_action() -> None:
         assert isinstance(action, LocalCommand) and action.command[-1] == "retraining_workflow"
     with pytest.raises(ConfigError, match="--retrain-job: expected a Databricks job id"):
         action_for_job(local, "retraining_workflow")
+
+
+def test_a_windows_metric_over_too_few_anomalies_is_not_evidence(clock: Clock) -> None:
+    policy = TriggerPolicy(
+        violations_needed=1, window_count=1, max_metric_drop=0.1, min_window_positives=30
+    )
+    trigger = RetrainingTrigger(policy, now=clock)
+    few = Observation(metric=0.83, baseline_metric=0.97, positives=19, new_samples=5000)
+    assert trigger.evaluate(few).decision == "skip"
+    clock.advance(days=1)
+    enough = Observation(metric=0.83, baseline_metric=0.97, positives=56, new_samples=5000)
+    decision = trigger.evaluate(enough)
+    assert decision.triggered and "metric dropped 0.1400 > 0.1" in decision.reason
