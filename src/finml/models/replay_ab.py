@@ -10,8 +10,12 @@ significance test (:func:`finml.serving.abtest.compare`). One ``ab_tests`` row i
 
 Policy (:attr:`ReplayAB.promote`): the holdout gate has already shown a significant
 improvement, so the A/B only has to not contradict it -- the challenger is promoted unless
-it is significantly worse than the champion on precision or recall (``alpha`` of
-``serving.ab_report``). Too few trials or no significant difference promote.
+its F1 at its operating point is significantly worse than the champion's (one-sided, at
+``alpha`` of ``serving.ab_report``; :func:`finml.serving.abtest.f1_difference`). F1, not
+precision or recall alone: after a market shift the old champion flags twice the trades, so
+its recall beats a retrained challenger's while its precision halves (measured in the 30-day
+replay: champion precision 0.42 / recall 0.96, challenger 1.00 / 0.73; F1 0.59 vs 0.84).
+The precision and recall tests are still reported in ``ab_tests``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,13 @@ import pyarrow as pa
 
 from finml.log import get_logger
 from finml.models.lifecycle import DATA_WINDOW, window_end
-from finml.serving.abtest import AB_TESTS_SCHEMA, Comparison, compare, confusion_of
+from finml.serving.abtest import (
+    AB_TESTS_SCHEMA,
+    Comparison,
+    compare,
+    confusion_of,
+    f1_difference,
+)
 from finml.serving.routing import CHALLENGER, route
 from finml.serving.settings import ABSettings
 
@@ -124,18 +134,26 @@ class ReplayAB:
     row: dict[str, Any]
 
     @property
+    def f1(self) -> tuple[float, float]:
+        """Challenger minus champion F1, and its one-sided upper bound at ``alpha``."""
+        c = self.comparison
+        return f1_difference(c.champion, c.challenger, c.alpha)
+
+    @property
     def promote(self) -> bool:
-        """The policy: promote unless the challenger is significantly worse."""
-        return not self.comparison.challenger_worse
+        """The policy: promote unless the challenger's F1 is significantly worse."""
+        return self.f1[1] >= 0
 
     @property
     def reason(self) -> str:
         c = self.comparison
-        verdict = "challenger significantly worse" if not self.promote else "not worse"
+        difference, bound = self.f1
+        verdict = "F1 significantly worse" if not self.promote else "F1 not worse"
         return (
             f"replay A/B {self.test_id} on {', '.join(map(str, self.window.days))} "
             f"({c.champion.n} champion / {c.challenger.n} challenger trades): "
-            f"{c.decision}, {c.reason}; {verdict}"
+            f"{c.decision}, {c.reason}; challenger F1 {difference:+.3f} vs champion "
+            f"(upper bound {bound:+.3f}): {verdict}"
         )
 
 

@@ -142,6 +142,29 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
+def f1_difference(
+    champion: Confusion, challenger: Confusion, alpha: float, *, draws: int = 4000, seed: int = 0
+) -> tuple[float, float]:
+    """Challenger F1 minus champion F1 at their operating points, and the one-sided upper
+    ``1 - alpha`` bound of that difference from a parametric bootstrap of each arm's
+    confusion counts (multinomial on its observed tp / fp / fn / tn shares). The challenger is
+    significantly worse when the bound is below 0. F1 of a draw that flags nothing and
+    misses nothing is 0."""
+    rng = np.random.default_rng(seed)
+
+    def f1(arm: Confusion, sample: bool) -> np.ndarray:
+        counts = np.array([arm.tp, arm.fp, arm.fn, arm.tn], dtype=float)
+        if sample and arm.n:
+            counts = rng.multinomial(arm.n, counts / arm.n, size=draws).T.astype(float)
+        tp, fp, fn = counts[0], counts[1], counts[2]
+        denominator = 2 * tp + fp + fn
+        return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+
+    observed = float(f1(challenger, False) - f1(champion, False))
+    bound = float(np.quantile(f1(challenger, True) - f1(champion, True), 1 - alpha))
+    return observed, bound
+
+
 def confusion_of(variant: str, versions: str, label: Any, prediction: Any) -> Confusion:
     """The :class:`Confusion` of 0/1 ``prediction`` against 0/1 ``label`` (array-likes)."""
     y = np.asarray(label, dtype=np.int64) == 1

@@ -50,3 +50,22 @@ def test_training_end_day_is_the_new_york_date_of_the_last_training_row() -> Non
     tags = {"finml.data_window": "2026-03-01T14:30:00+00:00/2026-03-03T02:00:00+00:00"}
     assert training_end_day(tags) == D1  # 02:00 UTC is still the 2nd in New York
     assert training_end_day({}) is None
+
+
+def test_a_challenger_with_better_f1_is_not_worse_though_its_recall_is_lower() -> None:
+    from finml.models.replay_ab import ReplayAB, ReplayWindow
+    from finml.serving.abtest import Confusion
+
+    # The 30-day replay after the drift onset: the old champion flags twice the trades.
+    champion = Confusion("champion", "1", 612, tp=24, fp=33, fn=1, tn=554)
+    challenger = Confusion("challenger", "4", 622, tp=19, fp=0, fn=7, tn=596)
+    comparison = compare(champion, challenger, "recall", 0.05, 20)
+    assert comparison.challenger_worse  # on recall alone it would keep the champion
+    window = ReplayWindow((date(2024, 1, 31),), pd.DataFrame(), 1, 1)
+    result = ReplayAB("t", window, comparison, {})
+    difference, bound = result.f1
+    assert round(difference, 3) == round(38 / 45 - 48 / 82, 3) and bound > 0
+    assert result.promote and "F1 not worse" in result.reason
+    # The other way round the F1 loss is significant: the champion stays.
+    flipped = ReplayAB("t", window, compare(challenger, champion, "recall", 0.05, 20), {})
+    assert not flipped.promote and "F1 significantly worse" in flipped.reason
