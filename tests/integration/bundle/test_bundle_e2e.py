@@ -140,19 +140,15 @@ def test_drift_monitoring_runs_drift_trigger_and_alert(warehouse: dict) -> None:
     from finml.runtime.delta import DeltaTables
 
     tables = DeltaTables.from_config(ProjectConfig(home=warehouse["home"]), None)
-    # Every simulated day (all closed by now) was checked and measured once for v1.
-    drift = tables.table("drift_monitoring").to_arrow().to_pylist()
-    assert {r["reference"].split(" / ")[0].rsplit(" ", 1)[1] for r in drift} == {"v1"}
-    days = {r["window"]["start"] for r in drift}
+    # The champion was trained and held out on every simulated day, so none of them is
+    # production (its finml.live_from is the end of its holdout): drift checks no window and
+    # the trigger decides on none, while performance measures each day it scored, once.
     monitored = tables.table("model_monitoring").to_arrow().to_pylist()
     assert len(monitored) == len({r["window"]["start"] for r in monitored}) == int(DAYS)
-    assert days == {r["window"]["start"] for r in monitored}
-    # One trigger decision per window of the champion; a trigger ran the configured action.
-    audit = tables.table("retraining_audit").to_arrow().to_pylist()
-    assert len(audit) == int(DAYS)
-    for row in audit:
-        if row["decision"] == "trigger":
-            assert row["action_status"] == "succeeded" and REQUESTED in row["action_detail"]
+    assert {r["model_version"] for r in monitored} == {"1"}
+    for name in ("drift_monitoring", "retraining_audit"):
+        table = tables.table(name)
+        assert not table.exists() or table.count() == 0, name
 
 
 def test_rollback_without_a_previous_champion_fails_with_a_clear_message(warehouse: dict) -> None:
