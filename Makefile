@@ -50,15 +50,17 @@ demo: $(STAMP) $(JARS_STAMP) ## Run the main job on the embedded simulated marke
 test: $(STAMP) $(JARS_STAMP) browser ## Lint, then run every test tier (unit, spark, integration)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy src/finml
 	$(BIN)/pytest
 
 test-fast: $(STAMP) ## Unit tests only (no Spark)
 	$(BIN)/pytest tests/unit
 
-lint: $(STAMP) ## ruff lint + format check + the layer contracts (import-linter)
+lint: $(STAMP) ## ruff lint + format check + the layer contracts (import-linter) + mypy
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy src/finml
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format src tests benchmarks scripts
@@ -70,4 +72,4 @@ bench: $(STAMP) ## Run every benchmark (tens of minutes; results go to docs/benc
 	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean: ## Remove local state (.finml), caches and test artifacts (keeps .venv)
-	rm -rf .finml test-artifacts benchmarks/out .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf .finml test-artifacts benchmarks/out .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

@@ -9,11 +9,13 @@ field's origin, so that :func:`validated` can say ``field 'environments.dev.cata
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from finml.errors import ConfigError
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 ENGINES = ("auto", "delta-spark", "delta-rs")
 
@@ -88,8 +90,8 @@ def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def validated(
-    model: type[BaseModel], data: dict[str, Any], where: str, origins: dict[str, str] | None = None
-) -> Any:
+    model: type[_Model], data: dict[str, Any], where: str, origins: dict[str, str] | None = None
+) -> _Model:
     """``model`` validated from ``data``.
 
     Raises:

@@ -8,7 +8,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-REGIMES = ("Normal", "Stress", "Crisis")
+RegimeName = Literal["Normal", "Stress", "Crisis"]
+REGIMES: tuple[RegimeName, ...] = ("Normal", "Stress", "Crisis")
 ANOMALY_TYPES = ("price_spike", "volume_burst", "fat_finger", "stale_print", "trade_burst")
 BAD_RECORD_KINDS = (
     "malformed_json",
@@ -58,7 +59,7 @@ class BadRecordRates(_Strict):
     out_of_order: float = Field(0.001, ge=0, le=0.2)
 
 
-def _default_regimes() -> dict[str, RegimeParams]:
+def _default_regimes() -> dict[RegimeName, RegimeParams]:
     return {
         "Normal": RegimeParams(
             drift=0.08, volatility=0.15, intensity=1.0, volume=1.0, spread_bps=2.0
@@ -81,14 +82,12 @@ class SimulatorConfig(_Strict):
     days: int = Field(30, ge=1, le=2520)
     trades_per_day: int = Field(1000, ge=10, le=2_000_000)
     start_prices: dict[str, float] = Field(default_factory=dict)
-    regimes: dict[Literal["Normal", "Stress", "Crisis"], RegimeParams] = Field(
-        default_factory=_default_regimes
-    )
+    regimes: dict[RegimeName, RegimeParams] = Field(default_factory=_default_regimes)
     # Daily transition matrix of the hidden market regime (rows: from, columns: to).
     transition: list[list[float]] = Field(
         default_factory=lambda: [[0.93, 0.06, 0.01], [0.12, 0.80, 0.08], [0.05, 0.17, 0.78]]
     )
-    initial_regime: Literal["Normal", "Stress", "Crisis"] = "Normal"
+    initial_regime: RegimeName = "Normal"
     anomaly_rate: float = Field(0.01, ge=0, le=0.3)
     anomaly_weights: dict[str, float] = Field(
         default_factory=lambda: {

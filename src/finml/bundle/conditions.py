@@ -72,12 +72,13 @@ def evaluate(condition: ConditionTask) -> bool:
             f"condition_task {condition.op}: expected numbers, got {condition.left!r} and "
             f"{condition.right!r}"
         )
-    return {
+    ordered: dict[str, bool] = {
         "GREATER_THAN": a > b,
         "GREATER_THAN_OR_EQUAL": a >= b,
         "LESS_THAN": a < b,
         "LESS_THAN_OR_EQUAL": a <= b,
-    }[condition.op]
+    }
+    return ordered[condition.op]
 
 
 def _number(text: str) -> float | None:

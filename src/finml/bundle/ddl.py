@@ -7,10 +7,16 @@ so the Unity Catalog tables an operator creates are the tables the jobs append t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finml.errors import JobError
 from finml.names import validate_identifier
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql.types import StructType
+
+    from finml.pipelines.contract import TableContract
 
 _CREATE = re.compile(
     r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([\w.${}]+)\s*\((.*?)\)\s*USING\s+DELTA",
@@ -59,7 +65,7 @@ def _column(text: str, table: str) -> tuple[str, str]:
     return match.group(1), re.sub(r"\s+", "", match.group(2)).upper()
 
 
-def code_columns(schema: Any) -> list[tuple[str, str]]:
+def code_columns(schema: pa.Schema | StructType) -> list[tuple[str, str]]:
     """``[(column, TYPE)]`` of a pyarrow ``Schema`` or a Spark ``StructType``."""
     import pyarrow as pa
 
@@ -126,7 +132,7 @@ def medallion_ddl() -> str:
     return "\n".join(header) + "\n" + "".join(_create_table(c) for c in MEDALLION)
 
 
-def _create_table(contract: Any) -> str:
+def _create_table(contract: TableContract) -> str:
     """``CREATE TABLE`` of one contract, preceded by its keys, writer and rules as comments."""
     lines = ["", f"-- {contract.name}: written by {contract.written_by or 'the runner'}"]
     if contract.keys:

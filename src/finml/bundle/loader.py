@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from finml.bundle.models import BundleRoot, Job, Pipeline, ResourceFile, Target, Variable
+from finml.bundle.models import (
+    BundleRoot,
+    Job,
+    Pipeline,
+    ResourceFile,
+    Resources,
+    Target,
+    Variable,
+)
 from finml.errors import JobError
 
 BUNDLE_FILE = "databricks.yml"
@@ -117,9 +125,12 @@ def _read_yaml(file: Path, root: Path) -> tuple[dict[str, Any], list[Problem]]:
     return data, []
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
 def _validate(
-    model: type[BaseModel], data: dict[str, Any], file: str, problems: list[Problem]
-) -> Any:
+    model: type[_Model], data: dict[str, Any], file: str, problems: list[Problem]
+) -> _Model | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -184,18 +195,18 @@ def parse_job(bundle: Bundle, key: str, resolved: dict[str, Any]) -> Job:
     Raises:
         JobError: the mapping does not fit :class:`Job`; the message names file and keys.
     """
-    return _parse(bundle, "jobs", key, resolved)
+    return _resources(bundle, "jobs", key, resolved).jobs[key]
 
 
 def parse_pipeline(bundle: Bundle, key: str, resolved: dict[str, Any]) -> Pipeline:
     """Validate one resolved pipeline mapping (raises :class:`JobError` like parse_job)."""
-    return _parse(bundle, "pipelines", key, resolved)
+    return _resources(bundle, "pipelines", key, resolved).pipelines[key]
 
 
-def _parse(bundle: Bundle, kind: str, key: str, resolved: dict[str, Any]) -> Any:
+def _resources(bundle: Bundle, kind: str, key: str, resolved: dict[str, Any]) -> Resources:
     file = bundle.rel(bundle.source_of(kind, key))
     problems: list[Problem] = []
     model = _validate(ResourceFile, {"resources": {kind: {key: resolved}}}, file, problems)
     if model is None:
         raise JobError("; ".join(str(p) for p in problems))
-    return getattr(model.resources, kind)[key]
+    return model.resources

@@ -62,7 +62,7 @@ class TaskContext:
 
     params: dict[str, str]
     config: ProjectConfig
-    _spark: Any = field(default=None, repr=False)
+    _spark: SparkSession | None = field(default=None, repr=False)
 
     def spark(self) -> SparkSession:
         if self._spark is None:

@@ -13,9 +13,9 @@ Checks, beyond the typed models of :mod:`finml.bundle.models`:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from finml.bundle.cron import QuartzCron
 from finml.bundle.dag import TASK_VALUE_REF, dependency_problems, upstream
@@ -53,7 +53,10 @@ def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
     return bundle, _unique(problems)
 
 
-def _model(model: type[Any], raw: Any) -> Any:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _model(model: type[_Model], raw: Any) -> _Model | None:
     try:
         return model.model_validate(raw)
     except ValidationError:
@@ -141,8 +144,8 @@ def _task_problems(
             )
     if task.for_each_task is not None:
         inner = task.for_each_task.task
-        for path, msg in _task_problems(inner, file, context, tasks, envs):
-            out.append((f"for_each_task.task.{path}", msg))
+        for key, msg in _task_problems(inner, file, context, tasks, envs):
+            out.append((f"for_each_task.task.{key}", msg))
     if task.environment_key and task.environment_key not in envs:
         out.append(
             ("environment_key", f"expected one of {sorted(envs)}, got {task.environment_key!r}")

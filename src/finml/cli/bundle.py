@@ -4,7 +4,7 @@ its Unity Catalog DDL."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NotRequired, TypedDict
 
 import typer
 from rich.table import Table as RichTable
@@ -23,6 +23,15 @@ RootOption = Annotated[
     Path, typer.Option("--root", help="Bundle folder (holds databricks.yml).", file_okay=False)
 ]
 _STYLE = {"SUCCESS": "green", "FAILED": "red", "TIMEDOUT": "red", "UPSTREAM_FAILED": "yellow"}
+
+
+class _JobRow(TypedDict):
+    """One job of ``finml bundle list`` (and one object of its ``--json``)."""
+
+    job: str
+    file: str
+    tasks: list[str]
+    schedule: NotRequired[str | None]  # absent when the job does not validate
 
 
 def register(app: typer.Typer) -> None:
@@ -107,7 +116,7 @@ def list_jobs(
 
     bundle = load_bundle(root)
     context = build_context(bundle, target, None)
-    rows = []
+    rows: list[_JobRow] = []
     for key, raw in sorted(bundle.jobs.items()):
         try:
             job = Job.model_validate(resolve(raw, context, f"resources.jobs.{key}"))

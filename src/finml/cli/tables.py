@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import typer
 from rich.table import Table as RichTable
@@ -21,6 +21,15 @@ _PACKAGES = (
     "pydantic",
     "mlflow",
 )
+
+
+class _TableRow(TypedDict):
+    """One line of ``finml tables`` (and one object of its ``--json``)."""
+
+    table: str
+    version: int
+    rows: int
+    location: str
 
 
 def register(app: typer.Typer) -> None:
@@ -87,7 +96,7 @@ def tables(
 ) -> None:
     """List the tables of the environment's schema with version and row count."""
     state: State = ctx.obj
-    rows = [
+    rows: list[_TableRow] = [
         {"table": str(t.name), "version": t.version(), "rows": t.count(), "location": t.location}
         for t in state.tables().list()
     ]

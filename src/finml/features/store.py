@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -40,6 +40,12 @@ log = get_logger("features.store")
 FEATURE_TABLE = "trade_features"
 AVAILABLE_AT = "_available_at"
 VERSION_COLUMN = "_feature_table_version"
+
+
+class _FeatureClient(Protocol):
+    """What FinML calls of Databricks' ``FeatureEngineeringClient`` (not installed here)."""
+
+    def write_table(self, *, name: str, df: DataFrame, mode: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -177,9 +183,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _feature_engineering_client() -> object | None:
+def _feature_engineering_client() -> _FeatureClient | None:
     try:  # only on Databricks runtimes
-        from databricks.feature_engineering import FeatureEngineeringClient  # type: ignore
+        from databricks.feature_engineering import FeatureEngineeringClient
     except ImportError:
         return None
     return FeatureEngineeringClient()  # pragma: no cover

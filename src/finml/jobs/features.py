@@ -227,4 +227,5 @@ def _labels(
 
 def _rows_and_rate(df: DataFrame) -> tuple[int, float]:
     row = df.agg(F.count(F.lit(1)).alias("n"), F.avg(LABEL_COLUMN).alias("rate")).first()
-    return int(row["n"]), float(row["rate"] or 0.0)
+    # A global aggregate has exactly one row; pyspark types first() as optional.
+    return int(row["n"]), float(row["rate"] or 0.0)  # type: ignore[index]

@@ -24,7 +24,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import yaml
 
@@ -77,10 +77,24 @@ class ReplayPlan:
                 raise ConfigError(f"replay --{option}: expected 1..{self.days - 1}, got {day}")
 
 
+class TimelineDay(TypedDict):
+    """One trading day of the replay timeline (``replay_timeline.json``, ``finml replay``)."""
+
+    day: date
+    trades: int
+    drift: str | None  # the worst severity of the day's drift checks
+    drift_share: float | None  # share of checked columns at HIGH
+    decision: str | None  # the retraining trigger's decision
+    reason: str | None
+    model_version: str | None  # the version that scored the day
+    pr_auc: float | None
+    events: list[object]
+
+
 @dataclass
 class ReplayResult:
     home: Path
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[TimelineDay] = field(default_factory=list)
     fires: int = 0
     failed_fires: list[str] = field(default_factory=list)
     seconds_per_day: list[float] = field(default_factory=list)
@@ -281,13 +295,15 @@ def force_bad_model(
     return version
 
 
-def timeline(tables: DeltaTables, days: list[date]) -> list[dict[str, Any]]:
+def timeline(tables: DeltaTables, days: list[date]) -> list[TimelineDay]:
     """One row per trading day: trades, drift (the worst column's severity and the share of
     checked columns at HIGH), trigger decision, the version that scored the day, its live
     PR-AUC, and registry events decided while that day was monitored."""
-    rows = {d: {"day": d, "trades": 0, "drift": None, "drift_share": None, "decision": None,
-                "reason": None, "model_version": None, "pr_auc": None, "events": []}
-            for d in days}  # fmt: skip
+    rows: dict[date, TimelineDay] = {
+        d: {"day": d, "trades": 0, "drift": None, "drift_share": None, "decision": None,
+            "reason": None, "model_version": None, "pr_auc": None, "events": []}
+        for d in days
+    }  # fmt: skip
     order = {"NONE": 0, "MEDIUM": 1, "HIGH": 2}
     for r in _rows(tables, "trade_features", ["_trade_date"]):
         if r["_trade_date"] in rows:

@@ -49,12 +49,14 @@ class LightGBMModel(AnomalyModel):
         ).fit(X, y)
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(X)[:, 1]
+        # LightGBM types its outputs as arrays, sparse matrices or lists; on dense input it
+        # returns an ndarray, which np.asarray passes through without a copy.
+        return np.asarray(self.model.predict_proba(X))[:, 1]
 
     def score_rows(self, X: np.ndarray) -> np.ndarray:
         # What predict_proba calls after its input checks: the binary probability itself. One
         # thread: a few rows gain nothing from a second and may wait for a busy core.
-        return self.model.booster_.predict(X, num_threads=1)  # type: ignore[no-any-return]
+        return np.asarray(self.model.booster_.predict(X, num_threads=1))
 
 
 @candidate("xgboost")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -22,6 +22,20 @@ from finml.vocabulary import MANUAL_PROMOTE, PROMOTE, REJECT
 if TYPE_CHECKING:
     from finml.models.settings import GateSettings
     from finml.models.validator import ValidationReport
+
+
+class _DecisionCommon(TypedDict):
+    """The fields of a :class:`Decision` known before the champion is compared."""
+
+    event_id: str
+    decided_at: datetime
+    model_name: str
+    challenger_version: int
+    champion_version: int | None
+    metric: str
+    challenger_metric: float
+    min_improvement: float
+    holdout_rows: int
 
 
 @dataclass(frozen=True)
@@ -98,17 +112,17 @@ class ChampionChallenger:
         s = self.settings
         y = np.asarray(y, dtype=np.int64)
         challenger_metric = RankedScores(y, challenger_scores).average_precision()
-        common = dict(
-            event_id=str(uuid.uuid4()),
-            decided_at=datetime.now(UTC),
-            model_name=model_name,
-            challenger_version=challenger_version,
-            champion_version=champion_version,
-            metric=self.metric,
-            challenger_metric=challenger_metric,
-            min_improvement=s.min_improvement,
-            holdout_rows=len(y),
-        )
+        common: _DecisionCommon = {
+            "event_id": str(uuid.uuid4()),
+            "decided_at": datetime.now(UTC),
+            "model_name": model_name,
+            "challenger_version": challenger_version,
+            "champion_version": champion_version,
+            "metric": self.metric,
+            "challenger_metric": challenger_metric,
+            "min_improvement": s.min_improvement,
+            "holdout_rows": len(y),
+        }
         reasons: list[str] = []
         if validation is not None and not validation.passed:
             reasons = ["validation failed: " + "; ".join(validation.failures)]

@@ -49,7 +49,8 @@ from finml.pipelines.trades import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, DataFrameReader, SparkSession
+    from pyspark.sql.streaming import DataStreamReader
 
 LANDING_CONF, QUALITY_CONF = "finml.landing", "finml.quality"
 # Spark's binaryFile source schema (fixed), which a stream needs up front.
@@ -86,6 +87,7 @@ def define_pipeline(
         return spark.read.table(name)
 
     def landing_files(folder: str, glob: str, fmt: str) -> DataFrame:
+        reader: DataStreamReader | DataFrameReader
         if on_databricks:
             reader = spark.readStream.format("cloudFiles").option("cloudFiles.format", fmt)
         else:
@@ -183,7 +185,8 @@ def _decode_parquet() -> Any:
 
 
 def _parquet_rows(path: str, content: bytes | None) -> list[dict[str, Any]]:
-    return landing_parquet.decode_file(path, content).to_pylist()
+    rows: list[dict[str, Any]] = landing_parquet.decode_file(path, content).to_pylist()
+    return rows
 
 
 def _ingest_metadata() -> list[Any]:

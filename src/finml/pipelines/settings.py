@@ -20,6 +20,10 @@ from finml.sections import validate_section
 DEFAULT_SYMBOL_PATTERN = r"^[A-Za-z0-9^][A-Za-z0-9.:_/=^-]{0,31}$"
 
 
+def _default_targets() -> dict[Literal["bronze", "silver", "gold"], float]:
+    return {"bronze": 0.85, "silver": 0.94, "gold": 0.98}
+
+
 class QualitySettings(BaseModel):
     """Plausibility bounds of silver trades and bars (all quarantine with a named rule)."""
 
@@ -38,7 +42,7 @@ class QualitySettings(BaseModel):
     # must reach; a miss raises a DATA_QUALITY alert, and with ``on_target_miss: block``
     # also stops the stages after it.
     targets: dict[Literal["bronze", "silver", "gold"], float] = Field(
-        default_factory=lambda: {"bronze": 0.85, "silver": 0.94, "gold": 0.98}
+        default_factory=_default_targets
     )
     on_target_miss: Literal["warn", "block"] = "warn"
 

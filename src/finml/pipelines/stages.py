@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from finml.errors import DeltaEngineError, StorageFull
 from finml.log import get_logger
@@ -209,6 +209,14 @@ _STREAM_SEEN = "stream_seen.json"  # the source version every past query consume
 _STREAM_ATTEMPTS = 5
 
 
+class _StreamBase(TypedDict):
+    """``stream.json``: the log's batch number of the query's micro-batch 0 and the source
+    version the query starts from (None: the whole table)."""
+
+    first_batch: int
+    starting_version: int | None
+
+
 def _run_streamed(run: _Run, source: Table) -> list[QualityRecord]:
     """Run the stage as an ``availableNow`` streaming query over ``source``."""
     records: list[QualityRecord] = []
@@ -245,7 +253,7 @@ def _run_streamed(run: _Run, source: Table) -> list[QualityRecord]:
     return records
 
 
-def _stream_query(run: _Run, source: Table, base: dict[str, int | None], reports: Path) -> None:
+def _stream_query(run: _Run, source: Table, base: _StreamBase, reports: Path) -> None:
     first = int(base["first_batch"] or 0)
 
     def execute_micro_batch(rows: DataFrame, batch_id: int) -> None:
@@ -280,7 +288,7 @@ def _stream_query(run: _Run, source: Table, base: dict[str, int | None], reports
             query.stop()
 
 
-def _stream_base(batch_log: BatchLog, version: int) -> dict[str, int | None] | None:
+def _stream_base(batch_log: BatchLog, version: int) -> _StreamBase | None:
     """Where the streaming query starts: the log's batch number of its micro-batch 0 and
     the source version it starts from (None: the whole table).
 
@@ -291,7 +299,7 @@ def _stream_base(batch_log: BatchLog, version: int) -> dict[str, int | None] | N
     path = batch_log.folder / _STREAM_BASE
     latest = batch_log.latest()
     if path.is_file():
-        base = json.loads(path.read_text())
+        base: _StreamBase = json.loads(path.read_text())
         if latest is None or latest.stream or latest.number < int(base["first_batch"]):
             return base
         log.info("stage_stream_restarted", folder=str(batch_log.folder), after=latest.number)
@@ -305,7 +313,8 @@ def _stream_base(batch_log: BatchLog, version: int) -> dict[str, int | None] | N
     }
     batch_log.folder.mkdir(parents=True, exist_ok=True)
     create_once(path, json.dumps(base))
-    return json.loads(path.read_text())
+    created: _StreamBase = json.loads(path.read_text())
+    return created
 
 
 def _seen(batch_log: BatchLog) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import permutations
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,17 @@ import pandas as pd
 from finml.errors import DataError
 
 EXCHANGE_TZ = "America/New_York"
+
+
+class _FittedHmm(Protocol):
+    """What this module reads of a fitted ``hmmlearn`` ``GaussianHMM`` (hmmlearn is untyped)."""
+
+    covars_: np.ndarray
+    means_: np.ndarray
+
+    def predict(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray: ...
+
+    def score(self, X: np.ndarray, lengths: np.ndarray) -> float: ...
 
 
 def best_permutation_accuracy(predicted: np.ndarray, truth: np.ndarray, k: int = 3) -> float:
@@ -55,7 +67,7 @@ def fit_hmm(
     return) or ``log_vol`` (log risk score).
 
     Raises:
-        DataError: unknown ``features`` or too few days.
+        DataError: unknown ``features``, too few days, or no EM run with a finite likelihood.
     """
     column = {"returns": "day_return", "log_vol": "risk_score"}.get(features)
     if column is None:
@@ -73,11 +85,12 @@ def fit_hmm(
     return HmmFit(rank[decoded], float(model.score(x[:, None], lengths)), features)
 
 
-def _best_of(x: np.ndarray, lengths: np.ndarray, seed: int, restarts: int) -> object:
+def _best_of(x: np.ndarray, lengths: np.ndarray, seed: int, restarts: int) -> _FittedHmm:
     # EM finds local optima; keep the best of a few seeded starts.
     from hmmlearn.hmm import GaussianHMM
 
-    best, best_score = None, -np.inf
+    best: _FittedHmm | None = None
+    best_score = -np.inf
     for attempt in range(restarts):
         model = GaussianHMM(
             n_components=3, covariance_type="diag", n_iter=200, random_state=seed + attempt
@@ -86,4 +99,6 @@ def _best_of(x: np.ndarray, lengths: np.ndarray, seed: int, restarts: int) -> ob
         score = model.score(x, lengths)
         if score > best_score:
             best, best_score = model, score
+    if best is None:
+        raise DataError(f"hmm: expected a finite likelihood from {restarts} EM runs, got none")
     return best

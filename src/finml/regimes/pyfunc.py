@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from finml.regimes.markov import MarkovChain
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas"]
 
 
-class RegimeModel(mlflow.pyfunc.PythonModel):
+class RegimeModel(PythonModel):
     """Next-regime forecasts from a fitted :class:`MarkovChain` stored as JSON."""
 
     def load_context(self, context: Any) -> None:

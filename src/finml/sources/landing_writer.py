@@ -211,10 +211,10 @@ def _messages(
         line = payload if kind == "malformed_json" else '{"type":"trade","data":[' + payload + "]}"
         lines.insert(int(rng.integers(0, len(lines) + 1)), (line, kind))
         manifest.messages += kind != "malformed_json"
-    for number, (_, kind) in enumerate(lines, start=1):
-        if kind:
-            manifest.bad_records.append((f"trades/{name}", number, kind))
-            manifest.bad_counts[kind] = manifest.bad_counts.get(kind, 0) + 1
+    for number, (_, bad) in enumerate(lines, start=1):
+        if bad:
+            manifest.bad_records.append((f"trades/{name}", number, bad))
+            manifest.bad_counts[bad] = manifest.bad_counts.get(bad, 0) + 1
     return [line for line, _ in lines]
 
 

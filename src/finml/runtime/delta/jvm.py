@@ -47,7 +47,7 @@ from finml.runtime.delta.jvm_sql import (
 from finml.runtime.delta.schemas import conform
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 _TXN_CONF = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion")
@@ -78,7 +78,7 @@ class DeltaSparkEngine(DeltaEngine):
             return f"delta.`{ref.location.replace('`', '')}`"
         return ref.name.sql
 
-    def _session(self) -> Any:
+    def _session(self) -> SparkSession:
         if self.spark is None:
             raise DeltaEngineError("delta-spark engine: expected a SparkSession, got None")
         return self.spark
@@ -272,6 +272,8 @@ class DeltaSparkEngine(DeltaEngine):
             self.create(ref, schema, partition_by or (), comment)
             return WriteResult(str(ref), self.version(ref))
         detail = self._session().sql(f"DESCRIBE DETAIL {self._target(ref)}").first()
+        if detail is None:  # DESCRIBE DETAIL answers one row for an existing table
+            raise DeltaEngineError(f"table {ref}: expected a DESCRIBE DETAIL row, got none")
         if partition_by is None:
             partition_by = tuple(detail["partitionColumns"] or ())
         comment = comment if comment is not None else detail["description"]

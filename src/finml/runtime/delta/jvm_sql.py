@@ -17,6 +17,7 @@ from finml.names import quote
 from finml.runtime.delta.base import HistoryEntry, MergeSpec
 
 if TYPE_CHECKING:
+    from pyspark.sql import Row, SparkSession
     from pyspark.sql.types import StructType
 
 # Delta's optimistic-concurrency failures (the Java class names and error classes).
@@ -91,7 +92,7 @@ def merge_sql(target: str, source_view: str, spec: MergeSpec, *, evolve: bool) -
     )
 
 
-def history_entry(row: Any) -> HistoryEntry:
+def history_entry(row: Row) -> HistoryEntry:
     """A ``DESCRIBE HISTORY`` row as a :class:`HistoryEntry` (our metadata, written as the
     commit's ``userMetadata`` JSON, is unpacked into ``metadata``)."""
     metadata: dict[str, Any] = {}
@@ -116,7 +117,7 @@ def history_entry(row: Any) -> HistoryEntry:
 
 
 @contextlib.contextmanager
-def session_conf(spark: Any, values: dict[str, str]) -> Iterator[None]:
+def session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
     """Set session confs for one statement and unset them after it, so no later statement
     inherits them (a txn id left behind would make the next write a silent no-op)."""
     for key, value in values.items():

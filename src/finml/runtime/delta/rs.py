@@ -34,7 +34,7 @@ from finml.runtime.delta.schemas import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 # Table features this engine's Spark read path cannot honour by listing files.
 _UNSUPPORTED_READ_FEATURES = {"deletionVectors", "columnMapping"}
@@ -51,9 +51,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         try:
             return DeltaTable(ref.location, version=version)
         except TableNotFoundError:
-            raise TableNotFound(
-                f"table {ref}: expected a Delta table at {ref.location}, found none"
-            ) from None
+            raise _not_found(ref) from None
         except Exception as exc:  # e.g. a version that does not exist
             raise DeltaEngineError(f"table {ref}: cannot open version {version}: {exc}") from exc
 
@@ -161,7 +159,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         current = self._table(ref) if self.exists(ref) else None
         if current is None:
             if schema is None:
-                self._table(ref)  # raises TableNotFound naming the table
+                raise _not_found(ref)
             Path(ref.location).mkdir(parents=True, exist_ok=True)
             DeltaTable.create(
                 ref.location,
@@ -210,7 +208,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
             )
         )
 
-    def _spark(self) -> Any:
+    def _spark(self) -> SparkSession:
         if self.spark is None:
             raise DeltaEngineError("reading into Spark: expected a SparkSession, got None")
         return self.spark
@@ -226,3 +224,7 @@ def _scan(table: DeltaTable) -> pa.Table:
     """
     reader = QueryBuilder().register("snapshot", table).execute('SELECT * FROM "snapshot"')
     return pa.table(reader.read_all())
+
+
+def _not_found(ref: TableRef) -> TableNotFound:
+    return TableNotFound(f"table {ref}: expected a Delta table at {ref.location}, found none")

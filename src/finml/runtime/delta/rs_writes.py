@@ -171,7 +171,7 @@ class RsWrites:
                 table.alter.add_columns(list(added.fields))
                 table = DeltaTable(ref.location)
             table.create_write_transaction(
-                actions,
+                list(actions),  # typed as deltalake's list of add-or-remove actions
                 mode=mode,
                 schema=table.schema(),
                 partition_by=list(partition_by) or None,
@@ -203,12 +203,14 @@ class RsWrites:
         else:
             data = arrow_nullable(data)
         try:
-            write_deltalake(
+            # deltalake's overloads pair `predicate` with mode="overwrite" only; its
+            # implementation takes every mode (and ignores a None predicate).
+            write_deltalake(  # type: ignore[misc]
                 table if table is not None else ref.location,
                 data,
                 # No table at our snapshot: create it, and fail (retrying on the table a
                 # concurrent writer created meanwhile) rather than append to it unchecked.
-                mode=mode if table is not None else "error",
+                mode=mode if table is not None else "error",  # type: ignore[arg-type]
                 predicate=datafusion_sql(predicate),
                 partition_by=(list(partition_by) or None) if table is None else None,
                 schema_mode="merge" if schema_evolution and table is not None else None,
