@@ -99,7 +99,7 @@ def main() -> None:
         returned = app(standalone_mode=False, obj=state)
     except FinmlError as exc:
         fail(str(exc))
-    except typer.Exit as exc:
+    except typer.Exit as exc:  # raised outside a command (click returns it from one)
         sys.exit(exc.exit_code)
     except typer.Abort:
         console.print("aborted", style="red")
@@ -115,8 +115,9 @@ def main() -> None:
         if failure is None:
             raise
         fail_on_spark(failure, verbose=state.verbose)
-    # Not standalone, typer returns Ctrl-C as exit code 130 instead of raising it.
-    if returned == 130:
+    # Not standalone, click returns a command's ``typer.Exit(code)`` (and Ctrl-C as 130)
+    # instead of raising it.
+    code = returned if isinstance(returned, int) else 0
+    if code == 130:
         console.print("interrupted", style="red")
-        sys.exit(130)
-    sys.exit(0)
+    sys.exit(code)

@@ -53,9 +53,42 @@ class State:
         return self._spark
 
     def tables(self, *, with_spark: bool = False) -> DeltaTables:
+        """The environment's tables; Spark-free (delta-rs on paths) unless ``with_spark``.
+
+        Raises:
+            ConfigError: the environment keeps its tables in Unity Catalog
+                (``workspace: databricks``) and this process has no way to reach them.
+        """
         from finml.runtime.delta import DeltaTables
 
+        if self.config.workspace == "databricks":  # catalog tables have no local path
+            _require_workspace(self.config)
+            with_spark = True
         return DeltaTables.from_config(self.config, self.spark() if with_spark else None)
+
+
+    def require_tables(self, *names: str) -> None:
+        """Raise :class:`~finml.errors.TableNotFound` for the first of ``names`` missing,
+        before a command starts Spark (catalog tables are checked by the Spark-backed
+        reader itself)."""
+        if self.config.workspace == "databricks":
+            return
+        tables = self.tables()
+        for name in names:
+            tables.require(name)
+
+
+def _require_workspace(config: ProjectConfig) -> None:
+    from finml.errors import ConfigError
+    from finml.runtime.connect import remote_url
+    from finml.runtime.spark import on_databricks
+
+    if not on_databricks() and remote_url(config) is None:
+        raise ConfigError(
+            f"environment {config.env}: its tables are Unity Catalog tables (workspace: "
+            "databricks); expected a Databricks runtime or a Spark Connect session "
+            "(spark.remote or $SPARK_REMOTE), got neither"
+        )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

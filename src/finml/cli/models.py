@@ -5,7 +5,6 @@ Training reads ``train_set``/``test_set`` through delta-rs, so none of these sta
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -92,7 +91,7 @@ def promote(
         f"{decision.decision} v{decision.challenger_version}: {'; '.join(decision.reasons)}"
     )
     if not decision.promoted:
-        sys.exit(3)  # typer.Exit is swallowed by the root app's standalone_mode=False
+        raise typer.Exit(3)  # the gate rejected the version (docs/models.md)
 
 
 def rollback(

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from finml.cli.common import State, console, emit_json, fail
+from finml.vocabulary import AlertStatus
 
 if TYPE_CHECKING:
     from finml.jobs.monitoring import DriftCheck
@@ -67,6 +68,7 @@ def drift(
         else:
             if not (reference and current):
                 fail("drift: expected both --reference and --current tables", 2)
+            state.require_tables(reference, current)
             tables = state.tables(with_spark=True)
             ref = tables.require(reference).read()
             cur = tables.require(current).read()
@@ -137,6 +139,7 @@ def monitor(
         fail(f"--source: expected predictions or inference_log, got {source!r}", 2)
     state: State = ctx.obj
     settings = MonitoringSettings.from_config(state.config)
+    state.require_tables(source, labels)
     tables = state.tables(with_spark=True)
     action = None if dry_run else action_from_settings(settings.action)
     with console.status("computing model performance..."):
@@ -158,9 +161,7 @@ def monitor(
 def alerts(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="Rows to show, newest first.")] = 20,
-    status: Annotated[
-        str | None, typer.Option(help="Only this status: delivered|failed|deduplicated|recorded.")
-    ] = None,
+    status: Annotated[AlertStatus | None, typer.Option(help="Only this delivery status.")] = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Re-deliver failed alerts first.")
     ] = False,

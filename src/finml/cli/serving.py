@@ -85,9 +85,12 @@ def score(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from finml.jobs.serving import score_table
+    from finml.registry import model_name, require_alias
 
     state: State = ctx.obj
     settings = _settings(state, score_method=method)
+    state.require_tables(source)  # both checks before Spark starts
+    require_alias(state.config, model_name(state.config, settings.model), alias)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
         bar.add_task(f"scoring {source} with {settings.model}@{alias}", total=None)
         report = score_table(

@@ -227,13 +227,15 @@ def promote_version(
         ModelNotFound: no such version / no challenger.
         TableNotFound: ``test_set`` is missing.
     """
-    from finml.registry import require_alias
+    from finml.registry import require_alias, require_version
 
     settings = settings or ModelSettings.from_config(config)
     configure(config)  # the validator loads the model through MLflow's global URIs
     name = model_name(config, ANOMALY_MODEL)
     if version is None:
         version = require_alias(config, name, CHALLENGER).version
+    else:
+        require_version(config, name, version)
     test = load_split(tables, TEST_SET)
     validation = ModelValidator(
         settings.validation, MetricSettings(settings.precision_at_k, settings.recall_at_fpr)

@@ -25,6 +25,7 @@ from finml.log import get_logger
 from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import AlertSettings
 from finml.monitoring.webhook import deliver
+from finml.vocabulary import AlertStatus
 
 if TYPE_CHECKING:
     from finml.runtime.delta import DeltaTables
@@ -50,6 +51,9 @@ class AlertSeverity(StrEnum):
     MEDIUM = "MEDIUM"
     HIGH = "HIGH"
     CRITICAL = "CRITICAL"
+
+
+_SENT = (AlertStatus.DELIVERED, AlertStatus.RECORDED)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class AlertManager:
         base = _row(alert, now)
         last = self._last_sent.get(alert.key)
         if last is not None and now - last < timedelta(minutes=self.settings.dedup_minutes):
-            rows = [{**base, "status": "deduplicated", "attempts": 0}]
+            rows = [{**base, "status": AlertStatus.DEDUPLICATED, "attempts": 0}]
             return self._store(rows)
         body = json.dumps(alert.payload(now), sort_keys=True, default=str).encode()
         rows = []
@@ -129,7 +133,7 @@ class AlertManager:
             rows.append(
                 {
                     **base,
-                    "status": "delivered" if result.delivered else "failed",
+                    "status": AlertStatus.DELIVERED if result.delivered else AlertStatus.FAILED,
                     "destination": url,
                     "attempts": result.attempts,
                     "last_error": result.last_error,
@@ -140,8 +144,8 @@ class AlertManager:
                 "alert_delivery", url=url, delivered=result.delivered, attempts=result.attempts
             )
         if not rows:
-            rows = [{**base, "status": "recorded", "attempts": 0}]
-        if any(r["status"] in ("delivered", "recorded") for r in rows):
+            rows = [{**base, "status": AlertStatus.RECORDED, "attempts": 0}]
+        if any(r["status"] in _SENT for r in rows):
             self._last_sent[alert.key] = now
         return self._store(rows)
 
@@ -155,10 +159,11 @@ class AlertManager:
         if self.tables is None or not self.tables.table(ALERTS_TABLE).exists():
             return []
         rows = self.tables.table(ALERTS_TABLE).to_arrow().to_pylist()
-        done = {(r["alert_id"], r["destination"]) for r in rows if r["status"] == "delivered"}
+        delivered = (r for r in rows if r["status"] == AlertStatus.DELIVERED)
+        done = {(r["alert_id"], r["destination"]) for r in delivered}
         out = []
         for row in rows:
-            if row["status"] != "failed":
+            if row["status"] != AlertStatus.FAILED:
                 continue
             for url in destinations or [row["destination"]]:
                 if (row["alert_id"], url) in done:
@@ -168,7 +173,7 @@ class AlertManager:
                 out.append(
                     {
                         **row,
-                        "status": "delivered" if result.delivered else "failed",
+                        "status": AlertStatus.DELIVERED if result.delivered else AlertStatus.FAILED,
                         "destination": url,
                         "attempts": result.attempts,
                         "last_error": result.last_error,
@@ -189,7 +194,7 @@ class AlertManager:
             return {}
         last: dict[str, datetime] = {}
         for row in self.tables.table(ALERTS_TABLE).to_arrow().to_pylist():
-            if row["status"] in ("delivered", "recorded"):
+            if row["status"] in _SENT:
                 key, at = row["dedup_key"], row["created_at"]
                 if key not in last or at > last[key]:
                     last[key] = at

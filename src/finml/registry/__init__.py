@@ -170,6 +170,20 @@ def require_alias(config: ProjectConfig, name: str, alias: str) -> VersionInfo:
     return found
 
 
+def require_version(config: ProjectConfig, name: str, version: int) -> VersionInfo:
+    """The registered ``version`` of ``name``.
+
+    Raises:
+        ModelNotFound: ``name`` has no such version; the message lists the versions it has.
+    """
+    known = versions(config, name)
+    for info in known:
+        if info.version == version:
+            return info
+    have = ", ".join(str(v.version) for v in sorted(known, key=lambda v: v.version)) or "none"
+    raise ModelNotFound(f"model {name}: expected a registered version {version}, found {have}")
+
+
 def set_alias(config: ProjectConfig, name: str, alias: str, version: int) -> None:
     client(config).set_registered_model_alias(name, alias, str(version))
     log.info("alias_set", model=name, alias=alias, version=version)

@@ -135,7 +135,7 @@ def choose_delta_engine(spark: SparkSession | None, preference: str = "auto") ->
         ("delta-rs", True): "delta-rs requested",
         ("delta-rs", False): "no io.delta classes in the Spark JVM (jars not available)",
     }[(choice, jvm_ok or preference == "delta-rs")]
-    log.info("delta_engine_selected", engine=choice, reason=reason)
+    log.debug("delta_engine_selected", engine=choice, reason=reason)
     if spark is not None:  # without a session the JVM was not asked; decide again later
         _engine_choice = choice
     return choice
