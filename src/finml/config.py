@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from finml.config_collectors import CollectorSettings
 from finml.config_file import DEFAULT_CONFIG_FILE, ConfigSearch, find_config_file, read_config_file
@@ -32,6 +32,7 @@ from finml.config_merge import ENV_OVERRIDES, merge_layers, validated
 from finml.config_simulator import SimulatorConfig
 from finml.errors import ConfigError
 from finml.names import TableName, validate_identifier
+from finml.settings_base import StrictModel
 
 __all__ = ["DEFAULT_CONFIG_FILE", "ENV_OVERRIDES", "ProjectConfig", "SparkSettings", "secret"]
 
@@ -46,8 +47,9 @@ SECRET_VARIABLES = (
 _SECRET_WORDS = ("api_key", "apikey", "token", "password", "secret")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class _Strict(StrictModel):
+    # ``schema`` is the YAML key of ``db_schema`` (a BaseModel attribute name).
+    model_config = ConfigDict(populate_by_name=True)  # added to StrictModel's
 
 
 class SparkSettings(_Strict):

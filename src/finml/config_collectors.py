@@ -26,15 +26,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from finml.errors import ConfigError
+from finml.settings_base import StrictModel, validate_section
 
 SYMBOL_PATTERN = r"^[A-Z0-9.\-:]{1,32}$"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _symbols(values: list[str]) -> list[str]:
@@ -46,7 +42,7 @@ def _symbols(values: list[str]) -> list[str]:
     return cleaned
 
 
-class FinnhubSettings(_Strict):
+class FinnhubSettings(StrictModel):
     """The Finnhub WebSocket trade collector."""
 
     url: str = Field("wss://ws.finnhub.io", pattern=r"^wss?://")
@@ -66,7 +62,7 @@ class FinnhubSettings(_Strict):
         return _symbols(value)
 
 
-class AlphaVantageSettings(_Strict):
+class AlphaVantageSettings(StrictModel):
     """The Alpha Vantage REST OHLCV collector."""
 
     base_url: str = Field("https://www.alphavantage.co/query", pattern=r"^https?://")
@@ -89,7 +85,7 @@ class AlphaVantageSettings(_Strict):
         return _symbols(value)
 
 
-class CollectorSettings(_Strict):
+class CollectorSettings(StrictModel):
     """The ``collectors:`` section: one block per source."""
 
     finnhub: FinnhubSettings = Field(default_factory=lambda: FinnhubSettings.model_validate({}))
@@ -104,17 +100,7 @@ def collector_settings(section: Any = None) -> CollectorSettings:
     Raises:
         ConfigError: a field is unknown or has an invalid value (named in the message).
     """
-    if isinstance(section, CollectorSettings):
-        return section
-    try:
-        return CollectorSettings.model_validate(section or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"field 'collectors.{'.'.join(str(p) for p in e['loc'])}': "
-            f"expected {e['msg'].lower()}, got {e.get('input')!r}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"collectors settings: {problems}") from None
+    return validate_section(CollectorSettings, section, "collectors")
 
 
 def with_overrides(settings: CollectorSettings, source: str, **values: Any) -> CollectorSettings:

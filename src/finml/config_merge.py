@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from finml.errors import ConfigError
+from finml.settings_base import validate_model
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -95,45 +96,7 @@ def validated(
     """``model`` validated from ``data``.
 
     Raises:
-        ConfigError: every problem, each naming its field's origin (see :func:`describe`).
+        ConfigError: every problem, each naming its field's origin
+            (see :func:`finml.settings_base.describe`).
     """
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe(exc, where, origins or {})) from None
-
-
-def describe(exc: ValidationError, where: str, origins: dict[str, str]) -> str:
-    """One clause per problem: ``<where>: field 'a.b': expected X, got Y``, or
-    ``environment variable FINML_X: ...`` when the value came from one."""
-    problems = []
-    for err in exc.errors():
-        field = origin_of(".".join(str(part) for part in err["loc"]), origins)
-        subject = (
-            f"environment variable {field[1:]}"
-            if field.startswith("$")
-            else f"{where}: field {field!r}"
-        )
-        found = err.get("input")
-        shown = repr(found) if not isinstance(found, dict) else "a mapping"
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            problems.append(f"{subject}: unknown key (not allowed here)")
-        elif err["type"] == "missing":
-            problems.append(f"{subject}: required, found nothing")
-        elif err["type"] == "value_error":
-            problems.append(f"{subject}: {message.removeprefix('Value error, ')}")
-        else:
-            expected = message.removeprefix("Input should be ").lower()
-            problems.append(f"{subject}: expected {expected}, got {shown}")
-    return "; ".join(problems)
-
-
-def origin_of(field: str, origins: dict[str, str]) -> str:
-    """``spark.master`` -> ``environments.dev.spark.master`` (or ``$FINML_SPARK_MASTER``)."""
-    if field in origins:
-        return origins[field]
-    head, _, rest = field.partition(".")
-    if head in origins and not origins[head].startswith("$"):
-        return f"{origins[head]}.{rest}" if rest else origins[head]
-    return field or "<root>"
+    return validate_model(model, data, where, origins=origins)

@@ -6,7 +6,9 @@ from datetime import date
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from finml.settings_base import StrictModel
 
 RegimeName = Literal["Normal", "Stress", "Crisis"]
 REGIMES: tuple[RegimeName, ...] = ("Normal", "Stress", "Crisis")
@@ -23,11 +25,7 @@ BAD_RECORD_KINDS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RegimeParams(_Strict):
+class RegimeParams(StrictModel):
     """Per-regime dynamics: annualised drift and volatility, trade-intensity and volume
     multipliers, and the quoted spread in basis points."""
 
@@ -38,7 +36,7 @@ class RegimeParams(_Strict):
     spread_bps: float = Field(ge=0, le=500)
 
 
-class DriftScenario(_Strict):
+class DriftScenario(StrictModel):
     """From trading day ``start_day`` (0-based) volatility and volume are scaled."""
 
     start_day: int = Field(ge=1)
@@ -46,7 +44,7 @@ class DriftScenario(_Strict):
     volume_multiplier: float = Field(1.5, gt=0, le=20)
 
 
-class BadRecordRates(_Strict):
+class BadRecordRates(StrictModel):
     """Rate of each kind of bad landing record, as a fraction of legit trades."""
 
     malformed_json: float = Field(0.0005, ge=0, le=0.2)
@@ -73,7 +71,7 @@ def _default_regimes() -> dict[RegimeName, RegimeParams]:
     }
 
 
-class SimulatorConfig(_Strict):
+class SimulatorConfig(StrictModel):
     """The simulated market. The defaults are the demo's scenario (~200k trades)."""
 
     seed: int = 42

@@ -25,6 +25,7 @@ from finml.bundle.models import (
     Variable,
 )
 from finml.errors import JobError
+from finml.settings_base import loc_path, problem_text
 
 BUNDLE_FILE = "databricks.yml"
 
@@ -139,34 +140,11 @@ def _validate(
 
 
 def _problems(exc: ValidationError, file: str) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        key = key_path(err["loc"])
-        found = err.get("input")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (not in the Databricks bundle schema FinML accepts)"
-        elif err["type"] == "missing":
-            message = "required field, got nothing"
-        elif err["msg"].startswith("Value error, expected"):  # our own validators' wording
-            message = err["msg"].removeprefix("Value error, ")
-        else:
-            shown = "a mapping" if isinstance(found, dict) else repr(found)
-            message = f"expected {err['msg'].lower()}, got {shown}"
-        out.append(Problem(file, key, message))
-    return out
-
-
-def key_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    """``("resources", "jobs", "x", "tasks", 2, "foo")`` -> ``resources.jobs.x.tasks[2].foo``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith("function-"):
-            continue
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "<root>"
+    unknown = "unknown field (not in the Databricks bundle schema FinML accepts)"
+    return [
+        Problem(file, loc_path(err["loc"]) or "<root>", problem_text(err, unknown=unknown))
+        for err in exc.errors()
+    ]
 
 
 def _collect(bundle: Bundle, data: dict[str, Any], file: Path) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from finml.settings_base import StrictModel
 
 RunIf = Literal[
     "ALL_SUCCESS",
@@ -30,40 +32,36 @@ ConditionOp = Literal[
 PauseStatus = str  # "PAUSED" | "UNPAUSED", usually "${var.pause_status}" before resolution
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Dependency(_Strict):
+class Dependency(StrictModel):
     task_key: str
     outcome: Literal["true", "false"] | None = None
 
 
-class SparkPythonTask(_Strict):
+class SparkPythonTask(StrictModel):
     python_file: str
     parameters: list[str] = Field(default_factory=list)
     source: Literal["WORKSPACE", "GIT"] | None = None
 
 
-class PythonWheelTask(_Strict):
+class PythonWheelTask(StrictModel):
     package_name: str
     entry_point: str
     parameters: list[str] = Field(default_factory=list)
     named_parameters: dict[str, str] = Field(default_factory=dict)
 
 
-class ConditionTask(_Strict):
+class ConditionTask(StrictModel):
     op: ConditionOp
     left: str
     right: str
 
 
-class PipelineTask(_Strict):
+class PipelineTask(StrictModel):
     pipeline_id: str
     full_refresh: bool = False
 
 
-class Task(_Strict):
+class Task(StrictModel):
     """One task of a job: exactly one of the ``*_task`` blocks."""
 
     task_key: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")
@@ -101,7 +99,7 @@ class Task(_Strict):
         return next(k for k in TASK_KINDS if getattr(self, k) is not None)
 
 
-class ForEachTask(_Strict):
+class ForEachTask(StrictModel):
     inputs: str
     concurrency: int = Field(1, ge=1, le=100)
     task: Task
@@ -116,23 +114,23 @@ TASK_KINDS = (
 )
 
 
-class Schedule(_Strict):
+class Schedule(StrictModel):
     quartz_cron_expression: str
     timezone_id: str = "UTC"
     pause_status: PauseStatus = "UNPAUSED"
 
 
-class JobParameter(_Strict):
+class JobParameter(StrictModel):
     name: str
     default: str
 
 
-class Environment(_Strict):
+class Environment(StrictModel):
     environment_key: str
     spec: dict[str, Any]
 
 
-class Job(_Strict):
+class Job(StrictModel):
     name: str
     description: str | None = None
     tasks: list[Task] = Field(min_length=1)
@@ -152,13 +150,13 @@ class Job(_Strict):
     permissions: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class PipelineLibrary(_Strict):
+class PipelineLibrary(StrictModel):
     file: dict[Literal["path"], str] | None = None
     notebook: dict[Literal["path"], str] | None = None
     glob: dict[Literal["include"], str] | None = None
 
 
-class Pipeline(_Strict):
+class Pipeline(StrictModel):
     name: str
     catalog: str | None = None
     schema_: str | None = Field(None, alias="schema")
@@ -176,22 +174,22 @@ class Pipeline(_Strict):
     notifications: list[dict[str, Any]] = Field(default_factory=list)
     permissions: list[dict[str, Any]] = Field(default_factory=list)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # added to StrictModel's
 
 
-class Resources(_Strict):
+class Resources(StrictModel):
     jobs: dict[str, Job] = Field(default_factory=dict)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
 
 
-class Variable(_Strict):
+class Variable(StrictModel):
     description: str | None = None
     default: Any = None
     type: Literal["complex"] | None = None
     lookup: dict[str, str] | None = None
 
 
-class Workspace(_Strict):
+class Workspace(StrictModel):
     host: str | None = None
     profile: str | None = None
     root_path: str | None = None
@@ -199,20 +197,20 @@ class Workspace(_Strict):
     artifact_path: str | None = None
 
 
-class Artifact(_Strict):
+class Artifact(StrictModel):
     type: Literal["whl", "jar"] = "whl"
     build: str | None = None
     path: str = "."
     files: list[dict[str, str]] = Field(default_factory=list)
 
 
-class BundleInfo(_Strict):
+class BundleInfo(StrictModel):
     name: str
     databricks_cli_version: str | None = None
     uuid: str | None = None
 
 
-class Target(_Strict):
+class Target(StrictModel):
     mode: Literal["development", "production"] | None = None
     default: bool = False
     workspace: Workspace | None = None
@@ -224,7 +222,7 @@ class Target(_Strict):
     permissions: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class BundleRoot(_Strict):
+class BundleRoot(StrictModel):
     """``databricks.yml``."""
 
     bundle: BundleInfo
@@ -240,7 +238,7 @@ class BundleRoot(_Strict):
     presets: dict[str, Any] | None = None
 
 
-class ResourceFile(_Strict):
+class ResourceFile(StrictModel):
     """A file under ``resources/``: only ``resources`` (and optionally ``variables``)."""
 
     resources: Resources = Field(default_factory=Resources)

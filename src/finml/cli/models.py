@@ -40,6 +40,7 @@ def train(
 
     from finml.jobs.training import run_training
     from finml.models.settings import ModelSettings
+    from finml.settings_base import validate_section
 
     state: State = ctx.obj
     settings = ModelSettings.from_config(state.config)
@@ -49,7 +50,7 @@ def train(
     if tune is not None:
         overrides["tuning"] = settings.tuning.model_copy(update={"enabled": tune})
     values = settings.model_dump() | {k: v for k, v in overrides.items() if v is not None}
-    settings = ModelSettings.model_validate(values)
+    settings = validate_section(ModelSettings, values, "models")
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
         task = bar.add_task("tournament", total=None)

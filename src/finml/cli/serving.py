@@ -134,18 +134,3 @@ def ab_report(
         f"recall z={result.recall_z:.2f} p={result.recall_p:.4f}"
     )
     console.print(f"decision: [bold]{result.decision}[/] ({result.reason}); test {row['test_id']}")
-
-
-def main() -> None:
-    """``python -m finml.cli.serving`` runs the full CLI with these commands registered
-    (useful until they are wired into ``finml.cli``)."""
-    from finml import cli
-
-    names = {c.callback.__name__ for c in cli.app.registered_commands if c.callback}
-    if "serve" not in names:
-        register(cli.app)
-    cli.main()
-
-
-if __name__ == "__main__":
-    main()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from finml.errors import DataError
+from finml.settings_base import StrictModel, describe
 
 SCHEMA_VERSION = "1.0"
 _ID = r"^[a-z][a-z0-9_]*$"
@@ -21,11 +22,7 @@ Scalar = str | float | int | bool | None
 Status = Literal["ok", "warn", "bad", "info"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(_Strict):
+class Source(StrictModel):
     """A Delta table (or the MLflow registry) a section read, and what was found; for a
     medallion table also its contract (:mod:`finml.pipelines.contracts`): three-part name,
     comment, keys and the rules that decide its rows."""
@@ -40,7 +37,7 @@ class Source(_Strict):
     rules: list[str] = Field(default_factory=list)
 
 
-class Kpi(_Strict):
+class Kpi(StrictModel):
     """One headline number or word, coloured by ``status``."""
 
     label: str
@@ -49,7 +46,7 @@ class Kpi(_Strict):
     status: Status = "info"
 
 
-class Series(_Strict):
+class Series(StrictModel):
     """One trace of a line/bar/step chart; ``x`` and ``y`` have the same length."""
 
     name: str
@@ -63,7 +60,7 @@ class Series(_Strict):
         return self
 
 
-class Event(_Strict):
+class Event(StrictModel):
     """A moment marked on a chart's x axis (a vertical line with ``label``), coloured by
     ``kind``: a promotion, a manual promotion, a rollback or a retraining trigger."""
 
@@ -72,7 +69,7 @@ class Event(_Strict):
     kind: Literal["promotion", "manual_promotion", "rollback", "retrain"]
 
 
-class Chart(_Strict):
+class Chart(StrictModel):
     """A chart; ``heatmap`` uses ``z`` (rows of ``y_labels`` by columns of ``x_labels``), the
     other kinds use ``series``. ``y_labels`` on a ``step`` chart names integer levels;
     ``events`` (not on heatmaps) are marked as vertical lines."""
@@ -102,7 +99,7 @@ class Chart(_Strict):
         return self
 
 
-class TableBlock(_Strict):
+class TableBlock(StrictModel):
     """A table; every row has one cell per column."""
 
     id: str = Field(pattern=_ID)
@@ -120,7 +117,7 @@ class TableBlock(_Strict):
         return self
 
 
-class Section(_Strict):
+class Section(StrictModel):
     """One dashboard section: ``ok`` with content, or ``empty`` with a reason and a hint."""
 
     id: str = Field(pattern=_ID)
@@ -144,7 +141,7 @@ class Section(_Strict):
         return self
 
 
-class Snapshot(_Strict):
+class Snapshot(StrictModel):
     """The whole document (``window.FINML_SNAPSHOT`` in ``snapshot.js``)."""
 
     schema_version: Literal["1.0"] = "1.0"
@@ -156,7 +153,7 @@ class Snapshot(_Strict):
     git_sha: str | None = None
     sections: list[Section]
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # added to StrictModel's
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Snapshot:
@@ -181,9 +178,5 @@ def validate_snapshot(payload: dict | str) -> Snapshot:
             return Snapshot.model_validate_json(payload)
         return Snapshot.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "snapshot"
-        raise DataError(
-            f"dashboard snapshot field {where}: expected schema {SCHEMA_VERSION}, got "
-            f"{first['msg']} ({exc.error_count()} error(s))"
-        ) from exc
+        where = f"dashboard snapshot (schema {SCHEMA_VERSION})"
+        raise DataError(describe(exc, where)) from exc

@@ -5,18 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from finml.errors import ConfigError
+from finml.settings_base import StrictModel, validate_section
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
 
 
-class DashboardSettings(BaseModel):
+class DashboardSettings(StrictModel):
     """Where the site is written and where ``finml dashboard serve`` listens."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     output_dir: Path | None = None  # default: <home>/dashboard
     host: str = Field("127.0.0.1", pattern=r"^(127\.\d+\.\d+\.\d+|localhost)$")
@@ -29,16 +27,8 @@ class DashboardSettings(BaseModel):
         Raises:
             ConfigError: the section has an unknown key or a bad value.
         """
-        section: dict[str, Any] = dict(getattr(config, "dashboard", None) or {})
-        try:
-            return cls.model_validate(section)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"dashboard.{field}: expected a valid value, got {first.get('input')!r} "
-                f"({first['msg']})"
-            ) from exc
+        section: Any = getattr(config, "dashboard", None)
+        return validate_section(cls, dict(section) if section else None, "dashboard")
 
     def site_dir(self, config: ProjectConfig) -> Path:
         return self.output_dir or config.home / "dashboard"

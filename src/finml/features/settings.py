@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from finml.sections import validate_section
+from finml.settings_base import StrictModel, validate_section
 
 
-class FeatureSettings(BaseModel):
+class FeatureSettings(StrictModel):
     """Window lengths of the trade-sequence indicators, the label rule and the split.
 
     Every window counts trades ("tick bars"), not minutes, except ``trades_1s`` /
     ``trades_60s`` which count trades in the last 1 and 60 seconds.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     vol_windows: tuple[int, ...] = (5, 10, 20, 50)
     rsi_period: int = Field(14, ge=2, le=500)
@@ -75,5 +73,9 @@ class FeatureSettings(BaseModel):
 
 
 def feature_settings(config: Any) -> FeatureSettings:
-    """The ``features`` section of ``config`` (defaults until it is wired into the config)."""
+    """The ``features`` section of ``config`` (the defaults when it has none).
+
+    Raises:
+        ConfigError: an unknown field or an invalid value, named.
+    """
     return FeatureSettings.from_section(getattr(config, "features", None))

@@ -35,12 +35,18 @@ class SimulationSummary:
 
 
 def simulator_config(config: ProjectConfig, **overrides: Any) -> SimulatorConfig:
-    """The project's simulator section with ``overrides`` (None values ignored) applied."""
+    """The project's simulator section with ``overrides`` (None values ignored) applied.
+
+    Raises:
+        ConfigError: an override is invalid (named).
+    """
+    from finml.settings_base import validate_section
     from finml.sources.simulator import SimulatorConfig
 
-    values = config.simulator.model_dump()
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return SimulatorConfig.model_validate(values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return config.simulator  # validated when the config was loaded
+    return validate_section(SimulatorConfig, config.simulator.model_dump() | given, "simulator")
 
 
 def run_simulation(

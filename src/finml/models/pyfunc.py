@@ -19,11 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
-try:  # MLflow is a runtime dependency of the training plane only
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # pragma: no cover
-    PythonModel = object  # type: ignore[assignment,misc]
+from mlflow.pyfunc import PythonModel
 
 if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
@@ -42,7 +38,7 @@ _REQUIREMENTS = (
 ROW_PATH_ROWS = 32  # beyond this, the libraries' batch calls are the faster way
 
 
-class AnomalyPyfunc(PythonModel):  # type: ignore[misc]
+class AnomalyPyfunc(PythonModel):
     """Preprocessor + scorer + threshold behind MLflow's ``predict``."""
 
     def __init__(self, scorer: AnomalyModel, preprocessor: Preprocessor, threshold: float):

@@ -8,26 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-from finml.errors import ConfigError
+from finml.settings_base import StrictModel, validate_section
 
 DEFAULT_CANDIDATES = ("lightgbm", "xgboost", "random_forest", "isolation_forest", "ensemble")
 METRICS = ("pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "brier")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TuningSettings(_Strict):
+class TuningSettings(StrictModel):
     """Optional Optuna search per candidate, bounded by trials and wall time."""
 
     enabled: bool = False
@@ -36,7 +25,7 @@ class TuningSettings(_Strict):
     candidates: tuple[str, ...] = ("lightgbm",)
 
 
-class GateSettings(_Strict):
+class GateSettings(StrictModel):
     """Champion/challenger: the lower bound of the bootstrap CI of the primary-metric
     improvement must reach ``min_improvement`` (so noise cannot promote)."""
 
@@ -46,7 +35,7 @@ class GateSettings(_Strict):
     seed: int = 7
 
 
-class ValidationSettings(_Strict):
+class ValidationSettings(StrictModel):
     """Pre-deployment checks (see :mod:`finml.models.validator`)."""
 
     floors: dict[str, float] = Field(default_factory=lambda: {"pr_auc": 0.5, "roc_auc": 0.75})
@@ -64,7 +53,7 @@ class ValidationSettings(_Strict):
         return value
 
 
-class ReplayABSettings(_Strict):
+class ReplayABSettings(StrictModel):
     """The replay A/B a holdout-approved challenger runs against the champion before it is
     promoted (see :mod:`finml.models.replay_ab`).
 
@@ -85,7 +74,7 @@ class ReplayABSettings(_Strict):
     labels_table: str = "trade_labels"
 
 
-class RollbackPolicy(_Strict):
+class RollbackPolicy(StrictModel):
     """Automatic rollback of a newly promoted champion (see :mod:`finml.models.rollback_check`):
     roll back when, in ``violations`` (K) of its first ``windows`` (M) labelled
     ``model_monitoring`` windows, its live PR-AUC is more than ``margin`` below its
@@ -108,7 +97,7 @@ class RollbackPolicy(_Strict):
         return self
 
 
-class ModelSettings(_Strict):
+class ModelSettings(StrictModel):
     """The ``models`` config section."""
 
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES
@@ -143,14 +132,4 @@ class ModelSettings(_Strict):
         Raises:
             ConfigError: the section has an unknown field or an invalid value.
         """
-        section = getattr(config, "models", None) or {}
-        if isinstance(section, ModelSettings):
-            return section
-        try:
-            return cls.model_validate(section)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"field models.{'.'.join(map(str, e['loc']))}: {e['msg']}, got {e.get('input')!r}"
-                for e in exc.errors()
-            )
-            raise ConfigError(f"config section 'models': {problems}") from None
+        return validate_section(cls, getattr(config, "models", None), "models")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from finml.errors import ConfigError
+from finml.settings_base import StrictModel, validate_model, validate_section
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -18,11 +18,7 @@ if TYPE_CHECKING:
 SECTION = "monitoring"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DriftThresholds(_Strict):
+class DriftThresholds(StrictModel):
     """Severity cut-offs: at or above ``*_medium`` is MEDIUM, at or above ``*_high`` HIGH.
 
     PSI 0.1 / 0.25 are the credit-scoring conventions; JS distance (base 2, in [0, 1]) and
@@ -46,7 +42,7 @@ class DriftThresholds(_Strict):
         return self
 
 
-class DriftSettings(_Strict):
+class DriftSettings(StrictModel):
     """How distributions are binned and compared."""
 
     bins: int = Field(10, ge=2, le=1000)
@@ -58,7 +54,7 @@ class DriftSettings(_Strict):
     thresholds: DriftThresholds = Field(default_factory=DriftThresholds)
 
 
-class TriggerPolicy(_Strict):
+class TriggerPolicy(StrictModel):
     """When a violation becomes a retrain: N of the last M windows, cooldown, daily cap."""
 
     violations_needed: int = Field(2, ge=1)
@@ -88,7 +84,7 @@ class TriggerPolicy(_Strict):
         return self
 
 
-class RetrainAction(_Strict):
+class RetrainAction(StrictModel):
     """What a trigger runs: a local command, or a Databricks job by id."""
 
     kind: Literal["local", "databricks"] = "local"
@@ -114,7 +110,7 @@ class RetrainAction(_Strict):
         return self
 
 
-class AlertSettings(_Strict):
+class AlertSettings(StrictModel):
     """Webhook delivery and deduplication."""
 
     webhooks: list[str] = Field(default_factory=list)
@@ -126,7 +122,7 @@ class AlertSettings(_Strict):
     signature_header: str = "X-FinML-Signature"
 
 
-class WatchSettings(_Strict):
+class WatchSettings(StrictModel):
     """Live anomaly watch: return z-score and regime-transition probability gates."""
 
     zscore: float = Field(6.0, gt=0)
@@ -134,7 +130,7 @@ class WatchSettings(_Strict):
     min_transition_probability: float = Field(0.02, gt=0, lt=1)
 
 
-class MonitoringSettings(_Strict):
+class MonitoringSettings(StrictModel):
     """The ``monitoring`` section of ``project_config.yml``."""
 
     drift: DriftSettings = Field(default_factory=DriftSettings)
@@ -145,21 +141,20 @@ class MonitoringSettings(_Strict):
 
     @classmethod
     def from_config(cls, config: ProjectConfig) -> MonitoringSettings:
-        """Settings from ``config.monitoring`` (defaults while that section is not wired).
+        """Settings from ``config.monitoring`` (the defaults when it has none).
 
         Raises:
             ConfigError: the section has an unknown or invalid field.
         """
-        section: Any = getattr(config, SECTION, None) or {}
-        return cls.from_dict(section, f"config section {SECTION!r}")
+        return validate_section(cls, getattr(config, SECTION, None), SECTION)
 
     @classmethod
-    def from_dict(cls, section: dict[str, Any], where: str = SECTION) -> MonitoringSettings:
-        try:
-            return cls.model_validate(section)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"field {'.'.join(str(p) for p in e['loc']) or '<root>'!r}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigError(f"{where}: {problems}") from None
+    def from_dict(
+        cls, section: dict[str, Any], where: str = f"config section {SECTION!r}"
+    ) -> MonitoringSettings:
+        """Settings from a ``monitoring`` mapping read from ``where``.
+
+        Raises:
+            ConfigError: naming every unknown or invalid field.
+        """
+        return validate_model(cls, section, where, prefix=SECTION)

@@ -11,9 +11,9 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from finml.sections import validate_section
+from finml.settings_base import StrictModel, validate_section
 
 # Exchange tickers (AAPL, BRK.B), Finnhub's venue-qualified symbols (BINANCE:BTCUSDT,
 # OANDA:EUR_USD) and index-style names (^GSPC); case is kept as sent.
@@ -24,10 +24,8 @@ def _default_targets() -> dict[Literal["bronze", "silver", "gold"], float]:
     return {"bronze": 0.85, "silver": 0.94, "gold": 0.98}
 
 
-class QualitySettings(BaseModel):
+class QualitySettings(StrictModel):
     """Plausibility bounds of silver trades and bars (all quarantine with a named rule)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     symbol_pattern: str = DEFAULT_SYMBOL_PATTERN
     max_price: float = Field(1e9, gt=0)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from finml.sections import validate_section
+from finml.settings_base import StrictModel, validate_section
 
 
-class RegimeSettings(BaseModel):
+class RegimeSettings(StrictModel):
     """How risk scores become regimes and how the Markov chain is estimated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: Literal["kmeans", "quantiles", "thresholds"] = "kmeans"
     quantiles: tuple[float, float] = (0.6, 0.9)
@@ -54,5 +52,9 @@ class RegimeSettings(BaseModel):
 
 
 def regime_settings(config: Any) -> RegimeSettings:
-    """The ``regimes`` section of ``config`` (defaults until it is wired into the config)."""
+    """The ``regimes`` section of ``config`` (the defaults when it has none).
+
+    Raises:
+        ConfigError: an unknown field or an invalid value, named.
+    """
     return RegimeSettings.from_section(getattr(config, "regimes", None))

@@ -12,11 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
-try:  # mlflow is a dependency of the package; the guard keeps ``import`` cheap to reason about
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # pragma: no cover
-    PythonModel = object  # type: ignore[assignment,misc]
+from mlflow.pyfunc import PythonModel
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -26,7 +22,7 @@ SAMPLE_FEATURES = ("return_z", "volume_z", "spread_bps", "gap_z")
 PIP_REQUIREMENTS = ["mlflow", "scikit-learn", "pandas", "numpy"]
 
 
-class ThresholdClassifier(PythonModel):  # type: ignore[misc,valid-type]
+class ThresholdClassifier(PythonModel):
     """A fitted binary classifier + threshold behind the anomaly-model predict contract."""
 
     def __init__(self, classifier: Any, features: tuple[str, ...], threshold: float) -> None:

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from finml.errors import ConfigError
+from finml.settings_base import StrictModel, validate_section
 
 SECTION = "serving"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ABSettings(_Strict):
+class ABSettings(StrictModel):
     """Champion/challenger routing.
 
     ``off``: the champion answers everything. ``split``: ``challenger_percent`` of entities
@@ -31,7 +27,7 @@ class ABSettings(_Strict):
     challenger_percent: float = Field(5.0, ge=0.0, le=100.0)
 
 
-class InferenceLogSettings(_Strict):
+class InferenceLogSettings(StrictModel):
     """The buffered writer of ``inference_log``: flush every ``flush_rows`` rows or
     ``flush_seconds`` seconds, whichever comes first."""
 
@@ -42,7 +38,7 @@ class InferenceLogSettings(_Strict):
     log_inputs: bool = True  # False: only the hash of the inputs is stored
 
 
-class ABReportSettings(_Strict):
+class ABReportSettings(StrictModel):
     """How ``finml ab-report`` joins labels and decides."""
 
     labels_table: str = "test_set"
@@ -54,7 +50,7 @@ class ABReportSettings(_Strict):
     table: str = "ab_tests"
 
 
-class ServingSettings(_Strict):
+class ServingSettings(StrictModel):
     """Settings of ``finml serve`` / ``finml score`` / ``finml ab-report``."""
 
     model: str = "anomaly_model"  # short name; registered as <catalog>.<schema>.<model>
@@ -83,17 +79,13 @@ class ServingSettings(_Strict):
         Raises:
             ConfigError: an unknown field or an invalid value, named.
         """
-        try:
-            return cls.model_validate(section or {})
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"field {SECTION}.{'.'.join(str(p) for p in err['loc'])}: "
-                f"expected {err['msg'].lower()}, got {err.get('input')!r}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"config section {SECTION!r}: {problems}") from None
+        return validate_section(cls, section, SECTION)
 
     @classmethod
     def from_config(cls, config: Any) -> ServingSettings:
-        """The settings in ``config.serving`` (defaults until that section is wired)."""
+        """The settings in ``config.serving`` (the defaults when it has none).
+
+        Raises:
+            ConfigError: an unknown field or an invalid value, named.
+        """
         return cls.from_section(getattr(config, SECTION, None))

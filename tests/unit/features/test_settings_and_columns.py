@@ -24,7 +24,7 @@ def test_feature_columns_rule_on_every_frame_kind() -> None:
 
 def test_settings_reject_unknown_and_inconsistent_fields() -> None:
     assert FeatureSettings.from_section(None).vol_windows == (5, 10, 20, 50)
-    with pytest.raises(ConfigError, match="config section 'features': field 'bogus'"):
+    with pytest.raises(ConfigError, match=r"config section 'features': field 'features\.bogus'"):
         FeatureSettings.from_section({"bogus": 1})
     with pytest.raises(ConfigError, match="macd_fast: expected < macd_slow"):
         FeatureSettings.from_section({"macd_fast": 30, "macd_slow": 26})

@@ -29,7 +29,7 @@ def test_defaults_are_wide_enough_for_real_anomalies() -> None:
     ],
 )
 def test_bad_values_name_the_section_and_field(section: dict, field: str) -> None:
-    with pytest.raises(ConfigError, match=rf"section 'quality': field '{field}'"):
+    with pytest.raises(ConfigError, match=rf"section 'quality': field 'quality\.{field}'"):
         QualitySettings.from_section(section)
 
 
