@@ -1,7 +1,7 @@
 -- Audit and serving tables FinML's jobs append to. Run after 00_catalog.sql with the same
 -- ${catalog} / ${schema}. The code creates these tables on first write too, so this DDL is for
 -- an operator who creates them (and grants on them) before the first run.
--- tests/unit/bundle/test_bundle_ddl.py keeps each column list equal to the schema in the code
+-- tests/unit/bundle/test_ddl.py keeps each column list equal to the schema in the code
 -- that writes the table.
 
 -- finml.bundle.runs.JOB_RUNS_SCHEMA: one row per task attempt of a job run.

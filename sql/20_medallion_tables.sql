@@ -1,6 +1,6 @@
 -- Medallion tables (bronze, silver, gold) of the ingestion job's `medallion` task.
 -- GENERATED from finml.pipelines.contracts by `finml bundle ddl --write`: do not
--- edit by hand (tests/unit/bundle/test_bundle_ddl.py fails when the two differ).
+-- edit by hand (tests/unit/bundle/test_ddl.py fails when the two differ).
 -- Run after 00_catalog.sql with the same ${catalog} / ${schema}. The runner creates the
 -- tables on first write too; the declarative pipeline publishes its own copies in
 -- ${schema}_dlt (resources/medallion_pipeline.yml).

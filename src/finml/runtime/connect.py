@@ -3,7 +3,7 @@
 Databricks serverless compute and Spark Connect clients have no ``SparkContext`` and no JVM
 in the Python process: there is only the DataFrame/SQL API and the session conf. FinML's
 code that runs there (the medallion, the Delta layer, the jobs) keeps to that API, which
-``tests/integration/test_spark_connect.py`` proves by running the medallion through a
+``tests/integration/runtime/test_spark_connect.py`` proves by running the medallion through a
 Connect server started by :func:`server_command`, from a process that has no JVM.
 
 ``spark.remote`` in the config (or pyspark's own ``$SPARK_REMOTE``) makes

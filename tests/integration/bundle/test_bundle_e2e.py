@@ -29,7 +29,7 @@ REQUESTED = "retrain requested"
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = tmp_path_factory.mktemp("e2e_home")
     # The project's config, but a retrain the trigger starts only says so (a second
-    # training run is the replay's business, tests/integration/test_replay.py).
+    # training run is the replay's business, tests/integration/jobs/test_replay.py).
     config = yaml.safe_load((REPO / "project_config.yml").read_text())
     action = {"command": [sys.executable, "-c", f"print({REQUESTED!r})"]}
     config["monitoring"] = {**(config.get("monitoring") or {}), "action": action}

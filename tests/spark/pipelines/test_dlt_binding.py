@@ -5,7 +5,7 @@ DataFrames: in Databricks mode it has ``expect_all*`` (keep / drop / fail, as Da
 applies them); in open-source mode it has none, like ``pyspark.pipelines``, and the binding
 must enforce the rules itself. Each declared dataset is materialized in declaration order
 as a temporary view, which is what ``spark.read.table`` in the next table function reads.
-The real ``spark-pipelines`` run is in tests/integration/test_declarative_pipeline.py.
+The real ``spark-pipelines`` run is in tests/integration/pipelines/test_declarative_pipeline.py.
 """
 
 from __future__ import annotations

@@ -10,46 +10,56 @@ from finml.models.gate import PROMOTE, REJECT, ChampionChallenger
 from finml.models.settings import GateSettings, ModelSettings
 from finml.models.validator import Check, ValidationReport
 
-RNG = np.random.default_rng(11)
-Y = (RNG.random(4000) < 0.05).astype(int)
-SIGNAL = Y * 1.5 + RNG.normal(size=len(Y))
-GOOD = 1 / (1 + np.exp(-(SIGNAL - 2)))
+ROWS = 4000
 gate = ChampionChallenger(GateSettings(bootstrap=300))
 
 
-def decide(challenger, champion, **kwargs):
+def market(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels (5% anomalies), a noisy signal of them and a good model's probabilities."""
+    y = (rng.random(ROWS) < 0.05).astype(int)
+    signal = y * 1.5 + rng.normal(size=ROWS)
+    return y, signal, 1 / (1 + np.exp(-(signal - 2)))
+
+
+def decide(y, challenger, champion, **kwargs):
     return gate.decide(
-        Y, challenger, champion, model_name="m", challenger_version=2, champion_version=1, **kwargs
+        y, challenger, champion, model_name="m", challenger_version=2, champion_version=1, **kwargs
     )
 
 
 def test_noise_does_not_promote() -> None:
-    jitter = GOOD + np.random.default_rng(1).normal(0, 0.01, len(Y))  # a re-run with noise
-    decision = decide(jitter, GOOD)
+    rng = np.random.default_rng(11)
+    y, _, good = market(rng)
+    jitter = good + rng.normal(0, 0.01, ROWS)  # a re-run with noise
+    decision = decide(y, jitter, good)
     assert decision.decision == REJECT
     assert decision.ci_low < 0.002 and "expected CI low >= min improvement" in decision.reasons[0]
 
 
 def test_a_clearly_better_challenger_is_promoted_with_numbers() -> None:
-    weaker = 1 / (1 + np.exp(-(0.4 * SIGNAL + RNG.normal(size=len(Y)) - 2)))
-    decision = decide(GOOD, weaker)
+    rng = np.random.default_rng(12)
+    y, signal, good = market(rng)
+    weaker = 1 / (1 + np.exp(-(0.4 * signal + rng.normal(size=ROWS) - 2)))
+    decision = decide(y, good, weaker)
     assert decision.decision == PROMOTE
     assert decision.ci_low >= 0.002
     expected = decision.challenger_metric - decision.champion_metric
     assert decision.improvement == pytest.approx(expected)
-    assert decide(weaker, GOOD).decision == REJECT
+    assert decide(y, weaker, good).decision == REJECT
 
 
 def test_no_champion_auto_promotes_unless_validation_failed() -> None:
-    first = gate.decide(Y, GOOD, None, model_name="m", challenger_version=1)
+    y, _, good = market(np.random.default_rng(13))
+    first = gate.decide(y, good, None, model_name="m", challenger_version=1)
     assert first.decision == PROMOTE and "auto-promote" in first.reasons[0]
     failed = ValidationReport("models:/m/1", [Check("latency", False, "one row p50 900 ms")])
-    rejected = gate.decide(Y, GOOD, None, model_name="m", challenger_version=1, validation=failed)
+    rejected = gate.decide(y, good, None, model_name="m", challenger_version=1, validation=failed)
     assert rejected.decision == REJECT and "latency: one row p50 900 ms" in rejected.reasons[0]
 
 
 def test_audit_row_has_flat_columns() -> None:
-    row = decide(GOOD, GOOD).audit_row()
+    y, _, good = market(np.random.default_rng(14))
+    row = decide(y, good, good).audit_row()
     assert row["challenger_version"] == "2" and row["champion_version"] == "1"
     assert isinstance(row["reasons"], str) and row["decision"] == REJECT
 

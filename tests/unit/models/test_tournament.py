@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from finml.models.data import split_from_frame
+from finml.models.data import split_from_frame, walk_forward_folds
+from finml.models.ensemble import ewma
+from finml.models.metrics import MetricSettings, evaluate
 from finml.models.settings import ModelSettings
 from finml.models.synthetic import train_test
 
@@ -33,9 +36,14 @@ def test_same_seed_gives_an_identical_leaderboard(splits) -> None:
     first = run_tournament(*splits, SETTINGS).leaderboard().drop(columns=TIMES)
     second = run_tournament(*splits, SETTINGS).leaderboard().drop(columns=TIMES)
     pd.testing.assert_frame_equal(first, second)
-    assert list(first["candidate"]).count("zscore_rule") == 1
-    assert first.iloc[0]["candidate"] != "zscore_rule"
-    assert first["cv_pr_auc"].iloc[:-1].is_monotonic_decreasing or first.iloc[-1]["is_baseline"]
+    assert list(first["rank"]) == list(range(1, len(first) + 1))
+    assert set(first["candidate"]) == {*SETTINGS.candidates, "zscore_rule"}
+    # the baseline is ranked last whatever its score; the rest by walk-forward PR-AUC, best first
+    assert first["is_baseline"].tolist() == [False] * (len(first) - 1) + [True]
+    assert first.iloc[-1]["candidate"] == "zscore_rule"
+    contenders = first.iloc[:-1]
+    assert contenders["cv_pr_auc"].is_monotonic_decreasing
+    assert contenders["cv_pr_auc"].iloc[0] > contenders["cv_pr_auc"].iloc[-1]
 
 
 def test_ensemble_weights_follow_member_performance(splits) -> None:
@@ -47,7 +55,22 @@ def test_ensemble_weights_follow_member_performance(splits) -> None:
     assert set(weights) == {"lightgbm", "xgboost", "random_forest"}
     assert sum(weights.values()) == pytest.approx(1.0)
     assert len(ensemble.history["lightgbm"]) == SETTINGS.folds
-    best = max(ensemble.history, key=lambda m: ensemble.history[m][-1])
-    assert weights[best] == max(weights.values()) or len(set(weights.values())) > 1
+    folds = walk_forward_folds(splits[0].frame["ts"], SETTINGS.folds)
+    members = {r.name: r for r in result.results if r.name in weights}
+    for name, member in members.items():  # history: each member's PR-AUC on each fold
+        expected = [
+            evaluate(splits[0].y[valid], member.fold_scores[k], 0.5, MetricSettings())["pr_auc"]
+            for k, (_, valid) in enumerate(folds)
+        ]
+        assert ensemble.history[name] == pytest.approx(expected)
+    # weights proportional to the EWMA of that history, so the better member weighs more
+    levels = {m: ewma(ensemble.history[m], SETTINGS.ewma_alpha) for m in weights}
+    total = sum(levels.values())
+    assert weights == pytest.approx({m: level / total for m, level in levels.items()})
+    assert sorted(weights, key=weights.__getitem__) == sorted(levels, key=levels.__getitem__)
+    assert len(set(weights.values())) == len(weights)  # the members are told apart
+    # fold 1 uses equal weights: no fold's weights may see that fold's labels
+    first_fold = np.mean([members[m].fold_scores[0] for m in weights], axis=0)
+    np.testing.assert_allclose(ensemble.fold_scores[0], first_fold)
     winner = result.winner
     assert winner.model is not None and winner.holdout["pr_auc"] > result.baseline.holdout["pr_auc"]

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FINML = str(Path(sys.executable).parent / "finml")
 SILVER = ("finml_local", "markets", "silver_trades")
 # The JVM prints this itself whenever Spark's launcher starts it; nothing else may appear.

@@ -1,7 +1,7 @@
 """Spark/JVM failures in one line: the parts that need no JVM, and the task boundary.
 
 The Java cause chains themselves (a corrupt Parquet file, a full disk) and the trace a task
-logs are tested on real processes in tests/integration/test_cli_spark_failures.py.
+logs are tested on real processes in tests/integration/cli/test_spark_failures.py.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from finml.config import ProjectConfig
 from finml.runtime.delta import DeltaTables
 
 WRITER = Path(__file__).with_name("writer_process.py")
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(__file__).resolve().parents[4] / "src"
 
 
 JARS = sorted(str(p) for p in (SRC.parent / ".jars").glob("*.jar"))

@@ -28,7 +28,7 @@ from finml.pipelines.medallion import run_medallion
 from finml.pipelines.sdp import SPEC_PATH, plan_run, run_pipeline
 from finml.runtime.delta import DeltaTables
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SIM = SimulatorConfig(
     seed=5,
     symbols=["AAPL", "MSFT"],

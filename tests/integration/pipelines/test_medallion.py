@@ -20,7 +20,7 @@ from finml.jobs.data import run_simulation
 from finml.pipelines.medallion import quarantine_by_rule, run_medallion
 from finml.runtime.delta import DeltaTables
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GOLD = ("gold_bars_1m", "gold_bars_daily")
 QUARANTINED_KINDS = (
     "malformed_json",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DAYS, DRIFT_DAY, BAD_DAY = 8, 6, 6
 pytestmark = pytest.mark.timeout(3000)
 CHECKED = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COMMANDS = [
     "info", "tables", "history", "demo", "simulate", "ingest", "pipeline run",
     "collect finnhub", "collect alphavantage", "features build", "regimes", "train",

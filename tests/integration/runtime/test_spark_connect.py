@@ -32,7 +32,7 @@ from finml.config_simulator import BadRecordRates, SimulatorConfig
 from finml.runtime.connect import server_command, server_environment
 from finml.sources.simulator import simulate, write_landing
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SIM = SimulatorConfig(
     seed=5,
     symbols=["AAPL", "MSFT"],

@@ -26,7 +26,7 @@ from finml.pipelines.medallion import run_medallion
 from finml.runtime.delta import DeltaTables
 from finml.runtime.locks import run_lock
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FINML = Path(sys.executable).with_name("finml")
 SIM = SimulatorConfig(
     seed=5,
