@@ -66,7 +66,6 @@ class State:
             with_spark = True
         return DeltaTables.from_config(self.config, self.spark() if with_spark else None)
 
-
     def require_tables(self, *names: str) -> None:
         """Raise :class:`~finml.errors.TableNotFound` for the first of ``names`` missing,
         before a command starts Spark (catalog tables are checked by the Spark-backed
