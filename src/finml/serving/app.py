@@ -32,11 +32,13 @@ from finml.serving.http import (
     BearerAuth,
     RequestIdMiddleware,
     contract_error,
+    describe_errors,
     http_error,
     lean_route,
     validation_error,
 )
 from finml.serving.inputs import RequestParser
+from finml.serving.invocations import ProtocolError, payload_records, predictions
 from finml.serving.limits import feature_bounds
 from finml.serving.log_writer import InferenceLogWriter
 from finml.serving.metrics import ServingMetrics
@@ -50,6 +52,7 @@ from finml.serving.models import (
     load_alias,
 )
 from finml.serving.schemas import (
+    ENTITY_FIELDS,
     BatchResponse,
     ErrorResponse,
     HealthResponse,
@@ -68,7 +71,8 @@ log = get_logger("serving.app")
 TOKEN_VARIABLE = "FINML_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 # Every error status a route can answer, with the reason; each route lists its own.
 _WHY = {
-    400: "The body cannot be read (not text, or a Content-Length that is no number)",
+    400: "The body cannot be read (not text, or a Content-Length that is no number); on "
+    "/invocations also a payload MLflow's protocol does not take, or invalid records",
     401: "No bearer token (only when FINML_API_TOKEN is set)",
     403: "A wrong bearer token (only when FINML_API_TOKEN is set)",
     413: "The body is over serving.max_body_bytes (refused while reading; the connection is "
@@ -159,7 +163,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ModelContractError, contract_error)  # type: ignore[arg-type]
-    parser = RequestParser(champion.features, settings.max_batch, bounds)
+    parser = RequestParser(champion.features, settings.max_batch, bounds, champion.optional)
     _routes(app, state, parser, BearerAuth(token))
     return app
 
@@ -193,6 +197,7 @@ def _freeze_startup_objects() -> None:
 def _routes(app: FastAPI, state: ServingState, parser: RequestParser, auth: BearerAuth) -> None:
     guarded = [Depends(auth.dependency())]
     _scoring_routes(app, state, parser, auth, guarded)
+    _invocations_route(app, state, parser, auth, guarded)
 
     @app.get(
         "/models", dependencies=guarded, response_model=ModelsResponse, responses=_errors(401, 403)
@@ -277,6 +282,48 @@ def _scoring_routes(
         route_class_override=lean_route(serve_batch),
         **common,
     )
+
+
+def _invocations_route(
+    app: FastAPI, state: ServingState, parser: RequestParser, auth: BearerAuth, guarded: list[Any]
+) -> None:
+    """``POST /invocations``: MLflow's scoring protocol (:mod:`finml.serving.invocations`),
+    scored, routed and logged as ``/predict/batch``; errors in MLflow's 400 body."""
+    max_batch, max_body = state.settings.max_batch, state.settings.max_body_bytes
+    columns = frozenset(parser.features) | frozenset(ENTITY_FIELDS)
+
+    async def serve(request: Request) -> Response:
+        await auth(request)
+        require_json(request)
+        raw = await read_body(request, max_body)
+        try:
+            records = parser.records(payload_records(raw, columns))
+        except ProtocolError as exc:
+            return _bad_request(str(exc))
+        except RequestValidationError as exc:
+            return _bad_request("; ".join(describe_errors(list(exc.errors()))[:5]))
+        if len(records) > max_batch:
+            raise HTTPException(413, f"records: expected at most {max_batch}, got {len(records)}")
+        scored = state.service.score(request.scope["state"]["request_id"], records)
+        return _json(predictions(scored))
+
+    def invocations() -> None:
+        """Score an MLflow scoring payload (``dataframe_split``, ``dataframe_records``,
+        ``inputs`` / ``instances``); answers ``{"predictions": [{score, prediction}]}``."""
+
+    app.router.add_api_route(
+        "/invocations",
+        invocations,
+        methods=["POST"],
+        responses=_errors(400, 401, 403, 413, 415, 500),
+        dependencies=guarded,
+        route_class_override=lean_route(serve),
+    )
+
+
+def _bad_request(message: str) -> Response:
+    body = {"error_code": "BAD_REQUEST", "message": message}
+    return Response(orjson.dumps(body), status_code=400, media_type="application/json")
 
 
 def _json(content: dict[str, Any]) -> Response:

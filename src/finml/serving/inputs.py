@@ -45,14 +45,20 @@ class RequestParser:
     """
 
     def __init__(
-        self, features: tuple[str, ...], max_batch: int, bounds: tuple[float, ...] | None = None
+        self,
+        features: tuple[str, ...],
+        max_batch: int,
+        bounds: tuple[float, ...] | None = None,
+        optional: frozenset[str] = frozenset(),
     ) -> None:
         self.features = features
         self.bounds = bounds if bounds is not None else (FLOAT64_MAX,) * len(features)
-        self.record: type[BaseModel] = record_model(features, self.bounds)
+        # The fast path takes records with every feature a number; a null or absent
+        # optional feature goes to the record model, which allows it.
+        self.record: type[BaseModel] = record_model(features, self.bounds, optional)
         self.batch: type[BaseModel] = batch_model(self.record, max_batch)
         self._bound_row = np.array(self.bounds, dtype=np.float64)
-        self._required = frozenset(features)
+        self._required = frozenset(features)  # of the fast path (see above)
         self._allowed = self._required | frozenset(ENTITY_FIELDS)
         self._fields = tuple(f"f{i}" for i in range(len(features)))  # see schemas
         getter = operator.itemgetter(*features)
@@ -91,6 +97,22 @@ class RequestParser:
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
         return self._from_models(records)
+
+    def records(self, items: list[Any]) -> Records:
+        """Records already decoded from JSON (``/invocations``): the same checks as
+        :meth:`many`, errors located at ``records[i]``.
+
+        Raises:
+            RequestValidationError: an item is not a valid record.
+        """
+        fast = self._many(items) if items else None
+        if fast is not None:
+            return fast
+        try:
+            batch = self.batch.model_validate({"records": items})
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+        return self._from_models(batch.records)  # type: ignore[attr-defined]
 
     def _one(self, item: dict[str, Any]) -> Records | None:
         if not (item.keys() >= self._required and item.keys() <= self._allowed):

@@ -47,6 +47,9 @@ class LoadedModel:
     alias: str
     features: tuple[str, ...]
     pyfunc: Any = field(repr=False, compare=False)
+    # Features its signature does not require (null or absent in the input example): the
+    # model imputes them, so a request may send null or leave them out.
+    optional: frozenset[str] = field(default=frozenset(), compare=False)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 
     @cached_property
@@ -230,6 +233,12 @@ def signature_features(pyfunc: Any, name: str) -> tuple[str, ...]:
     return tuple(str(n) for n in schema.input_names())
 
 
+def signature_optional(pyfunc: Any) -> frozenset[str]:
+    """The input columns ``pyfunc``'s signature marks as not required."""
+    schema = pyfunc.metadata.get_input_schema()
+    return frozenset(str(c.name) for c in schema.inputs if not getattr(c, "required", True))
+
+
 def load_version(name: str, version: int, alias: str) -> LoadedModel:
     """Load version ``version`` of registered model ``name`` (MLflow must be configured).
 
@@ -238,7 +247,10 @@ def load_version(name: str, version: int, alias: str) -> LoadedModel:
     import mlflow
 
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    return LoadedModel(name, int(version), alias, signature_features(pyfunc, name), pyfunc)
+    features = signature_features(pyfunc, name)
+    return LoadedModel(
+        name, int(version), alias, features, pyfunc, optional=signature_optional(pyfunc)
+    )
 
 
 def load_alias(config: ProjectConfig, name: str, alias: str) -> LoadedModel | None:

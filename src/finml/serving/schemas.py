@@ -1,11 +1,12 @@
 """Request and response models; the record model is built from the champion's signature.
 
-Each feature becomes a required, strict, finite ``float`` field: a JSON number (integers
-allowed) within the feature's bound (:mod:`finml.serving.limits`); NaN, ±inf, numeric
-strings, booleans, null, objects and arrays are rejected. Unknown fields are rejected, and
-``symbol`` / ``ts`` / ``trade_id`` are optional entity fields used for routing and for the
-inference log. Feature names are carried as aliases, so any column name (even one that is
-not a Python identifier) is a valid JSON key.
+Each feature becomes a strict, finite ``float`` field: a JSON number (integers allowed)
+within the feature's bound (:mod:`finml.serving.limits`); NaN, ±inf, numeric strings,
+booleans, objects and arrays are rejected, and null or absence too unless the signature
+marks the feature optional (the model imputes it, as its own input example shows). Unknown
+fields are rejected, and ``symbol`` / ``ts`` / ``trade_id`` are optional entity fields used
+for routing and for the inference log. Feature names are carried as aliases, so any column
+name (even one that is not a Python identifier) is a valid JSON key.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ class _Record(BaseModel):
 
 
 def record_model(
-    features: tuple[str, ...], bounds: tuple[float, ...] | None = None
+    features: tuple[str, ...],
+    bounds: tuple[float, ...] | None = None,
+    optional: frozenset[str] = frozenset(),
 ) -> type[BaseModel]:
-    """A pydantic model of one record with ``features`` as required strict finite floats of
-    magnitude at most ``bounds`` (one per feature; default: any finite float).
+    """A pydantic model of one record with ``features`` as strict finite floats of
+    magnitude at most ``bounds`` (one per feature; default: any finite float). Those in
+    ``optional`` (not required by the model's signature) may also be null or absent.
 
     Raises:
         ModelContractError: a feature is named like an entity field or is duplicated.
@@ -53,17 +57,20 @@ def record_model(
         raise ValueError(f"bounds: expected {len(features)}, got {len(bounds)}")
     # Field i is named f"f{i}" (read back that way by the app); the alias is the JSON key.
     fields: dict[str, Any] = {
-        f"f{i}": (float, _feature_field(name, bound))
+        f"f{i}": (float | None, _feature_field(name, bound, None))
+        if name in optional
+        else (float, _feature_field(name, bound, ...))
         for i, (name, bound) in enumerate(zip(features, bounds, strict=True))
     }
     return create_model("Record", __base__=_Record, **fields)
 
 
-def _feature_field(name: str, bound: float) -> Any:
-    """Strict: a JSON number only (pydantic's lax mode would take "1.5" and true)."""
+def _feature_field(name: str, bound: float, default: Any) -> Any:
+    """Strict: a JSON number only (pydantic's lax mode would take "1.5" and true);
+    ``default`` is ``...`` for a required feature, None for an optional one."""
     if is_unbounded(bound):
-        return Field(..., alias=name, strict=True, allow_inf_nan=False)
-    return Field(..., alias=name, strict=True, allow_inf_nan=False, ge=-bound, le=bound)
+        return Field(default, alias=name, strict=True, allow_inf_nan=False)
+    return Field(default, alias=name, strict=True, allow_inf_nan=False, ge=-bound, le=bound)
 
 
 def batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
