@@ -14,7 +14,7 @@ from finml.cli.common import State, console, emit_json, fail
 
 if TYPE_CHECKING:
     from finml.bundle.schedules import DueRun, JobSchedule
-    from finml.jobs.scheduler import Clock, Fire
+    from finml.jobs.scheduler import Clock, Fire, Launcher, Scheduler
 
 scheduler_app = typer.Typer(
     help="Fire the bundle jobs' schedules (resources/*.yml) through the local job runner.",
@@ -83,7 +83,7 @@ def run(
     Each fire is a row of the scheduler_fires Delta table; a restarted scheduler continues
     after each job's last fire. Exit 1 if a scheduled run failed.
     """
-    from finml.jobs.scheduler import DeltaFireLog, Scheduler, SimulatedClock, runner_launcher
+    from finml.jobs.scheduler import runner_launcher
     from finml.runtime.locks import run_lock
 
     state: State = ctx.obj
@@ -94,23 +94,50 @@ def run(
     clock = _clock(start, stop, once=once, simulate=simulate)
     launch = runner_launcher(config, root=root, target=target, variables=overrides)
     with run_lock(config.home, f"scheduler.{target}"):
-        scheduler = Scheduler(
-            schedules,
-            launch,
-            clock=clock,
-            fires=DeltaFireLog(state.tables()),
-            target=target,
-            since=start,
-            poll_seconds=None if isinstance(clock, SimulatedClock) else poll_seconds,
-            on_start=_show_start,
-            on_fire=_show_fire,
-        )
-        span = f"{clock.now():%Y-%m-%d %H:%M:%S}Z" + (
-            f" until {stop:%Y-%m-%d %H:%M:%S}Z" if stop and not once else ""
-        )
-        jobs = ", ".join(s.job for s in schedules)
-        console.print(f"scheduling {jobs} ({target}) {'at' if once else 'from'} {span}")
+        scheduler = _scheduler(state, schedules, launch, clock, target, start, poll_seconds)
+        _show_span(clock, stop, schedules, target, once=once)
         fires = scheduler.run(until=stop, once=once)
+    _show_outcome(fires)
+
+
+def _scheduler(
+    state: State,
+    schedules: list[JobSchedule],
+    launch: Launcher,
+    clock: Clock,
+    target: str,
+    start: datetime | None,
+    poll_seconds: float,
+) -> Scheduler:
+    """The scheduler of ``schedules`` on ``clock``, its fires in the home's Delta log."""
+    from finml.jobs.scheduler import DeltaFireLog, Scheduler, SimulatedClock
+
+    return Scheduler(
+        schedules,
+        launch,
+        clock=clock,
+        fires=DeltaFireLog(state.tables()),
+        target=target,
+        since=start,
+        poll_seconds=None if isinstance(clock, SimulatedClock) else poll_seconds,
+        on_start=_show_start,
+        on_fire=_show_fire,
+    )
+
+
+def _show_span(
+    clock: Clock, stop: datetime | None, schedules: list[JobSchedule], target: str, *, once: bool
+) -> None:
+    """Print which jobs are scheduled, from (or, with ``once``, at) which time."""
+    span = f"{clock.now():%Y-%m-%d %H:%M:%S}Z" + (
+        f" until {stop:%Y-%m-%d %H:%M:%S}Z" if stop and not once else ""
+    )
+    jobs = ", ".join(s.job for s in schedules)
+    console.print(f"scheduling {jobs} ({target}) {'at' if once else 'from'} {span}")
+
+
+def _show_outcome(fires: list[Fire]) -> None:
+    """Print how the fires went; exit 1 if one failed."""
     failed = [f for f in fires if not f.ok]
     if not fires:
         console.print("nothing was due")

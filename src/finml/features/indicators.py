@@ -133,71 +133,94 @@ def trade_features(settings: FeatureSettings) -> Callable[[DataFrame], DataFrame
     (all double). Use as ``silver.transform(trade_features(settings))``."""
 
     def transform(trades: DataFrame) -> DataFrame:
-        s = settings
         seq = Window.partitionBy("symbol").orderBy("ts", "trade_id")
-        by_time = Window.partitionBy("symbol").orderBy("_ts_us")
-        day = Window.partitionBy("symbol", "trade_date").orderBy("ts", "trade_id")
-        base = trades.select(
-            *KEYS,
-            "price",
-            "volume",
-            "trade_date",
-            "session",
-            F.unix_micros("ts").alias("_ts_us"),
-        ).select(
-            "*",
-            F.log(F.col("price") / F.lag("price").over(seq)).alias("log_return"),
-            (F.col("price") - F.lag("price").over(seq)).alias("_diff"),
-            F.log("volume").alias("log_volume"),
-            F.row_number().over(seq).alias("_ordinal"),
-            ((F.col("_ts_us") - F.lag("_ts_us").over(seq)) / _US).alias("gap_s"),
+        stage = _sequence_columns(trades, seq).select(
+            "*", *_price_indicators(settings, seq), *_activity_indicators(settings, seq)
         )
-        bb = _rows(seq, -(s.bollinger_period - 1))
-        bb_sd = F.stddev_pop("price").over(bb)
-        rsi = _rows(seq, -(s.rsi_period - 1))
-        gains = F.sum(F.greatest("_diff", F.lit(0.0))).over(rsi)
-        losses = F.sum(F.greatest(-F.col("_diff"), F.lit(0.0))).over(rsi)
-        rng = _rows(seq, -(s.range_window - 1))
-        local = F.from_utc_timestamp("ts", EXCHANGE_TZ)
-        stage = base.select(
-            "*",
-            *[
-                F.stddev_samp("log_return").over(_rows(seq, -(w - 1))).alias(f"vol_{w}")
-                for w in s.vol_windows
-            ],
-            F.when(gains + losses > 0, 100.0 * gains / (gains + losses)).alias("rsi"),
-            F.when(
-                bb_sd > 0,
-                (F.col("price") - F.avg("price").over(bb) + s.bollinger_width * bb_sd)
-                / (2.0 * s.bollinger_width * bb_sd),
-            ).alias("bb_pct_b"),
-            _zscore("log_return", seq, s.zscore_window).alias("return_z"),
-            _zscore("log_volume", seq, s.zscore_window).alias("volume_z"),
-            _count_within(1, "_ordinal", by_time).alias("trades_1s"),
-            _count_within(60, "_ordinal", by_time).alias("trades_60s"),
-            _vwap_dist(_rows(day, Window.unboundedPreceding, -1)).alias("vwap_dist_day"),
-            _vwap_dist(_rows(seq, -s.range_window, -1)).alias("vwap_dist_20"),
-            (
-                (F.max("price").over(rng) - F.min("price").over(rng)) / F.avg("price").over(rng)
-            ).alias("spread_proxy"),
-            (
-                (F.unix_micros(local) - F.unix_micros(F.date_trunc("day", local))) / (86_400 * _US)
-            ).alias("time_of_day"),
-            _session_code(F.col("session")).alias("session_code"),
-        )
-        stage = _with_stale_repeat(stage, s.stale_lookback)
-        names = [c for c in feature_names(s) if not c.startswith("macd")]
-        stage = stage.select(*KEYS, "trade_date", "price", *names)
-        extra = [StructField(c, DoubleType()) for c in ("macd", "macd_signal", "macd_hist")]
-        schema = StructType([*stage.schema.fields, *extra])
-        out = stage.groupBy("symbol").applyInPandas(_macd(s), schema)
-        return out.select(
-            *KEYS,
-            F.col("trade_date").alias("_trade_date"),
-            *[F.col(c).cast("double").alias(c) for c in feature_names(s)],
-        )
+        stage = _with_stale_repeat(stage, settings.stale_lookback)
+        return _with_macd(stage, settings)
 
     return transform
+
+
+def _sequence_columns(trades: DataFrame, seq: WindowSpec) -> DataFrame:
+    """The trades' columns the indicators need, with each trade's step from the previous
+    one: ``log_return``, ``_diff``, ``log_volume``, ``_ordinal``, ``gap_s``."""
+    return trades.select(
+        *KEYS,
+        "price",
+        "volume",
+        "trade_date",
+        "session",
+        F.unix_micros("ts").alias("_ts_us"),
+    ).select(
+        "*",
+        F.log(F.col("price") / F.lag("price").over(seq)).alias("log_return"),
+        (F.col("price") - F.lag("price").over(seq)).alias("_diff"),
+        F.log("volume").alias("log_volume"),
+        F.row_number().over(seq).alias("_ordinal"),
+        ((F.col("_ts_us") - F.lag("_ts_us").over(seq)) / _US).alias("gap_s"),
+    )
+
+
+def _price_indicators(s: FeatureSettings, seq: WindowSpec) -> list[Column]:
+    """``vol_N``, ``rsi``, ``bb_pct_b``, ``return_z`` and ``volume_z``."""
+    bb = _rows(seq, -(s.bollinger_period - 1))
+    bb_sd = F.stddev_pop("price").over(bb)
+    rsi = _rows(seq, -(s.rsi_period - 1))
+    gains = F.sum(F.greatest("_diff", F.lit(0.0))).over(rsi)
+    losses = F.sum(F.greatest(-F.col("_diff"), F.lit(0.0))).over(rsi)
+    return [
+        *[
+            F.stddev_samp("log_return").over(_rows(seq, -(w - 1))).alias(f"vol_{w}")
+            for w in s.vol_windows
+        ],
+        F.when(gains + losses > 0, 100.0 * gains / (gains + losses)).alias("rsi"),
+        F.when(
+            bb_sd > 0,
+            (F.col("price") - F.avg("price").over(bb) + s.bollinger_width * bb_sd)
+            / (2.0 * s.bollinger_width * bb_sd),
+        ).alias("bb_pct_b"),
+        _zscore("log_return", seq, s.zscore_window).alias("return_z"),
+        _zscore("log_volume", seq, s.zscore_window).alias("volume_z"),
+    ]
+
+
+def _activity_indicators(s: FeatureSettings, seq: WindowSpec) -> list[Column]:
+    """``trades_1s``, ``trades_60s``, ``vwap_dist_day``, ``vwap_dist_20``,
+    ``spread_proxy``, ``time_of_day`` and ``session_code``."""
+    by_time = Window.partitionBy("symbol").orderBy("_ts_us")
+    day = Window.partitionBy("symbol", "trade_date").orderBy("ts", "trade_id")
+    rng = _rows(seq, -(s.range_window - 1))
+    local = F.from_utc_timestamp("ts", EXCHANGE_TZ)
+    return [
+        _count_within(1, "_ordinal", by_time).alias("trades_1s"),
+        _count_within(60, "_ordinal", by_time).alias("trades_60s"),
+        _vwap_dist(_rows(day, Window.unboundedPreceding, -1)).alias("vwap_dist_day"),
+        _vwap_dist(_rows(seq, -s.range_window, -1)).alias("vwap_dist_20"),
+        ((F.max("price").over(rng) - F.min("price").over(rng)) / F.avg("price").over(rng)).alias(
+            "spread_proxy"
+        ),
+        ((F.unix_micros(local) - F.unix_micros(F.date_trunc("day", local))) / (86_400 * _US)).alias(
+            "time_of_day"
+        ),
+        _session_code(F.col("session")).alias("session_code"),
+    ]
+
+
+def _with_macd(stage: DataFrame, s: FeatureSettings) -> DataFrame:
+    """The features without MACD -> the output: MACD added per symbol in pandas, the keys,
+    ``_trade_date`` and :func:`feature_names`, all double."""
+    names = [c for c in feature_names(s) if not c.startswith("macd")]
+    stage = stage.select(*KEYS, "trade_date", "price", *names)
+    extra = [StructField(c, DoubleType()) for c in ("macd", "macd_signal", "macd_hist")]
+    schema = StructType([*stage.schema.fields, *extra])
+    out = stage.groupBy("symbol").applyInPandas(_macd(s), schema)
+    return out.select(
+        *KEYS,
+        F.col("trade_date").alias("_trade_date"),
+        *[F.col(c).cast("double").alias(c) for c in feature_names(s)],
+    )
 
 
 def _with_stale_repeat(trades: DataFrame, lookback: int) -> DataFrame:

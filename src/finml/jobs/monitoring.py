@@ -226,24 +226,31 @@ def run_monitoring(
             window_end=rec["window"]["end"],
         )
         decisions.append(trigger.evaluate(observation))
-        drop = (baseline_metric or 0) - (rec["pr_auc"] or 0) if rec["pr_auc"] is not None else 0
-        if (
-            alerts is not None
-            and baseline_metric is not None
-            and drop > settings.policy.max_metric_drop
-        ):
-            sent += alerts.send(
-                Alert(
-                    AlertType.PERFORMANCE,
-                    AlertSeverity.HIGH,
-                    f"PR-AUC of {rec['model_name']} fell by {drop:.3f}",
-                    f"window {start:%Y-%m-%d %H:%M}: pr_auc {rec['pr_auc']:.3f} vs baseline "
-                    f"{baseline_metric:.3f}",
-                    source="performance_monitor",
-                    details={"window_start": start, "model_version": rec["model_version"]},
-                )
-            )
+        if alerts is not None:
+            alert = _performance_alert(rec, baseline_metric, settings.policy.max_metric_drop)
+            if alert is not None:
+                sent += alerts.send(alert)
     return MonitoringResult(records, decisions, sent)
+
+
+def _performance_alert(
+    rec: dict[str, Any], baseline_metric: float | None, max_metric_drop: float
+) -> Alert | None:
+    """A PERFORMANCE alert when the window's PR-AUC fell more than ``max_metric_drop``
+    below ``baseline_metric`` (None otherwise, or without a baseline)."""
+    drop = (baseline_metric or 0) - (rec["pr_auc"] or 0) if rec["pr_auc"] is not None else 0
+    if baseline_metric is None or not drop > max_metric_drop:
+        return None
+    start = rec["window"]["start"]
+    return Alert(
+        AlertType.PERFORMANCE,
+        AlertSeverity.HIGH,
+        f"PR-AUC of {rec['model_name']} fell by {drop:.3f}",
+        f"window {start:%Y-%m-%d %H:%M}: pr_auc {rec['pr_auc']:.3f} vs baseline "
+        f"{baseline_metric:.3f}",
+        source="performance_monitor",
+        details={"window_start": start, "model_version": rec["model_version"]},
+    )
 
 
 def latest_quality_score(tables: DeltaTables) -> float | None:

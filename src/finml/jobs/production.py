@@ -19,11 +19,12 @@ from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import MonitoringSettings
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from finml.config import ProjectConfig
-    from finml.monitoring.trigger import Decision, RetrainingTrigger
-    from finml.runtime.delta import DeltaTables
+    from finml.monitoring.trigger import Decision, Observation, RetrainingTrigger
+    from finml.registry import VersionInfo
+    from finml.runtime.delta import DeltaTables, Table
 
 log = get_logger("jobs.production")
 
@@ -50,14 +51,10 @@ def run_production_drift(
     new day and writes nothing.
     """
     import mlflow
-    from pyspark.sql import functions as F
 
     from finml import registry
-    from finml.models.lifecycle import live_from
     from finml.serving.models import signature_features
-    from finml.serving.scoring import with_predictions
     from finml.serving.settings import ServingSettings
-    from finml.sources.simulator import last_closed_day
 
     serving = ServingSettings.from_config(config)
     registry.configure(config)
@@ -72,6 +69,38 @@ def run_production_drift(
     reference_id = f"{name} v{champion.version} / trade_features v{pinned}"
     uri = f"models:/{name}/{champion.version}"
     columns = list(signature_features(mlflow.pyfunc.load_model(uri), name))
+    current = _unchecked_days(tables, features, predictions, name, champion, reference_id, as_of)
+    if current.isEmpty():
+        log.info("drift_nothing_new", reference=reference_id)
+        return DriftCheck([], uuid.uuid4().hex)
+    reference = _scored_reference(
+        config, features, pinned, uri, columns, name, champion, serving.score_method
+    )
+    check = run_drift_check(
+        config, spark, None, reference, current, "_window", columns=[*columns, "score"]
+    )
+    _record_drift(tables, check, reference_id, alerts)
+    log.info("production_drift", reference=reference_id, windows=len(check.reports))
+    return check
+
+
+def _unchecked_days(
+    tables: DeltaTables,
+    features: Table,
+    predictions: Table,
+    name: str,
+    champion: VersionInfo,
+    reference_id: str,
+    as_of: datetime,
+) -> DataFrame:
+    """The feature rows, with the champion's ``score``, of the trading days that ended by
+    ``as_of``, after the champion went live and not yet checked against ``reference_id``
+    (column ``_window``: the day)."""
+    from pyspark.sql import functions as F
+
+    from finml.models.lifecycle import live_from
+    from finml.sources.simulator import last_closed_day
+
     window_day = F.to_timestamp(F.col("_trade_date"))
     checked = _checked_windows(tables, reference_id)
     scored = predictions.read().where(
@@ -83,35 +112,55 @@ def run_production_drift(
         .join(scored.select("trade_id", "score"), "trade_id")
         .withColumn("_window", window_day)
     )
-    live = live_from(tags)
+    live = live_from(champion.tags)
     if live is not None:  # the holdout days it was chosen on are not production
         current = current.where(F.col("_window") >= F.lit(live))
     if checked:
         current = current.where(~F.col("_window").isin(list(checked)))
-    if current.isEmpty():
-        log.info("drift_nothing_new", reference=reference_id)
-        return DriftCheck([], uuid.uuid4().hex)
+    return current
+
+
+def _scored_reference(
+    config: ProjectConfig,
+    features: Table,
+    pinned: int,
+    uri: str,
+    columns: list[str],
+    name: str,
+    champion: VersionInfo,
+    score_method: str,
+) -> DataFrame:
+    """The champion's training rows (``trade_features`` at version ``pinned``, within its
+    recorded data window, sampled to :data:`REFERENCE_ROWS`) with its ``score`` on them."""
+    from pyspark.sql import functions as F
+
+    from finml.serving.scoring import with_predictions
+
     reference = features.read(version=pinned)
-    first, _, last = tags.get("finml.data_window", "").partition("/")
+    first, _, last = champion.tags.get("finml.data_window", "").partition("/")
     if first and last:
         reference = reference.where(F.col("ts").between(F.lit(first), F.lit(last)))
     total = reference.count()
     if total > REFERENCE_ROWS:
         reference = reference.sample(fraction=REFERENCE_ROWS / total, seed=17)
-    reference = reference.transform(
+    return reference.transform(
         with_predictions(
             uri,
             tuple(columns),
             name,
             str(champion.version),
             datetime.now(UTC),
-            method=serving.score_method,
+            method=score_method,
             stores=(config.tracking_uri, config.registry_uri),
         )
     ).join(reference.select("trade_id", *columns), "trade_id")
-    check = run_drift_check(
-        config, spark, None, reference, current, "_window", columns=[*columns, "score"]
-    )
+
+
+def _record_drift(
+    tables: DeltaTables, check: DriftCheck, reference_id: str, alerts: AlertManager | None
+) -> None:
+    """Append the check's rows to ``drift_monitoring`` (``reference``: ``reference_id``) and
+    alert on its flagged windows, once per reference and window."""
     records = [
         r | {"reference": reference_id}
         for rep in check.reports
@@ -125,8 +174,6 @@ def run_production_drift(
                 dedup_key=f"DRIFT:{reference_id}:{report.window.start}",
             )
             check.alerts += alerts.send(alert)
-    log.info("production_drift", reference=reference_id, windows=len(check.reports))
-    return check
 
 
 def _checked_windows(tables: DeltaTables, reference_id: str) -> set[datetime]:
@@ -240,7 +287,7 @@ def run_retrain_trigger(
     from finml import registry
     from finml.models.lifecycle import live_from
     from finml.monitoring.actions import action_for_job
-    from finml.monitoring.trigger import Observation, RetrainingTrigger
+    from finml.monitoring.trigger import RetrainingTrigger
     from finml.serving.settings import ServingSettings
 
     settings = MonitoringSettings.from_config(config)
@@ -256,13 +303,30 @@ def run_retrain_trigger(
     if not monitored.exists():
         return []
     version = str(champion.version)
+    fresh = _unobserved_windows(monitored, name, version, trigger, live_from(champion.tags))
+    drift = _drift_by_window(tables, f"{name} v{version} /", settings.policy.min_drift_severity)
+    baseline = validation_metric(config, name, version)
+    quality = latest_quality_score(tables)
+    decisions = []
+    for index, rec in enumerate(fresh):
+        last = index == len(fresh) - 1
+        observation = _window_observation(rec, drift, baseline, quality if last else None)
+        decisions.append(trigger.evaluate(observation))
+    return decisions
+
+
+def _unobserved_windows(
+    monitored: Table, name: str, version: str, trigger: RetrainingTrigger, live: datetime | None
+) -> list[dict[str, Any]]:
+    """The ``model_monitoring`` windows of version ``version`` of ``name`` that ended after
+    the trigger's last observation and started once the version went live, by start."""
     windows = [
         r
         for r in monitored.to_arrow().to_pylist()
         if r["model_name"] == name and r["model_version"] == version
     ]
-    seen, live = trigger.last_window_end, live_from(champion.tags)
-    fresh = sorted(
+    seen = trigger.last_window_end
+    return sorted(
         (
             r
             for r in windows
@@ -271,24 +335,28 @@ def run_retrain_trigger(
         ),
         key=lambda r: r["window"]["start"],
     )
-    drift = _drift_by_window(tables, f"{name} v{version} /", settings.policy.min_drift_severity)
-    baseline = validation_metric(config, name, version)
-    quality = latest_quality_score(tables)
-    decisions = []
-    for index, rec in enumerate(fresh):
-        worst, share = drift.get(rec["window"]["start"].replace(tzinfo=None), ("NONE", None))
-        observation = Observation(
-            drift_severity=worst,
-            drift_share=share,
-            metric=rec["pr_auc"],
-            baseline_metric=baseline,
-            new_samples=int(rec["labelled_count"] or 0),
-            positives=int(rec["positive_count"] or 0),
-            quality_score=quality if index == len(fresh) - 1 else None,
-            window_end=rec["window"]["end"],
-        )
-        decisions.append(trigger.evaluate(observation))
-    return decisions
+
+
+def _window_observation(
+    rec: dict[str, Any],
+    drift: dict[datetime, tuple[str, float]],
+    baseline: float | None,
+    quality: float | None,
+) -> Observation:
+    """The trigger's observation of one ``model_monitoring`` window (``rec``)."""
+    from finml.monitoring.trigger import Observation
+
+    worst, share = drift.get(rec["window"]["start"].replace(tzinfo=None), ("NONE", None))
+    return Observation(
+        drift_severity=worst,
+        drift_share=share,
+        metric=rec["pr_auc"],
+        baseline_metric=baseline,
+        new_samples=int(rec["labelled_count"] or 0),
+        positives=int(rec["positive_count"] or 0),
+        quality_score=quality,
+        window_end=rec["window"]["end"],
+    )
 
 
 def _first_model(

@@ -33,6 +33,7 @@ from finml.log import get_logger
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
+    from finml.jobs.scheduler import Fire, Scheduler
     from finml.runtime.delta import DeltaTables
 
 log = get_logger("jobs.replay")
@@ -174,54 +175,21 @@ def run_replay(
     Raises:
         ConfigError: ``home`` holds an earlier replay and ``fresh`` is not set.
     """
-    from finml.bundle.schedules import load_schedules
-    from finml.config import ProjectConfig
     from finml.jobs.runner import run_job
-    from finml.jobs.scheduler import DeltaFireLog, Scheduler, SimulatedClock, runner_launcher
     from finml.runtime.delta import DeltaTables
     from finml.runtime.spark import get_spark
     from finml.sources.simulator import trading_dates
 
     home = home.resolve()
-    if home.exists() and any(home.iterdir()):
-        if not fresh:
-            raise ConfigError(f"replay home {home}: expected an empty folder (or --fresh)")
-        shutil.rmtree(home)
-    path = replay_config(base, home, plan, root)
-    # This process runs the replay's tasks (and starts its retrains): its environment names
-    # the replay's home and config, whatever the caller's said.
-    for variable in ("FINML_WAREHOUSE", "FINML_LANDING", "FINML_CATALOG", "FINML_SCHEMA"):
-        os.environ.pop(variable, None)
-    os.environ.update(FINML_HOME=str(home), FINML_CONFIG=str(path), FINML_ENV=base.env)
-    config = ProjectConfig.from_yaml(path, base.env)
+    config = _replay_home(base, plan, home, root, fresh)
     get_spark(config, app_name="finml-replay")  # the session every in-process task shares
     tables = DeltaTables.from_config(config, None)
-    variables = {
-        **SCHEDULES,
-        "pause_status": "UNPAUSED",
-        "sim_as_of": "{{job.trigger.time.iso_datetime}}",
-        "sim_days": str(plan.days),
-        "sim_trades_per_day": str(plan.trades_per_day),
-    }
+    variables = _replay_variables(plan)
     days = trading_dates(config.simulator.start_date, plan.days)
-    start = datetime.combine(days[0], time(0), UTC)
-    scheduler = Scheduler(
-        load_schedules(root, "local", variables, list(SCHEDULED_JOBS)),
-        runner_launcher(config, root=root, target="local", variables=variables, in_process=True),
-        clock=SimulatedClock(start),
-        fires=DeltaFireLog(tables),
-        since=start,
-        poll_seconds=None,
-    )
+    scheduler = _replay_scheduler(config, tables, root, variables, days[0])
     result = ReplayResult(home)
     for index, day in enumerate(days):
-        started = datetime.now(UTC)
-        fires = scheduler.run(until=datetime.combine(day + timedelta(days=1), DAY_END, UTC))
-        result.fires += len(fires)
-        result.failed_fires += [f"{day} {f.job}: {f.message}" for f in fires if not f.ok]
-        if plan.bad_model_day is not None and index == plan.bad_model_day:
-            force_bad_model(config, tables, live_from=_next_day_start(days, index))
-        result.seconds_per_day.append((datetime.now(UTC) - started).total_seconds())
+        fires = _replay_day(scheduler, config, tables, plan, days, index, result)
         if on_day is not None:
             on_day(index, day, fires)
     run_job(
@@ -236,6 +204,85 @@ def run_replay(
     result.timeline = timeline(tables, days)
     (home / "replay_timeline.json").write_text(json.dumps(result.timeline, default=str, indent=1))
     return result
+
+
+def _replay_home(
+    base: ProjectConfig, plan: ReplayPlan, home: Path, root: Path, fresh: bool
+) -> ProjectConfig:
+    """Empty ``home`` (or refuse), write the replay's config there and point this process's
+    environment at it.
+
+    Raises:
+        ConfigError: ``home`` holds an earlier replay and ``fresh`` is not set.
+    """
+    from finml.config import ProjectConfig
+
+    if home.exists() and any(home.iterdir()):
+        if not fresh:
+            raise ConfigError(f"replay home {home}: expected an empty folder (or --fresh)")
+        shutil.rmtree(home)
+    path = replay_config(base, home, plan, root)
+    # This process runs the replay's tasks (and starts its retrains): its environment names
+    # the replay's home and config, whatever the caller's said.
+    for variable in ("FINML_WAREHOUSE", "FINML_LANDING", "FINML_CATALOG", "FINML_SCHEMA"):
+        os.environ.pop(variable, None)
+    os.environ.update(FINML_HOME=str(home), FINML_CONFIG=str(path), FINML_ENV=base.env)
+    return ProjectConfig.from_yaml(path, base.env)
+
+
+def _replay_variables(plan: ReplayPlan) -> dict[str, str]:
+    """The bundle variables of a replay: its schedules, unpaused, and its market."""
+    return {
+        **SCHEDULES,
+        "pause_status": "UNPAUSED",
+        "sim_as_of": "{{job.trigger.time.iso_datetime}}",
+        "sim_days": str(plan.days),
+        "sim_trades_per_day": str(plan.trades_per_day),
+    }
+
+
+def _replay_scheduler(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    root: Path,
+    variables: dict[str, str],
+    first_day: date,
+) -> Scheduler:
+    """The local scheduler of the replayed jobs, on a simulated clock from ``first_day``."""
+    from finml.bundle.schedules import load_schedules
+    from finml.jobs.scheduler import DeltaFireLog, Scheduler, SimulatedClock, runner_launcher
+
+    start = datetime.combine(first_day, time(0), UTC)
+    return Scheduler(
+        load_schedules(root, "local", variables, list(SCHEDULED_JOBS)),
+        runner_launcher(config, root=root, target="local", variables=variables, in_process=True),
+        clock=SimulatedClock(start),
+        fires=DeltaFireLog(tables),
+        since=start,
+        poll_seconds=None,
+    )
+
+
+def _replay_day(
+    scheduler: Scheduler,
+    config: ProjectConfig,
+    tables: DeltaTables,
+    plan: ReplayPlan,
+    days: list[date],
+    index: int,
+    result: ReplayResult,
+) -> list[Fire]:
+    """Run the fires of trading day ``days[index]`` (and its incident), recorded in
+    ``result``; returns the fires."""
+    day = days[index]
+    started = datetime.now(UTC)
+    fires = scheduler.run(until=datetime.combine(day + timedelta(days=1), DAY_END, UTC))
+    result.fires += len(fires)
+    result.failed_fires += [f"{day} {f.job}: {f.message}" for f in fires if not f.ok]
+    if plan.bad_model_day is not None and index == plan.bad_model_day:
+        force_bad_model(config, tables, live_from=_next_day_start(days, index))
+    result.seconds_per_day.append((datetime.now(UTC) - started).total_seconds())
+    return fires
 
 
 def _next_day_start(days: list[date], index: int) -> datetime | None:

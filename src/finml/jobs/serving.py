@@ -15,10 +15,10 @@ from finml.errors import DataError
 from finml.log import get_logger
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from finml.config import ProjectConfig
-    from finml.runtime.delta import DeltaTables
+    from finml.runtime.delta import DeltaTables, Table
     from finml.serving.abtest import Comparison
     from finml.serving.settings import ServingSettings
 
@@ -68,54 +68,121 @@ def score_table(
         TableNotFound: ``source`` does not exist.
         SchemaMismatch: ``source`` lacks a key column or one of the model's features.
     """
-    import mlflow
-    from pyspark.sql import functions as F
-
-    from finml import registry
-    from finml.runtime.delta import MergeSpec
-    from finml.serving.models import signature_features
-    from finml.serving.scoring import require_columns, with_predictions
+    from finml.serving.scoring import with_predictions
     from finml.serving.settings import ServingSettings
 
     settings = settings or ServingSettings.from_config(config)
     method = method or settings.score_method
     started = time.perf_counter()
+    name, version, uri, features = _pinned_model(config, settings, alias)
+    source_version, df = _source_rows(tables, source, features)
+    target = tables.table(settings.predictions_table)
+    existed = target.exists()  # looked up once: scoring never creates it before the write
+    if existed:
+        df = _not_yet_scored(df, target, name, version, new_only)
+        if df.isEmpty():  # everything already scored by this version: no commit at all
+            return _reported(
+                source, source_version, 0, name, version, str(target.name),
+                target.version(), method, started,
+            )  # fmt: skip
+    watched = _trades_to_watch(config, tables, df)
+    stores = (config.tracking_uri, config.registry_uri)
+    scored = df.transform(
+        with_predictions(
+            uri, features, name, version, datetime.now(UTC), method=method, stores=stores
+        )
+    )
+    metadata = {"source": source, "source_version": str(source_version), "model": uri}
+    table_version, rows = _write_predictions(target, scored, existed, metadata)
+    if watched is not None:
+        _market_alerts(config, tables, *watched)
+    return _reported(
+        source, source_version, rows, name, version, str(target.name),
+        table_version, method, started,
+    )  # fmt: skip
+
+
+def _reported(
+    source: str,
+    source_version: int,
+    rows: int,
+    name: str,
+    version: str,
+    table: str,
+    table_version: int,
+    method: str,
+    started: float,
+) -> ScoreReport:
+    """The report of a scoring run that started at ``started`` (``time.perf_counter``),
+    logged as ``batch_scored``."""
+    report = ScoreReport(
+        source, source_version, rows, name, version, table, table_version, method,
+        time.perf_counter() - started,
+    )  # fmt: skip
+    log.info("batch_scored", **report.__dict__)
+    return report
+
+
+def _pinned_model(
+    config: ProjectConfig, settings: ServingSettings, alias: str
+) -> tuple[str, str, str, tuple[str, ...]]:
+    """The model holding ``alias``: its name, version, version-pinned URI (an alias move
+    mid-job changes nothing) and signature features.
+
+    Raises:
+        ModelNotFound: no version holds ``alias``.
+    """
+    import mlflow
+
+    from finml import registry
+    from finml.serving.models import signature_features
+
     registry.configure(config)
     name = registry.model_name(config, settings.model)
     info = registry.require_alias(config, name, alias)
-    uri = f"models:/{name}/{info.version}"  # pinned: an alias move mid-job changes nothing
+    uri = f"models:/{name}/{info.version}"
     features = signature_features(mlflow.pyfunc.load_model(uri), name)
+    return name, str(info.version), uri, features
+
+
+def _source_rows(
+    tables: DeltaTables, source: str, features: tuple[str, ...]
+) -> tuple[int, DataFrame]:
+    """Table ``source``'s latest version and its rows there.
+
+    Raises:
+        TableNotFound: ``source`` does not exist.
+        SchemaMismatch: ``source`` lacks a key column or one of the model's features.
+    """
+    from finml.serving.scoring import require_columns
+
     table = tables.require(source)
     source_version = table.version()
     df = table.read(version=source_version)
     require_columns(df, features, str(table.name))
-    target = tables.table(settings.predictions_table)
-    existed = target.exists()  # looked up once: scoring never creates it before the write
-    if existed:
-        done = target.read().where(F.col("model_name") == name)
-        if not new_only:
-            done = done.where(F.col("model_version") == str(info.version))
-        df = df.join(done.select("trade_id"), "trade_id", "left_anti")
-        if df.isEmpty():  # everything already scored by this version: no commit at all
-            report = ScoreReport(
-                source, source_version, 0, name, str(info.version), str(target.name),
-                target.version(), method, time.perf_counter() - started,
-            )  # fmt: skip
-            log.info("batch_scored", **report.__dict__)
-            return report
-    watched = _trades_to_watch(config, tables, df)
-    scored = df.transform(
-        with_predictions(
-            uri,
-            features,
-            name,
-            str(info.version),
-            datetime.now(UTC),
-            method=method,
-            stores=(config.tracking_uri, config.registry_uri),
-        )
-    )
-    metadata = {"source": source, "source_version": str(source_version), "model": uri}
+    return source_version, df
+
+
+def _not_yet_scored(
+    df: DataFrame, target: Table, name: str, version: str, new_only: bool
+) -> DataFrame:
+    """The rows of ``df`` that model ``name`` (version ``version``, or any version with
+    ``new_only``) has no prediction of in ``target`` yet."""
+    from pyspark.sql import functions as F
+
+    done = target.read().where(F.col("model_name") == name)
+    if not new_only:
+        done = done.where(F.col("model_version") == version)
+    return df.join(done.select("trade_id"), "trade_id", "left_anti")
+
+
+def _write_predictions(
+    target: Table, scored: DataFrame, existed: bool, metadata: dict[str, str]
+) -> tuple[int, int]:
+    """Write ``scored`` into ``target``: an insert-only MERGE on the prediction key into an
+    existing table, else an append; returns the table's version and the rows written."""
+    from finml.runtime.delta import MergeSpec
+
     if existed:
         key = MergeSpec(keys=PREDICTION_KEY, update_columns=())
         result = target.merge(scored, key, metadata=metadata)
@@ -123,21 +190,7 @@ def score_table(
     else:
         result = target.append(scored, metadata=metadata)
         rows = result.rows if result.rows is not None else target.count()
-    if watched is not None:
-        _market_alerts(config, tables, *watched)
-    report = ScoreReport(
-        source,
-        source_version,
-        rows,
-        name,
-        str(info.version),
-        str(target.name),
-        result.version,
-        method,
-        time.perf_counter() - started,
-    )
-    log.info("batch_scored", **report.__dict__)
-    return report
+    return result.version, rows
 
 
 def _trades_to_watch(config: ProjectConfig, tables: DeltaTables, rows: Any) -> Any:

@@ -136,6 +136,20 @@ class ChampionChallenger:
                 decision=REJECT if validation is not None and not validation.passed else PROMOTE,
                 reasons=tuple(reasons),
             )  # fmt: skip
+        return self._compare(y, challenger_scores, champion_scores, common, reasons)
+
+    def _compare(
+        self,
+        y: np.ndarray,
+        challenger_scores: np.ndarray,
+        champion_scores: np.ndarray,
+        common: _DecisionCommon,
+        reasons: list[str],
+    ) -> Decision:
+        """PROMOTE when the bootstrap CI's low end of the improvement over the champion
+        reaches ``min_improvement`` and nothing else (``reasons``) rejects the challenger."""
+        s = self.settings
+        challenger_metric = common["challenger_metric"]
         champion_metric = RankedScores(y, champion_scores).average_precision()
         deltas = bootstrap_improvement(
             y, challenger_scores, champion_scores, resamples=s.bootstrap, seed=s.seed

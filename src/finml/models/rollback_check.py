@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from finml.models.promotion import RollbackRecord
     from finml.models.settings import RollbackPolicy
     from finml.monitoring.alerts import AlertManager
+    from finml.registry import VersionInfo
     from finml.runtime.delta import DeltaTables
 
 log = get_logger("models.rollback_check")
@@ -131,20 +132,8 @@ def check_rollback(
     if previous is None:
         return RollbackCheck(name, "skipped", "no previous champion to return to", **common)
     common["previous_version"] = previous.version
-    frame = _monitoring(tables)
-    live_from = _parse(champion.tags.get(LIVE_FROM))
-    level, source = registered_metric(previous.tags), "registration"
     own = registered_metric(champion.tags) if policy.compare_own_baseline else None
-    windows = pd.DataFrame(columns=["start", "end", "pr_auc", "labelled_count"])
-    if frame is not None:
-        before = monitoring_windows(frame, name, previous.version, policy.min_labelled)
-        if live_from is not None:
-            before = before[before["start"] < live_from]
-        if len(before):
-            level, source = float(before["pr_auc"].tail(policy.windows).mean()), "live"
-        windows = monitoring_windows(frame, name, champion.version, policy.min_labelled)
-        if live_from is not None:
-            windows = windows[windows["start"] >= live_from]
+    level, source, windows = _predecessor_and_windows(tables, name, champion, previous, policy)
     common |= {"predecessor_level": level, "predecessor_source": source, "own_baseline": own}
     if level is None and own is None:
         return RollbackCheck(name, "skipped", "no reference PR-AUC to compare with", **common)
@@ -165,6 +154,31 @@ def check_rollback(
         return RollbackCheck(name, "passed", why, **common)
     why = f"{len(checked)} of {policy.windows} windows seen, {len(violated)} violated"
     return RollbackCheck(name, "pending", why, **common)
+
+
+def _predecessor_and_windows(
+    tables: DeltaTables,
+    name: str,
+    champion: VersionInfo,
+    previous: VersionInfo,
+    policy: RollbackPolicy,
+) -> tuple[float | None, str, pd.DataFrame]:
+    """The predecessor's PR-AUC level and its source (its live windows before the champion
+    went live, else its registration metric), and the champion's live windows."""
+    frame = _monitoring(tables)
+    live_from = _parse(champion.tags.get(LIVE_FROM))
+    level, source = registered_metric(previous.tags), "registration"
+    windows = pd.DataFrame(columns=["start", "end", "pr_auc", "labelled_count"])
+    if frame is not None:
+        before = monitoring_windows(frame, name, previous.version, policy.min_labelled)
+        if live_from is not None:
+            before = before[before["start"] < live_from]
+        if len(before):
+            level, source = float(before["pr_auc"].tail(policy.windows).mean()), "live"
+        windows = monitoring_windows(frame, name, champion.version, policy.min_labelled)
+        if live_from is not None:
+            windows = windows[windows["start"] >= live_from]
+    return level, source, windows
 
 
 def _judge(row: Any, level: float | None, own: float | None, margin: float) -> WindowCheck:

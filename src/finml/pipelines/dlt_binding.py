@@ -86,6 +86,19 @@ def define_pipeline(
     def read(name: str) -> DataFrame:  # a dataset of this pipeline (or a table)
         return spark.read.table(name)
 
+    declare = _Declarer(dp, on_databricks, params)
+    _declare_bronze(declare, spark, landing, on_databricks)
+    # vendor bars first: silver trades judge prices against their daily closes
+    _declare_silver_bars(declare, read, params)
+    _declare_silver_trades(declare, read, params, settings)
+    _declare_gold(declare, read)
+
+
+def _declare_bronze(
+    declare: _Declarer, spark: SparkSession, landing: str, on_databricks: bool
+) -> None:
+    """Bronze trades and bars over the landing zone (Auto Loader streams on Databricks)."""
+
     def landing_files(folder: str, glob: str, fmt: str) -> DataFrame:
         reader: DataStreamReader | DataFrameReader
         if on_databricks:
@@ -112,11 +125,14 @@ def define_pipeline(
         rows = lines("bars", "*.csv").transform(bronze_bars_from_lines)
         return _shaped(rows.select("*", *_ingest_metadata()), contracts.BRONZE_BARS)
 
-    declare = _Declarer(dp, on_databricks, params)
     declare.table(BRONZE, bronze_trades, streaming=on_databricks)
     declare.table(contracts.BRONZE_BARS, bronze_bars, streaming=on_databricks)
 
-    # ---- vendor bars first: silver trades judge prices against their daily closes ----------
+
+def _declare_silver_bars(
+    declare: _Declarer, read: Callable[[str], DataFrame], params: dict[str, str]
+) -> None:
+    """Silver vendor bars (the latest fetch of each bar) and their quarantine."""
     bar_candidates = f"{contracts.SILVER_BARS.name}_candidates"
     declare.view(bar_candidates, contracts.SILVER_BARS, lambda: typed_bars(read(BARS_BRONZE)))
 
@@ -131,7 +147,15 @@ def define_pipeline(
     declare.table(contracts.SILVER_BARS, silver_bars)
     declare.table(contracts.SILVER_BARS_QUARANTINE, silver_bars_quarantine)
 
-    # ---- trades: rules on the typed rows, then identity and dedup (as the runner) ----------
+
+def _declare_silver_trades(
+    declare: _Declarer,
+    read: Callable[[str], DataFrame],
+    params: dict[str, str],
+    settings: QualitySettings,
+) -> None:
+    """Silver trades: rules on the typed rows, then identity and dedup (as the runner)."""
+
     def typed() -> DataFrame:
         rows = typed_trades(read(BRONZE.name))
         vendor = vendor_daily(read(contracts.SILVER_BARS.name))
@@ -150,7 +174,10 @@ def define_pipeline(
     declare.table(SILVER, silver_trades)
     declare.table(QUARANTINE, silver_quarantine)
 
-    # ---- gold: the fail rule stops the update, on Databricks and in open-source SDP --------
+
+def _declare_gold(declare: _Declarer, read: Callable[[str], DataFrame]) -> None:
+    """Gold bars: the fail rule stops the update, on Databricks and in open-source SDP."""
+
     def gold_bars_1m() -> DataFrame:
         return _shaped(read(SILVER.name).transform(gold.bars_1m), contracts.GOLD_BARS_1M)
 

@@ -38,6 +38,9 @@ from finml.pipelines.trades import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from finml.pipelines.expectations import Checked
+    from finml.runtime.delta import WriteResult
+
 log = get_logger("pipelines.silver")
 
 BRONZE, QUARANTINE = contracts.BRONZE_TRADES.name, contracts.SILVER_QUARANTINE.name
@@ -58,8 +61,7 @@ def reference_prices(ctx: BatchContext, typed: DataFrame) -> DataFrame:
 def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
     """One batch of bronze trades -> quarantine, then silver; returns the bronze and silver
     quality records of the batch."""
-    tables, batch = ctx.tables, ctx.batch
-    silver = tables.table(SILVER_TRADES)
+    batch = ctx.batch
     increment = ctx.increment()
     measures = {
         **non_null_measures(SILVER_REQUIRED),
@@ -69,16 +71,38 @@ def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
     typed = typed_trades(increment, reference_prices(ctx, typed))
     rules = expectations_for(SILVER_TRADES, ctx.quality.sql_params())
     split = observe(typed, rules, SILVER_TRADES, measures)
-    quarantine = with_trade_identity(split.quarantined).withColumn(
-        "_bronze_version", F.lit(batch.end).cast("long")
+    quarantined = _append_quarantine(ctx, split.quarantined)
+    valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
+    written, inserted = _append_new_trades(ctx, valid)
+    checked = split.result(written=not (quarantined.skipped or written.skipped))
+    log.info(
+        "silver_done",
+        batch=batch.number,
+        bronze_versions=f"{batch.start}..{batch.end}",
+        rows_in=checked.rows_in,
+        inserted=inserted,
+        quarantined=checked.rows_quarantined,
     )
-    quarantined = tables.table(QUARANTINE).append(
+    return _quality_records(ctx, increment, checked, inserted)
+
+
+def _append_quarantine(ctx: BatchContext, quarantined: DataFrame) -> WriteResult:
+    """Append the batch's quarantined rows (with their bronze version) to the quarantine."""
+    quarantine = with_trade_identity(quarantined).withColumn(
+        "_bronze_version", F.lit(ctx.batch.end).cast("long")
+    )
+    return ctx.tables.table(QUARANTINE).append(
         quarantine.select(*contracts.SILVER_QUARANTINE.column_names),
         txn=ctx.txn(QUARANTINE),
         partition_by=contracts.SILVER_QUARANTINE.partition_by,
         schema_evolution=True,
     )
-    valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
+
+
+def _append_new_trades(ctx: BatchContext, valid: DataFrame) -> tuple[WriteResult, int]:
+    """Append the valid trades silver does not hold yet; returns the write and the rows it
+    inserted (counted again when the write was skipped as already committed)."""
+    silver = ctx.tables.table(SILVER_TRADES)
     known = ctx.state(SILVER_TRADES)
     existing = silver.read(version=known).select("trade_id") if known is not None else None
     new = deduplicate(valid, existing)
@@ -86,18 +110,16 @@ def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
         new, txn=ctx.txn(SILVER_TRADES), partition_by=contracts.SILVER_TRADES.partition_by
     )
     inserted = new.count() if written.skipped else int(written.rows or 0)
-    checked = split.result(written=not (quarantined.skipped or written.skipped))
+    return written, inserted
+
+
+def _quality_records(
+    ctx: BatchContext, increment: DataFrame, checked: Checked, inserted: int
+) -> list[QualityRecord]:
+    """The bronze and silver quality records of the batch."""
     rows, values = checked.rows_in, checked.measures
     bronze_unique = distinct_keys(increment, ("_raw", "_source_file")) / rows if rows else 1.0
     parse_errors = checked.failures.get("parsed_record", 0)
-    log.info(
-        "silver_done",
-        batch=batch.number,
-        bronze_versions=f"{batch.start}..{batch.end}",
-        rows_in=rows,
-        inserted=inserted,
-        quarantined=checked.rows_quarantined,
-    )
     return [
         ctx.record(
             "bronze",

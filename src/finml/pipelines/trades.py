@@ -56,6 +56,25 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
     general path, which parses each element into a string map (several times slower, but
     only for those rare lines; ``CASE`` evaluates one branch per line).
     """
+    staged = _typed_lines(lines)
+    message = F.from_json("value", _MESSAGE_SCHEMA)  # general path only
+    staged = _with_parse_error(staged, message)
+    arrays = _element_arrays(staged, message)
+    exploded = arrays.select("*", F.posexplode_outer("_elements").alias("_pos", "e")).where(
+        F.col("_parse_error").isNotNull() | F.col("e").isNotNull()
+    )
+    return exploded.select(
+        *[F.col("e")[f].alias(f) for f in TRADE_FIELDS],
+        F.coalesce(F.get(F.col("_raws"), F.col("_pos")), F.col("value")).alias("_raw"),
+        F.get(F.col("_rescued"), F.col("_pos")).alias("_rescued_data"),
+        "_parse_error",
+        "_source_file",
+    )
+
+
+def _typed_lines(lines: DataFrame) -> DataFrame:
+    """Each line with its typed parse ``m``, its flat objects' texts ``_flat``, whether it is
+    ``_regular``, and its repaired text in ``_invalid`` if it is not valid UTF-8."""
     typed = F.from_json("value", _TYPED_MESSAGE_SCHEMA, {"allowNonNumericNumbers": "false"})
     flat = F.regexp_extract_all("value", F.lit(_FLAT_OBJECT), F.lit(0))
     # A line that is not valid UTF-8 is kept (its bytes made valid, U+FFFD for each bad
@@ -71,10 +90,14 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
         "value", "_source_file", "_invalid", typed.alias("m"), flat.alias("_flat")
     )
     regular = F.coalesce(_is_regular(F.col("value"), F.col("m"), F.col("_flat")), F.lit(False))
-    staged = parsed.select(
+    return parsed.select(
         "value", "_source_file", "_invalid", "m", "_flat", regular.alias("_regular")
     )
-    message = F.from_json("value", _MESSAGE_SCHEMA)  # general path only
+
+
+def _with_parse_error(staged: DataFrame, message: Column) -> DataFrame:
+    """``staged`` with ``_parse_error``: why a line that is not regular holds no trades
+    (NULL for trade messages and pings)."""
     error = (
         F.when(F.col("_regular"), F.lit(None).cast("string"))
         .when(F.col("_invalid").isNotNull(), F.lit("invalid_utf8"))
@@ -83,33 +106,28 @@ def bronze_trades_from_lines(lines: DataFrame) -> DataFrame:
         .when(message["type"] != "trade", F.concat(F.lit("unexpected_type:"), message["type"]))
         .when(message["data"].isNull(), F.lit("data_not_an_array"))
     )
-    is_ping = F.col("m.type") == "ping"  # a ping parses as regular JSON; it has no trades
-    staged = staged.select(
+    return staged.select(
         "value", "_source_file", "_invalid", "_regular", "m", "_flat", error.alias("_parse_error")
     )
+
+
+def _element_arrays(staged: DataFrame, message: Column) -> DataFrame:
+    """Each line's trade elements, their raw texts and rescued fields, as arrays (from the
+    typed parse when regular, else from the general one)."""
+    is_ping = F.col("m.type") == "ping"  # a ping parses as regular JSON; it has no trades
     general = F.col("_parse_error").isNull() & ~F.coalesce(is_ping, F.lit(False))
     elements = F.when(F.col("_regular"), F.col("m.data")).when(
         general, F.transform(message["data"], _general_fields)
     )
     raws = F.when(F.col("_regular"), F.col("_flat")).when(general, message["data"])
     rescued = F.when(~F.col("_regular") & general, F.transform(message["data"], _rescued))
-    arrays = staged.select(
+    return staged.select(
         F.coalesce("value", "_invalid").alias("value"),
         "_source_file",
         "_parse_error",
         elements.alias("_elements"),
         raws.alias("_raws"),
         rescued.alias("_rescued"),
-    )
-    exploded = arrays.select("*", F.posexplode_outer("_elements").alias("_pos", "e")).where(
-        F.col("_parse_error").isNotNull() | F.col("e").isNotNull()
-    )
-    return exploded.select(
-        *[F.col("e")[f].alias(f) for f in TRADE_FIELDS],
-        F.coalesce(F.get(F.col("_raws"), F.col("_pos")), F.col("value")).alias("_raw"),
-        F.get(F.col("_rescued"), F.col("_pos")).alias("_rescued_data"),
-        "_parse_error",
-        "_source_file",
     )
 
 

@@ -46,6 +46,7 @@ from finml.serving.models import (
     CHALLENGER,
     CHAMPION,
     AliasPoller,
+    LoadedModel,
     ModelContractError,
     ModelSlots,
     Slots,
@@ -137,7 +138,24 @@ def create_app(
     writer = InferenceLogWriter(tables.table(settings.inference_log.table), settings.inference_log)
     metrics = ServingMetrics()
     metrics.watch(slots, writer)
-    state = ServingState(
+    state = _serving_state(config, settings, slots, writer, champion, bounds, metrics)
+    app = _app(name, settings, state, metrics)
+    parser = RequestParser(champion.features, settings.max_batch, bounds, champion.optional)
+    _routes(app, state, parser, BearerAuth(token))
+    return app
+
+
+def _serving_state(
+    config: "ProjectConfig",
+    settings: ServingSettings,
+    slots: ModelSlots,
+    writer: InferenceLogWriter,
+    champion: LoadedModel,
+    bounds: tuple[float, ...],
+    metrics: ServingMetrics,
+) -> ServingState:
+    """The routes' shared state: the slots, their alias poller and the scoring service."""
+    return ServingState(
         config,
         settings,
         slots,
@@ -152,6 +170,12 @@ def create_app(
         ScoringService(slots, writer, settings, champion.features, metrics),
         metrics,
     )
+
+
+def _app(
+    name: str, settings: ServingSettings, state: ServingState, metrics: ServingMetrics
+) -> FastAPI:
+    """The FastAPI app over ``state``, with its middleware and error handlers (no routes)."""
     app = FastAPI(
         title="FinML anomaly scoring",
         version="1",
@@ -163,8 +187,6 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ModelContractError, contract_error)  # type: ignore[arg-type]
-    parser = RequestParser(champion.features, settings.max_batch, bounds, champion.optional)
-    _routes(app, state, parser, BearerAuth(token))
     return app
 
 

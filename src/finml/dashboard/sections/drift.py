@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from finml.dashboard.extract import (
     ExportContext,
     floats,
@@ -14,6 +16,9 @@ from finml.dashboard.extract import (
     window_end,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Status, TableBlock
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPEC_ID = "drift"
 TABLE = "drift_monitoring"
@@ -42,22 +47,7 @@ def drift(ctx: ExportContext) -> Section:
     ]
     latest = frame[frame["window_end"] == frame["window_end"].max()]
     latest = latest.sort_values("population_stability_index", ascending=False)
-    severities = latest["severity"].fillna("NONE").astype(str).str.upper()
-    worst = max(
-        severities,
-        key=lambda s: list(_SEVERITY_STATUS).index(s) if s in _SEVERITY_STATUS else 0,
-        default="NONE",
-    )
-    kpis = [
-        Kpi(label="Latest window end", value=scalar(latest["window_end"].iloc[0])),
-        Kpi(label="Worst severity", value=worst, status=_SEVERITY_STATUS.get(worst, "info")),
-        Kpi(
-            label="Features drifting",
-            value=int((severities != "NONE").sum()),
-            status="warn" if (severities != "NONE").any() else "ok",
-        ),
-        Kpi(label="Features monitored", value=int(frame["column_name"].nunique())),
-    ]
+    kpis = _kpis(frame, latest)
     cols = [
         "column_name",
         "population_stability_index",
@@ -82,6 +72,26 @@ def drift(ctx: ExportContext) -> Section:
             )
         ],
     )
+
+
+def _kpis(frame: pd.DataFrame, latest: pd.DataFrame) -> list[Kpi]:
+    """Latest window end, its worst severity, features drifting and monitored."""
+    severities = latest["severity"].fillna("NONE").astype(str).str.upper()
+    worst = max(
+        severities,
+        key=lambda s: list(_SEVERITY_STATUS).index(s) if s in _SEVERITY_STATUS else 0,
+        default="NONE",
+    )
+    return [
+        Kpi(label="Latest window end", value=scalar(latest["window_end"].iloc[0])),
+        Kpi(label="Worst severity", value=worst, status=_SEVERITY_STATUS.get(worst, "info")),
+        Kpi(
+            label="Features drifting",
+            value=int((severities != "NONE").sum()),
+            status="warn" if (severities != "NONE").any() else "ok",
+        ),
+        Kpi(label="Features monitored", value=int(frame["column_name"].nunique())),
+    ]
 
 
 def _metric_chart(frame, chart_id: str, title: str, metric: str, y_title: str) -> Chart:

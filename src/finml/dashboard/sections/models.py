@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from finml.dashboard.extract import (
     ExportContext,
     column,
@@ -12,6 +14,9 @@ from finml.dashboard.extract import (
     spec,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, TableBlock
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPEC_ID = "models"
 LEADERBOARD, GATE, ROLLBACK = "model_leaderboard", "champion_challenger_audit", "rollback_audit"
@@ -133,42 +138,8 @@ def _gate(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
     kpis.append(Kpi(label="Promotions", value=len(promoted), status="ok"))
     kpis.append(Kpi(label="Rejections", value=int((gate["decision"] == "REJECT").sum())))
     if len(promoted):
-        charts.append(
-            Chart(
-                id="models_champion_history",
-                title="Champion history: metric at promotion",
-                kind="line",
-                series=[
-                    Series(
-                        name="promoted challenger",
-                        x=column(promoted, "decided_at"),
-                        y=floats(promoted["challenger_metric"].tolist()),
-                    ),
-                    Series(
-                        name="replaced champion",
-                        x=column(promoted, "decided_at"),
-                        y=floats(promoted["champion_metric"].tolist()),
-                    ),
-                ],
-                y_title=str(gate["metric"].iloc[-1]),
-            )
-        )
-    charts.append(
-        Chart(
-            id="models_gate_improvement",
-            title="Gate decisions: challenger minus champion (holdout)",
-            kind="bar",
-            series=[
-                Series(
-                    name=f"{d}",
-                    x=[f"v{v}" for v in g["challenger_version"]],
-                    y=floats(g["improvement"].tolist()),
-                )
-                for d, g in gate.groupby("decision", sort=True)
-            ],
-            y_title="challenger - champion",
-        )
-    )
+        charts.append(_champion_history(gate, promoted))
+    charts.append(_gate_improvement(gate))
     cols = [
         "decided_at",
         "challenger_version",
@@ -187,4 +158,44 @@ def _gate(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
             columns=cols,
             rows=rows(gate.sort_values("decided_at", ascending=False), cols),
         )
+    )
+
+
+def _champion_history(gate: pd.DataFrame, promoted: pd.DataFrame) -> Chart:
+    """The promoted challengers' and replaced champions' metric at each promotion."""
+    return Chart(
+        id="models_champion_history",
+        title="Champion history: metric at promotion",
+        kind="line",
+        series=[
+            Series(
+                name="promoted challenger",
+                x=column(promoted, "decided_at"),
+                y=floats(promoted["challenger_metric"].tolist()),
+            ),
+            Series(
+                name="replaced champion",
+                x=column(promoted, "decided_at"),
+                y=floats(promoted["champion_metric"].tolist()),
+            ),
+        ],
+        y_title=str(gate["metric"].iloc[-1]),
+    )
+
+
+def _gate_improvement(gate: pd.DataFrame) -> Chart:
+    """Each gate decision's holdout improvement of the challenger, by decision."""
+    return Chart(
+        id="models_gate_improvement",
+        title="Gate decisions: challenger minus champion (holdout)",
+        kind="bar",
+        series=[
+            Series(
+                name=f"{d}",
+                x=[f"v{v}" for v in g["challenger_version"]],
+                y=floats(g["improvement"].tolist()),
+            )
+            for d, g in gate.groupby("decision", sort=True)
+        ],
+        y_title="challenger - champion",
     )

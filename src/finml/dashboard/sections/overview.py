@@ -32,22 +32,11 @@ def overview(ctx: ExportContext) -> Section:
         )
     open_alerts = _open_alerts(ctx)
     failed_runs, runs_table = _last_runs(ctx)
-    dq = ctx.frame("data_quality_log")
-    dq_score = None
-    if dq is not None and len(dq):
-        dq_score = float(
-            dq.sort_values("computed_at").groupby("layer")["quality_score"].last().min()
-        )
+    dq_score = _lowest_dq_score(ctx)
     health, status = _health(open_alerts, failed_runs, dq_score)
     kpis.append(Kpi(label="System health", value=health, status=status))
     kpis.extend(_champion_kpis(ctx))
-    kpis.append(
-        Kpi(
-            label="Open alerts (24 h)",
-            value=len(open_alerts) if open_alerts is not None else "n/a",
-            status="warn" if open_alerts is not None and len(open_alerts) else "info",
-        )
-    )
+    kpis.append(_open_alerts_kpi(open_alerts))
     if dq_score is not None:
         kpis.append(
             Kpi(label="Lowest layer DQ score", value=round(dq_score, 4), status=_dq(dq_score))
@@ -75,6 +64,25 @@ def overview(ctx: ExportContext) -> Section:
         charts=charts,
         tables=tables,
         sources=sources,
+    )
+
+
+def _lowest_dq_score(ctx: ExportContext) -> float | None:
+    """The lowest of the layers' latest quality scores in ``data_quality_log`` (or None)."""
+    dq = ctx.frame("data_quality_log")
+    dq_score = None
+    if dq is not None and len(dq):
+        dq_score = float(
+            dq.sort_values("computed_at").groupby("layer")["quality_score"].last().min()
+        )
+    return dq_score
+
+
+def _open_alerts_kpi(open_alerts: pd.DataFrame | None) -> Kpi:
+    return Kpi(
+        label="Open alerts (24 h)",
+        value=len(open_alerts) if open_alerts is not None else "n/a",
+        status="warn" if open_alerts is not None and len(open_alerts) else "info",
     )
 
 

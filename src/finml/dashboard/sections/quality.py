@@ -32,64 +32,10 @@ def data_quality(ctx: ExportContext) -> Section:
     tables: list[TableBlock] = []
     dq = ctx.frame(DQ)
     if dq is not None and len(dq):
-        # one x per pipeline run: its layers are logged milliseconds apart, which would
-        # otherwise spread one run over a millisecond-wide time axis
-        run_at = dq.groupby("run_id")["computed_at"].transform("min").dt.floor("s")
-        dq = newest(dq.assign(computed_at=run_at), "computed_at")
-        for layer, g in dq.groupby("layer", sort=False):
-            score = float(g["quality_score"].iloc[-1])
-            status: Status = "ok" if score >= 0.99 else "warn" if score >= 0.95 else "bad"
-            kpis.append(Kpi(label=f"{layer} score", value=round(score, 4), status=status))
-        charts.append(
-            Chart(
-                id="dq_score_by_layer",
-                title="Quality score per layer",
-                kind="line",
-                series=series_by(dq, "layer", "computed_at", "quality_score"),
-                y_title="score",
-            )
-        )
-        charts.append(_rule_failures(dq))
-        charts.append(
-            Chart(
-                id="dq_quarantined",
-                title="Rows quarantined per run",
-                kind="stacked_bar",
-                series=series_by(dq, "table_name", "computed_at", "rows_quarantined"),
-                y_title="rows",
-            )
-        )
-        cols = [
-            "computed_at",
-            "layer",
-            "table_name",
-            "rows_in",
-            "rows_out",
-            "rows_quarantined",
-            "duplicates_removed",
-            "quality_score",
-        ]
-        latest = dq.sort_values("computed_at", ascending=False)
-        tables.append(
-            TableBlock(
-                id="dq_runs", title="Latest quality runs", columns=cols, rows=rows(latest, cols, 30)
-            )
-        )
+        _add_quality_log(dq, kpis, charts, tables)
     quarantine = ctx.frame(QUARANTINE)
     if quarantine is not None and len(quarantine):
-        kpis.append(Kpi(label="Quarantined rows", value=len(quarantine), status="warn"))
-        counts = Counter(
-            rule for rules in quarantine["_failed_rules"] if rules is not None for rule in rules
-        )
-        meaning = _rule_meanings()
-        tables.append(
-            TableBlock(
-                id="dq_quarantine_rules",
-                title="Quarantine by failed rule",
-                columns=["rule", "rows", "rule says"],
-                rows=[[r, n, meaning.get(r, "")] for r, n in counts.most_common()],
-            )
-        )
+        _add_quarantine(quarantine, kpis, tables)
     return Section(
         id=SPEC_ID,
         title=spec(SPEC_ID).title,
@@ -98,6 +44,73 @@ def data_quality(ctx: ExportContext) -> Section:
         charts=charts,
         tables=tables,
         sources=[ctx.source(DQ), ctx.source(QUARANTINE)],
+    )
+
+
+def _add_quality_log(
+    dq: pd.DataFrame, kpis: list[Kpi], charts: list[Chart], tables: list[TableBlock]
+) -> None:
+    """Each layer's latest score, the score, rule failure and quarantine charts per run, and
+    the latest runs, from ``data_quality_log``."""
+    # one x per pipeline run: its layers are logged milliseconds apart, which would
+    # otherwise spread one run over a millisecond-wide time axis
+    run_at = dq.groupby("run_id")["computed_at"].transform("min").dt.floor("s")
+    dq = newest(dq.assign(computed_at=run_at), "computed_at")
+    for layer, g in dq.groupby("layer", sort=False):
+        score = float(g["quality_score"].iloc[-1])
+        status: Status = "ok" if score >= 0.99 else "warn" if score >= 0.95 else "bad"
+        kpis.append(Kpi(label=f"{layer} score", value=round(score, 4), status=status))
+    charts.append(
+        Chart(
+            id="dq_score_by_layer",
+            title="Quality score per layer",
+            kind="line",
+            series=series_by(dq, "layer", "computed_at", "quality_score"),
+            y_title="score",
+        )
+    )
+    charts.append(_rule_failures(dq))
+    charts.append(
+        Chart(
+            id="dq_quarantined",
+            title="Rows quarantined per run",
+            kind="stacked_bar",
+            series=series_by(dq, "table_name", "computed_at", "rows_quarantined"),
+            y_title="rows",
+        )
+    )
+    cols = [
+        "computed_at",
+        "layer",
+        "table_name",
+        "rows_in",
+        "rows_out",
+        "rows_quarantined",
+        "duplicates_removed",
+        "quality_score",
+    ]
+    latest = dq.sort_values("computed_at", ascending=False)
+    tables.append(
+        TableBlock(
+            id="dq_runs", title="Latest quality runs", columns=cols, rows=rows(latest, cols, 30)
+        )
+    )
+
+
+def _add_quarantine(quarantine: pd.DataFrame, kpis: list[Kpi], tables: list[TableBlock]) -> None:
+    """The quarantined rows' count and their count per failed rule."""
+    kpis.append(Kpi(label="Quarantined rows", value=len(quarantine), status="warn"))
+    counts = Counter(
+        rule for rules in quarantine["_failed_rules"] if rules is not None for rule in rules
+    )
+    meaning = _rule_meanings()
+    tables.append(
+        TableBlock(
+            id="dq_quarantine_rules",
+            title="Quarantine by failed rule",
+            columns=["rule", "rows", "rule says"],
+            rows=[[r, n, meaning.get(r, "")] for r, n in counts.most_common()],
+        )
     )
 
 

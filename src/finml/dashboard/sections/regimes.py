@@ -39,8 +39,33 @@ def regimes(ctx: ExportContext) -> Section:
     matrix = transition_matrix(full)
     frame = newest(full, "trade_date").sort_values(["symbol", "trade_date"])
     analytics = _analytics(matrix)
+    charts = _charts(frame, matrix, analytics)
+    current = full.groupby("symbol", as_index=False).tail(1)
+    cols = ["symbol", "trade_date", "regime", "risk_score", "next_regime", "next_confidence"]
+    kpis = _kpis(full, current, analytics)
+    return Section(
+        id=SPEC_ID,
+        title=spec(SPEC_ID).title,
+        status="ok",
+        sources=[ctx.source(TABLE)],
+        kpis=kpis,
+        charts=charts,
+        tables=[
+            TableBlock(
+                id="regimes_current",
+                title="Current regime per symbol",
+                columns=cols,
+                rows=rows(current, cols),
+            )
+        ],
+        notes=["Chain re-estimated from regime_states with add-½ smoothing."],
+    )
+
+
+def _charts(frame: pd.DataFrame, matrix: np.ndarray, analytics: dict) -> list[Chart]:
+    """Timeline per symbol, transition heatmap, stationary distribution and sojourn times."""
     timeline = series_by(frame, "symbol", "trade_date", "regime_id")
-    charts = [
+    return [
         Chart(
             id="regimes_timeline",
             title="Regime timeline per symbol",
@@ -72,8 +97,10 @@ def regimes(ctx: ExportContext) -> Section:
             y_title="days",
         ),
     ]
-    current = full.groupby("symbol", as_index=False).tail(1)
-    cols = ["symbol", "trade_date", "regime", "risk_score", "next_regime", "next_confidence"]
+
+
+def _kpis(full: pd.DataFrame, current: pd.DataFrame, analytics: dict) -> list[Kpi]:
+    """Spectral gap, symbol and day counts, and each symbol's current regime."""
     kpis = [
         Kpi(label="Spectral gap", value=round(analytics["spectral_gap"], 4), unit="1 - |λ₂|"),
         Kpi(label="Symbols", value=int(full["symbol"].nunique())),
@@ -82,23 +109,7 @@ def regimes(ctx: ExportContext) -> Section:
     for _, row in current.iterrows():
         status = REGIME_STATUS.get(row["regime"], "info")
         kpis.append(Kpi(label=f"{row['symbol']} now", value=str(row["regime"]), status=status))
-    return Section(
-        id=SPEC_ID,
-        title=spec(SPEC_ID).title,
-        status="ok",
-        sources=[ctx.source(TABLE)],
-        kpis=kpis,
-        charts=charts,
-        tables=[
-            TableBlock(
-                id="regimes_current",
-                title="Current regime per symbol",
-                columns=cols,
-                rows=rows(current, cols),
-            )
-        ],
-        notes=["Chain re-estimated from regime_states with add-½ smoothing."],
-    )
+    return kpis
 
 
 def transition_matrix(frame: pd.DataFrame, smoothing: float = SMOOTHING) -> np.ndarray:

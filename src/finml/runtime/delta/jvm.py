@@ -8,73 +8,43 @@ unchanged on classic Spark, Spark Connect and Databricks serverless.
 
 Metadata of a table on a local path (version, transaction ids) is read from its log with
 delta-rs, which takes milliseconds where a Spark job takes a second; Unity Catalog tables
-answer through SQL.
+answer through SQL. Writes and merges are in :mod:`~finml.runtime.delta.jvm_writes`.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import pyarrow as pa
 
 from finml.errors import DeltaEngineError, TableNotFound
 from finml.names import quote
-from finml.runtime.delta.base import (
-    DeltaEngine,
-    HistoryEntry,
-    MergeSpec,
-    TableRef,
-    Txn,
-    WriteMode,
-    WriteResult,
-    merge_metrics,
-)
-from finml.runtime.delta.commits import appended_files, commit_info, counted_from_log
+from finml.runtime.delta.base import DeltaEngine, HistoryEntry, TableRef, WriteResult
+from finml.runtime.delta.commits import appended_files, counted_from_log
 from finml.runtime.delta.conflicts import retry_conflicts
 from finml.runtime.delta.jvm_sql import (
     create_table_sql,
     history_entry,
     is_delta_conflict,
-    merge_sql,
     session_conf,
 )
-from finml.runtime.delta.schemas import conform
+from finml.runtime.delta.jvm_writes import CDF, JvmWrites, by_path, local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-_TXN_CONF = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion")
-_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-_CDF = "delta.enableChangeDataFeed"
 
-
-def _by_path(ref: TableRef) -> bool:
-    return ref.location.startswith("/") or "://" in ref.location
-
-
-def _local_path(ref: TableRef) -> Path | None:
-    """The table's folder when it is on the local file system (else None)."""
-    if ref.location.startswith("/"):
-        return Path(ref.location)
-    parsed = urlparse(ref.location)
-    return Path(parsed.path) if parsed.scheme == "file" else None
-
-
-class DeltaSparkEngine(DeltaEngine):
+class DeltaSparkEngine(JvmWrites, DeltaEngine):
     name = "delta-spark"
     streams = True
 
     # ---- addressing ------------------------------------------------------------------
     def _target(self, ref: TableRef) -> str:
         """The table in Delta SQL: ``delta.`<path>``` or its quoted three-part name."""
-        if _by_path(ref):
+        if by_path(ref):
             return f"delta.`{ref.location.replace('`', '')}`"
         return ref.name.sql
 
@@ -91,11 +61,11 @@ class DeltaSparkEngine(DeltaEngine):
 
     # ---- metadata --------------------------------------------------------------------
     def exists(self, ref: TableRef) -> bool:
-        local = _local_path(ref)
+        local = local_path(ref)
         if local is not None:
             log = local / "_delta_log"
             return log.is_dir() and (any(log.glob("*.json")) or any(log.glob("*.parquet")))
-        if _by_path(ref):
+        if by_path(ref):
             try:
                 self._session().sql(f"DESCRIBE DETAIL {self._target(ref)}").collect()
                 return True
@@ -129,7 +99,7 @@ class DeltaSparkEngine(DeltaEngine):
 
     def version(self, ref: TableRef) -> int:
         self._require(ref)
-        local = _local_path(ref)
+        local = local_path(ref)
         if local is not None:
             from deltalake import DeltaTable
 
@@ -143,7 +113,7 @@ class DeltaSparkEngine(DeltaEngine):
         Catalog tables keep their stages' progress in streaming checkpoints instead (their
         writes stay idempotent: Delta checks the txn inside each write). Returns None there.
         """
-        local = _local_path(ref)
+        local = local_path(ref)
         if local is None or not self.exists(ref):
             return None
         from deltalake import DeltaTable
@@ -164,7 +134,7 @@ class DeltaSparkEngine(DeltaEngine):
     def count(self, ref: TableRef) -> int:
         """From the log's file statistics for a local table (as delta-rs counts), else a
         Spark count."""
-        local = _local_path(ref)
+        local = local_path(ref)
         if local is not None and self.exists(ref):
             from deltalake import DeltaTable
 
@@ -181,7 +151,7 @@ class DeltaSparkEngine(DeltaEngine):
             reader = reader.option("versionAsOf", version)
         if timestamp is not None:
             reader = reader.option("timestampAsOf", timestamp.isoformat())
-        return reader.load(ref.location) if _by_path(ref) else reader.table(ref.name.sql)
+        return reader.load(ref.location) if by_path(ref) else reader.table(ref.name.sql)
 
     def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
         return self.read(ref, version, None).toArrow()
@@ -189,7 +159,7 @@ class DeltaSparkEngine(DeltaEngine):
     def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:
         if since is None:
             return self.read(ref, until, None)
-        local = _local_path(ref)
+        local = local_path(ref)
         if local is None:
             if since >= until:  # nothing new (the feed refuses a range past the latest)
                 return self._session().createDataFrame([], self.schema(ref))
@@ -208,7 +178,7 @@ class DeltaSparkEngine(DeltaEngine):
         reader = self._session().readStream.format("delta")
         if starting_version is not None:
             reader = reader.option("startingVersion", starting_version)
-        return reader.load(ref.location) if _by_path(ref) else reader.table(ref.name.sql)
+        return reader.load(ref.location) if by_path(ref) else reader.table(ref.name.sql)
 
     def _changes(self, ref: TableRef, since: int, until: int) -> DataFrame:
         """Rows inserted by commits ``since+1 .. until`` through the Change Data Feed (how a
@@ -231,7 +201,7 @@ class DeltaSparkEngine(DeltaEngine):
             .option("startingVersion", since + 1)
             .option("endingVersion", until)
         )
-        changes = reader.load(ref.location) if _by_path(ref) else reader.table(ref.name.sql)
+        changes = reader.load(ref.location) if by_path(ref) else reader.table(ref.name.sql)
         changed = (
             changes.where(F.col("_change_type") != "insert")
             .select("_commit_version")
@@ -253,7 +223,7 @@ class DeltaSparkEngine(DeltaEngine):
     ) -> bool:
         if self.exists(ref):
             return False
-        properties = {} if _local_path(ref) is not None else {_CDF: "true"}
+        properties = {} if local_path(ref) is not None else {CDF: "true"}
         statement = create_table_sql(self._target(ref), schema, partition_by, comment, properties)
         retry_conflicts(str(ref), lambda: self._session().sql(statement), is_delta_conflict)
         return True
@@ -278,144 +248,13 @@ class DeltaSparkEngine(DeltaEngine):
             partition_by = tuple(detail["partitionColumns"] or ())
         comment = comment if comment is not None else detail["description"]
         properties = dict(detail["properties"] or {})
-        if _local_path(ref) is None:
-            properties[_CDF] = "true"
+        if local_path(ref) is None:
+            properties[CDF] = "true"
         statement = create_table_sql(
             self._target(ref), schema, partition_by, comment, properties, replace=True
         )
         retry_conflicts(str(ref), lambda: self._session().sql(statement), is_delta_conflict)
         return WriteResult(str(ref), self.version(ref))
-
-    def write(
-        self,
-        ref: TableRef,
-        data: DataFrame | pa.Table,
-        mode: WriteMode,
-        *,
-        predicate: str | None,
-        partition_by: tuple[str, ...],
-        schema_evolution: bool,
-        txn: Txn | None,
-        metadata: dict[str, str],
-    ) -> WriteResult:
-        df = self._frame(data)
-
-        def attempt() -> WriteResult:
-            return self._write_once(
-                ref, df, mode, predicate, partition_by, schema_evolution, txn, metadata
-            )
-
-        # Delta reads the txn version inside its transaction: a concurrent commit of the
-        # same app id fails ours (ConcurrentTransactionException) and the retry skips it.
-        return retry_conflicts(str(ref), attempt, is_delta_conflict)
-
-    def _write_once(
-        self,
-        ref: TableRef,
-        df: DataFrame,
-        mode: WriteMode,
-        predicate: str | None,
-        partition_by: tuple[str, ...],
-        schema_evolution: bool,
-        txn: Txn | None,
-        metadata: dict[str, str],
-    ) -> WriteResult:
-        before = self.version(ref) if self.exists(ref) else -1
-        if before < 0 and not _by_path(ref):
-            # A catalog table is created, then written like an existing one: Spark Connect
-            # delivers no DataFrame.observe metrics for a CREATE TABLE AS SELECT (saveAsTable
-            # of a new table), which the stages count rows with.
-            self.create(ref, df.schema, partition_by, None)
-            before = self.version(ref)
-        if before >= 0:
-            df, _ = conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
-        writer = df.write.format("delta").mode(mode)
-        if predicate:
-            writer = writer.option("replaceWhere", predicate)
-        if before < 0:
-            if partition_by:
-                writer = writer.partitionBy(*partition_by)
-            if _local_path(ref) is None:
-                writer = writer.option(_CDF, "true")
-        if schema_evolution:
-            writer = writer.option("mergeSchema", "true")
-        if txn is not None:
-            # Delta itself skips a write whose (txnAppId, txnVersion) is already committed.
-            writer = writer.option("txnAppId", txn.app_id).option("txnVersion", txn.version)
-        if metadata:
-            writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True))
-        if _by_path(ref):
-            writer.save(ref.location)
-        else:
-            writer.saveAsTable(ref.name.sql)
-        after = self.version(ref)
-        if txn is not None and after == before:
-            return WriteResult(str(ref), after, skipped=True)
-        return WriteResult(str(ref), after, self._written_rows(ref, after))
-
-    def _written_rows(self, ref: TableRef, version: int) -> int | None:
-        """Rows the write committed as ``version`` (its ``numOutputRows`` metric)."""
-        local = _local_path(ref)
-        if local is not None:
-            metrics = commit_info(local, version).get("operationMetrics") or {}
-        else:
-            metrics = self.history(ref, 1)[0].metrics
-        rows = metrics.get("numOutputRows")
-        return None if rows is None else int(rows)
-
-    def merge(
-        self,
-        ref: TableRef,
-        source: DataFrame | pa.Table,
-        spec: MergeSpec,
-        *,
-        schema_evolution: bool,
-        txn: Txn | None,
-        metadata: dict[str, str],
-    ) -> WriteResult:
-        df = self._frame(source)
-
-        def attempt() -> WriteResult:
-            if txn is not None and txn.done_by(self.txn_version(ref, txn.app_id)):
-                return WriteResult(str(ref), self.version(ref), skipped=True)
-            if not self.exists(ref):  # nothing to match: the merge is the first write
-                return self._write_once(ref, df, "append", None, (), False, txn, metadata)
-            return self._merge_once(ref, df, spec, schema_evolution, txn, metadata)
-
-        return retry_conflicts(str(ref), attempt, is_delta_conflict)
-
-    def _merge_once(
-        self,
-        ref: TableRef,
-        df: DataFrame,
-        spec: MergeSpec,
-        schema_evolution: bool,
-        txn: Txn | None,
-        metadata: dict[str, str],
-    ) -> WriteResult:
-        before = self.version(ref)
-        df, _ = conform(df, self.schema(ref), str(ref), allow_new_columns=schema_evolution)
-        view = f"finml_merge_source_{uuid.uuid4().hex}"
-        df.createOrReplaceTempView(view)
-        conf: dict[str, str] = {}
-        if txn is not None:  # DML takes its txn id from the session
-            conf.update({_TXN_CONF[0]: txn.app_id, _TXN_CONF[1]: str(txn.version)})
-        if metadata:
-            conf[_USER_METADATA] = json.dumps(metadata, sort_keys=True)
-        # The source's own session: inside a streaming query's foreachBatch that is a clone
-        # of the engine's, and a temporary view is visible only in the session it was made in.
-        spark = df.sparkSession
-        try:
-            with session_conf(spark, conf):
-                rows = spark.sql(
-                    merge_sql(self._target(ref), view, spec, evolve=schema_evolution)
-                ).collect()
-        finally:
-            spark.catalog.dropTempView(view)
-        after = self.version(ref)
-        metrics = merge_metrics(rows[0].asDict() if rows else {})
-        skipped = txn is not None and after == before
-        return WriteResult(str(ref), after, skipped=skipped, metrics=metrics)
 
     def delete(self, ref: TableRef, predicate: str | None) -> WriteResult:
         self._require(ref)
@@ -428,12 +267,12 @@ class DeltaSparkEngine(DeltaEngine):
         return WriteResult(str(ref), self.version(ref), metrics=metrics)
 
     def drop(self, ref: TableRef) -> bool:
-        local = _local_path(ref)
+        local = local_path(ref)
         if local is not None:
             existed = local.exists()
             shutil.rmtree(local, ignore_errors=True)
             return existed
-        if _by_path(ref):
+        if by_path(ref):
             raise DeltaEngineError(
                 f"table {ref}: dropping a table on remote storage ({ref.location}) is not "
                 "supported; drop it by its Unity Catalog name"
@@ -460,8 +299,3 @@ class DeltaSparkEngine(DeltaEngine):
                 f"VACUUM {self._target(ref)} RETAIN {int(retention_hours)} HOURS"
             ).collect()
         return [str(row[0]) for row in rows if row[0] and not str(row[0]).endswith("/")]
-
-    def _frame(self, data: DataFrame | pa.Table) -> DataFrame:
-        if isinstance(data, pa.Table):
-            return self._session().createDataFrame(data)
-        return data
