@@ -23,7 +23,7 @@ def main(argv: list[str]) -> None:
     from finml.bundle.task_values import set_task_value
 
     ctx = task_context(argv, optional={"as_of": "", "retrain_job": ""})
-    run_retrain_trigger = library("finml.jobs.production:run_retrain_trigger")
+    run_retrain_trigger = library("finml.jobs.retrain_trigger:run_retrain_trigger")
     decisions = run_retrain_trigger(
         ctx.config,
         ctx.tables(),

@@ -1,8 +1,8 @@
 """The scheduled monitoring tasks over production windows (``drift_monitoring_workflow``):
 each New-York trading day that ended by the job's trigger time and that no earlier run
 handled -- drift against the champion's pinned training data, live performance against the
-labels, one observation per window for the retraining trigger -- so a rerun changes
-nothing.
+labels -- so a rerun changes nothing. The trigger's task over the same windows is
+:mod:`finml.jobs.retrain_trigger`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from finml.jobs.monitoring import DriftCheck, drift_alert, latest_quality_score, run_drift_check
+from finml.jobs.monitoring import DriftCheck, drift_alert, run_drift_check
 from finml.log import get_logger
 from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
 from finml.monitoring.schemas import append_records
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from finml.config import ProjectConfig
-    from finml.monitoring.trigger import Decision, Observation, RetrainingTrigger
     from finml.registry import VersionInfo
     from finml.runtime.delta import DeltaTables, Table
 
@@ -266,145 +265,3 @@ def validation_metric(config: ProjectConfig, name: str, version: str | int) -> f
         return None
     value = tags.get("finml.metric.pr_auc")
     return float(value) if value not in (None, "") else None
-
-
-def run_retrain_trigger(
-    config: ProjectConfig,
-    tables: DeltaTables,
-    *,
-    as_of: datetime,
-    trigger: RetrainingTrigger | None = None,
-    retrain_job: str | None = None,
-) -> list[Decision]:
-    """Feed the retraining trigger one observation per window not observed yet: the
-    champion's live PR-AUC (``model_monitoring``) against its validation PR-AUC, the
-    window's drift (worst severity and share of drifted columns) against the champion's
-    reference (``drift_monitoring``) and the latest data-quality score
-    (``data_quality_log``). A trigger starts ``retrain_job`` (a Databricks job id: ``jobs.
-    run_now``; ``local:...`` or None: the configured action). The trigger's clock is
-    ``as_of`` (the job's trigger time), so cooldown and daily cap count in market time.
-    Windows scored by earlier champions are not evidence against this one."""
-    from finml import registry
-    from finml.models.lifecycle import live_from
-    from finml.monitoring.actions import action_for_job
-    from finml.monitoring.trigger import RetrainingTrigger
-    from finml.serving.settings import ServingSettings
-
-    settings = MonitoringSettings.from_config(config)
-    if trigger is None:
-        action = action_for_job(settings.action, retrain_job)
-        trigger = RetrainingTrigger(settings.policy, action, tables, now=lambda: as_of)
-    registry.configure(config)
-    name = registry.model_name(config, ServingSettings.from_config(config).model)
-    champion = registry.by_alias(config, name, registry.CHAMPION)
-    if champion is None:
-        return [_first_model(trigger, tables, settings.policy.bootstrap_days, as_of)]
-    monitored = tables.table("model_monitoring")
-    if not monitored.exists():
-        return []
-    version = str(champion.version)
-    fresh = _unobserved_windows(monitored, name, version, trigger, live_from(champion.tags))
-    drift = _drift_by_window(tables, f"{name} v{version} /", settings.policy.min_drift_severity)
-    baseline = validation_metric(config, name, version)
-    quality = latest_quality_score(tables)
-    decisions = []
-    for index, rec in enumerate(fresh):
-        last = index == len(fresh) - 1
-        observation = _window_observation(rec, drift, baseline, quality if last else None)
-        decisions.append(trigger.evaluate(observation))
-    return decisions
-
-
-def _unobserved_windows(
-    monitored: Table, name: str, version: str, trigger: RetrainingTrigger, live: datetime | None
-) -> list[dict[str, Any]]:
-    """The ``model_monitoring`` windows of version ``version`` of ``name`` that ended after
-    the trigger's last observation and started once the version went live, by start."""
-    windows = [
-        r
-        for r in monitored.to_arrow().to_pylist()
-        if r["model_name"] == name and r["model_version"] == version
-    ]
-    seen = trigger.last_window_end
-    return sorted(
-        (
-            r
-            for r in windows
-            if (seen is None or r["window"]["end"] > seen)
-            and (live is None or r["window"]["start"] >= live)
-        ),
-        key=lambda r: r["window"]["start"],
-    )
-
-
-def _window_observation(
-    rec: dict[str, Any],
-    drift: dict[datetime, tuple[str, float]],
-    baseline: float | None,
-    quality: float | None,
-) -> Observation:
-    """The trigger's observation of one ``model_monitoring`` window (``rec``)."""
-    from finml.monitoring.trigger import Observation
-
-    worst, share = drift.get(rec["window"]["start"].replace(tzinfo=None), ("NONE", None))
-    return Observation(
-        drift_severity=worst,
-        drift_share=share,
-        metric=rec["pr_auc"],
-        baseline_metric=baseline,
-        new_samples=int(rec["labelled_count"] or 0),
-        positives=int(rec["positive_count"] or 0),
-        quality_score=quality,
-        window_end=rec["window"]["end"],
-    )
-
-
-def _first_model(
-    trigger: RetrainingTrigger, tables: DeltaTables, days_needed: int, as_of: datetime
-) -> Decision:
-    """No champion: retrain once the labels cover ``days_needed`` trading days."""
-    from zoneinfo import ZoneInfo
-
-    from finml.features.indicators import EXCHANGE_TZ
-    from finml.monitoring.trigger import Observation
-
-    labels = tables.table("trade_labels")
-    stamps = labels.to_arrow().column("ts").to_pylist() if labels.exists() else []
-    new_york = ZoneInfo(EXCHANGE_TZ)
-    days = {s.replace(tzinfo=s.tzinfo or UTC).astimezone(new_york).date() for s in stamps}
-    ready = (
-        f"no champion yet: {len(stamps)} labelled trades over {len(days)} trading days"
-        if len(days) >= days_needed
-        else None
-    )
-    return trigger.start_without_champion(
-        ready, Observation(new_samples=len(stamps), window_end=as_of)
-    )
-
-
-def _drift_by_window(
-    tables: DeltaTables, reference_prefix: str, min_severity: str
-) -> dict[datetime, tuple[str, float]]:
-    """Per window start of the references starting with ``reference_prefix`` (the
-    champion's): the worst drift severity, and the share of the window's checked columns
-    at ``min_severity`` or worse (dataset drift, as Evidently's drift share)."""
-    from finml.monitoring.drift.report import SEVERITY_ORDER
-
-    table = tables.table("drift_monitoring")
-    if not table.exists() or "reference" not in table.schema().fieldNames():
-        return {}
-    floor = SEVERITY_ORDER[min_severity]
-    levels: dict[datetime, list[str]] = {}
-    for r in table.to_arrow().select(["window", "reference", "severity"]).to_pylist():
-        if not (r["reference"] or "").startswith(reference_prefix) or not r["window"]:
-            continue
-        levels.setdefault(r["window"]["start"].replace(tzinfo=None), []).append(
-            r["severity"] or "NONE"
-        )
-    return {
-        start: (
-            max(found, key=lambda level: SEVERITY_ORDER.get(level, 0)),
-            sum(SEVERITY_ORDER.get(level, 0) >= floor for level in found) / len(found),
-        )
-        for start, found in levels.items()
-    }
