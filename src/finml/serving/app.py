@@ -54,9 +54,12 @@ from finml.serving.models import (
 )
 from finml.serving.schemas import (
     ENTITY_FIELDS,
+    INVOCATIONS_BODY,
+    BadRequestResponse,
     BatchResponse,
     ErrorResponse,
     HealthResponse,
+    InvocationsResponse,
     ModelsResponse,
     PredictResponse,
     ReadyResponse,
@@ -333,12 +336,15 @@ def _invocations_route(
         """Score an MLflow scoring payload (``dataframe_split``, ``dataframe_records``,
         ``inputs`` / ``instances``); answers ``{"predictions": [{score, prediction}]}``."""
 
+    bad_request = {"model": BadRequestResponse, "description": _WHY[400]}
     app.router.add_api_route(
         "/invocations",
         invocations,
         methods=["POST"],
-        responses=_errors(400, 401, 403, 413, 415, 500),
+        response_model=InvocationsResponse,
+        responses={400: bad_request, **_errors(401, 403, 413, 415, 500)},
         dependencies=guarded,
+        openapi_extra={"requestBody": _json_body(INVOCATIONS_BODY)},
         route_class_override=lean_route(serve),
     )
 

@@ -102,6 +102,48 @@ class BatchResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class InvocationPrediction(BaseModel):
+    score: float = Field(description="Anomaly probability in [0, 1]")
+    prediction: int = Field(description="1 at or above the model's threshold, else 0")
+
+
+class InvocationsResponse(BaseModel):
+    """MLflow's answer to ``/invocations``: the pyfunc's output frame as records."""
+
+    predictions: list[InvocationPrediction]
+
+
+class BadRequestResponse(BaseModel):
+    """MLflow's error body (``mlflow models serve``, Databricks Model Serving)."""
+
+    error_code: str = Field(description="BAD_REQUEST")
+    message: str = Field(description="What is wrong with the payload: expected X, got Y")
+
+
+INVOCATIONS_BODY: dict[str, Any] = {
+    "title": "InvocationsRequest",
+    "description": "Exactly one of dataframe_split, dataframe_records, inputs, instances",
+    "type": "object",
+    "properties": {
+        "dataframe_split": {
+            "type": "object",
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "data": {"type": "array", "items": {"type": "array"}},
+                "index": {"type": "array"},
+            },
+            "required": ["columns", "data"],
+        },
+        "dataframe_records": {"type": "array", "items": {"type": "object"}},
+        "inputs": {"type": ["array", "object"]},
+        "instances": {"type": ["array", "object"]},
+        "params": {"type": "object"},
+    },
+    "minProperties": 1,
+    "additionalProperties": False,
+}
+
+
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What went wrong: expected X, got Y")
     errors: list[str] = Field(

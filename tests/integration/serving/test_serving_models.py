@@ -27,6 +27,7 @@ PYFUNC_MODULES = {
     "finml.models.ensemble",
     "finml.models.pyfunc",
     "finml.models.settings",
+    "finml.settings_base",  # the strict base of the models settings (pydantic only)
 }
 
 
