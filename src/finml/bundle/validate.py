@@ -37,6 +37,7 @@ def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
             contexts[target] = build_context(bundle, target)
         except JobError as exc:
             problems.append(Problem("databricks.yml", f"targets.{target}", str(exc)))
+    problems += _catalog_problems(bundle, contexts)
     context = contexts.get("local") or next(iter(contexts.values()), None)
     for key, raw in bundle.jobs.items():
         file = bundle.source_of("jobs", key)
@@ -54,6 +55,37 @@ def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _catalog_problems(bundle: Bundle, contexts: dict[str, Context]) -> list[Problem]:
+    """Each target's ``catalog`` variable must be the catalog its ``env`` has in the
+    project's ``project_config.yml`` (the jobs pass the first, the CLI reads the second)."""
+    from finml.config import ProjectConfig
+    from finml.errors import ConfigError
+
+    path = bundle.root / "project_config.yml"
+    if not path.is_file():
+        return []
+    out = []
+    for target, context in contexts.items():
+        env, catalog = context.values.get("var.env"), context.values.get("var.catalog")
+        if env is None or catalog is None:
+            continue
+        try:
+            expected = ProjectConfig.from_yaml(path, env).catalog
+        except ConfigError as exc:
+            out.append(Problem("databricks.yml", f"targets.{target}.variables.env", str(exc)))
+            continue
+        if catalog.lower() != expected:
+            out.append(
+                Problem(
+                    "databricks.yml",
+                    f"targets.{target}.variables.catalog",
+                    f"expected {expected} (environments.{env}.catalog of project_config.yml), "
+                    f"got {catalog}",
+                )
+            )
+    return out
 
 
 def _model(model: type[_Model], raw: Any) -> _Model | None:

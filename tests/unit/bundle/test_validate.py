@@ -154,3 +154,22 @@ def test_a_pipeline_with_a_missing_source_file_is_named(make_bundle) -> None:
         "resources/tiny.yml: resources.pipelines.p.libraries[0].file.path: expected an existing "
         f"source file, got {root / 'x.py'} (missing)"
     ]
+
+
+def test_a_target_catalog_other_than_its_environments_is_named(tmp_path: Path) -> None:
+    """The jobs take the catalog from the bundle target, the CLI from project_config.yml:
+    the two must name the same catalog for each environment."""
+    import shutil
+
+    for name in ("databricks.yml", "project_config.yml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for folder in ("resources", "scripts", "sql", "src"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    assert validate_bundle(tmp_path)[1] == []
+    text = (tmp_path / "databricks.yml").read_text()
+    (tmp_path / "databricks.yml").write_text(text.replace("catalog: finml_acc", "catalog: other"))
+    problems = [str(p) for p in validate_bundle(tmp_path)[1]]
+    assert problems == [
+        "databricks.yml: targets.acc.variables.catalog: expected finml_acc "
+        "(environments.acc.catalog of project_config.yml), got other"
+    ]
