@@ -307,7 +307,7 @@ def force_bad_model(
     from finml import registry
     from finml.features import LABEL_COLUMN, feature_columns
     from finml.models.lifecycle import promote_manual
-    from finml.serving.sample_model import PIP_REQUIREMENTS, ThresholdClassifier, contract_signature
+    from finml.serving.sample_model import ThresholdClassifier, log_threshold_model
 
     train = tables.require("train_set").to_arrow().to_pandas()
     test = tables.require("test_set").to_arrow().to_pandas()
@@ -320,14 +320,9 @@ def force_bad_model(
     model = ThresholdClassifier(classifier, names, 0.5)
     holdout = classifier.predict_proba(test[list(names)].to_numpy(np.float64))[:, 1]
     pr_auc = float(average_precision_score(test[LABEL_COLUMN], holdout))
-    registry.configure(config)
-    with mlflow.start_run(run_name="replay-bad-model"):
-        info = mlflow.pyfunc.log_model(
-            name="bad_model",
-            python_model=model,
-            signature=contract_signature(names),
-            pip_requirements=PIP_REQUIREMENTS,
-        )
+    experiment_id = registry.configure(config, registry.ANOMALY_EXPERIMENT)
+    with mlflow.start_run(run_name="replay-bad-model", experiment_id=experiment_id):
+        info = log_threshold_model(model, "bad_model")
     name = registry.model_name(config, registry.ANOMALY_MODEL)
     tags = {"finml.metric.pr_auc": f"{pr_auc:.6f}", "finml.candidate": "shuffled_labels"}
     version = registry.register(config, info.model_uri, name, tags=tags).version

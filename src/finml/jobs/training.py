@@ -28,6 +28,7 @@ from finml.models.tournament import Progress, TournamentResult, run_tournament
 from finml.models.tracking import log_tournament
 from finml.models.validator import ModelValidator, ValidationReport
 from finml.registry import (
+    ANOMALY_EXPERIMENT,
     ANOMALY_MODEL,
     CHALLENGER,
     LATEST,
@@ -36,6 +37,7 @@ from finml.registry import (
     lineage_tags,
     model_name,
     register,
+    source_tags,
 )
 from finml.registry.stages import STAGE_TAG, STAGING
 
@@ -120,7 +122,7 @@ def run_training(
             f"table {TEST_SET}: expected the feature columns of {TRAIN_SET} "
             f"{list(train.features)}, got {list(test.features)}"
         )
-    configure(config)
+    experiment_id = configure(config, ANOMALY_EXPERIMENT)
     name = model_name(config, ANOMALY_MODEL)
     tags = lineage_tags(
         config,
@@ -128,7 +130,8 @@ def run_training(
         data_window=train.window,
         holdout_window=test.window,
     )
-    with mlflow.start_run(run_name="tournament", tags=tags) as run:
+    run_tags = tags | source_tags()
+    with mlflow.start_run(run_name="tournament", tags=run_tags, experiment_id=experiment_id) as run:
         result = run_tournament(train, test, settings, progress)
         logged = log_tournament(result, train, test, settings)
     version = _register(config, name, result, logged.model_uris[result.winner.name], tags)

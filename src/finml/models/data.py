@@ -36,6 +36,9 @@ class Split:
     frame: pd.DataFrame
     features: tuple[str, ...]
     feature_table_version: int | None
+    # where the rows were read: the Delta table's full name, location and version (the
+    # MLflow dataset source of the runs that use them); None for an in-memory frame
+    source: tuple[str, str, int] | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -83,12 +86,14 @@ def load_split(tables: DeltaTables, name: str, max_rows: int | None = None) -> S
     Raises:
         TableNotFound: the table does not exist.
     """
-    frame = tables.require(name).to_arrow().to_pandas()
-    split = split_from_frame(frame, name)
-    if max_rows is not None and len(split.frame) > max_rows:
-        tail = split.frame.iloc[-max_rows:].reset_index(drop=True)
-        split = Split(name, tail, split.features, split.feature_table_version)
-    return split
+    table = tables.require(name)
+    version = table.version()
+    split = split_from_frame(table.to_arrow(version).to_pandas(), name)
+    frame = split.frame
+    if max_rows is not None and len(frame) > max_rows:
+        frame = frame.iloc[-max_rows:].reset_index(drop=True)
+    source = (str(table.name), table.location, version)
+    return Split(name, frame, split.features, split.feature_table_version, source)
 
 
 def walk_forward_folds(

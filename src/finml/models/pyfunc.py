@@ -14,7 +14,6 @@ for a server that already holds the features as one matrix.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,15 +25,9 @@ if TYPE_CHECKING:
 
     from finml.models.base import AnomalyModel, Preprocessor
 
-_REQUIREMENTS = (
-    "mlflow",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "lightgbm",
-    "xgboost-cpu",
-    "cloudpickle",
-)
+# The candidates' libraries; the FinML code and what it imports come with it
+# (:mod:`finml.registry.packaging`).
+_REQUIREMENTS = ("scikit-learn", "lightgbm", "xgboost-cpu", "cloudpickle")
 ROW_PATH_ROWS = 32  # beyond this, the libraries' batch calls are the faster way
 
 
@@ -72,27 +65,26 @@ class AnomalyPyfunc(PythonModel):
 
 def requirements() -> list[str]:
     """Pinned pip requirements of the pyfunc (given explicitly: inference costs seconds)."""
-    pins = []
-    for package in _REQUIREMENTS:
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            continue
-    return pins
+    from finml.registry.packaging import pinned
+
+    return pinned(_REQUIREMENTS)
 
 
 def log_pyfunc(
     model: AnomalyPyfunc, example: pd.DataFrame, name: str = "model", **kwargs: Any
 ) -> ModelInfo:
-    """Log ``model`` in the active run with its signature (features as double inputs) and an
-    input example; returns MLflow's ``ModelInfo`` (``.model_uri`` to register)."""
+    """Log ``model`` in the active run with its signature (features as double inputs), an
+    input example and FinML's code (it loads without FinML installed); returns MLflow's
+    ``ModelInfo`` (``.model_uri`` to register)."""
     import warnings
 
     import mlflow
     from mlflow.models import infer_signature
 
+    from finml.registry.packaging import model_code
+
     example = example[list(model.features)].astype(np.float64).head(5).reset_index(drop=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), model_code() as code:
         # "integer columns cannot hold missing values": `prediction` is an int by contract
         warnings.simplefilter("ignore", UserWarning)
         signature = infer_signature(example, model.score_frame(example))
@@ -102,5 +94,6 @@ def log_pyfunc(
             signature=signature,
             input_example=example,
             pip_requirements=requirements(),
+            code_paths=code,
             **kwargs,
         )

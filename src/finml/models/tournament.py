@@ -45,6 +45,7 @@ class CandidateResult:
     model: AnomalyPyfunc | None = None
     is_baseline: bool = False
     history: dict[str, list[float]] = field(default_factory=dict)  # ensemble: member PR-AUCs
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))  # its training
 
 
 @dataclass
@@ -169,8 +170,10 @@ def fold_scores(
 
 
 def _walk_forward(name, params, train, folds, settings) -> CandidateResult:
+    started_ms = int(time.time() * 1000)
     scores = [fold_scores(name, params, train, fold, settings) for fold in folds]
-    return CandidateResult(name, params, scores, is_baseline=name == BASELINE)
+    return CandidateResult(name, params, scores, is_baseline=name == BASELINE,
+                           started_ms=started_ms)  # fmt: skip
 
 
 def _compose_folds(name, results, train, folds, settings) -> CandidateResult:
@@ -188,7 +191,8 @@ def _compose_folds(name, results, train, folds, settings) -> CandidateResult:
                 evaluate(y, results[m].fold_scores[k], 0.5, MetricSettings())["pr_auc"]
             )
     params["members"] = members
-    return CandidateResult(name, params, scores, history=history)
+    started_ms = min((results[m].started_ms for m in members), default=int(time.time() * 1000))
+    return CandidateResult(name, params, scores, history=history, started_ms=started_ms)
 
 
 def _score_folds(result, train, folds, metric_settings, primary) -> None:

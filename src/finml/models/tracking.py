@@ -1,6 +1,8 @@
 """MLflow side of a tournament: one parent run, one nested run per candidate (params, metrics,
-signature, input example, its pyfunc), the leaderboard as an artifact, and the winner's
-registration with lineage tags."""
+signature, input example, its pyfunc named after it, the parent's lineage tags, a start time
+when its training began), the train/test sets as MLflow datasets with their Delta table and
+version as source, the leaderboard as an artifact, and the winner's registration with lineage
+tags."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ class LoggedTournament:
     model_uris: dict[str, str]  # candidate -> logged model URI
 
 
+_INHERITED = ("finml.", "mlflow.source.git.")  # lineage tags the candidate runs repeat
+
+
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
 
@@ -32,18 +37,52 @@ def _params(params: dict[str, Any]) -> dict[str, str]:
     return {k: json.dumps(v, default=str)[:500] for k, v in params.items()}
 
 
-def log_candidate(result: CandidateResult, rank: int, test: Split) -> tuple[str, str]:
-    """Log one candidate as a nested run; returns (run id, model URI)."""
-    import mlflow
+def datasets(train: Split, test: Split) -> list[tuple[Any, str]]:
+    """MLflow datasets of ``train`` and ``test`` (context ``training`` / ``testing``) whose
+    source is the Delta table and version they were read at; in-memory splits have none."""
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+    from mlflow.data.pandas_dataset import from_pandas
 
-    with mlflow.start_run(run_name=result.name, nested=True) as run:
+    found = []
+    for split, context in ((train, "training"), (test, "testing")):
+        if split.source is None:
+            continue
+        name, location, version = split.source
+        where = {"path": location} if "/" in location else {"delta_table_name": name}
+        source = DeltaDatasetSource(**where, delta_table_version=version)
+        dataset = from_pandas(split.frame, source=source, targets="label", name=split.table)
+        found.append((dataset, context))
+    return found
+
+
+def log_candidate(
+    result: CandidateResult, rank: int, test: Split, inputs: list[tuple[Any, str]]
+) -> tuple[str, str]:
+    """Log one candidate as a nested run of the active run, with the parent's lineage tags
+    and datasets, its run starting when the candidate's training did; returns (run id,
+    model URI). The logged model is named after the candidate."""
+    import mlflow
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    parent = mlflow.active_run()
+    assert parent is not None  # log_tournament checked
+    tags = {k: v for k, v in parent.data.tags.items() if k.startswith(_INHERITED)}
+    created = mlflow.MlflowClient().create_run(
+        parent.info.experiment_id,
+        start_time=result.started_ms or None,
+        tags=tags | {MLFLOW_PARENT_RUN_ID: parent.info.run_id},
+        run_name=result.name,
+    )
+    with mlflow.start_run(run_id=created.info.run_id, nested=True) as run:
         mlflow.set_tags({"finml.candidate": result.name, "finml.rank": str(rank)})
         mlflow.log_params(_params(result.params) | {"threshold": f"{result.threshold:.6f}"})
         metrics = {f"cv_{k}": v for k, v in result.cv.items()}
         metrics |= {f"holdout_{k}": v for k, v in result.holdout.items()}
         metrics |= {"fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds}
         mlflow.log_metrics(_finite(metrics))
-        info = log_pyfunc(result.model, test.frame)  # type: ignore[arg-type]
+        for dataset, context in inputs:
+            mlflow.log_input(dataset, context=context)
+        info = log_pyfunc(result.model, test.frame, name=result.name)  # type: ignore[arg-type]
     return run.info.run_id, info.model_uri
 
 
@@ -77,8 +116,11 @@ def log_tournament(
         mlflow.log_metrics(
             _finite({f"baseline_holdout_{k}": v for k, v in result.baseline.holdout.items()})
         )
+    inputs = datasets(train, test)
+    for dataset, context in inputs:
+        mlflow.log_input(dataset, context=context)
     runs, uris = {}, {}
     for rank, candidate in enumerate(result.results, start=1):
-        runs[candidate.name], uris[candidate.name] = log_candidate(candidate, rank, test)
+        runs[candidate.name], uris[candidate.name] = log_candidate(candidate, rank, test, inputs)
     mlflow.set_tag("finml.winner", winner.name)
     return LoggedTournament(parent.info.run_id, runs, uris)

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
     from finml.registry import VersionInfo
 
-PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas"]
-
 
 class RegimeModel(PythonModel):
     """Next-regime forecasts from a fitted :class:`MarkovChain` stored as JSON."""
@@ -64,19 +62,21 @@ def log_regime_model(
     artifact, register it as ``<catalog>.<schema>.regime_model`` with ``aliases`` and the
     lineage tags plus ``version_tags`` on the version."""
     from finml import registry
+    from finml.registry.packaging import model_code, pinned
 
-    registry.configure(config)
+    experiment_id = registry.configure(config, registry.REGIME_EXPERIMENT)
     name = registry.model_name(config, registry.REGIME_MODEL)
     tags = registry.lineage_tags(config)
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_name="regime_model") as run:
+    run = mlflow.start_run(run_name="regime_model", experiment_id=experiment_id)
+    with tempfile.TemporaryDirectory() as tmp, run:
         chain_file = Path(tmp) / "chain.json"
         chain_file.write_text(json.dumps({"chain": chain.to_dict(), "analytics": analytics}))
-        mlflow.set_tags(tags)
+        mlflow.set_tags(tags | registry.source_tags())
         mlflow.log_params(params)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_dict(analytics, "analytics.json")
         example = pd.DataFrame({"regime": ["Normal"], "steps": [1]})
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), model_code() as code:
             # "steps" is an integer on purpose; MLflow's hint about missing values in
             # integer columns does not apply (it is never missing).
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
@@ -84,7 +84,8 @@ def log_regime_model(
                 name="regime_model",
                 python_model=RegimeModel(),
                 artifacts={"chain": str(chain_file)},
-                pip_requirements=PIP_REQUIREMENTS,
+                pip_requirements=pinned(()),
+                code_paths=code,
                 input_example=example,
             )
         uri = info.model_uri or f"runs:/{run.info.run_id}/regime_model"

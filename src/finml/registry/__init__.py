@@ -12,12 +12,14 @@ onto these aliases and a ``finml.stage`` tag, and implements promotion and rollb
 """
 
 from finml.registry.store import (
+    ANOMALY_EXPERIMENT,
     ANOMALY_MODEL,
     CHALLENGER,
     CHAMPION,
     EXPERIMENT,
     LATEST,
     PREVIOUS,
+    REGIME_EXPERIMENT,
     REGIME_MODEL,
     VersionInfo,
     by_alias,
@@ -32,16 +34,19 @@ from finml.registry.store import (
     require_alias,
     require_version,
     set_alias,
+    source_tags,
     versions,
 )
 
 __all__ = [
+    "ANOMALY_EXPERIMENT",
     "ANOMALY_MODEL",
     "CHALLENGER",
     "CHAMPION",
     "EXPERIMENT",
     "LATEST",
     "PREVIOUS",
+    "REGIME_EXPERIMENT",
     "REGIME_MODEL",
     "VersionInfo",
     "by_alias",
@@ -56,5 +61,6 @@ __all__ = [
     "require_alias",
     "require_version",
     "set_alias",
+    "source_tags",
     "versions",
 ]

@@ -27,6 +27,10 @@ CHAMPION, CHALLENGER, PREVIOUS, LATEST = (
 )
 ANOMALY_MODEL, REGIME_MODEL = "anomaly_model", "regime_model"
 EXPERIMENT = "finml"
+# One experiment per purpose, as MLflow's UI expects (`finml` holds what has none)
+ANOMALY_EXPERIMENT, REGIME_EXPERIMENT = "finml-anomaly-model", "finml-regime-model"
+# Opens an experiment in MLflow 3's UI as model development, not GenAI
+_ML_EXPERIMENT = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def configure(config: ProjectConfig, experiment: str = EXPERIMENT) -> str:
@@ -57,9 +61,14 @@ def configure(config: ProjectConfig, experiment: str = EXPERIMENT) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         experiment_id = found.experiment_id
+        if not set(_ML_EXPERIMENT.items()) <= set(found.tags.items()):
+            for key, value in _ML_EXPERIMENT.items():
+                mlflow.MlflowClient().set_experiment_tag(experiment_id, key, value)
     else:
         location = config.artifact_dir.resolve().as_uri() if config.workspace == "local" else None
-        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+        experiment_id = mlflow.create_experiment(
+            name, artifact_location=location, tags=_ML_EXPERIMENT
+        )
     mlflow.set_experiment(experiment_id=experiment_id)
     return str(experiment_id)
 
@@ -92,6 +101,12 @@ def git_sha(default: str = "unknown") -> str:
     except (OSError, subprocess.SubprocessError):
         return default
     return out.stdout.strip() or default
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's own source tag for a run (the UI links the run to its commit), when known."""
+    sha = git_sha()
+    return {} if sha == "unknown" else {"mlflow.source.git.commit": sha}
 
 
 def lineage_tags(config: ProjectConfig, **extra: Any) -> dict[str, str]:

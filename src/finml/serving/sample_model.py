@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from finml.registry import VersionInfo
 
 SAMPLE_FEATURES = ("return_z", "volume_z", "spread_bps", "gap_z")
-PIP_REQUIREMENTS = ["mlflow", "scikit-learn", "pandas", "numpy"]
 
 
 class ThresholdClassifier(PythonModel):
@@ -70,22 +69,34 @@ def log_sample_model(
 
     from finml import registry
 
-    registry.configure(config)
+    experiment_id = registry.configure(config, registry.ANOMALY_EXPERIMENT)
     data = synthetic_rows(rows, features, seed)
     x = data[list(features)].to_numpy(dtype=np.float64)
     classifier = LogisticRegression(C=0.5 + seed, max_iter=200).fit(x, data["label"])
     model = ThresholdClassifier(classifier, features, threshold)
-    with mlflow.start_run(run_name=f"sample-anomaly-{seed}"):
+    with mlflow.start_run(run_name=f"sample-anomaly-{seed}", experiment_id=experiment_id):
         pr_auc = _pr_auc(classifier, x, data["label"])
         mlflow.log_metrics({"pr_auc": pr_auc, "threshold": threshold})
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=model,
-            signature=contract_signature(features),
-            pip_requirements=PIP_REQUIREMENTS,
-        )
+        info = log_threshold_model(model, "model")
     name = registry.model_name(config, short_name)
     return registry.register(config, info.model_uri, name, aliases=aliases)
+
+
+def log_threshold_model(model: ThresholdClassifier, name: str) -> Any:
+    """Log ``model`` in the active run with the contract signature, its scikit-learn pin and
+    FinML's code (it loads without FinML installed); returns MLflow's ``ModelInfo``."""
+    import mlflow
+
+    from finml.registry.packaging import model_code, pinned
+
+    with model_code() as code:
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=model,
+            signature=contract_signature(model.features),
+            pip_requirements=pinned(["scikit-learn"]),
+            code_paths=code,
+        )
 
 
 def contract_signature(features: tuple[str, ...]) -> Any:

@@ -76,3 +76,43 @@ def test_reject_promote_rollback_are_audited_and_visible_in_mlflow(home, fast, s
     names = {r.data.tags["mlflow.runName"] for r in runs}
     assert names == {"lightgbm", "xgboost", "ensemble", "zscore_rule"}
     assert all("cv_pr_auc" in r.data.metrics and "holdout_pr_auc" in r.data.metrics for r in runs)
+    _assert_mlflow_native_lineage(mlflow_client, first.run_id, better.run_id, runs)
+
+
+def _delta_inputs(run) -> dict[str, dict]:
+    """context -> the Delta source of each dataset logged as a run input."""
+    found = {}
+    for item in run.inputs.dataset_inputs:
+        context = {t.key: t.value for t in item.tags}["mlflow.data.context"]
+        assert item.dataset.source_type == "delta_table", item.dataset
+        found[context] = json.loads(item.dataset.source) | {"name": item.dataset.name}
+    return found
+
+
+def _assert_mlflow_native_lineage(mlflow_client, first_id: str, better_id: str, runs) -> None:
+    """Issue 20 item 4: what `mlflow ui` shows of a tournament without FinML's own tags."""
+    from finml.registry import ANOMALY_EXPERIMENT, git_sha
+
+    parent = mlflow_client.get_run(first_id)
+    experiment = mlflow_client.get_experiment(parent.info.experiment_id)
+    assert experiment.name == ANOMALY_EXPERIMENT
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    first = _delta_inputs(parent)
+    assert {k: v["name"] for k, v in first.items()} == {"training": "train_set",
+                                                         "testing": "test_set"}  # fmt: skip
+    assert first["training"]["path"].endswith("train_set")
+    better = _delta_inputs(mlflow_client.get_run(better_id))
+    # each run pins the version it read (MLflow leaves a version 0 out): train_set was
+    # rewritten twice in between
+    pinned = [s["training"].get("delta_table_version", 0) for s in (first, better)]
+    assert pinned[1] == pinned[0] + 2, pinned
+    sha = git_sha()
+    for run in [parent, *runs]:
+        assert run.data.tags["mlflow.source.git.commit"] == sha != "unknown"
+        assert _delta_inputs(run) == first
+    for run in runs:
+        models = [mlflow_client.get_logged_model(m.model_id) for m in run.outputs.model_outputs]
+        assert [m.name for m in models] == [run.data.tags["mlflow.runName"]]
+    # candidate runs start when their training did, so they overlap (logged one by one after
+    # the whole tournament, they would follow each other)
+    assert max(r.info.start_time for r in runs) < min(r.info.end_time for r in runs)

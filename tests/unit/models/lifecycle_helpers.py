@@ -34,23 +34,14 @@ def register_model(config, signal: str, *, pr_auc: float = 0.8, holdout_end: str
     from sklearn.linear_model import LogisticRegression
 
     from finml import registry
-    from finml.serving.sample_model import (
-        PIP_REQUIREMENTS,
-        ThresholdClassifier,
-        contract_signature,
-    )
+    from finml.serving.sample_model import ThresholdClassifier, log_threshold_model
 
     registry.configure(config)
     train = rows(600, seed=99, signal=signal)
     x = train[list(FEATURES)].to_numpy(np.float64)
     classifier = LogisticRegression(C=10.0, max_iter=500).fit(x, train["label"])
     with mlflow.start_run(run_name=f"model-{signal}"):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ThresholdClassifier(classifier, FEATURES, 0.5),
-            signature=contract_signature(FEATURES),
-            pip_requirements=PIP_REQUIREMENTS,
-        )
+        info = log_threshold_model(ThresholdClassifier(classifier, FEATURES, 0.5), "model")
     tags = {"finml.metric.pr_auc": f"{pr_auc:.6f}"}
     if holdout_end:
         tags["finml.holdout_window"] = f"2026-03-01T14:30:00+00:00/{holdout_end}"
