@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from finml.bundle.models import ConditionTask, Task
-from finml.bundle.runs import EXCLUDED, FAILED, FAILURE_STATES, SUCCESS, TIMEDOUT, UPSTREAM_FAILED
 from finml.errors import JobError
+from finml.vocabulary import RunState
 
 DYNAMIC_REF = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
 
 
-def decide(task: Task, states: Mapping[str, str], outcomes: Mapping[str, str]) -> str | None:
+def decide(task: Task, states: Mapping[str, str], outcomes: Mapping[str, str]) -> RunState | None:
     """Whether ``task`` runs given its dependencies' final ``states``.
 
     ``outcomes`` maps condition task keys to ``"true"``/``"false"``. Returns None to run the
@@ -30,9 +30,9 @@ def decide(task: Task, states: Mapping[str, str], outcomes: Mapping[str, str]) -
     for dep in task.depends_on:
         state = states[dep.task_key]
         branch_taken = dep.outcome is None or outcomes.get(dep.task_key) == dep.outcome
-        if state == SUCCESS and branch_taken:
+        if state == RunState.SUCCESS and branch_taken:
             succeeded.append(dep.task_key)
-        elif state in FAILURE_STATES:
+        elif RunState(state).failed:
             failed.append(dep.task_key)
         else:  # skipped, or the condition took the other branch
             excluded.append(dep.task_key)
@@ -49,8 +49,8 @@ def decide(task: Task, states: Mapping[str, str], outcomes: Mapping[str, str]) -
         return None
     # A rule that wanted successes and met failures is an upstream failure; else a skip.
     if failed and rule in ("ALL_SUCCESS", "AT_LEAST_ONE_SUCCESS", "NONE_FAILED"):
-        return UPSTREAM_FAILED
-    return EXCLUDED
+        return RunState.UPSTREAM_FAILED
+    return RunState.EXCLUDED
 
 
 def evaluate(condition: ConditionTask) -> bool:
@@ -112,4 +112,4 @@ def _json(value: Any) -> str:
 
 def run_failed(states: Mapping[str, str]) -> bool:
     """A job run fails when any task failed, timed out or could not run for that reason."""
-    return any(state in (FAILED, TIMEDOUT, UPSTREAM_FAILED) for state in states.values())
+    return any(RunState(state).failed for state in states.values())

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from finml.bundle.runs import FAILED, SUCCESS
+from finml.vocabulary import RunState
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -38,7 +38,7 @@ def task_environment(config: ProjectConfig, extra: dict[str, str]) -> dict[str, 
 
 def run_script(
     script: Path, args: list[str], env: dict[str, str], log_path: Path
-) -> tuple[int | None, str, str | None]:
+) -> tuple[int | None, RunState, str | None]:
     """Run ``script args`` here; returns (exit code, state, message) as
     :func:`finml.bundle.submit.wait` does for a process (message None: read the log)."""
     saved_env = {k: os.environ.get(k) for k in env}
@@ -67,7 +67,7 @@ def run_script(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return code, SUCCESS if code == 0 else FAILED, None
+    return code, RunState.SUCCESS if code == 0 else RunState.FAILED, None
 
 
 def _exit_code(code: object) -> int:

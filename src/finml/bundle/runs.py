@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from finml.vocabulary import RunState
+
 if TYPE_CHECKING:
     from finml.runtime.delta import DeltaTables
 
@@ -36,12 +38,6 @@ JOB_RUNS_SCHEMA = pa.schema(
     ]
 )
 
-# Final states of a task (attempt). SUCCESS/FAILED/TIMEDOUT come from a process; the others
-# are decided by the runner without starting one.
-SUCCESS, FAILED, TIMEDOUT = "SUCCESS", "FAILED", "TIMEDOUT"
-UPSTREAM_FAILED, EXCLUDED = "UPSTREAM_FAILED", "EXCLUDED"
-FAILURE_STATES = frozenset({FAILED, TIMEDOUT, UPSTREAM_FAILED})
-
 
 @dataclass(frozen=True)
 class TaskAttempt:
@@ -51,7 +47,7 @@ class TaskAttempt:
     job: str
     task: str
     attempt: int
-    state: str
+    state: RunState  # finml.vocabulary: the final states as Databricks Jobs names them
     start_time: datetime
     end_time: datetime
     seconds: float
@@ -64,5 +60,6 @@ class TaskAttempt:
 
 def record(tables: DeltaTables, attempt: TaskAttempt) -> None:
     """Append ``attempt`` to ``job_runs`` (created on first use)."""
-    row = pa.Table.from_pylist([asdict(attempt)], schema=JOB_RUNS_SCHEMA)
-    tables.table(JOB_RUNS_TABLE).append(row, metadata={"finml.job_run": attempt.run_id})
+    row = {**asdict(attempt), "state": str(attempt.state)}  # Arrow gets a plain str
+    table = pa.Table.from_pylist([row], schema=JOB_RUNS_SCHEMA)
+    tables.table(JOB_RUNS_TABLE).append(table, metadata={"finml.job_run": attempt.run_id})

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from finml.bundle.runs import FAILED, SUCCESS, TIMEDOUT
+from finml.vocabulary import RunState
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -62,13 +62,13 @@ def environment(config: ProjectConfig, extra: dict[str, str]) -> dict[str, str]:
 
 def wait(
     process: subprocess.Popen[bytes], timeout: float | None
-) -> tuple[int | None, str, str | None]:
+) -> tuple[int | None, RunState, str | None]:
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
-        return process.returncode, TIMEDOUT, f"timed out after {timeout:.0f} s"
-    return code, (SUCCESS if code == 0 else FAILED), None
+        return process.returncode, RunState.TIMEDOUT, f"timed out after {timeout:.0f} s"
+    return code, (RunState.SUCCESS if code == 0 else RunState.FAILED), None
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from finml.cli.common import State, console, emit_json, err_console, fail
+from finml.vocabulary import RunState
 
 if TYPE_CHECKING:
     from finml.bundle.runs import TaskAttempt
@@ -22,7 +23,13 @@ bundle_app = typer.Typer(help="Check the Databricks Asset Bundle.", no_args_is_h
 RootOption = Annotated[
     Path, typer.Option("--root", help="Bundle folder (holds databricks.yml).", file_okay=False)
 ]
-_STYLE = {"SUCCESS": "green", "FAILED": "red", "TIMEDOUT": "red", "UPSTREAM_FAILED": "yellow"}
+_STYLE = {
+    RunState.SUCCESS: "green",
+    RunState.FAILED: "red",
+    RunState.TIMEDOUT: "red",
+    RunState.UPSTREAM_FAILED: "yellow",
+}
+_NOT_FAILED = (RunState.SUCCESS, RunState.EXCLUDED)  # an excluded task did not run
 
 
 class _JobRow(TypedDict):
@@ -96,7 +103,7 @@ def run(
         )
     console.print(f"run {result.run_id}: logs in {result.logs_dir}")
     if not result.ok:
-        failed = [k for k, s in result.states.items() if s != "SUCCESS" and s != "EXCLUDED"]
+        failed = [k for k, s in result.states.items() if s not in _NOT_FAILED]
         fail(f"job {job} failed: {', '.join(f'{k}={result.states[k]}' for k in failed)}")
     console.print(f"[green]job {job} succeeded[/]")
 

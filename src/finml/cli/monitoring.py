@@ -8,7 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from finml.cli.common import State, console, emit_json, fail
-from finml.vocabulary import AlertStatus
+from finml.vocabulary import AlertStatus, DriftSeverity
 
 if TYPE_CHECKING:
     from finml.jobs.monitoring import DriftCheck
@@ -87,6 +87,9 @@ def drift(
     _print_check(check, as_json)
 
 
+_SEVERITY_STYLE = {DriftSeverity.HIGH: "bold red", DriftSeverity.MEDIUM: "yellow"}
+
+
 def _print_check(check: DriftCheck, as_json: bool) -> None:
     if as_json:
         emit_json([row for r in check.reports for row in r.to_records(check.run_id)])
@@ -98,7 +101,7 @@ def _print_check(check: DriftCheck, as_json: bool) -> None:
     )  # fmt: skip
     for report in check.reports:
         for c in report.columns:
-            style = {"HIGH": "bold red", "MEDIUM": "yellow"}.get(c.severity)
+            style = _SEVERITY_STYLE.get(c.severity)
             table.add_row(
                 str(report.window),
                 c.column_name,
@@ -106,7 +109,7 @@ def _print_check(check: DriftCheck, as_json: bool) -> None:
                 f"{c.js_distance:.4f}",
                 f"{c.ks_statistic:.4f}",
                 f"{c.wasserstein_distance:.4f}",
-                c.severity,
+                str(c.severity),
                 style=style,
             )
     console.print(table)

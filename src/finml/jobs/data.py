@@ -155,8 +155,9 @@ def quality_alerts(
     """DATA_QUALITY alerts: one per table below its layer's target (HIGH when it blocked the
     downstream stages, else MEDIUM), one CRITICAL for a violated ``fail`` expectation;
     deduplicated per table within the alert window."""
-    from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+    from finml.monitoring.alerts import Alert, AlertManager
     from finml.monitoring.settings import MonitoringSettings
+    from finml.vocabulary import AlertSeverity, AlertType
 
     if not misses and failed_rule is None:
         return

@@ -16,10 +16,11 @@ import pandas as pd
 
 from finml.errors import DataError
 from finml.log import get_logger
-from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+from finml.monitoring.alerts import Alert, AlertManager
 from finml.monitoring.drift import DriftDetector, DriftReport
 from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import MonitoringSettings
+from finml.vocabulary import AlertSeverity, AlertType, DriftSeverity
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -44,12 +45,11 @@ class DriftCheck:
     @property
     def flagged(self) -> list[DriftReport]:
         """Windows at MEDIUM or HIGH severity, in time order."""
-        return [r for r in self.reports if r.severity != "NONE"]
+        return [r for r in self.reports if r.severity != DriftSeverity.NONE]
 
     @property
-    def severity(self) -> str:
-        order = {"NONE": 0, "MEDIUM": 1, "HIGH": 2}
-        return max((r.severity for r in self.reports), key=order.__getitem__, default="NONE")
+    def severity(self) -> DriftSeverity:
+        return DriftSeverity.worst(r.severity for r in self.reports)
 
     def __str__(self) -> str:
         lines = [
@@ -126,7 +126,7 @@ def drift_alert(report: DriftReport, run_id: str) -> Alert:
     worst = report.drifted[:5]
     return Alert(
         AlertType.DRIFT,
-        AlertSeverity.HIGH if report.severity == "HIGH" else AlertSeverity.MEDIUM,
+        AlertSeverity.HIGH if report.severity == DriftSeverity.HIGH else AlertSeverity.MEDIUM,
         f"drift {report.severity} in window {report.window}",
         "; ".join(
             f"{c.column_name}: psi {c.population_stability_index:.3f}, js {c.js_distance:.3f}"
@@ -218,7 +218,7 @@ def run_monitoring(
     for index, rec in enumerate(records):
         start = rec["window"]["start"]
         observation = Observation(
-            drift_severity=drift_by_start.get(start, "NONE"),
+            drift_severity=drift_by_start.get(start, DriftSeverity.NONE),
             metric=rec["pr_auc"],
             baseline_metric=baseline_metric,
             new_samples=int(rec["labelled_count"]),

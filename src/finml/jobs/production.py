@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from finml.jobs.monitoring import DriftCheck, drift_alert, run_drift_check
 from finml.log import get_logger
-from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+from finml.monitoring.alerts import Alert, AlertManager
 from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import MonitoringSettings
+from finml.vocabulary import AlertSeverity, AlertType
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

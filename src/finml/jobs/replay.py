@@ -30,6 +30,7 @@ import yaml
 
 from finml.errors import ConfigError
 from finml.log import get_logger
+from finml.vocabulary import DriftSeverity, RetrainDecision
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -140,7 +141,7 @@ def replay_config(base: ProjectConfig, home: Path, plan: ReplayPlan, root: Path)
         "cooldown_hours": 48,
         "max_per_day": 1,
         "min_new_samples": 1000,
-        "min_drift_severity": "HIGH",
+        "min_drift_severity": DriftSeverity.HIGH.value,
         "max_metric_drop": 0.1,
         **(monitoring.get("policy") or {}),
     }
@@ -346,18 +347,17 @@ def timeline(tables: DeltaTables, days: list[date]) -> list[TimelineDay]:
             "reason": None, "model_version": None, "pr_auc": None, "events": []}
         for d in days
     }  # fmt: skip
-    order = {"NONE": 0, "MEDIUM": 1, "HIGH": 2}
     for r in _rows(tables, "trade_features", ["_trade_date"]):
         if r["_trade_date"] in rows:
             rows[r["_trade_date"]]["trades"] += 1
-    checked: dict[date, list[str]] = {}
+    checked: dict[date, list[DriftSeverity]] = {}
     for r in _rows(tables, "drift_monitoring", ["window", "severity"]):
         day = _day(r["window"])
         if day in rows:
-            checked.setdefault(day, []).append(r["severity"] or "NONE")
+            checked.setdefault(day, []).append(DriftSeverity.of(r["severity"]))
     for day, levels in checked.items():
-        rows[day]["drift"] = max(levels, key=lambda level: order.get(level, 0))
-        rows[day]["drift_share"] = round(levels.count("HIGH") / len(levels), 3)
+        rows[day]["drift"] = DriftSeverity.worst(levels).value
+        rows[day]["drift_share"] = round(levels.count(DriftSeverity.HIGH) / len(levels), 3)
     for r in _rows(tables, "model_monitoring", ["window", "model_version", "pr_auc"]):
         day = _day(r["window"])
         if day in rows and r["pr_auc"] is not None:
@@ -365,7 +365,7 @@ def timeline(tables: DeltaTables, days: list[date]) -> list[TimelineDay]:
     for r in _rows(tables, "retraining_audit", ["decision", "reason", "conditions"]):
         end = json.loads(r["conditions"] or "{}").get("observation", {}).get("window_end")
         day = (datetime.fromisoformat(end) - timedelta(days=1)).date() if end else None
-        if day in rows and rows[day]["decision"] != "trigger":
+        if day in rows and rows[day]["decision"] != RetrainDecision.TRIGGER:
             rows[day]["decision"], rows[day]["reason"] = r["decision"], r["reason"]
     return [rows[d] for d in days]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from finml.jobs.monitoring import latest_quality_score
 from finml.jobs.production import validation_metric
 from finml.monitoring.settings import MonitoringSettings
+from finml.vocabulary import DriftSeverity
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -91,14 +92,16 @@ def _unobserved_windows(
 
 def _window_observation(
     rec: dict[str, Any],
-    drift: dict[datetime, tuple[str, float]],
+    drift: dict[datetime, tuple[DriftSeverity, float]],
     baseline: float | None,
     quality: float | None,
 ) -> Observation:
     """The trigger's observation of one ``model_monitoring`` window (``rec``)."""
     from finml.monitoring.trigger import Observation
 
-    worst, share = drift.get(rec["window"]["start"].replace(tzinfo=None), ("NONE", None))
+    worst, share = drift.get(
+        rec["window"]["start"].replace(tzinfo=None), (DriftSeverity.NONE, None)
+    )
     return Observation(
         drift_severity=worst,
         drift_share=share,
@@ -135,28 +138,26 @@ def _first_model(
 
 
 def _drift_by_window(
-    tables: DeltaTables, reference_prefix: str, min_severity: str
-) -> dict[datetime, tuple[str, float]]:
+    tables: DeltaTables, reference_prefix: str, min_severity: DriftSeverity
+) -> dict[datetime, tuple[DriftSeverity, float]]:
     """Per window start of the references starting with ``reference_prefix`` (the
     champion's): the worst drift severity, and the share of the window's checked columns
     at ``min_severity`` or worse (dataset drift, as Evidently's drift share)."""
-    from finml.monitoring.drift.report import SEVERITY_ORDER
-
     table = tables.table("drift_monitoring")
     if not table.exists() or "reference" not in table.schema().fieldNames():
         return {}
-    floor = SEVERITY_ORDER[min_severity]
-    levels: dict[datetime, list[str]] = {}
+    floor = DriftSeverity(min_severity).rank
+    levels: dict[datetime, list[DriftSeverity]] = {}
     for r in table.to_arrow().select(["window", "reference", "severity"]).to_pylist():
         if not (r["reference"] or "").startswith(reference_prefix) or not r["window"]:
             continue
         levels.setdefault(r["window"]["start"].replace(tzinfo=None), []).append(
-            r["severity"] or "NONE"
+            DriftSeverity.of(r["severity"])
         )
     return {
         start: (
-            max(found, key=lambda level: SEVERITY_ORDER.get(level, 0)),
-            sum(SEVERITY_ORDER.get(level, 0) >= floor for level in found) / len(found),
+            DriftSeverity.worst(found),
+            sum(level.rank >= floor for level in found) / len(found),
         )
         for start, found in levels.items()
     }

@@ -30,12 +30,13 @@ from finml.bundle import conditions, in_process, submit
 from finml.bundle.dag import run_order
 from finml.bundle.loader import parse_job
 from finml.bundle.models import ConditionTask, ForEachTask, Job, Task
-from finml.bundle.runs import FAILED, SUCCESS, TIMEDOUT, TaskAttempt, record
+from finml.bundle.runs import TaskAttempt, record
 from finml.bundle.task_values import ENV_FILE, read_task_values
 from finml.bundle.validate import local_path, validate_bundle
 from finml.bundle.variables import build_context, resolve
 from finml.errors import JobError
 from finml.log import get_logger
+from finml.vocabulary import RunState
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -50,7 +51,7 @@ class JobRun:
     run_id: str
     job: str
     logs_dir: Path
-    states: dict[str, str] = field(default_factory=dict)
+    states: dict[str, RunState] = field(default_factory=dict)
     attempts: list[TaskAttempt] = field(default_factory=list)
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -115,11 +116,12 @@ def raise_error_alerts(config: ProjectConfig, run: JobRun, tables: Any) -> None:
     """One ERROR alert per task that failed for good (its last attempt FAILED or TIMEDOUT;
     tasks skipped because of it are not alerted), naming the job, the task and its error,
     deduplicated per (job, task) within the alert settings' window."""
-    from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+    from finml.monitoring.alerts import Alert, AlertManager
     from finml.monitoring.settings import MonitoringSettings
+    from finml.vocabulary import AlertSeverity, AlertType
 
     last = {attempt.task: attempt for attempt in run.attempts}
-    failed = [a for a in last.values() if a.state in (FAILED, TIMEDOUT)]
+    failed = [a for a in last.values() if a.state in (RunState.FAILED, RunState.TIMEDOUT)]
     if not failed:
         return
     try:
@@ -175,17 +177,17 @@ class _Runner:
                 continue
             if self._job_timed_out():
                 message = f"not run: job timeout_seconds {self.job.timeout_seconds} exceeded"
-                self._record(key, 0, TIMEDOUT, datetime.now(UTC), None, None, message)
-                self.run.states[key] = TIMEDOUT
+                self._record(key, 0, RunState.TIMEDOUT, datetime.now(UTC), None, None, message)
+                self.run.states[key] = RunState.TIMEDOUT
                 continue
             try:
                 self.run.states[key] = self._run_task(task)
             except JobError as exc:  # e.g. a {{tasks...}} value upstream never set
-                self._record(key, 1, FAILED, datetime.now(UTC), None, None, str(exc))
-                self.run.states[key] = FAILED
+                self._record(key, 1, RunState.FAILED, datetime.now(UTC), None, None, str(exc))
+                self.run.states[key] = RunState.FAILED
 
     # ---- one task ----------------------------------------------------------------------
-    def _run_task(self, task: Task) -> str:
+    def _run_task(self, task: Task) -> RunState:
         key = task.task_key
         if task.condition_task is not None:
             return self._condition(key, task.condition_task)
@@ -193,7 +195,7 @@ class _Runner:
             return self._for_each(key, task.for_each_task)
         return self._with_retries(task, key, {})
 
-    def _condition(self, key: str, cond: ConditionTask) -> str:
+    def _condition(self, key: str, cond: ConditionTask) -> RunState:
         started = datetime.now(UTC)
         where = f"resources.jobs.{self.run.job}.tasks.{key}.condition_task"
         filled = cond.model_copy(
@@ -205,10 +207,10 @@ class _Runner:
         outcome = str(conditions.evaluate(filled)).lower()
         self.run.outcomes[key] = outcome
         message = f"{filled.left!r} {cond.op} {filled.right!r} -> {outcome}"
-        self._record(key, 1, SUCCESS, started, 0, None, message)
-        return SUCCESS
+        self._record(key, 1, RunState.SUCCESS, started, 0, None, message)
+        return RunState.SUCCESS
 
-    def _for_each(self, key: str, spec: ForEachTask) -> str:
+    def _for_each(self, key: str, spec: ForEachTask) -> RunState:
         where = f"resources.jobs.{self.run.job}.tasks.{key}.for_each_task.inputs"
         text = self._fill(spec.inputs, key, {}, where)
         try:
@@ -221,18 +223,20 @@ class _Runner:
             self._with_retries(spec.task, f"{key}[{i}]", {"input": _text(item)})
             for i, item in enumerate(inputs)
         ]
-        return SUCCESS if all(s == SUCCESS for s in states) else FAILED
+        return RunState.SUCCESS if all(s == RunState.SUCCESS for s in states) else RunState.FAILED
 
-    def _with_retries(self, task: Task, key: str, extra: dict[str, str]) -> str:
+    def _with_retries(self, task: Task, key: str, extra: dict[str, str]) -> RunState:
         if task.max_retries < 0:
             raise JobError(f"task {key}: max_retries -1 (retry forever) is not run locally")
         script, args = self._command(task, key, extra)
-        state = FAILED
+        state = RunState.FAILED
         for attempt in range(1, task.max_retries + 2):
             if attempt > 1:
                 time.sleep(task.min_retry_interval_millis / 1000)
             state = self._attempt(task, key, attempt, script, args)
-            if state == SUCCESS or (state == TIMEDOUT and not task.retry_on_timeout):
+            if state == RunState.SUCCESS or (
+                state == RunState.TIMEDOUT and not task.retry_on_timeout
+            ):
                 break
         return state
 
@@ -253,7 +257,9 @@ class _Runner:
             f"for_each_task to run locally, got {task.kind}"
         )
 
-    def _attempt(self, task: Task, key: str, attempt: int, script: Path, args: list[str]) -> str:
+    def _attempt(
+        self, task: Task, key: str, attempt: int, script: Path, args: list[str]
+    ) -> RunState:
         log_path = self.run.logs_dir / f"{_safe(key)}.attempt{attempt}.log"
         values_file = self.run.logs_dir / f"{_safe(key)}.values.json"
         values_file.unlink(missing_ok=True)
@@ -270,7 +276,7 @@ class _Runner:
             code, state, message = in_process.run_script(script, args, env, log_path)
         else:
             code, state, message = self._spawn(task, key, script, args, extra, log_path)
-        if state == SUCCESS:
+        if state == RunState.SUCCESS:
             self.run.values[key] = read_task_values(values_file)
         elif message is None:
             message = submit.tail(log_path)
@@ -285,7 +291,7 @@ class _Runner:
         args: list[str],
         extra: dict[str, str],
         log_path: Path,
-    ) -> tuple[int | None, str, str | None]:
+    ) -> tuple[int | None, RunState, str | None]:
         """The task as its own ``spark-submit`` process, killed at its timeout."""
         cmd = submit.command(self.config, script, args, f"finml:{self.run.job}:{key}")
         env = submit.environment(self.config, extra)
@@ -339,7 +345,7 @@ class _Runner:
         self,
         key: str,
         attempt: int,
-        state: str,
+        state: RunState,
         started: datetime,
         code: int | None,
         logs: str | None,

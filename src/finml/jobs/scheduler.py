@@ -27,6 +27,7 @@ import pyarrow as pa
 from finml.bundle.schedules import DueRun, JobSchedule, due_runs, next_fire_time
 from finml.errors import FinmlError
 from finml.log import get_logger
+from finml.vocabulary import RunState
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -273,7 +274,11 @@ def runner_launcher(
             trigger_time=due.fire_time,
             in_process=in_process,
         )
-        failed = [f"{k}={s}" for k, s in run.states.items() if s not in ("SUCCESS", "EXCLUDED")]
+        failed = [
+            f"{k}={s}"
+            for k, s in run.states.items()
+            if s not in (RunState.SUCCESS, RunState.EXCLUDED)
+        ]
         return Launched(run.run_id, run.ok, None if run.ok else ", ".join(failed))
 
     return launch

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 
 from finml.models.metrics import RankedScores
-from finml.vocabulary import MANUAL_PROMOTE, PROMOTE, REJECT
+from finml.vocabulary import GateDecision
 
 if TYPE_CHECKING:
     from finml.models.settings import GateSettings
@@ -53,17 +53,17 @@ class Decision:
     ci_high: float | None
     min_improvement: float
     holdout_rows: int
-    decision: str
+    decision: GateDecision
     reasons: tuple[str, ...]
     # set by finml.models.promotion: the holdout verdict when a replay A/B had the last
     # word (``decision`` is then the final one), and the id of that A/B's ab_tests row
-    holdout_decision: str | None = None
+    holdout_decision: GateDecision | None = None
     ab_test_id: str | None = None
 
     @property
     def promoted(self) -> bool:
         """Whether the aliases moved: ``champion`` is now ``challenger_version``."""
-        return self.decision in (PROMOTE, MANUAL_PROMOTE)
+        return GateDecision(self.decision).moves_champion
 
     def audit_row(self) -> dict:
         row = asdict(self)
@@ -72,6 +72,9 @@ class Decision:
             None if self.champion_version is None else str(self.champion_version)
         )
         row["reasons"] = "; ".join(self.reasons)
+        row["decision"] = str(self.decision)  # Arrow and Delta get plain strings
+        if self.holdout_decision is not None:
+            row["holdout_decision"] = str(self.holdout_decision)
         return row
 
 
@@ -133,7 +136,11 @@ class ChampionChallenger:
                 reasons = ["no champion yet: auto-promote the validated challenger"]
             return Decision(
                 **common, champion_metric=None, improvement=None, ci_low=None, ci_high=None,
-                decision=REJECT if validation is not None and not validation.passed else PROMOTE,
+                decision=(
+                    GateDecision.REJECT
+                    if validation is not None and not validation.passed
+                    else GateDecision.PROMOTE
+                ),
                 reasons=tuple(reasons),
             )  # fmt: skip
         return self._compare(y, challenger_scores, champion_scores, common, reasons)
@@ -162,9 +169,12 @@ class ChampionChallenger:
             f"improvement {improvement:+.4f}, {s.confidence:.0%} CI [{low:+.4f}, {high:+.4f}]"
         )
         if low >= s.min_improvement and not reasons:
-            decision, reasons = PROMOTE, [f"{shown}; CI low >= min improvement {s.min_improvement}"]
+            decision, reasons = (
+                GateDecision.PROMOTE,
+                [f"{shown}; CI low >= min improvement {s.min_improvement}"],
+            )
         else:
-            decision = REJECT
+            decision = GateDecision.REJECT
             if low < s.min_improvement:
                 reasons.append(
                     f"{shown}; expected CI low >= min improvement {s.min_improvement}, "

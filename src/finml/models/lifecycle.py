@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 from finml.errors import ModelNotFound
 from finml.log import get_logger
 from finml.models.audit import CHAMPION_CHALLENGER_AUDIT, GATE_SCHEMA, append_rows
-from finml.models.gate import MANUAL_PROMOTE, Decision
+from finml.models.gate import Decision
 from finml.registry import ANOMALY_MODEL, CHAMPION, VersionInfo, by_alias, client, model_name
 from finml.registry.stages import promote, tag_version
+from finml.vocabulary import GateDecision
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -179,7 +180,7 @@ def promote_manual(
         ci_high=None,
         min_improvement=0.0,
         holdout_rows=0,
-        decision=MANUAL_PROMOTE,
+        decision=GateDecision.MANUAL_PROMOTE,
         reasons=(f"manual promotion: {reason}",),
     )
     row = decision.audit_row() | {"challenger_metric": challenger_metric, "validation": "{}"}

@@ -20,7 +20,7 @@ from finml.models.audit import (
     ROLLBACK_SCHEMA,
     append_rows,
 )
-from finml.models.gate import PROMOTE, REJECT, ChampionChallenger, Decision
+from finml.models.gate import ChampionChallenger, Decision
 from finml.models.lifecycle import (
     CHECK_TAG,
     RESTORED,
@@ -31,6 +31,7 @@ from finml.models.lifecycle import (
 )
 from finml.registry import CHAMPION, by_alias, configure, model_uri
 from finml.registry.stages import roll_back, tag_version
+from finml.vocabulary import GateDecision
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -110,7 +111,7 @@ def gate(
         [decision.audit_row() | {"validation": json.dumps(checks)}],
         GATE_SCHEMA,
     )
-    tags = {"finml.gate_decision": decision.decision, "finml.gate_event": decision.event_id}
+    tags = {"finml.gate_decision": str(decision.decision), "finml.gate_event": decision.event_id}
     tag_version(config, name, version, tags)
     if decision.promoted:
         promote_tagged(config, name, version, event_id=decision.event_id, kind=kind)
@@ -150,11 +151,13 @@ def _replay_ab(
             f"training window (ends {after or 'unknown'}) for a replay A/B"
         )
         if settings.replay_ab.without_window == "reject":
-            return replace(decision, decision=REJECT, reasons=(*decision.reasons, missing))
+            return replace(
+                decision, decision=GateDecision.REJECT, reasons=(*decision.reasons, missing)
+            )
         return replace(
             decision, reasons=(*decision.reasons, f"{missing}: the holdout gate decides")
         )
-    final = PROMOTE if ab.promote else REJECT
+    final = GateDecision.PROMOTE if ab.promote else GateDecision.REJECT
     return replace(
         decision, decision=final, reasons=(*decision.reasons, ab.reason), ab_test_id=ab.test_id
     )
@@ -211,7 +214,7 @@ def rollback(
         "rolled_back_at": datetime.now(UTC),
         "from_version": str(removed.version),
         "to_version": str(restored.version),
-        "decision": "ROLLBACK",
+        "decision": GateDecision.ROLLBACK.value,
         "from_metrics": json.dumps(_metrics(removed.tags)),
         "to_metrics": json.dumps(_metrics(restored.tags)),
     }

@@ -221,8 +221,9 @@ def _roll_back(
     alerts: AlertManager | None,
 ) -> RollbackCheck:
     from finml.models.promotion import rollback
-    from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+    from finml.monitoring.alerts import Alert, AlertManager
     from finml.monitoring.settings import MonitoringSettings
+    from finml.vocabulary import AlertSeverity, AlertType
 
     record = rollback(config, tables, name, reason)
     manager = alerts or AlertManager(MonitoringSettings.from_config(config).alerts, tables)

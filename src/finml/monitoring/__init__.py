@@ -5,12 +5,13 @@ See ``docs/monitoring.md`` for the metric definitions, severities, policy and de
 Importing this package starts no JVM.
 """
 
-from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+from finml.monitoring.alerts import Alert, AlertManager
 from finml.monitoring.drift import ColumnDrift, DriftDetector, DriftReport, Window
 from finml.monitoring.performance import PerformanceMonitor
 from finml.monitoring.settings import MonitoringSettings
 from finml.monitoring.trigger import Decision, Observation, RetrainingTrigger
 from finml.monitoring.watch import LiveAnomalyWatch
+from finml.vocabulary import AlertSeverity, AlertType
 
 __all__ = [
     "Alert",

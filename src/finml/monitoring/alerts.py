@@ -18,14 +18,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from finml.log import get_logger
 from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import AlertSettings
 from finml.monitoring.webhook import deliver
-from finml.vocabulary import AlertStatus
+from finml.vocabulary import AlertSeverity, AlertStatus, AlertType
 
 if TYPE_CHECKING:
     from finml.runtime.delta import DeltaTables
@@ -34,23 +33,6 @@ log = get_logger("monitoring.alerts")
 
 ALERTS_TABLE = "alerts"
 SECRET_ENV = "FINML_ALERT_WEBHOOK_SECRET"  # noqa: S105 - a variable name, not a secret
-
-
-class AlertType(StrEnum):
-    DRIFT = "DRIFT"
-    PERFORMANCE = "PERFORMANCE"
-    DATA_QUALITY = "DATA_QUALITY"
-    ERROR = "ERROR"
-    WARNING = "WARNING"
-    EXTREME_MOVE = "EXTREME_MOVE"  # a return far outside its symbol's recent distribution
-    REGIME_CHANGE = "REGIME_CHANGE"  # the market regime of a symbol changed
-
-
-class AlertSeverity(StrEnum):
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-    CRITICAL = "CRITICAL"
 
 
 _SENT = (AlertStatus.DELIVERED, AlertStatus.RECORDED)
@@ -124,7 +106,7 @@ class AlertManager:
         base = _row(alert, now)
         last = self._last_sent.get(alert.key)
         if last is not None and now - last < timedelta(minutes=self.settings.dedup_minutes):
-            rows = [{**base, "status": AlertStatus.DEDUPLICATED, "attempts": 0}]
+            rows = [{**base, "status": AlertStatus.DEDUPLICATED.value, "attempts": 0}]
             return self._store(rows)
         body = json.dumps(alert.payload(now), sort_keys=True, default=str).encode()
         rows = []
@@ -133,7 +115,9 @@ class AlertManager:
             rows.append(
                 {
                     **base,
-                    "status": AlertStatus.DELIVERED if result.delivered else AlertStatus.FAILED,
+                    "status": (
+                        AlertStatus.DELIVERED if result.delivered else AlertStatus.FAILED
+                    ).value,
                     "destination": url,
                     "attempts": result.attempts,
                     "last_error": result.last_error,
@@ -144,7 +128,7 @@ class AlertManager:
                 "alert_delivery", url=url, delivered=result.delivered, attempts=result.attempts
             )
         if not rows:
-            rows = [{**base, "status": AlertStatus.RECORDED, "attempts": 0}]
+            rows = [{**base, "status": AlertStatus.RECORDED.value, "attempts": 0}]
         if any(r["status"] in _SENT for r in rows):
             self._last_sent[alert.key] = now
         return self._store(rows)
@@ -173,7 +157,9 @@ class AlertManager:
                 out.append(
                     {
                         **row,
-                        "status": AlertStatus.DELIVERED if result.delivered else AlertStatus.FAILED,
+                        "status": (
+                            AlertStatus.DELIVERED if result.delivered else AlertStatus.FAILED
+                        ).value,
                         "destination": url,
                         "attempts": result.attempts,
                         "last_error": result.last_error,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from finml.settings_base import StrictModel, validate_model, validate_section
+from finml.vocabulary import DriftSeverity
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -62,7 +63,7 @@ class TriggerPolicy(StrictModel):
     cooldown_hours: float = Field(6.0, ge=0)
     max_per_day: int = Field(2, ge=1)
     min_new_samples: int = Field(1000, ge=0)
-    min_drift_severity: Literal["MEDIUM", "HIGH"] = "HIGH"
+    min_drift_severity: DriftSeverity = DriftSeverity.HIGH  # MEDIUM or HIGH
     # A window drifted when at least this share of its columns (features and the score) is
     # at min_drift_severity or worse: dataset drift, as Evidently's drift_share (0.5).
     min_drift_share: float = Field(0.5, gt=0, le=1)
@@ -73,6 +74,14 @@ class TriggerPolicy(StrictModel):
     schedule_hours: float | None = Field(None, gt=0)
     # Without a champion, a first model is trained once labels cover this many trading days.
     bootstrap_days: int = Field(5, ge=2)
+
+    @field_validator("min_drift_severity", mode="before")
+    @classmethod
+    def _a_drift(cls, value: Any) -> Any:
+        # NONE is a severity but no threshold: every window would count as drifted.
+        if value not in (DriftSeverity.MEDIUM, DriftSeverity.HIGH):
+            raise ValueError(f"expected 'MEDIUM' or 'HIGH', got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _n_of_m(self) -> TriggerPolicy:

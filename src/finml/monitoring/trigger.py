@@ -25,12 +25,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from finml.log import get_logger
-from finml.monitoring.drift.report import SEVERITY_ORDER
 from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import TriggerPolicy
+from finml.vocabulary import DriftSeverity, RetrainDecision
 
 if TYPE_CHECKING:
     from finml.monitoring.actions import Action
@@ -46,7 +47,7 @@ _CONDITIONS: dict[str, Callable[[Observation, TriggerPolicy], str | None]] = {}
 class Observation:
     """What one monitoring window looked like (None = not measured this window)."""
 
-    drift_severity: str = "NONE"  # the worst column's
+    drift_severity: DriftSeverity = DriftSeverity.NONE  # the worst column's
     drift_share: float | None = None  # share of columns at the policy's severity or worse
     metric: float | None = None  # e.g. PR-AUC of the window
     baseline_metric: float | None = None  # the same metric at training time
@@ -58,7 +59,7 @@ class Observation:
 
 @dataclass(frozen=True)
 class Decision:
-    decision: Literal["trigger", "skip"]
+    decision: RetrainDecision
     reason: str
     violations: list[str]
     violating_windows: int
@@ -70,7 +71,7 @@ class Decision:
 
     @property
     def triggered(self) -> bool:
-        return self.decision == "trigger"
+        return self.decision == RetrainDecision.TRIGGER
 
 
 def condition(name: str) -> Callable[[Callable], Callable]:
@@ -85,8 +86,7 @@ def condition(name: str) -> Callable[[Callable], Callable]:
 
 @condition("drift")
 def _drift(obs: Observation, policy: TriggerPolicy) -> str | None:
-    level = SEVERITY_ORDER.get(obs.drift_severity, 0)
-    if level < SEVERITY_ORDER[policy.min_drift_severity]:
+    if DriftSeverity(obs.drift_severity).rank < policy.min_drift_severity.rank:
         return None
     if obs.drift_share is None:  # one overall severity (no per-column share measured)
         return f"drift severity {obs.drift_severity} >= {policy.min_drift_severity}"
@@ -165,7 +165,7 @@ class RetrainingTrigger:
         signal, count = self._worst_signal()
         reason = self._blocked(now, signal, count)
         decision = Decision(
-            "skip" if reason else "trigger",
+            RetrainDecision.SKIP if reason else RetrainDecision.TRIGGER,
             reason or self._fired_reason(signal, count),
             violations,
             count,
@@ -199,7 +199,7 @@ class RetrainingTrigger:
         waiting = "no champion yet; not enough labelled data for a first model"
         reason = waiting if ready is None else self._limits(now)
         decision = Decision(
-            "skip" if reason else "trigger",
+            RetrainDecision.SKIP if reason else RetrainDecision.TRIGGER,
             reason or ready or "",
             [],
             0,
@@ -255,14 +255,20 @@ class RetrainingTrigger:
         if self.tables is None:
             return
         obs = {
-            k: (v.isoformat() if isinstance(v, datetime) else v)
+            k: (
+                v.isoformat()
+                if isinstance(v, datetime)
+                else str(v)
+                if isinstance(v, StrEnum)
+                else v
+            )
             for k, v in asdict(observation).items()
         }
         record = {
             "decision_id": decision.decision_id,
             "sequence": len(self.decisions) + self._restored,
             "decided_at": decision.decided_at,
-            "decision": decision.decision,
+            "decision": str(decision.decision),
             "reason": decision.reason,
             "conditions": json.dumps(
                 {
@@ -291,7 +297,7 @@ class RetrainingTrigger:
         for row in rows:
             conditions = json.loads(row["conditions"] or "{}")
             signals = set(conditions.get("signals", []))
-            if row["decision"] == "trigger":
+            if row["decision"] == RetrainDecision.TRIGGER:
                 self.triggered_at.append(row["decided_at"])
                 for history in self.history.values():
                     history.clear()

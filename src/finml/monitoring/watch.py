@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from finml.errors import DataError
-from finml.monitoring.alerts import Alert, AlertSeverity, AlertType
+from finml.monitoring.alerts import Alert
 from finml.monitoring.settings import WatchSettings
+from finml.vocabulary import AlertSeverity, AlertType
 
 if TYPE_CHECKING:
     from finml.monitoring.alerts import AlertManager

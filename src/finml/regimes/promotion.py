@@ -28,7 +28,7 @@ from finml.regimes.analytics import check_stochastic
 from finml.regimes.heldout import HeldOut, log_likelihood
 from finml.registry import CHAMPION, VersionInfo, by_alias, configure
 from finml.registry.stages import promote, tag_version
-from finml.vocabulary import PROMOTE, REJECT
+from finml.vocabulary import GateDecision
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -68,12 +68,12 @@ class RegimeDecision:
     champion_loglik: float | None
     heldout_transitions: int
     margin: float
-    decision: str
+    decision: GateDecision
     reason: str
 
     @property
     def promoted(self) -> bool:
-        return self.decision == PROMOTE
+        return self.decision == GateDecision.PROMOTE
 
     @property
     def champion_after(self) -> int | None:
@@ -86,21 +86,24 @@ class RegimeDecision:
         row["champion_version"] = (
             None if self.champion_version is None else str(self.champion_version)
         )
+        row["decision"] = str(self.decision)  # Arrow and Delta get plain strings
         return row
 
 
-def decide(challenger: float, champion: float | None, margin: float, n: int) -> tuple[str, str]:
+def decide(
+    challenger: float, champion: float | None, margin: float, n: int
+) -> tuple[GateDecision, str]:
     """PROMOTE without a champion or when ``challenger > champion + margin`` (log-likelihoods
     summed over the same ``n`` held-out transitions); else REJECT. Returns (decision, reason)."""
     if champion is None:
-        return PROMOTE, "no champion yet: the first fit is promoted"
+        return GateDecision.PROMOTE, "no champion yet: the first fit is promoted"
     versus = (
         f"held-out log-likelihood {challenger:.4f} vs champion {champion:.4f} over {n} "
         f"transitions (margin {margin:g})"
     )
     if challenger > champion + margin:
-        return PROMOTE, f"challenger beats the champion: {versus}"
-    return REJECT, f"challenger does not beat the champion: {versus}"
+        return GateDecision.PROMOTE, f"challenger beats the champion: {versus}"
+    return GateDecision.REJECT, f"challenger does not beat the champion: {versus}"
 
 
 def registration_tags(matrix: np.ndarray, heldout: HeldOut, loglik: float) -> dict[str, str]:
@@ -181,7 +184,7 @@ def gate_regime_model(
     )  # fmt: skip
     data = pa.Table.from_pylist([decision.audit_row()], REGIME_AUDIT_SCHEMA)
     tables.table(REGIME_MODEL_AUDIT).append(data)
-    tags = {"finml.gate_decision": verdict, "finml.gate_event": decision.event_id}
+    tags = {"finml.gate_decision": str(verdict), "finml.gate_event": decision.event_id}
     tag_version(config, name, version, tags | {"finml.gate_reason": reason})
     if decision.promoted:
         promote(config, name, version)

@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow as pa
 
 from finml.errors import SchemaMismatch
+from finml.vocabulary import AbDecision
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-PROMOTE, KEEP, INCONCLUSIVE = "promote_challenger", "keep_champion", "inconclusive"
 
 # One row per A/B analysis (live: ``finml ab-report``; replay: the promotion A/B of
 # finml.models.replay_ab). finml.jobs.serving.AB_TESTS_SCHEMA must equal it.
@@ -185,7 +185,7 @@ class Comparison:
     precision_p: float
     recall_z: float
     recall_p: float
-    decision: str
+    decision: AbDecision
     reason: str
 
     @property
@@ -214,7 +214,7 @@ class Comparison:
             "precision_p_value": self.precision_p,
             "recall_z": self.recall_z,
             "recall_p_value": self.recall_p,
-            "decision": self.decision,
+            "decision": str(self.decision),
             "reason": self.reason,
             "champion_confusion": str(asdict(self.champion)),
             "challenger_confusion": str(asdict(self.challenger)),
@@ -233,18 +233,27 @@ def compare(
     trials = min(champion.trials(metric)[1], challenger.trials(metric)[1])
     if trials < min_samples:
         decision, reason = (
-            INCONCLUSIVE,
+            AbDecision.INCONCLUSIVE,
             f"{metric}: expected >= {min_samples} trials per variant, got {trials}",
         )
     elif p < alpha and z > 0 and not (op < alpha and oz < 0):
-        decision, reason = PROMOTE, f"challenger {metric} higher (z={z:.2f}, p={p:.4f})"
+        decision, reason = (
+            AbDecision.PROMOTE_CHALLENGER,
+            f"challenger {metric} higher (z={z:.2f}, p={p:.4f})",
+        )
     elif p < alpha and z > 0:
-        decision, reason = INCONCLUSIVE, f"{metric} higher but the other metric lower (p={op:.4f})"
+        decision, reason = (
+            AbDecision.INCONCLUSIVE,
+            f"{metric} higher but the other metric lower (p={op:.4f})",
+        )
     elif p < alpha:
-        decision, reason = KEEP, f"challenger {metric} lower (z={z:.2f}, p={p:.4f})"
+        decision, reason = (
+            AbDecision.KEEP_CHAMPION,
+            f"challenger {metric} lower (z={z:.2f}, p={p:.4f})",
+        )
     else:
         decision, reason = (
-            INCONCLUSIVE,
+            AbDecision.INCONCLUSIVE,
             f"no significant {metric} difference (p={p:.4f} >= {alpha})",
         )
     return Comparison(champion, challenger, metric, alpha, pz, pp, rz, rp, decision, reason)

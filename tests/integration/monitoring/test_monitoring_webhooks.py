@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from finml.monitoring.alerts import Alert, AlertManager, AlertSeverity, AlertType
+from finml.monitoring.alerts import Alert, AlertManager
 from finml.monitoring.settings import AlertSettings
 from finml.runtime.delta import DeltaTables
+from finml.vocabulary import AlertSeverity, AlertType
 
 SECRET = "s3cret-for-tests"
 

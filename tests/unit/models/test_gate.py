@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from finml.errors import ConfigError
-from finml.models.gate import PROMOTE, REJECT, ChampionChallenger
+from finml.models.gate import ChampionChallenger
 from finml.models.settings import GateSettings, ModelSettings
 from finml.models.validator import Check, ValidationReport
+from finml.vocabulary import GateDecision
 
 ROWS = 4000
 gate = ChampionChallenger(GateSettings(bootstrap=300))
@@ -32,7 +33,7 @@ def test_noise_does_not_promote() -> None:
     y, _, good = market(rng)
     jitter = good + rng.normal(0, 0.01, ROWS)  # a re-run with noise
     decision = decide(y, jitter, good)
-    assert decision.decision == REJECT
+    assert decision.decision == GateDecision.REJECT
     assert decision.ci_low < 0.002 and "expected CI low >= min improvement" in decision.reasons[0]
 
 
@@ -41,27 +42,31 @@ def test_a_clearly_better_challenger_is_promoted_with_numbers() -> None:
     y, signal, good = market(rng)
     weaker = 1 / (1 + np.exp(-(0.4 * signal + rng.normal(size=ROWS) - 2)))
     decision = decide(y, good, weaker)
-    assert decision.decision == PROMOTE
+    assert decision.decision == GateDecision.PROMOTE
     assert decision.ci_low >= 0.002
     expected = decision.challenger_metric - decision.champion_metric
     assert decision.improvement == pytest.approx(expected)
-    assert decide(y, weaker, good).decision == REJECT
+    assert decide(y, weaker, good).decision == GateDecision.REJECT
 
 
 def test_no_champion_auto_promotes_unless_validation_failed() -> None:
     y, _, good = market(np.random.default_rng(13))
     first = gate.decide(y, good, None, model_name="m", challenger_version=1)
-    assert first.decision == PROMOTE and "auto-promote" in first.reasons[0]
+    assert first.decision == GateDecision.PROMOTE and "auto-promote" in first.reasons[0]
     failed = ValidationReport("models:/m/1", [Check("latency", False, "one row p50 900 ms")])
     rejected = gate.decide(y, good, None, model_name="m", challenger_version=1, validation=failed)
-    assert rejected.decision == REJECT and "latency: one row p50 900 ms" in rejected.reasons[0]
+    assert (
+        rejected.decision == GateDecision.REJECT
+        and "latency: one row p50 900 ms" in rejected.reasons[0]
+    )
 
 
 def test_audit_row_has_flat_columns() -> None:
     y, _, good = market(np.random.default_rng(14))
     row = decide(y, good, good).audit_row()
     assert row["challenger_version"] == "2" and row["champion_version"] == "1"
-    assert isinstance(row["reasons"], str) and row["decision"] == REJECT
+    assert isinstance(row["reasons"], str) and row["decision"] == GateDecision.REJECT
+    assert type(row["decision"]) is str  # a plain str for Arrow and Delta
 
 
 def test_settings_reject_impossible_values_naming_the_field() -> None:

@@ -14,7 +14,6 @@ from lifecycle_helpers import register_model, rows, write_feature_store
 
 from finml.config import ProjectConfig
 from finml.models.data import split_from_frame
-from finml.models.gate import MANUAL_PROMOTE, PROMOTE, REJECT
 from finml.models.promotion import gate
 from finml.models.settings import GateSettings, ModelSettings, ReplayABSettings
 from finml.models.validator import Check, ValidationReport
@@ -27,6 +26,7 @@ from finml.registry import (
     model_name,
 )
 from finml.runtime.delta import DeltaTables
+from finml.vocabulary import GateDecision
 
 SETTINGS = ModelSettings(
     gate=GateSettings(bootstrap=100), replay_ab=ReplayABSettings(challenger_percent=50.0)
@@ -54,14 +54,14 @@ def test_a_first_model_is_promoted_by_the_gate_alone(home) -> None:
     config, tables, name = home
     v1 = register_model(config, "f1")
     first = _gate(config, tables, name, v1, "f0")
-    assert first.decision == PROMOTE and first.ab_test_id is None
+    assert first.decision == GateDecision.PROMOTE and first.ab_test_id is None
     assert not tables.table("ab_tests").exists()
     champion = by_alias(config, name, CHAMPION)
     assert champion.version == v1 and by_alias(config, name, CHALLENGER).version == v1
     assert champion.tags["finml.promotion_kind"] == "gate"
     assert champion.tags["finml.rollback_check"] == "pending"
     again = _gate(config, tables, name, v1, "f0")  # re-gating the champion: REJECT
-    assert again.decision == REJECT and "already the champion" in again.reasons[0]
+    assert again.decision == GateDecision.REJECT and "already the champion" in again.reasons[0]
     assert by_alias(config, name, CHAMPION).tags["finml.archived"] == "false"  # not archived
 
 
@@ -73,7 +73,10 @@ def test_replay_ab_promotes_a_better_challenger(home) -> None:
     v2 = register_model(config, "f0")
     decision = _gate(config, tables, name, v2, "f0")
 
-    assert decision.decision == PROMOTE and decision.holdout_decision == PROMOTE
+    assert (
+        decision.decision == GateDecision.PROMOTE
+        and decision.holdout_decision == GateDecision.PROMOTE
+    )
     assert by_alias(config, name, CHAMPION).version == v2
     assert by_alias(config, name, PREVIOUS).version == v1
     assert by_alias(config, name, CHALLENGER).version == v2  # kept on the last challenger
@@ -85,7 +88,10 @@ def test_replay_ab_promotes_a_better_challenger(home) -> None:
     assert ab["inference_log_version"] is None and ab["labels_table"].endswith("trade_labels")
     assert "replay A/B" in ab["reason"] and "2026-03-02" in ab["reason"]
     last = _audit(tables)[-1]
-    assert (last["decision"], last["holdout_decision"]) == (PROMOTE, PROMOTE)
+    assert (last["decision"], last["holdout_decision"]) == (
+        GateDecision.PROMOTE,
+        GateDecision.PROMOTE,
+    )
     assert last["ab_test_id"] == ab["test_id"]
     champion = by_alias(config, name, CHAMPION)
     assert champion.tags["finml.promotion_kind"] == "replay_ab"
@@ -100,7 +106,10 @@ def test_replay_ab_rejects_a_challenger_the_latest_day_shows_worse(home) -> None
     v2 = register_model(config, "f0")  # better on the (older) holdout, worse on the replay day
     decision = _gate(config, tables, name, v2, "f0")
 
-    assert decision.holdout_decision == PROMOTE and decision.decision == REJECT
+    assert (
+        decision.holdout_decision == GateDecision.PROMOTE
+        and decision.decision == GateDecision.REJECT
+    )
     assert not decision.promoted
     assert by_alias(config, name, CHAMPION).version == v1
     assert by_alias(config, name, PREVIOUS) is None
@@ -111,8 +120,8 @@ def test_replay_ab_rejects_a_challenger_the_latest_day_shows_worse(home) -> None
     assert ab["decision"] == "keep_champion" and ab["recall_z"] < 0
     last = _audit(tables)[-1]
     assert (last["decision"], last["holdout_decision"], last["ab_test_id"]) == (
-        REJECT,
-        PROMOTE,
+        GateDecision.REJECT,
+        GateDecision.PROMOTE,
         ab["test_id"],
     )
 
@@ -128,11 +137,16 @@ def test_without_a_labelled_window_the_setting_decides(home) -> None:
         update={"replay_ab": ReplayABSettings(challenger_percent=50.0, without_window="reject")}
     )
     rejected = _gate(config, tables, name, v2, "f0", strict)
-    assert rejected.decision == REJECT and "no complete labelled window" in rejected.reasons[-1]
+    assert (
+        rejected.decision == GateDecision.REJECT
+        and "no complete labelled window" in rejected.reasons[-1]
+    )
     assert by_alias(config, name, CHAMPION).version == v1
     v3 = register_model(config, "f0")
     promoted = _gate(config, tables, name, v3, "f0")
-    assert promoted.decision == PROMOTE and "holdout gate decides" in promoted.reasons[-1]
+    assert (
+        promoted.decision == GateDecision.PROMOTE and "holdout gate decides" in promoted.reasons[-1]
+    )
     assert by_alias(config, name, CHAMPION).version == v3
     assert not tables.table("ab_tests").exists()
 
@@ -145,11 +159,14 @@ def test_manual_promotion_is_audited_and_watched(home) -> None:
     _gate(config, tables, name, v1, "f0")
     v2 = register_model(config, "f1", pr_auc=0.3, holdout_end="2026-03-02T21:00:00+00:00")
     decision = promote_manual(config, tables, v2, "bad-model day")
-    assert decision.decision == MANUAL_PROMOTE and decision.promoted
+    assert decision.decision == GateDecision.MANUAL_PROMOTE and decision.promoted
     assert by_alias(config, name, CHAMPION).version == v2
     assert by_alias(config, name, PREVIOUS).version == v1
     row = _audit(tables)[-1]
-    assert row["decision"] == MANUAL_PROMOTE and row["reasons"] == "manual promotion: bad-model day"
+    assert (
+        row["decision"] == GateDecision.MANUAL_PROMOTE
+        and row["reasons"] == "manual promotion: bad-model day"
+    )
     assert row["holdout_decision"] is None and row["challenger_metric"] == pytest.approx(0.3)
     assert json.loads(row["validation"]) == {}
     tags = by_alias(config, name, CHAMPION).tags

@@ -8,12 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from finml.errors import ConfigError
-from finml.serving.abtest import INCONCLUSIVE, KEEP, PROMOTE, Confusion, compare, two_proportion_z
+from finml.serving.abtest import Confusion, compare, two_proportion_z
 from finml.serving.limits import FLOAT32_MAX, FLOAT64_MAX, feature_bounds, holds
 from finml.serving.models import ModelContractError
 from finml.serving.routing import BUCKETS, bucket, route
 from finml.serving.schemas import record_model
 from finml.serving.settings import ABSettings, ServingSettings
+from finml.vocabulary import AbDecision
 
 
 def test_settings_defaults_and_named_errors() -> None:
@@ -98,12 +99,28 @@ def confusion(variant: str, tp: int, fp: int, fn: int) -> Confusion:
 @pytest.mark.parametrize(
     ("champion", "challenger", "decision"),
     [
-        (confusion("champion", 50, 10, 50), confusion("challenger", 90, 10, 10), PROMOTE),
-        (confusion("champion", 90, 10, 10), confusion("challenger", 50, 10, 50), KEEP),
-        (confusion("champion", 50, 10, 50), confusion("challenger", 52, 10, 48), INCONCLUSIVE),
-        (confusion("champion", 5, 1, 5), confusion("challenger", 9, 1, 1), INCONCLUSIVE),
+        (
+            confusion("champion", 50, 10, 50),
+            confusion("challenger", 90, 10, 10),
+            AbDecision.PROMOTE_CHALLENGER,
+        ),
+        (
+            confusion("champion", 90, 10, 10),
+            confusion("challenger", 50, 10, 50),
+            AbDecision.KEEP_CHAMPION,
+        ),
+        (
+            confusion("champion", 50, 10, 50),
+            confusion("challenger", 52, 10, 48),
+            AbDecision.INCONCLUSIVE,
+        ),
+        (confusion("champion", 5, 1, 5), confusion("challenger", 9, 1, 1), AbDecision.INCONCLUSIVE),
         # better recall bought with far worse precision: no promotion
-        (confusion("champion", 50, 10, 50), confusion("challenger", 90, 300, 10), INCONCLUSIVE),
+        (
+            confusion("champion", 50, 10, 50),
+            confusion("challenger", 90, 300, 10),
+            AbDecision.INCONCLUSIVE,
+        ),
     ],
 )
 def test_decision(champion: Confusion, challenger: Confusion, decision: str) -> None:

@@ -16,13 +16,18 @@ from finml.dashboard.extract import (
     window_end,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Status, TableBlock
+from finml.vocabulary import DriftSeverity
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SPEC_ID = "drift"
 TABLE = "drift_monitoring"
-_SEVERITY_STATUS: dict[str, Status] = {"NONE": "ok", "MEDIUM": "warn", "HIGH": "bad"}
+_SEVERITY_STATUS: dict[str, Status] = {
+    DriftSeverity.NONE: "ok",
+    DriftSeverity.MEDIUM: "warn",
+    DriftSeverity.HIGH: "bad",
+}
 
 
 @section(SPEC_ID, "Feature drift", order=40, hint="finml drift")
@@ -76,19 +81,19 @@ def drift(ctx: ExportContext) -> Section:
 
 def _kpis(frame: pd.DataFrame, latest: pd.DataFrame) -> list[Kpi]:
     """Latest window end, its worst severity, features drifting and monitored."""
-    severities = latest["severity"].fillna("NONE").astype(str).str.upper()
+    severities = latest["severity"].fillna(DriftSeverity.NONE.value).astype(str).str.upper()
     worst = max(
         severities,
-        key=lambda s: list(_SEVERITY_STATUS).index(s) if s in _SEVERITY_STATUS else 0,
-        default="NONE",
+        key=lambda s: DriftSeverity(s).rank if s in _SEVERITY_STATUS else 0,
+        default=DriftSeverity.NONE.value,
     )
     return [
         Kpi(label="Latest window end", value=scalar(latest["window_end"].iloc[0])),
         Kpi(label="Worst severity", value=worst, status=_SEVERITY_STATUS.get(worst, "info")),
         Kpi(
             label="Features drifting",
-            value=int((severities != "NONE").sum()),
-            status="warn" if (severities != "NONE").any() else "ok",
+            value=int((severities != DriftSeverity.NONE).sum()),
+            status="warn" if (severities != DriftSeverity.NONE).any() else "ok",
         ),
         Kpi(label="Features monitored", value=int(frame["column_name"].nunique())),
     ]

@@ -13,6 +13,7 @@ from finml.dashboard.extract import (
     spec,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
+from finml.vocabulary import RunState
 
 SPEC_ID = "job_runs"
 TABLE = "job_runs"
@@ -25,7 +26,7 @@ def job_runs(ctx: ExportContext) -> Section:
         return state
     full = ctx.require(TABLE).sort_values("start_time")
     frame = newest(full, "start_time")
-    ok = full["state"] == "SUCCESS"
+    ok = full["state"] == RunState.SUCCESS
     rate = float(ok.mean())
     kpis = [
         Kpi(label="Task attempts", value=len(full)),

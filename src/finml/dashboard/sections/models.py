@@ -14,6 +14,7 @@ from finml.dashboard.extract import (
     spec,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, TableBlock
+from finml.vocabulary import GateDecision
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,9 +135,9 @@ def _gate(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
     if gate is None or not len(gate):
         return
     gate = gate.sort_values("decided_at")
-    promoted = gate[gate["decision"] == "PROMOTE"]
+    promoted = gate[gate["decision"] == GateDecision.PROMOTE]
     kpis.append(Kpi(label="Promotions", value=len(promoted), status="ok"))
-    kpis.append(Kpi(label="Rejections", value=int((gate["decision"] == "REJECT").sum())))
+    kpis.append(Kpi(label="Rejections", value=int((gate["decision"] == GateDecision.REJECT).sum())))
     if len(promoted):
         charts.append(_champion_history(gate, promoted))
     charts.append(_gate_improvement(gate))

@@ -8,6 +8,7 @@ import pandas as pd
 
 from finml.dashboard.extract import ExportContext, floats, log, rows, scalar, section
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, Status, TableBlock
+from finml.vocabulary import AlertSeverity, RunState
 
 SPEC_ID = "overview"
 OPEN_ALERT_WINDOW = timedelta(hours=24)
@@ -110,7 +111,7 @@ def _last_runs(ctx: ExportContext) -> tuple[int, TableBlock | None]:
     if runs is None or not len(runs):
         return 0, None
     # vectorised flag: a lambda per group is ~1 ms, seconds on a long job history
-    runs = runs.assign(_failed=(runs["state"] != "SUCCESS").astype(int))
+    runs = runs.assign(_failed=(runs["state"] != RunState.SUCCESS).astype(int))
     by_run = (
         runs.groupby(["run_id", "job"], as_index=False)
         .agg(
@@ -139,7 +140,11 @@ def _health(
     critical = 0
     if open_alerts is not None and len(open_alerts):
         critical = int(
-            open_alerts["severity"].astype(str).str.upper().isin(["CRITICAL", "HIGH"]).sum()
+            open_alerts["severity"]
+            .astype(str)
+            .str.upper()
+            .isin([AlertSeverity.CRITICAL.value, AlertSeverity.HIGH.value])
+            .sum()
         )
     if critical or failed_runs:
         return "degraded", "bad"

@@ -15,6 +15,7 @@ from finml.dashboard.extract import (
     window_end,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
+from finml.vocabulary import RetrainDecision
 
 SPEC_ID = "retraining"
 RETRAIN, AB, PERF = "retraining_audit", "ab_tests", "model_monitoring"
@@ -36,7 +37,7 @@ def retraining(ctx: ExportContext) -> Section:
     audit = ctx.frame(RETRAIN)
     if audit is not None and len(audit):
         audit = newest(audit, "decided_at")
-        triggers = audit[audit["decision"] == "trigger"]
+        triggers = audit[audit["decision"] == RetrainDecision.TRIGGER]
         kpis.append(
             Kpi(
                 label="Retraining triggers",

@@ -21,15 +21,23 @@ from finml.dashboard.extract import (
     window_end,
 )
 from finml.dashboard.schema import Chart, Event, Kpi, Section, Series, Status, TableBlock
+from finml.vocabulary import DriftSeverity, GateDecision, RetrainDecision
 
 SPEC_ID = "timeline"
 PREDICTIONS, PERF, DRIFT = "predictions", "model_monitoring", "drift_monitoring"
 RETRAIN, GATE, ROLLBACK = "retraining_audit", "champion_challenger_audit", "rollback_audit"
 TABLES = (PREDICTIONS, PERF, DRIFT, RETRAIN, GATE, ROLLBACK)
-SEVERITIES = ("NONE", "MEDIUM", "HIGH")
-_STATUS: dict[str, Status] = {"NONE": "ok", "MEDIUM": "warn", "HIGH": "bad"}
-# gate decisions that moved @champion (finml.models.gate PROMOTE / MANUAL_PROMOTE)
-_PROMOTIONS = {"PROMOTE": "promotion", "MANUAL_PROMOTE": "manual_promotion"}
+SEVERITIES = tuple(level.value for level in DriftSeverity)  # in rank order
+_STATUS: dict[str, Status] = {
+    DriftSeverity.NONE: "ok",
+    DriftSeverity.MEDIUM: "warn",
+    DriftSeverity.HIGH: "bad",
+}
+# gate decisions that moved @champion
+_PROMOTIONS = {
+    GateDecision.PROMOTE.value: "promotion",
+    GateDecision.MANUAL_PROMOTE.value: "manual_promotion",
+}
 COLUMNS = [
     "window",
     "rows_scored",
@@ -89,7 +97,7 @@ def loop_events(
         label += " -> v" + rollback["to_version"].astype(str)
         parts.append(_events(rollback["rolled_back_at"], "rollback", rollback["to_version"], label))
     if retrain is not None:
-        fired = retrain[retrain["decision"] == "trigger"]
+        fired = retrain[retrain["decision"] == RetrainDecision.TRIGGER]
         label = "retrain: " + fired["reason"].fillna("").astype(str).str.slice(0, 60)
         parts.append(_events(fired["decided_at"], "retrain", None, label))
     if not parts:
@@ -160,7 +168,7 @@ def _scored(predictions: pd.DataFrame | None, perf: pd.DataFrame | None) -> pd.S
 def _worst_drift(drift: pd.DataFrame | None) -> pd.Series:
     if drift is None:
         return pd.Series(dtype="object")
-    severity = drift["severity"].fillna("NONE").astype(str).str.upper()
+    severity = drift["severity"].fillna(DriftSeverity.NONE.value).astype(str).str.upper()
     rank = severity.map({s: i for i, s in enumerate(SEVERITIES)}).fillna(0)
     day = utc_day(window_end(drift, "start"))
     return rank.groupby(day).max().astype(int).map(dict(enumerate(SEVERITIES)))
@@ -171,7 +179,7 @@ def _decisions(retrain: pd.DataFrame | None) -> pd.DataFrame:
     if retrain is None:
         return pd.DataFrame(columns=["decision", "reason"])
     frame = retrain.assign(window=utc_day(retrain["decided_at"]))
-    frame = frame.assign(_fired=frame["decision"] == "trigger")
+    frame = frame.assign(_fired=frame["decision"] == RetrainDecision.TRIGGER)
     frame = frame.sort_values(["window", "_fired", "decided_at"], kind="stable")
     return frame.groupby("window")[["decision", "reason"]].last()
 

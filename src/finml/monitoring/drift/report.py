@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from finml.vocabulary import DriftSeverity
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from finml.monitoring.settings import DriftSettings
 
-Severity = Literal["NONE", "MEDIUM", "HIGH"]
-SEVERITY_ORDER: dict[str, int] = {"NONE": 0, "MEDIUM": 1, "HIGH": 2}
 DriftType = Literal["BASELINE", "CONSECUTIVE"]
 
 
@@ -52,10 +52,10 @@ class ColumnDrift:
     wasserstein_distance: float = math.nan
     chi_squared_statistic: float = math.nan
     chi_squared_pvalue: float = math.nan
-    severity: Severity = "NONE"
+    severity: DriftSeverity = DriftSeverity.NONE
 
 
-def severity(drift: ColumnDrift, settings: DriftSettings) -> Severity:
+def severity(drift: ColumnDrift, settings: DriftSettings) -> DriftSeverity:
     """The highest level any gating metric (``settings.gate_metrics``) reaches."""
     t = settings.thresholds
     values = {
@@ -63,15 +63,15 @@ def severity(drift: ColumnDrift, settings: DriftSettings) -> Severity:
         "js": (drift.js_distance, t.js_medium, t.js_high),
         "wasserstein": (drift.wasserstein_distance, t.wasserstein_medium, t.wasserstein_high),
     }
-    level: Severity = "NONE"
+    level = DriftSeverity.NONE
     for name in settings.gate_metrics:
         value, medium, high = values[name]
         if math.isnan(value):
             continue
         if value >= high:
-            return "HIGH"
+            return DriftSeverity.HIGH
         if value >= medium:
-            level = "MEDIUM"
+            level = DriftSeverity.MEDIUM
     return level
 
 
@@ -86,16 +86,15 @@ class DriftReport:
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
-    def severity(self) -> Severity:
+    def severity(self) -> DriftSeverity:
         """The worst column severity."""
-        levels: list[Severity] = ["NONE", *(c.severity for c in self.columns)]
-        return max(levels, key=SEVERITY_ORDER.__getitem__)
+        return DriftSeverity.worst(c.severity for c in self.columns)
 
     @property
     def drifted(self) -> list[ColumnDrift]:
         """Columns at MEDIUM or HIGH, worst first."""
-        hits = [c for c in self.columns if c.severity != "NONE"]
-        return sorted(hits, key=lambda c: -SEVERITY_ORDER[c.severity])
+        hits = [c for c in self.columns if c.severity != DriftSeverity.NONE]
+        return sorted(hits, key=lambda c: -DriftSeverity(c.severity).rank)
 
     def column(self, name: str) -> ColumnDrift:
         for drift in self.columns:
@@ -140,7 +139,7 @@ class DriftReport:
                     "chi_squared_test": _test(d["chi_squared_statistic"], d["chi_squared_pvalue"]),
                     "tv_distance": _null(c.tv_distance),
                     "l_infinity_distance": _null(c.l_infinity_distance),
-                    "severity": c.severity,
+                    "severity": str(c.severity),
                     "_run_id": run_id,
                     "_computed_at": self.computed_at,
                 }
