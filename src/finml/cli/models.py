@@ -118,7 +118,7 @@ def models(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Versions of the anomaly model with aliases, stage, winner candidate and key metrics."""
+    """Versions of the anomaly model with aliases, winner candidate and key metrics."""
     from finml.registry import ANOMALY_MODEL, model_name, versions
 
     state: State = ctx.obj
@@ -127,7 +127,7 @@ def models(
         {
             "version": v.version,
             "aliases": list(v.aliases),
-            "stage": v.tags.get("finml.stage", ""),
+            "rolled_back": v.tags.get("finml.rolled_back", "") == "true",
             "candidate": v.tags.get("finml.candidate", ""),
             "pr_auc": v.tags.get("finml.metric.pr_auc", ""),
             "roc_auc": v.tags.get("finml.metric.roc_auc", ""),

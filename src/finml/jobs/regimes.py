@@ -97,13 +97,12 @@ def _register_and_gate(
     from finml.regimes.promotion import gate_regime_model, registration_tags
     from finml.regimes.pyfunc import log_regime_model
     from finml.registry import CHALLENGER, LATEST
-    from finml.registry.stages import STAGE_TAG, STAGING
 
     params = {"source": report.source, **settings.model_dump(mode="json")}
     tags = registration_tags(report.chain.matrix, report.heldout, report.heldout_loglik)
     info = log_regime_model(
         config, report.chain, report.metrics(), report.analytics_json(), params,
-        (CHALLENGER, LATEST), version_tags=tags | {STAGE_TAG: STAGING},
+        (CHALLENGER, LATEST), version_tags=tags,
     )  # fmt: skip
     report.model_version = info.version
     report.decision = gate_regime_model(

@@ -39,7 +39,6 @@ from finml.registry import (
     register,
     source_tags,
 )
-from finml.registry.stages import STAGE_TAG, STAGING
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -149,7 +148,7 @@ def _register(
 ) -> VersionInfo:
     winner = result.winner
     extra = {f"{METRIC_TAG}{k}": f"{v:.6f}" for k, v in winner.holdout.items()}
-    extra |= {STAGE_TAG: STAGING, "finml.candidate": winner.name}
+    extra["finml.candidate"] = winner.name
     extra["finml.threshold"] = f"{winner.threshold:.6f}"
     return register(config, uri, name, aliases=(CHALLENGER, LATEST), tags=tags | extra)
 

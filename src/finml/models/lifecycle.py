@@ -2,7 +2,7 @@
 replay A/B, or manual) with the tags the automatic rollback check reads, and archiving a
 rejected challenger.
 
-Tags written on a promoted version (besides :mod:`finml.registry.stages`' ``finml.stage``):
+Tags written on a promoted version (besides :mod:`finml.registry.stages`' previous-champion tag):
 
 =========================  ===========================================================
 ``finml.promoted_at``      wall-clock time of the promotion (ISO, UTC)

@@ -7,8 +7,8 @@ Locally tracking and registry are one sqlite store under ``home`` (``mlflow ui
 
 Aliases replace the old stage words: ``challenger`` (Staging), ``champion`` (Production),
 ``previous-champion`` (the last Archived champion, kept so rollback is one call) and
-``latest-model`` (the newest registration). :mod:`finml.registry.stages` maps the stage words
-onto these aliases and a ``finml.stage`` tag, and implements promotion and rollback.
+``latest-model`` (the newest registration). :mod:`finml.registry.stages` implements promotion
+and rollback on the aliases (no stage tags).
 """
 
 from finml.registry.store import (

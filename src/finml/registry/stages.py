@@ -1,17 +1,17 @@
-"""The old stage words on top of aliases and tags.
+"""Promotion and rollback on aliases only (MLflow's deprecated stages are not written).
 
-=============  =====================  ==================================================
-stage word     alias                  tag ``finml.stage``
-=============  =====================  ==================================================
-Staging        ``challenger``         ``Staging`` (set on registration)
-Production     ``champion``           ``Production`` (set on promotion)
-Archived       ``previous-champion``  ``Archived`` (the champion a promotion replaced)
-(rolled back)  —                      ``RolledBack`` (the champion a rollback removed)
-=============  =====================  ==================================================
+=====================  =============================================================
+alias                  meaning
+=====================  =============================================================
+``challenger``         the last registered challenger (what the old word Staging meant)
+``champion``           the version in production (Production)
+``previous-champion``  the champion a promotion replaced (Archived): rollback's target
+=====================  =============================================================
 
-A promoted version also carries ``finml.previous_champion_version`` (the version it replaced),
-so rollback can walk back more than one step: after a rollback ``previous-champion`` points at
-the restored version's own predecessor (or is removed when there is none).
+A promoted version carries ``finml.previous_champion_version`` (the version it replaced), so
+rollback can walk back more than one step: after a rollback ``previous-champion`` points at
+the restored version's own predecessor (or is removed when there is none). The version a
+rollback removed is tagged ``finml.rolled_back`` (a fact, not a stage).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from finml.errors import ModelNotFound
 from finml.log import get_logger
-from finml.registry import CHALLENGER, CHAMPION, PREVIOUS, by_alias, client
+from finml.registry import CHAMPION, PREVIOUS, by_alias, client
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -28,9 +28,7 @@ if TYPE_CHECKING:
 
 log = get_logger("registry.stages")
 
-STAGE_TAG, PREVIOUS_TAG = "finml.stage", "finml.previous_champion_version"
-STAGING, PRODUCTION, ARCHIVED, ROLLED_BACK = "Staging", "Production", "Archived", "RolledBack"
-STAGE_ALIASES = {STAGING: CHALLENGER, PRODUCTION: CHAMPION, ARCHIVED: PREVIOUS}
+PREVIOUS_TAG, ROLLED_BACK_TAG = "finml.previous_champion_version", "finml.rolled_back"
 
 
 def tag_version(config: ProjectConfig, name: str, version: int, tags: dict[str, str]) -> None:
@@ -47,8 +45,8 @@ def delete_alias(config: ProjectConfig, name: str, alias: str) -> None:
 
 
 def promote(config: ProjectConfig, name: str, version: int) -> VersionInfo | None:
-    """Make ``version`` the champion; the replaced champion becomes ``previous-champion``
-    (stage Archived). ``challenger`` stays on the last challenger (it may now also be the
+    """Make ``version`` the champion; the replaced champion becomes ``previous-champion``.
+    ``challenger`` stays on the last challenger (it may now also be the
     champion), so champion, challenger and previous champion are always visible. Returns the
     replaced champion (None if there was none or it is the same version)."""
     current = by_alias(config, name, CHAMPION)
@@ -56,13 +54,11 @@ def promote(config: ProjectConfig, name: str, version: int) -> VersionInfo | Non
     replaced = current if current is not None and current.version != version else None
     if replaced is not None:
         mlflow_client.set_registered_model_alias(name, PREVIOUS, str(replaced.version))
-        tag_version(config, name, replaced.version, {STAGE_TAG: ARCHIVED})
     mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
-    tags = {STAGE_TAG: PRODUCTION}
     if replaced is not None:
-        tags[PREVIOUS_TAG] = str(replaced.version)
-    tag_version(config, name, version, tags)
-    log.info("champion_promoted", model=name, version=version, replaced=tags.get(PREVIOUS_TAG))
+        tag_version(config, name, version, {PREVIOUS_TAG: str(replaced.version)})
+    log.info("champion_promoted", model=name, version=version,
+             replaced=replaced and replaced.version)  # fmt: skip
     return replaced
 
 
@@ -82,8 +78,7 @@ def roll_back(config: ProjectConfig, name: str) -> tuple[VersionInfo, VersionInf
         )
     mlflow_client = client(config)
     mlflow_client.set_registered_model_alias(name, CHAMPION, str(previous.version))
-    tag_version(config, name, current.version, {STAGE_TAG: ROLLED_BACK})
-    tag_version(config, name, previous.version, {STAGE_TAG: PRODUCTION})
+    tag_version(config, name, current.version, {ROLLED_BACK_TAG: "true"})
     before = previous.tags.get(PREVIOUS_TAG)
     if before and before not in (str(current.version), str(previous.version)):
         mlflow_client.set_registered_model_alias(name, PREVIOUS, before)

@@ -60,10 +60,11 @@ def test_reject_promote_rollback_are_audited_and_visible_in_mlflow(home, fast, s
     ]
     assert json.loads(rollbacks[0]["to_metrics"])["pr_auc"] > 0
 
-    # what `mlflow ui` shows: aliases and stage tags on the versions
-    stages = {v.version: (v.tags["finml.stage"], v.aliases) for v in versions(config, name)}
-    assert stages[1] == ("Production", ("champion",))
-    assert stages[2][0] == "Staging" and stages[3][0] == "RolledBack"
+    # what `mlflow ui` shows: aliases, and no MLflow-stage look-alike tags
+    listed = {v.version: v for v in versions(config, name)}
+    assert listed[1].aliases == ("champion",) and listed[2].aliases == ()
+    assert listed[3].tags["finml.rolled_back"] == "true"
+    assert not any("finml.stage" in v.tags for v in listed.values())
     mv = client(config).get_model_version(name, "3")
     assert mv.tags["finml.feature_table_version"] == "2" and mv.tags["finml.git_sha"]
     assert mv.tags["finml.data_window"].startswith("2026-01-05")
