@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 from finml.config_collectors import CollectorSettings
 from finml.config_file import DEFAULT_CONFIG_FILE, ConfigSearch, find_config_file, read_config_file
@@ -157,8 +157,9 @@ class ProjectConfig(_ComponentSections):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     source_file: Path | None = None
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
-    pipeline: dict[str, Any] = Field(default_factory=dict)
     collectors: CollectorSettings = Field(default_factory=CollectorSettings)
+    # the validated component settings (finml.settings_base.section_settings)
+    _section_settings: dict[tuple[str, int], tuple[Any, Any]] = PrivateAttr(default_factory=dict)
 
     @field_validator("catalog", "db_schema")
     @classmethod

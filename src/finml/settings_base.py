@@ -25,6 +25,7 @@ __all__ = [
     "describe",
     "loc_path",
     "problem_text",
+    "section_settings",
     "validate_model",
     "validate_section",
 ]
@@ -161,3 +162,26 @@ def _origin_of(field: str, origins: dict[str, str]) -> str:
     if head in origins and not origins[head].startswith("$"):
         return f"{origins[head]}{rest}"
     return field
+
+
+def section_settings(config: Any, name: str, model: type[_Model]) -> _Model:
+    """The ``name`` section of ``config`` as ``model``, validated once per section value.
+
+    A :class:`~finml.config.ProjectConfig` keeps what it validated (loading it validates
+    every component section), so components that ask again get the same instance; a new
+    section value (``model_copy(update=...)``) is validated anew. Any other object is
+    validated each time.
+
+    Raises:
+        ConfigError: naming the section and every unknown field or invalid value.
+    """
+    raw = getattr(config, name, None)
+    # keyed by the section value's identity (copies of a config share this dict)
+    kept: dict[tuple[str, int], tuple[Any, Any]] | None = getattr(config, "_section_settings", None)
+    hit = kept.get((name, id(raw))) if kept is not None else None
+    if hit is not None and hit[0] is raw and isinstance(hit[1], model):
+        return hit[1]  # type: ignore[no-any-return]
+    value = validate_section(model, raw, name)
+    if kept is not None:
+        kept[(name, id(raw))] = (raw, value)  # holds raw: its id is not reused
+    return value

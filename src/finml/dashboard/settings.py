@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from finml.settings_base import StrictModel, validate_section
+from finml.settings_base import StrictModel, section_settings
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -27,8 +27,7 @@ class DashboardSettings(StrictModel):
         Raises:
             ConfigError: the section has an unknown key or a bad value.
         """
-        section: Any = getattr(config, "dashboard", None)
-        return validate_section(cls, dict(section) if section else None, "dashboard")
+        return section_settings(config, "dashboard", cls)
 
     def site_dir(self, config: ProjectConfig) -> Path:
         return self.output_dir or config.home / "dashboard"

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from finml.settings_base import StrictModel, validate_section
+from finml.settings_base import StrictModel, section_settings, validate_section
 
 
 class FeatureSettings(StrictModel):
@@ -78,4 +78,4 @@ def feature_settings(config: Any) -> FeatureSettings:
     Raises:
         ConfigError: an unknown field or an invalid value, named.
     """
-    return FeatureSettings.from_section(getattr(config, "features", None))
+    return section_settings(config, "features", FeatureSettings)

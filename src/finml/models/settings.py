@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from finml.settings_base import StrictModel, validate_section
+from finml.settings_base import StrictModel, section_settings
 
 DEFAULT_CANDIDATES = ("lightgbm", "xgboost", "random_forest", "isolation_forest", "ensemble")
 METRICS = ("pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "brier")
@@ -132,4 +132,4 @@ class ModelSettings(StrictModel):
         Raises:
             ConfigError: the section has an unknown field or an invalid value.
         """
-        return validate_section(cls, getattr(config, "models", None), "models")
+        return section_settings(config, "models", cls)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from finml.settings_base import StrictModel, validate_model, validate_section
+from finml.settings_base import StrictModel, section_settings, validate_model
 from finml.vocabulary import DriftSeverity
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class MonitoringSettings(StrictModel):
         Raises:
             ConfigError: the section has an unknown or invalid field.
         """
-        return validate_section(cls, getattr(config, SECTION, None), SECTION)
+        return section_settings(config, SECTION, cls)
 
     @classmethod
     def from_dict(

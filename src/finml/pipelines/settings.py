@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from finml.settings_base import StrictModel, validate_section
+from finml.settings_base import StrictModel, section_settings, validate_section
 
 # Exchange tickers (AAPL, BRK.B), Finnhub's venue-qualified symbols (BINANCE:BTCUSDT,
 # OANDA:EUR_USD) and index-style names (^GSPC); case is kept as sent.
@@ -74,7 +74,7 @@ class QualitySettings(StrictModel):
 
     @classmethod
     def from_config(cls, config: Any) -> QualitySettings:
-        return cls.from_section(getattr(config, "quality", None))
+        return section_settings(config, "quality", cls)
 
     def sql_params(self) -> dict[str, str]:
         """The bounds as SQL literals, for the rule templates (:func:`expectations_for`)."""

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from finml.settings_base import StrictModel, validate_section
+from finml.settings_base import StrictModel, section_settings, validate_section
 
 
 class RegimeSettings(StrictModel):
@@ -57,4 +57,4 @@ def regime_settings(config: Any) -> RegimeSettings:
     Raises:
         ConfigError: an unknown field or an invalid value, named.
     """
-    return RegimeSettings.from_section(getattr(config, "regimes", None))
+    return section_settings(config, "regimes", RegimeSettings)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from finml.settings_base import StrictModel, validate_section
+from finml.settings_base import StrictModel, section_settings, validate_section
 
 SECTION = "serving"
 
@@ -88,4 +88,4 @@ class ServingSettings(StrictModel):
         Raises:
             ConfigError: an unknown field or an invalid value, named.
         """
-        return cls.from_section(getattr(config, SECTION, None))
+        return section_settings(config, SECTION, cls)
