@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from finml.bundle.models import Task
 
 TASK_VALUE_REF = re.compile(r"\{\{\s*tasks\.([A-Za-z0-9_-]+)\.values\.([A-Za-z0-9_.-]+)\s*\}\}")
 
 
-def dependency_problems(tasks: Iterable[Task]) -> list[tuple[str, str]]:
+class _Edge(Protocol):
+    @property
+    def task_key(self) -> str: ...
+
+
+class Node(Protocol):
+    """A task as the graph checks see it (a runner :class:`Task` or any job's ``TaskNode``)."""
+
+    @property
+    def task_key(self) -> str: ...
+
+    @property
+    def depends_on(self) -> Sequence[_Edge]: ...
+
+
+def dependency_problems(tasks: Iterable[Node]) -> list[tuple[str, str]]:
     """``(key path, message)`` for duplicate task keys, unknown dependencies and cycles."""
     tasks = list(tasks)
     problems: list[tuple[str, str]] = []
@@ -39,7 +55,7 @@ def dependency_problems(tasks: Iterable[Task]) -> list[tuple[str, str]]:
     return problems
 
 
-def find_cycle(tasks: Iterable[Task]) -> list[str] | None:
+def find_cycle(tasks: Iterable[Node]) -> list[str] | None:
     """One dependency cycle as ``[a, b, ..., a]``, or None (unknown keys are ignored)."""
     graph = {t.task_key: [d.task_key for d in t.depends_on] for t in tasks}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done

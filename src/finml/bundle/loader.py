@@ -1,7 +1,8 @@
 """Load a bundle: ``databricks.yml`` plus its ``include`` globs, each file validated.
 
-:func:`load_bundle` returns a :class:`Bundle` that remembers which file declared each job and
-pipeline (so every later message can name it) and the raw, unresolved YAML (so variables are
+Each file is checked against the Databricks bundle schema (:mod:`finml.bundle.schema`).
+:func:`load_bundle` returns a :class:`Bundle` that remembers which file declared each
+resource (so every later message can name it) and the raw, unresolved YAML (so variables are
 resolved per target by :mod:`finml.bundle.variables`). Problems are collected, not raised one
 at a time, so ``finml bundle validate`` can list all of them.
 """
@@ -15,19 +16,14 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from finml.bundle.models import (
-    BundleRoot,
-    Job,
-    Pipeline,
-    ResourceFile,
-    Resources,
-    Target,
-    Variable,
-)
+from finml.bundle.models import Job, Pipeline
+from finml.bundle.schema import Target, Variable, Workspace, schema_problems
 from finml.errors import JobError
 from finml.settings_base import loc_path, problem_text
 
 BUNDLE_FILE = "databricks.yml"
+RUNNER_UNKNOWN = "unknown field (valid in the bundle schema, but not run by FinML's local runner)"
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -44,17 +40,24 @@ class Problem:
 
 @dataclass
 class Bundle:
-    """A loaded bundle. ``jobs``/``pipelines`` hold raw (unresolved) mappings by key."""
+    """A loaded bundle. ``resources[kind][key]`` holds each raw (unresolved) mapping."""
 
     root: Path
-    root_model: BundleRoot | None
     raw_root: dict[str, Any]
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workspace: Workspace | None = None
+    resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     variables: dict[str, Variable] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)  # "jobs.<key>" -> file
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        return self.resources.setdefault("jobs", {})
+
+    @property
+    def pipelines(self) -> dict[str, dict[str, Any]]:
+        return self.resources.setdefault("pipelines", {})
 
     @property
     def name(self) -> str:
@@ -72,21 +75,21 @@ class Bundle:
 
 
 def load_bundle(root: str | Path = ".") -> Bundle:
-    """Read ``<root>/databricks.yml`` and every included resource file.
+    """Read ``<root>/databricks.yml`` and every included file.
 
     Returns a :class:`Bundle`; its ``problems`` list YAML and schema errors (unknown fields,
-    wrong types, duplicate resource keys). Raises nothing for bad content.
+    wrong types, missing required fields, duplicate resource keys). Raises nothing for bad
+    content.
     """
     root = Path(root).resolve()
     main = root / BUNDLE_FILE
     raw, problems = _read_yaml(main, root)
-    bundle = Bundle(root=root, root_model=None, raw_root=raw, problems=problems)
-    if raw:
-        bundle.root_model = _validate(BundleRoot, raw, BUNDLE_FILE, bundle.problems)
+    bundle = Bundle(root=root, raw_root=raw, problems=problems)
     # Sections are also read one by one, so one bad key does not hide the rest of the bundle.
-    bundle.variables.update(_entries(Variable, raw.get("variables")))
+    if raw.get("workspace") is not None:
+        bundle.workspace = _entry(Workspace, raw["workspace"])
     bundle.targets.update(_entries(Target, raw.get("targets")))
-    _collect(bundle, raw, main)
+    _add_file(bundle, raw, main, checked=not problems, root=True)
     for pattern in raw.get("include", []) or []:
         files = sorted(root.glob(pattern))
         if not files:
@@ -96,21 +99,33 @@ def load_bundle(root: str | Path = ".") -> Bundle:
         for file in files:
             data, file_problems = _read_yaml(file, root)
             bundle.problems.extend(file_problems)
-            model = _validate(ResourceFile, data, bundle.rel(file), bundle.problems)
-            if model is not None:
-                bundle.variables.update(model.variables)
-            _collect(bundle, data, file)
+            _add_file(bundle, data, file, checked=not file_problems)
     return bundle
 
 
-def _entries(model: type[BaseModel], section: Any) -> dict[str, Any]:
-    out = {}
-    for key, value in (section or {}).items() if isinstance(section, dict) else ():
-        try:
-            out[key] = model.model_validate(value if value is not None else {})
-        except ValidationError:
-            continue  # reported by the whole-file validation
-    return out
+def _add_file(
+    bundle: Bundle, data: dict[str, Any], file: Path, *, checked: bool, root: bool = False
+) -> None:
+    """Add one file's variables and resources; ``checked``: its schema problems too (not
+    for a file that is missing or no YAML mapping, already reported)."""
+    if checked:
+        found = schema_problems(data, root=root)
+        bundle.problems.extend(Problem(bundle.rel(file), key, msg) for key, msg in found)
+    bundle.variables.update(_entries(Variable, data.get("variables")))
+    _collect(bundle, data, file)
+
+
+def _entries(model: type[_Model], section: Any) -> dict[str, _Model]:
+    items = section.items() if isinstance(section, dict) else ()
+    parsed = {key: _entry(model, value) for key, value in items}
+    return {key: value for key, value in parsed.items() if value is not None}
+
+
+def _entry(model: type[_Model], value: Any) -> _Model | None:
+    try:
+        return model.model_validate(value if value is not None else {})
+    except ValidationError:
+        return None  # reported by the schema validation of the whole file
 
 
 def _read_yaml(file: Path, root: Path) -> tuple[dict[str, Any], list[Problem]]:
@@ -126,33 +141,13 @@ def _read_yaml(file: Path, root: Path) -> tuple[dict[str, Any], list[Problem]]:
     return data, []
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _validate(
-    model: type[_Model], data: dict[str, Any], file: str, problems: list[Problem]
-) -> _Model | None:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_problems(exc, file))
-        return None
-
-
-def _problems(exc: ValidationError, file: str) -> list[Problem]:
-    unknown = "unknown field (not in the Databricks bundle schema FinML accepts)"
-    return [
-        Problem(file, loc_path(err["loc"]) or "<root>", problem_text(err, unknown=unknown))
-        for err in exc.errors()
-    ]
-
-
 def _collect(bundle: Bundle, data: dict[str, Any], file: Path) -> None:
     resources = data.get("resources") or {}
     if not isinstance(resources, dict):
         return
-    for kind, store in (("jobs", bundle.jobs), ("pipelines", bundle.pipelines)):
-        for key, spec in (resources.get(kind) or {}).items():
+    for kind, entries in resources.items():
+        store = bundle.resources.setdefault(kind, {})
+        for key, spec in entries.items() if isinstance(entries, dict) else ():
             if key in store:
                 first = bundle.rel(bundle.source_of(kind, key))
                 bundle.problems.append(
@@ -168,23 +163,32 @@ def _collect(bundle: Bundle, data: dict[str, Any], file: Path) -> None:
 
 
 def parse_job(bundle: Bundle, key: str, resolved: dict[str, Any]) -> Job:
-    """Validate one resolved job mapping.
+    """Validate one resolved job mapping against what the local runner executes.
 
     Raises:
         JobError: the mapping does not fit :class:`Job`; the message names file and keys.
     """
-    return _resources(bundle, "jobs", key, resolved).jobs[key]
+    return _parse(Job, bundle, "jobs", key, resolved)
 
 
 def parse_pipeline(bundle: Bundle, key: str, resolved: dict[str, Any]) -> Pipeline:
     """Validate one resolved pipeline mapping (raises :class:`JobError` like parse_job)."""
-    return _resources(bundle, "pipelines", key, resolved).pipelines[key]
+    return _parse(Pipeline, bundle, "pipelines", key, resolved)
 
 
-def _resources(bundle: Bundle, kind: str, key: str, resolved: dict[str, Any]) -> Resources:
+def _parse(
+    model: type[_Model], bundle: Bundle, kind: str, key: str, resolved: dict[str, Any]
+) -> _Model:
     file = bundle.rel(bundle.source_of(kind, key))
-    problems: list[Problem] = []
-    model = _validate(ResourceFile, {"resources": {kind: {key: resolved}}}, file, problems)
-    if model is None:
-        raise JobError("; ".join(str(p) for p in problems))
-    return model.resources
+    try:
+        return model.model_validate(resolved)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                file,
+                loc_path(("resources", kind, key, *err["loc"])),
+                problem_text(err, unknown=RUNNER_UNKNOWN),
+            )
+            for err in exc.errors()
+        ]
+        raise JobError("; ".join(str(p) for p in problems)) from None

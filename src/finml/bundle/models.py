@@ -1,15 +1,20 @@
-"""Typed models of the Databricks Asset Bundle subset FinML uses (pydantic v2, strict).
+"""Typed models of what FinML's local runner executes and reads (pydantic v2).
 
-Every model forbids unknown fields, so a misspelt key (``max_retry``) is an error naming the
-file and key path instead of a setting Databricks would silently ignore. Free-form blocks
-Databricks owns in full (clusters, notifications, permissions) are plain mappings.
+These are not the bundle's schema: ``finml bundle validate`` checks every file against the
+Databricks bundle schema (:mod:`finml.bundle.schema`: FinML's models of the top level and
+targets, the ``databricks-bundles`` resources). The job, task and pipeline models forbid
+unknown fields, so a job the runner cannot execute (a ``notebook_task``, say) fails
+:func:`finml.bundle.loader.parse_job` naming file and key instead of running half of it.
+:class:`JobGraph` is a view: it reads any job's task graph and ignores every other key (the
+schema has judged them). Free-form blocks Databricks owns in full (clusters, notifications,
+permissions) are plain mappings.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from finml.settings_base import StrictModel
 
@@ -177,72 +182,21 @@ class Pipeline(StrictModel):
     model_config = ConfigDict(populate_by_name=True)  # added to StrictModel's
 
 
-class Resources(StrictModel):
-    jobs: dict[str, Job] = Field(default_factory=dict)
-    pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+class _View(BaseModel):
+    """The part of a schema-validated block FinML reads; other keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Variable(StrictModel):
-    description: str | None = None
-    default: Any = None
-    type: Literal["complex"] | None = None
-    lookup: dict[str, str] | None = None
+class TaskNode(_View):
+    task_key: str
+    depends_on: list[Dependency] = Field(default_factory=list)
 
 
-class Workspace(StrictModel):
-    host: str | None = None
-    profile: str | None = None
-    root_path: str | None = None
-    file_path: str | None = None
-    artifact_path: str | None = None
+class JobGraph(_View):
+    """Any job's task graph, whatever its task types (for the dependency checks)."""
 
-
-class Artifact(StrictModel):
-    type: Literal["whl", "jar"] = "whl"
-    build: str | None = None
-    path: str = "."
-    files: list[dict[str, str]] = Field(default_factory=list)
-
-
-class BundleInfo(StrictModel):
-    name: str
-    databricks_cli_version: str | None = None
-    uuid: str | None = None
-
-
-class Target(StrictModel):
-    mode: Literal["development", "production"] | None = None
-    default: bool = False
-    workspace: Workspace | None = None
-    variables: dict[str, Any] = Field(default_factory=dict)
-    resources: dict[str, Any] | None = None
-    artifacts: dict[str, Any] | None = None
-    presets: dict[str, Any] | None = None
-    run_as: dict[str, str] | None = None
-    permissions: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class BundleRoot(StrictModel):
-    """``databricks.yml``."""
-
-    bundle: BundleInfo
-    include: list[str] = Field(default_factory=list)
-    artifacts: dict[str, Artifact] = Field(default_factory=dict)
-    variables: dict[str, Variable] = Field(default_factory=dict)
-    workspace: Workspace | None = None
-    targets: dict[str, Target] = Field(default_factory=dict)
-    resources: Resources = Field(default_factory=Resources)
-    sync: dict[str, Any] | None = None
-    permissions: list[dict[str, Any]] = Field(default_factory=list)
-    run_as: dict[str, str] | None = None
-    presets: dict[str, Any] | None = None
-
-
-class ResourceFile(StrictModel):
-    """A file under ``resources/``: only ``resources`` (and optionally ``variables``)."""
-
-    resources: Resources = Field(default_factory=Resources)
-    variables: dict[str, Variable] = Field(default_factory=dict)
+    tasks: list[TaskNode] = Field(default_factory=list)
 
 
 Task.model_rebuild()

@@ -1,13 +1,18 @@
 """``finml bundle validate``: schema, references and cycles, every message naming file and key.
 
-Checks, beyond the typed models of :mod:`finml.bundle.models`:
+Every file is validated against the Databricks bundle schema (every resource and task type,
+by :mod:`finml.bundle.schema`, which explains how). FinML's own checks, beyond the schema:
 
 * every target resolves (declared variables only, every variable has a value);
 * ``${var.*}`` / ``${bundle.*}`` / ``${resources.*}`` references exist;
 * ``spark_python_task.python_file`` and pipeline library files exist (relative to the YAML
   file that names them, as the Databricks CLI resolves them);
 * ``depends_on`` keys exist, are unique and form no cycle; ``environment_key`` is declared;
+* each task has exactly one ``*_task`` block (the schema allows none or several);
 * ``{{tasks.<t>.values.<k>}}`` names an upstream task; schedules resolve to PAUSED/UNPAUSED.
+
+The checks that need a task's script, schedule or environment run on the jobs FinML's local
+runner can execute (:class:`finml.bundle.models.Job`); the graph checks run on every job.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from finml.bundle.cron import QuartzCron
 from finml.bundle.dag import TASK_VALUE_REF, dependency_problems, upstream
 from finml.bundle.loader import Bundle, Problem, load_bundle
-from finml.bundle.models import Job, Pipeline, Task
+from finml.bundle.models import Job, JobGraph, Pipeline, Task
 from finml.bundle.variables import Context, build_context, resolve
 from finml.errors import JobError, ScheduleError
 
@@ -39,15 +44,18 @@ def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
             problems.append(Problem("databricks.yml", f"targets.{target}", str(exc)))
     problems += _catalog_problems(bundle, contexts)
     context = contexts.get("local") or next(iter(contexts.values()), None)
+    for kind, entries in bundle.resources.items():
+        for key, raw in entries.items():
+            file = bundle.source_of(kind, key)
+            problems += _reference_problems(bundle, raw, file, f"resources.{kind}.{key}")
     for key, raw in bundle.jobs.items():
-        file = bundle.source_of("jobs", key)
-        problems += _reference_problems(bundle, raw, file, f"resources.jobs.{key}")
+        problems += _graph_problems(bundle, key, raw)
         job = _model(Job, raw)
         if job is not None and context is not None:
-            problems += _job_problems(bundle, key, job, raw, file, context)
+            file = bundle.source_of("jobs", key)
+            problems += _job_problems(bundle, key, job, file, context)
     for key, raw in bundle.pipelines.items():
         file = bundle.source_of("pipelines", key)
-        problems += _reference_problems(bundle, raw, file, f"resources.pipelines.{key}")
         pipeline = _model(Pipeline, raw)
         if pipeline is not None and context is not None:
             problems += _pipeline_problems(bundle, key, pipeline, file, context)
@@ -92,7 +100,36 @@ def _model(model: type[_Model], raw: Any) -> _Model | None:
     try:
         return model.model_validate(raw)
     except ValidationError:
-        return None  # already reported with its key path by the loader
+        return None  # the schema reported it, or a job only Databricks runs (notebook_task)
+
+
+def _graph_problems(bundle: Bundle, key: str, raw: Any) -> list[Problem]:
+    """Task kinds, dependencies and cycles of any job, whatever its task types."""
+    name, base = bundle.rel(bundle.source_of("jobs", key)), f"resources.jobs.{key}"
+    tasks = raw.get("tasks") if isinstance(raw, dict) else None
+    found = [
+        (f"tasks[{i}]{path}", msg)
+        for i, task in enumerate(tasks if isinstance(tasks, list) else [])
+        for path, msg in _kind_problems(task)
+    ]
+    graph = _model(JobGraph, raw)
+    found += dependency_problems(graph.tasks) if graph is not None else []
+    return [Problem(name, f"{base}.{path}", msg) for path, msg in found]
+
+
+def _kind_problems(task: Any) -> list[tuple[str, str]]:
+    if not isinstance(task, dict):
+        return []  # reported by the schema
+    kinds = [k for k in task if k.endswith("_task")]
+    out = []
+    if len(kinds) != 1:
+        out.append(
+            ("", f"expected exactly one of the task types (a *_task), got {kinds or 'none'}")
+        )
+    inner = task.get("for_each_task")
+    if isinstance(inner, dict):
+        out += [(f".for_each_task.task{p}", m) for p, m in _kind_problems(inner.get("task"))]
+    return out
 
 
 def _reference_problems(bundle: Bundle, raw: Any, file: Path, where: str) -> list[Problem]:
@@ -111,10 +148,12 @@ def _reference_problems(bundle: Bundle, raw: Any, file: Path, where: str) -> lis
 
 
 def _resource_ref_exists(bundle: Bundle, name: str) -> bool:
+    """``resources.<kind>.<key>.<field>`` names a resource of the bundle (any field: the CLI
+    resolves a configured one or a deploy-time one such as ``id``)."""
     parts = name.split(".")
-    if len(parts) != 4 or parts[0] != "resources" or parts[3] != "id":
+    if len(parts) < 4 or parts[0] != "resources":
         return False
-    return parts[2] in {"jobs": bundle.jobs, "pipelines": bundle.pipelines}.get(parts[1], {})
+    return parts[2] in bundle.resources.get(parts[1], {})
 
 
 def _walk_refs(node: Any, where: str) -> list[tuple[str, str]]:
@@ -130,10 +169,10 @@ def _walk_refs(node: Any, where: str) -> list[tuple[str, str]]:
 
 
 def _job_problems(
-    bundle: Bundle, key: str, job: Job, raw: dict[str, Any], file: Path, context: Context
+    bundle: Bundle, key: str, job: Job, file: Path, context: Context
 ) -> list[Problem]:
     name, base = bundle.rel(file), f"resources.jobs.{key}"
-    out = [Problem(name, f"{base}.{path}", msg) for path, msg in dependency_problems(job.tasks)]
+    out: list[Problem] = []
     envs = {e.environment_key for e in job.environments}
     for i, task in enumerate(job.tasks):
         where = f"{base}.tasks[{i}]"

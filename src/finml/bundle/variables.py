@@ -74,8 +74,7 @@ def build_context(bundle: Bundle, target: str, overrides: dict[str, str] | None 
         )
     spec = targets[target]
     git = git_info(bundle.root)
-    model = bundle.root_model
-    workspace = spec.workspace or (model.workspace if model else None)
+    workspace = spec.workspace or bundle.workspace
     local = target == "local" or workspace is None or workspace.root_path is None
     root_path = str(bundle.root) if local else str(workspace.root_path)  # type: ignore[union-attr]
     values = {

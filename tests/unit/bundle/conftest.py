@@ -37,6 +37,7 @@ def job_yml() -> dict:
                     "name": "tiny-${bundle.target}",
                     "schedule": {
                         "quartz_cron_expression": "0 0/30 * * * ?",
+                        "timezone_id": "UTC",  # required by the Databricks schema
                         "pause_status": "${var.pause_status}",
                     },
                     "tasks": [

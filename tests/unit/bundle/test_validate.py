@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from finml.bundle import validate_bundle
+from finml.bundle.resource_schema import REQUIRED, UNKNOWN_FIELD
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -37,8 +38,7 @@ def test_an_unknown_field_is_rejected_naming_file_and_key(make_bundle) -> None:
 
     found = messages(make_bundle(edit))
     assert found == [
-        "resources/tiny.yml: resources.jobs.tiny_job.tasks[1].max_retry: unknown field "
-        "(not in the Databricks bundle schema FinML accepts)"
+        f"resources/tiny.yml: resources.jobs.tiny_job.tasks[1].max_retry: {UNKNOWN_FIELD}"
     ]
 
 
@@ -172,4 +172,132 @@ def test_a_target_catalog_other_than_its_environments_is_named(tmp_path: Path) -
     assert problems == [
         "databricks.yml: targets.acc.variables.catalog: expected finml_acc "
         "(environments.acc.catalog of project_config.yml), got other"
+    ]
+
+
+def add_every_resource_type(root: dict, job: dict) -> None:
+    """A notebook job and the resource types the old hand-written models rejected."""
+    resources = job["resources"]
+    resources["jobs"]["notebook_job"] = {
+        "name": "nb",
+        "tasks": [
+            {"task_key": "a", "notebook_task": {"notebook_path": "../nb.ipynb"}},
+            {
+                "task_key": "b",
+                "depends_on": [{"task_key": "a"}],
+                "notebook_task": {"notebook_path": "../nb.ipynb"},
+            },
+        ],
+    }
+    resources["schemas"] = {"markets": {"name": "markets", "catalog_name": "${var.catalog}"}}
+    resources["volumes"] = {
+        "landing": {
+            "name": "landing",
+            "catalog_name": "${var.catalog}",
+            "schema_name": "${resources.schemas.markets.name}",
+        }
+    }
+    resources["registered_models"] = {
+        "risk": {"name": "risk", "catalog_name": "${var.catalog}", "schema_name": "markets"}
+    }
+    resources["experiments"] = {"risk": {"name": "/Shared/risk"}}
+
+
+def test_notebook_tasks_and_every_resource_type_validate_clean(make_bundle) -> None:
+    assert messages(make_bundle(add_every_resource_type)) == []
+
+
+def test_an_unknown_key_under_a_volume_names_file_and_key_path(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        add_every_resource_type(root, job)
+        job["resources"]["volumes"]["landing"]["volume_kind"] = "MANAGED"
+
+    assert messages(make_bundle(edit)) == [
+        f"resources/tiny.yml: resources.volumes.landing.volume_kind: {UNKNOWN_FIELD}"
+    ]
+
+
+def test_a_broken_depends_on_in_a_notebook_job_is_named(make_bundle) -> None:
+    """The graph checks run on every job, not only those FinML's runner executes."""
+
+    def edit(root: dict, job: dict) -> None:
+        add_every_resource_type(root, job)
+        job["resources"]["jobs"]["notebook_job"]["tasks"][1]["depends_on"] = [{"task_key": "z"}]
+
+    assert messages(make_bundle(edit)) == [
+        "resources/tiny.yml: resources.jobs.notebook_job.tasks[1].depends_on[0].task_key: "
+        "expected one of ['a', 'b'], got 'z'"
+    ]
+
+
+def test_a_reference_to_an_undeclared_resource_is_named(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        add_every_resource_type(root, job)
+        job["resources"]["volumes"]["landing"]["schema_name"] = "${resources.schemas.nope.name}"
+
+    assert messages(make_bundle(edit)) == [
+        "resources/tiny.yml: resources.volumes.landing.schema_name: expected a defined "
+        "reference, got ${resources.schemas.nope.name}"
+    ]
+
+
+def test_a_missing_databricks_yml_is_named(tmp_path: Path) -> None:
+    assert messages(tmp_path) == [
+        "databricks.yml: <file>: expected an existing YAML file, got none"
+    ]
+
+
+def test_an_unknown_key_deep_in_a_notebook_task_names_file_and_key_path(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        add_every_resource_type(root, job)
+        task = job["resources"]["jobs"]["notebook_job"]["tasks"][0]
+        task["notebook_task"]["base_parameter"] = {"day": "1"}  # base_parameters
+
+    assert messages(make_bundle(edit)) == [
+        "resources/tiny.yml: resources.jobs.notebook_job.tasks[0].notebook_task."
+        f"base_parameter: {UNKNOWN_FIELD}"
+    ]
+
+
+def test_a_bad_run_if_names_file_key_path_and_the_allowed_values(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        job["resources"]["jobs"]["tiny_job"]["tasks"][1]["run_if"] = "SOMETIMES"
+
+    [found] = messages(make_bundle(edit))
+    assert found.startswith(
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[1].run_if: expected one of ["
+    )
+    assert "'ALL_DONE'" in found and found.endswith("or a ${...} reference, got 'SOMETIMES'")
+
+
+def test_a_wrong_type_and_a_missing_required_field_are_named(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        add_every_resource_type(root, job)
+        job["resources"]["jobs"]["tiny_job"]["tasks"][1]["max_retries"] = "twice"
+        del job["resources"]["volumes"]["landing"]["catalog_name"]
+
+    assert messages(make_bundle(edit)) == [
+        "resources/tiny.yml: resources.jobs.tiny_job.tasks[1].max_retries: expected an "
+        "integer or a ${...} reference, got 'twice'",
+        f"resources/tiny.yml: resources.volumes.landing.catalog_name: {REQUIRED}",
+    ]
+
+
+def test_an_unknown_resource_kind_names_file_and_key_path(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        job["resources"]["notebooks"] = {"daily": {"path": "../nb.ipynb"}}
+
+    [found] = messages(make_bundle(edit))
+    assert found.startswith("resources/tiny.yml: resources.notebooks: expected a resource kind (")
+    assert found.endswith("got 'notebooks'")
+
+
+def test_a_target_override_of_a_resource_is_checked_in_databricks_yml(make_bundle) -> None:
+    def edit(root: dict, job: dict) -> None:
+        add_every_resource_type(root, job)
+        volumes = {"landing": {"comment": "prd", "volume_typ": "MANAGED"}}
+        root["targets"]["prd"]["resources"] = {"volumes": volumes}
+
+    assert messages(make_bundle(edit)) == [
+        f"databricks.yml: targets.prd.resources.volumes.landing.volume_typ: {UNKNOWN_FIELD}"
     ]
