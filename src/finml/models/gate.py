@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-from finml.models.metrics import RankedScores
+from finml.models.metrics import MetricSettings, RankedScores, ranking_metric
 from finml.vocabulary import GateDecision
 
 if TYPE_CHECKING:
@@ -79,26 +79,52 @@ class Decision:
 
 
 def bootstrap_improvement(
-    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, *, resamples: int, seed: int
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    *,
+    resamples: int,
+    seed: int,
+    metric: str = "pr_auc",
+    metric_settings: MetricSettings | None = None,
 ) -> np.ndarray:
-    """PR-AUC(challenger) - PR-AUC(champion) on ``resamples`` paired bootstrap resamples."""
+    """``metric``(challenger) - ``metric``(champion) on ``resamples`` paired bootstrap
+    resamples (PR-AUC by resample weights on one ranking; the others on resampled rows)."""
     rng = np.random.default_rng(seed)
-    ranked_a, ranked_b = RankedScores(y, challenger), RankedScores(y, champion)
     n = len(y)
     deltas = np.empty(resamples)
-    for i in range(resamples):
-        counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        deltas[i] = ranked_a.average_precision(counts) - ranked_b.average_precision(counts)
+    if metric == "pr_auc":
+        ranked_a, ranked_b = RankedScores(y, challenger), RankedScores(y, champion)
+        for i in range(resamples):
+            counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+            deltas[i] = ranked_a.average_precision(counts) - ranked_b.average_precision(counts)
+    else:
+        settings = metric_settings or MetricSettings()
+        for i in range(resamples):
+            rows = rng.integers(0, n, n)
+            deltas[i] = ranking_metric(metric, y[rows], challenger[rows], settings) - (
+                ranking_metric(metric, y[rows], champion[rows], settings)
+            )
     return deltas[np.isfinite(deltas)]
 
 
 class ChampionChallenger:
-    """The promotion gate (primary metric: PR-AUC)."""
+    """The promotion gate on ``metric`` (the tournament's ``primary_metric``; PR-AUC by
+    default)."""
 
-    metric = "pr_auc"
-
-    def __init__(self, settings: GateSettings) -> None:
+    def __init__(
+        self,
+        settings: GateSettings,
+        metric: str = "pr_auc",
+        metric_settings: MetricSettings | None = None,
+    ) -> None:
         self.settings = settings
+        self.metric = metric
+        self.metric_settings = metric_settings or MetricSettings()
+
+    def value(self, y: np.ndarray, scores: np.ndarray) -> float:
+        """``metric`` of ``scores`` against ``y``."""
+        return ranking_metric(self.metric, y, scores, self.metric_settings)
 
     def decide(
         self,
@@ -114,7 +140,7 @@ class ChampionChallenger:
         """PROMOTE or REJECT ``challenger_version`` (scores on the holdout rows ``y``)."""
         s = self.settings
         y = np.asarray(y, dtype=np.int64)
-        challenger_metric = RankedScores(y, challenger_scores).average_precision()
+        challenger_metric = self.value(y, np.asarray(challenger_scores, dtype=np.float64))
         common: _DecisionCommon = {
             "event_id": str(uuid.uuid4()),
             "decided_at": datetime.now(UTC),
@@ -157,10 +183,13 @@ class ChampionChallenger:
         reaches ``min_improvement`` and nothing else (``reasons``) rejects the challenger."""
         s = self.settings
         challenger_metric = common["challenger_metric"]
-        champion_metric = RankedScores(y, champion_scores).average_precision()
+        challenger_scores = np.asarray(challenger_scores, dtype=np.float64)
+        champion_scores = np.asarray(champion_scores, dtype=np.float64)
+        champion_metric = self.value(y, champion_scores)
         deltas = bootstrap_improvement(
-            y, challenger_scores, champion_scores, resamples=s.bootstrap, seed=s.seed
-        )
+            y, challenger_scores, champion_scores, resamples=s.bootstrap, seed=s.seed,
+            metric=self.metric, metric_settings=self.metric_settings,
+        )  # fmt: skip
         tail = (1 - s.confidence) / 2 * 100
         low, high = (float(v) for v in np.percentile(deltas, [tail, 100 - tail]))
         improvement = challenger_metric - champion_metric

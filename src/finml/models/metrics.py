@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from finml.models.settings import RANKING_METRICS
+
 HIGHER_IS_BETTER = {"pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr"}
 
 
@@ -89,6 +91,26 @@ def expected_calibration_error(y: np.ndarray, scores: np.ndarray, bins: int = 10
 class MetricSettings:
     k: int = 100
     max_fpr: float = 0.01
+
+
+def ranking_metric(
+    metric: str, y: np.ndarray, scores: np.ndarray, settings: MetricSettings
+) -> float:
+    """One of :data:`RANKING_METRICS` (a function of the scores' order alone, so two
+    models compare without their thresholds); NaN when ``y`` has one class."""
+    from sklearn.metrics import roc_auc_score
+
+    if not 0 < y.sum() < len(y):
+        return float("nan")
+    if metric == "pr_auc":
+        return RankedScores(y, scores).average_precision()
+    if metric == "roc_auc":
+        return float(roc_auc_score(y, scores))
+    if metric == "precision_at_k":
+        return precision_at_k(y, scores, settings.k)
+    if metric == "recall_at_fpr":
+        return recall_at_fpr(y, scores, settings.max_fpr)
+    raise ValueError(f"expected a ranking metric from {RANKING_METRICS}, got {metric!r}")
 
 
 def evaluate(

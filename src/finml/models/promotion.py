@@ -29,6 +29,7 @@ from finml.models.lifecycle import (
     promote_tagged,
     version_info,
 )
+from finml.models.metrics import MetricSettings
 from finml.registry import CHAMPION, by_alias, configure, model_uri
 from finml.registry.stages import roll_back, tag_version
 from finml.vocabulary import GateDecision
@@ -90,7 +91,8 @@ def gate(
     challenger_scores = validation.scores
     if challenger_scores is None:
         challenger_scores = score_version(name, version, holdout)
-    decision = ChampionChallenger(settings.gate).decide(
+    metrics = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
+    decision = ChampionChallenger(settings.gate, settings.primary_metric, metrics).decide(
         holdout.y,
         challenger_scores,
         champion_scores,

@@ -14,6 +14,9 @@ from finml.settings_base import StrictModel, section_settings
 
 DEFAULT_CANDIDATES = ("lightgbm", "xgboost", "random_forest", "isolation_forest", "ensemble")
 METRICS = ("pr_auc", "roc_auc", "f1", "precision_at_k", "recall_at_fpr", "brier")
+# what ``primary_metric`` may be: it ranks the tournament and the gate compares champion and
+# challenger on it, by their scores' order alone (F1 would need each model's threshold)
+RANKING_METRICS = ("pr_auc", "roc_auc", "precision_at_k", "recall_at_fpr")
 
 
 class TuningSettings(StrictModel):
@@ -119,9 +122,10 @@ class ModelSettings(StrictModel):
     @field_validator("primary_metric")
     @classmethod
     def _metric(cls, value: str) -> str:
-        if value not in METRICS or value == "brier":
+        if value not in RANKING_METRICS:
             raise ValueError(
-                f"expected a higher-is-better metric from {METRICS[:-1]}, got {value!r}"
+                f"expected a ranking metric (the tournament and the gate compare on it) "
+                f"from {RANKING_METRICS}, got {value!r}"
             )
         return value
 

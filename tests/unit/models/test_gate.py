@@ -76,3 +76,40 @@ def test_settings_reject_impossible_values_naming_the_field() -> None:
     with pytest.raises(ConfigError, match=r"models\.gate\.confidence.*got 1\.5") as info:
         ModelSettings.from_config(Config())
     assert "models.folds" in str(info.value)
+
+
+def two_kinds_of_model(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, a top-heavy model (half the anomalies ranked first, the rest random:
+    the better PR-AUC) and a broad one (every anomaly shifted up: the better ROC-AUC)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(ROWS) < 0.05).astype(int)
+    top = y.astype(bool) & (rng.random(ROWS) < 0.5)
+    top_heavy = rng.random(ROWS)
+    top_heavy[top] = 2 + rng.random(top.sum())
+    return y, top_heavy, rng.normal(size=ROWS) + 1.6 * y
+
+
+@pytest.mark.parametrize(
+    ("metric", "winner"), [("pr_auc", "top_heavy"), ("roc_auc", "broad")]
+)  # fmt: skip
+def test_the_gate_compares_on_the_primary_metric(metric: str, winner: str) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    y, top_heavy, broad = two_kinds_of_model(21)
+    models = {"top_heavy": top_heavy, "broad": broad}
+    loser = next(name for name in models if name != winner)
+    on = ChampionChallenger(GateSettings(bootstrap=200), metric)
+    kwargs = {"model_name": "m", "challenger_version": 2, "champion_version": 1}
+    promoted = on.decide(y, models[winner], models[loser], **kwargs)
+    assert promoted.decision == GateDecision.PROMOTE and promoted.metric == metric
+    assert promoted.reasons[0].startswith(metric)
+    rejected = on.decide(y, models[loser], models[winner], **kwargs)
+    assert rejected.decision == GateDecision.REJECT
+    if metric == "roc_auc":
+        assert promoted.challenger_metric == pytest.approx(roc_auc_score(y, broad))
+
+
+def test_primary_metric_must_be_one_the_gate_can_compare() -> None:
+    assert ModelSettings(primary_metric="recall_at_fpr").primary_metric == "recall_at_fpr"
+    with pytest.raises(ConfigError, match="expected a ranking metric"):
+        ModelSettings.from_config(type("C", (), {"models": {"primary_metric": "f1"}})())
