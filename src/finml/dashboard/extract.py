@@ -262,3 +262,27 @@ def floats(values: list[Any]) -> list[float | None]:
         s = scalar(v)
         out.append(float(s) if isinstance(s, int | float) and not isinstance(s, bool) else None)
     return out
+
+
+# ---- what a section shows -------------------------------------------------------------
+
+
+def coverage(name: str, frame: pd.DataFrame | None, times: Any = None, what: str = "rows") -> str:
+    """One line saying what a section shows of table ``name``: its rows and the UTC span of
+    ``times`` (a column name of ``frame`` or a Series), e.g.
+    ``alerts: 4 rows, 2026-03-01 10:00 → 2026-03-02 04:00 UTC``."""
+    if frame is None:
+        return f"{name}: table does not exist"
+    if not len(frame):
+        return f"{name}: no rows"
+    text = f"{name}: {len(frame):,} {what}"
+    if times is not None:
+        stamps = pd.to_datetime(frame[times] if isinstance(times, str) else times, utc=True)
+        stamps = stamps.dropna()
+        if len(stamps):
+            text += f", {_minute(stamps.min())} → {_minute(stamps.max())} UTC"
+    return text
+
+
+def _minute(at: pd.Timestamp) -> str:
+    return at.strftime("%Y-%m-%d") if at == at.normalize() else at.strftime("%Y-%m-%d %H:%M")

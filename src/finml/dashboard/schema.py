@@ -44,19 +44,24 @@ class Kpi(StrictModel):
     value: Scalar
     unit: str | None = None
     status: Status = "info"
+    detail: list[str] = Field(default_factory=list)  # why this status (e.g. failed checks)
 
 
 class Series(StrictModel):
-    """One trace of a line/bar/step chart; ``x`` and ``y`` have the same length."""
+    """One trace of a line/bar/step chart; ``x``, ``y`` and ``text`` (hover text, e.g. a
+    decision's reason) have the same length."""
 
     name: str
     x: list[Scalar]
     y: list[float | None]
+    text: list[str | None] | None = None
 
     @model_validator(mode="after")
     def _same_length(self) -> Series:
         if len(self.x) != len(self.y):
             raise ValueError(f"series {self.name}: expected len(x) == len(y), got {len(self.x)}")
+        if self.text is not None and len(self.text) != len(self.x):
+            raise ValueError(f"series {self.name}: expected len(text) == len(x)")
         return self
 
 
@@ -72,7 +77,12 @@ class Event(StrictModel):
 class Chart(StrictModel):
     """A chart; ``heatmap`` uses ``z`` (rows of ``y_labels`` by columns of ``x_labels``), the
     other kinds use ``series``. ``y_labels`` on a ``step`` chart names integer levels;
-    ``events`` (not on heatmaps) are marked as vertical lines."""
+    ``events`` (not on heatmaps) are marked as vertical lines.
+
+    Axes: ``x_axis`` "day" is a date axis ticked per day (bars one day wide), "category"
+    labels each x as given; ``y_range`` pins the value axis (``[0, 1]`` for probabilities);
+    ``value_scale`` "log" for counts spanning decades; ``horizontal`` bars put the values
+    on the x axis and the labels on the y axis."""
 
     id: str = Field(pattern=_ID)
     title: str
@@ -84,6 +94,10 @@ class Chart(StrictModel):
     x_title: str | None = None
     y_title: str | None = None
     events: list[Event] = Field(default_factory=list)
+    x_axis: Literal["auto", "day", "category"] = "auto"
+    y_range: list[float] | None = Field(None, min_length=2, max_length=2)
+    value_scale: Literal["linear", "log"] = "linear"
+    horizontal: bool = False
 
     @model_validator(mode="after")
     def _has_data(self) -> Chart:
@@ -130,6 +144,7 @@ class Section(StrictModel):
     charts: list[Chart] = Field(default_factory=list)
     tables: list[TableBlock] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    covers: list[str] = Field(default_factory=list)  # what data it shows: rows, time span
 
     @model_validator(mode="after")
     def _status_matches(self) -> Section:

@@ -52,8 +52,8 @@ def _register_champion(config) -> None:
     client.set_registered_model_alias(name, registry.CHAMPION, version.version)
 
 
-def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+def _open(browser, url: str, width: int = 1400, height: int = 900):
+    page = browser.new_page(viewport={"width": width, "height": height})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
@@ -109,6 +109,79 @@ def test_populated_dashboard_renders_every_section(browser, shots, populated_sit
     assert "v1" in champion.inner_text()
     assert page.locator("nav a").count() == len(SECTIONS)
     _screenshots(page, shots, "populated")
+    assert problems == []
+    page.close()
+
+
+def _figure(page, chart_id: str, expression: str):
+    """``expression`` over the plotly figure ``f`` drawn in div ``chart_id``."""
+    return page.evaluate(f"() => {{ const f = document.getElementById('{chart_id}'); "
+                         f"return {expression}; }}")  # fmt: skip
+
+
+def _day_span(page, chart_id: str) -> float:
+    """The x axis range of a date-axis chart, in days."""
+    return _figure(
+        page,
+        chart_id,
+        "(Date.parse(f.layout.xaxis.range[1]) - Date.parse(f.layout.xaxis.range[0])) / 864e5",
+    )
+
+
+def test_charts_show_their_contents(browser, populated_site) -> None:
+    page, problems = _open(browser, populated_site.as_uri())
+    # bars per day sit on a day-ticked date axis, not a zoom into milliseconds
+    for chart_id in ("alerts_per_day", "retraining_windows", "timeline_rows"):
+        assert _figure(page, chart_id, "f.layout.xaxis.type") == "date", chart_id
+        assert _figure(page, chart_id, "f.layout.xaxis.dtick") == 86_400_000, chart_id
+        assert _day_span(page, chart_id) >= 2, chart_id
+    assert _day_span(page, "alerts_per_day") == 2  # two days of alerts, half a day each side
+    # retraining bars carry their decision's reason
+    texts = _figure(page, "retraining_windows", "f.data.map(t => (t.text || []).join('|'))")
+    assert any("skip: drift: 1 of the last 3 windows violated" in t for t in texts)
+    # gate decisions: challenger and champion bars with values
+    assert _figure(page, "models_gate_improvement", "f.data.length") == 2
+    values = _figure(page, "models_gate_improvement", "f.data.flatMap(t => t.y)")
+    assert any(v is not None for v in values)
+    # probabilities on [0, 1]
+    for chart_id in ("timeline_pr_auc", "models_leaderboard", "model_performance"):
+        assert _figure(page, chart_id, "f.layout.yaxis.range") == [0, 1], chart_id
+    # three symbols with identical regimes: three lines, each its own colour, dash and width
+    assert _figure(page, "regimes_timeline", "f.data.length") == 3
+    for key in ("color", "dash", "width"):
+        styles = _figure(page, "regimes_timeline", f"f.data.map(t => t.line.{key})")
+        assert len(set(styles)) == 3, (key, styles)
+    assert _figure(page, "regimes_timeline", "f._fullLayout.showlegend") is True
+    # twelve rules, twelve colours
+    colours = _figure(page, "dq_rule_failures", "f._fullData.map(t => t.marker.color)")
+    assert len(colours) == 12 and len(set(colours)) == 12
+    # rows per table: sorted horizontal bars on a log axis
+    assert _figure(page, "overview_table_rows", "f.layout.xaxis.type") == "log"
+    assert _figure(page, "overview_table_rows", "f.data[0].orientation") == "h"
+    counts = _figure(page, "overview_table_rows", "f.data[0].x")
+    assert len(counts) == 13 and counts == sorted(counts, reverse=True)
+    # health says why; every section says what it shows
+    health = page.locator("section#overview .kpi", has_text="System health").inner_text()
+    assert "job medallion_pipeline_job FAILED" in health and "HIGH drift" in health
+    for sid in SECTIONS:
+        assert page.locator(f"section#{sid} ul.covers li").count() >= 1, sid
+    assert problems == []
+    page.close()
+
+
+def test_narrow_screen_keeps_the_nav_off_the_content(browser, shots, populated_site) -> None:
+    page, problems = _open(browser, populated_site.as_uri(), width=390, height=844)
+    nav = page.locator("aside.sidebar").bounding_box()
+    main = page.locator("main").bounding_box()
+    first = page.locator("section#overview").bounding_box()
+    assert main["x"] < 1 and main["width"] >= 380  # the content takes the width
+    assert nav["y"] + nav["height"] <= first["y"]  # the bar sits above the first section
+    assert nav["height"] < 80
+    page.mouse.wheel(0, 3000)  # scrolled, the sticky bar still covers no section's side
+    assert page.locator("aside.sidebar").bounding_box()["width"] >= 380
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    page.screenshot(path=str(shots / "narrow_390.png"))
     assert problems == []
     page.close()
 

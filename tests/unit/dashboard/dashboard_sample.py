@@ -22,6 +22,12 @@ NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 SYMBOLS = ("AAPL", "MSFT", "SPY")
 FEATURES = ("ret_1m", "vol_5m", "spread_z", "volume_z")
 STATES = ("Normal", "Stress", "Crisis")
+# production drift rows name the champion they compare against (finml.jobs.production)
+REFERENCE = "finml_local.markets.anomaly_model v1 / trade_features v3"
+# the demo's simulated-market scenario writes rows without a reference, other columns, dates
+SIMULATED = ("log_return", "log_volume")
+# silver rules failing in the quality runs: more than the 10-colour default palette
+RULES = ("price_positive", "volume_positive", *(f"rule_{k:02d}" for k in range(10)))
 
 
 def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]:
@@ -76,6 +82,7 @@ def _quality(rng) -> pa.Table:
                     "rule_failures": [
                         ("price_positive", bad // 2),
                         ("volume_positive", bad - bad // 2),
+                        *((rule, 1) for rule in RULES[2:] if layer == "silver"),
                     ],
                     "completeness": 1.0,
                     "uniqueness": 1.0,
@@ -105,8 +112,9 @@ def _quarantine() -> pa.Table:
 def _regimes(rng) -> pa.Table:
     frames = []
     days = pd.date_range("2026-01-05", periods=30, freq="B").date
+    # one market regime: every symbol has the same series (their lines coincide)
+    ids = np.clip(np.cumsum(rng.choice([-1, 0, 0, 0, 1], len(days))), 0, 2).astype("int32")
     for symbol in SYMBOLS:
-        ids = np.clip(np.cumsum(rng.choice([-1, 0, 0, 0, 1], len(days))), 0, 2).astype("int32")
         frames.append(
             pd.DataFrame(
                 {
@@ -128,30 +136,37 @@ def _regimes(rng) -> pa.Table:
 
 
 def _drift(rng) -> pa.Table:
+    """8 production windows of the champion's features (vol_5m drifting to HIGH), and an
+    older simulated-market check without a reference, on other columns."""
     rows = []
     for w in range(8):
         start = NOW - timedelta(days=8 - w)
         for i, feature in enumerate(FEATURES):
             psi = float(rng.random() * 0.05 + (0.03 * w if i == 1 else 0.0))
-            severity = "HIGH" if psi > 0.2 else "MEDIUM" if psi > 0.1 else "NONE"
-            rows.append(
-                {
-                    "window": {"start": start, "end": start + timedelta(days=1)},
-                    "granularity": "1 day",
-                    "column_name": feature,
-                    "data_type": "double",
-                    "drift_type": "BASELINE",
-                    "count_reference": 1000,
-                    "count_current": 200,
-                    "population_stability_index": psi,
-                    "js_distance": psi / 2,
-                    "wasserstein_distance": psi,
-                    "severity": severity,
-                    "_run_id": f"d{w}",
-                    "_computed_at": start,
-                }
-            )
+            rows.append(_drift_row(start, feature, psi, REFERENCE, f"d{w}"))
+    for w in range(3):
+        start = datetime(2025, 6, 2 + w, tzinfo=UTC)
+        rows += [_drift_row(start, c, 0.5, None, "sim") for c in SIMULATED]
     return _arrow(rows, TABLE_SCHEMAS["drift_monitoring"])
+
+
+def _drift_row(start: datetime, feature: str, psi: float, reference, run: str) -> dict:
+    return {
+        "window": {"start": start, "end": start + timedelta(days=1)},
+        "granularity": "1 day",
+        "column_name": feature,
+        "data_type": "double",
+        "drift_type": "BASELINE",
+        "count_reference": 1000,
+        "count_current": 200,
+        "population_stability_index": psi,
+        "js_distance": psi / 2,
+        "wasserstein_distance": psi,
+        "severity": "HIGH" if psi > 0.2 else "MEDIUM" if psi > 0.1 else "NONE",
+        "reference": reference,
+        "_run_id": run,
+        "_computed_at": start,
+    }
 
 
 def _alerts() -> pa.Table:
@@ -226,7 +241,9 @@ def _retraining() -> pa.Table:
             "sequence": i,
             "decided_at": NOW - timedelta(days=4 - i),
             "decision": "trigger" if i == 3 else "skip",
-            "reason": "drift on 2 windows" if i == 3 else "no violation",
+            "reason": "drift: 2 of the last 3 windows violated (need 2 of 3)"
+            if i == 3
+            else f"drift: {[0, 0, 1][i]} of the last 3 windows violated (need 2 of 3)",
             "violating_windows": [0, 0, 1, 2][i],
             "window_count": 3,
             "new_samples": 1000 * i,

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from finml.dashboard.extract import ExportContext, floats, missing, newest, rows, section, spec
+from finml.dashboard.extract import (
+    ExportContext,
+    coverage,
+    floats,
+    missing,
+    newest,
+    rows,
+    section,
+    spec,
+)
 from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
 
 SPEC_ID = "alerts"
@@ -44,6 +53,8 @@ def alerts(ctx: ExportContext) -> Section:
                 kind="stacked_bar",
                 series=series,
                 y_title="alerts",
+                x_title="day (UTC)",
+                x_axis="day",
             )
         ],
         tables=[
@@ -53,5 +64,9 @@ def alerts(ctx: ExportContext) -> Section:
                 columns=cols,
                 rows=rows(frame, cols, FEED_LIMIT),
             )
+        ],
+        covers=[
+            coverage(TABLE, full, "created_at", "alerts (every delivery outcome)"),
+            f"feed: newest {min(FEED_LIMIT, len(frame))}; chart: {len(days)} days",
         ],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from finml.dashboard.extract import (
     ExportContext,
     column,
+    coverage,
     floats,
     missing,
     newest,
@@ -70,5 +71,9 @@ def job_runs(ctx: ExportContext) -> Section:
                 columns=cols,
                 rows=rows(frame.sort_values("start_time", ascending=False), cols),
             )
+        ],
+        covers=[
+            coverage(TABLE, full, "start_time", "task attempts")
+            + f" ({full['run_id'].nunique()} runs of {full['job'].nunique()} jobs)"
         ],
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import pandas as pd
 
 from finml.dashboard.extract import (
     ExportContext,
     column,
+    coverage,
     floats,
     missing,
     rows,
@@ -15,9 +16,6 @@ from finml.dashboard.extract import (
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, TableBlock
 from finml.vocabulary import GateDecision
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SPEC_ID = "models"
 LEADERBOARD, GATE, ROLLBACK = "model_leaderboard", "champion_challenger_audit", "rollback_audit"
@@ -74,6 +72,13 @@ def models(ctx: ExportContext) -> Section:
         charts=charts,
         tables=tables,
         sources=sources,
+        covers=[
+            coverage(LEADERBOARD, ctx.frame(LEADERBOARD), "trained_at", "candidate results")
+            + " (charts: the latest tournament)",
+            coverage(GATE, ctx.frame(GATE), "decided_at", "gate decisions"),
+            coverage(ROLLBACK, ctx.frame(ROLLBACK), "rolled_back_at", "rollbacks"),
+            f"MLflow anomaly_model: {len(versions)} registered versions",
+        ],
     )
 
 
@@ -106,6 +111,8 @@ def _leaderboard(ctx: ExportContext, charts: list, tables: list) -> None:
                 kind="bar",
                 series=series,
                 y_title="PR-AUC",
+                x_axis="category",
+                y_range=[0.0, 1.0],
             )
         )
     wanted = [
@@ -140,7 +147,7 @@ def _gate(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
     kpis.append(Kpi(label="Rejections", value=int((gate["decision"] == GateDecision.REJECT).sum())))
     if len(promoted):
         charts.append(_champion_history(gate, promoted))
-    charts.append(_gate_improvement(gate))
+    charts.append(_gate_metrics(gate))
     cols = [
         "decided_at",
         "challenger_version",
@@ -181,22 +188,29 @@ def _champion_history(gate: pd.DataFrame, promoted: pd.DataFrame) -> Chart:
             ),
         ],
         y_title=str(gate["metric"].iloc[-1]),
+        y_range=[0.0, 1.0],
     )
 
 
-def _gate_improvement(gate: pd.DataFrame) -> Chart:
-    """Each gate decision's holdout improvement of the challenger, by decision."""
+def _gate_metrics(gate: pd.DataFrame) -> Chart:
+    """Each gate decision's challenger and champion holdout metric (a first model has no
+    champion: its bar stands alone), labelled ``v<challenger> <decision>``."""
+    labels = [
+        f"v{v} {d}" for v, d in zip(gate["challenger_version"], gate["decision"], strict=True)
+    ]
+    reasons = [None if pd.isna(r) else str(r) for r in gate["reasons"]]
     return Chart(
         id="models_gate_improvement",
-        title="Gate decisions: challenger minus champion (holdout)",
+        title="Gate decisions: challenger and champion holdout metric",
         kind="bar",
         series=[
-            Series(
-                name=f"{d}",
-                x=[f"v{v}" for v in g["challenger_version"]],
-                y=floats(g["improvement"].tolist()),
+            Series(name=name, x=labels, y=floats(gate[column].tolist()), text=reasons)
+            for name, column in (
+                ("challenger", "challenger_metric"),
+                ("champion", "champion_metric"),
             )
-            for d, g in gate.groupby("decision", sort=True)
         ],
-        y_title="challenger - champion",
+        y_title=str(gate["metric"].iloc[-1]),
+        x_axis="category",
+        y_range=[0.0, 1.0],
     )

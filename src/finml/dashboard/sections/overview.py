@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pandas as pd
 
-from finml.dashboard.extract import ExportContext, floats, log, rows, scalar, section
+from finml.dashboard.extract import ExportContext, coverage, floats, log, rows, scalar, section
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, Status, TableBlock
+from finml.dashboard.sections.drift import drift_rows, worst_window
 from finml.vocabulary import AlertSeverity, RunState
 
 SPEC_ID = "overview"
@@ -22,26 +23,19 @@ def overview(ctx: ExportContext) -> Section:
     kpis, tables, charts, sources = [], [], [], []
     sizes = _table_sizes(ctx)
     if sizes:
-        charts.append(
-            Chart(
-                id="overview_table_rows",
-                title="Rows per table",
-                kind="bar",
-                series=[Series(name="rows", x=list(sizes), y=floats(list(sizes.values())))],
-                y_title="rows",
-            )
-        )
+        charts.append(_sizes_chart(sizes))
     open_alerts = _open_alerts(ctx)
     failed_runs, runs_table = _last_runs(ctx)
     dq_score = _lowest_dq_score(ctx)
-    health, status = _health(open_alerts, failed_runs, dq_score)
-    kpis.append(Kpi(label="System health", value=health, status=status))
+    checks = _checks(ctx, open_alerts, failed_runs, dq_score)
+    health, status = _health(checks)
+    reasons = [text for _, text in checks] or ["all checks passed"]
+    kpis.append(Kpi(label="System health", value=health, status=status, detail=reasons))
     kpis.extend(_champion_kpis(ctx))
     kpis.append(_open_alerts_kpi(open_alerts))
     if dq_score is not None:
-        kpis.append(
-            Kpi(label="Lowest layer DQ score", value=round(dq_score, 4), status=_dq(dq_score))
-        )
+        score = dq_score[1]
+        kpis.append(Kpi(label="Lowest layer DQ score", value=round(score, 4), status=_dq(score)))
     if runs_table is not None:
         tables.append(runs_table)
     if open_alerts is not None and len(open_alerts):
@@ -54,7 +48,7 @@ def overview(ctx: ExportContext) -> Section:
                 rows=rows(open_alerts, cols, 10),
             )
         )
-    for name in ("alerts", "job_runs", "data_quality_log"):
+    for name in ("alerts", "job_runs", "data_quality_log", "drift_monitoring"):
         sources.append(ctx.source(name))
     sources.append(Source(name="tables in schema", exists=bool(sizes), rows=len(sizes)))
     return Section(
@@ -65,18 +59,50 @@ def overview(ctx: ExportContext) -> Section:
         charts=charts,
         tables=tables,
         sources=sources,
+        covers=_covers(ctx, open_alerts, sizes),
     )
 
 
-def _lowest_dq_score(ctx: ExportContext) -> float | None:
-    """The lowest of the layers' latest quality scores in ``data_quality_log`` (or None)."""
+def _covers(ctx: ExportContext, open_alerts: pd.DataFrame | None, sizes: dict) -> list[str]:
+    lines = [
+        f"open alerts: {coverage('alerts', open_alerts, 'created_at')}"
+        f" (the 24 h before {ctx.now:%Y-%m-%d %H:%M} UTC, not deduplicated)",
+        f"last runs: {coverage('job_runs', ctx.frame('job_runs'), 'start_time')}",
+        f"rows per table: {len(sizes)} tables in {ctx.config.catalog}.{ctx.config.db_schema}",
+    ]
+    return lines
+
+
+def _sizes_chart(sizes: dict[str, int]) -> Chart:
+    """Rows per table as horizontal bars, largest first, on a log scale (tables differ by
+    decades: a linear scale makes the small ones look empty)."""
+    ordered = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Chart(
+        id="overview_table_rows",
+        title="Rows per table (log scale)",
+        kind="bar",
+        series=[
+            Series(
+                name="rows",
+                x=[name for name, _ in ordered],
+                y=floats([n for _, n in ordered]),
+                text=[f"{n:,}" for _, n in ordered],
+            )
+        ],
+        horizontal=True,
+        value_scale="log",
+        y_title="rows",
+    )
+
+
+def _lowest_dq_score(ctx: ExportContext) -> tuple[str, float] | None:
+    """The layer with the lowest latest quality score in ``data_quality_log``, and that
+    score (or None)."""
     dq = ctx.frame("data_quality_log")
-    dq_score = None
-    if dq is not None and len(dq):
-        dq_score = float(
-            dq.sort_values("computed_at").groupby("layer")["quality_score"].last().min()
-        )
-    return dq_score
+    if dq is None or not len(dq):
+        return None
+    latest = dq.sort_values("computed_at").groupby("layer")["quality_score"].last()
+    return str(latest.idxmin()), float(latest.min())
 
 
 def _open_alerts_kpi(open_alerts: pd.DataFrame | None) -> Kpi:
@@ -106,10 +132,11 @@ def _open_alerts(ctx: ExportContext) -> pd.DataFrame | None:
     return recent.sort_values("created_at", ascending=False)
 
 
-def _last_runs(ctx: ExportContext) -> tuple[int, TableBlock | None]:
+def _last_runs(ctx: ExportContext) -> tuple[list[str], TableBlock | None]:
+    """The jobs whose last run failed, and the table of each job's last run."""
     runs = ctx.frame("job_runs")
     if runs is None or not len(runs):
-        return 0, None
+        return [], None
     # vectorised flag: a lambda per group is ~1 ms, seconds on a long job history
     runs = runs.assign(_failed=(runs["state"] != RunState.SUCCESS).astype(int))
     by_run = (
@@ -131,24 +158,44 @@ def _last_runs(ctx: ExportContext) -> tuple[int, TableBlock | None]:
         columns=cols,
         rows=rows(latest, cols, 20),
     )
-    return int((latest["failed"] > 0).sum()), table
+    return sorted(latest.loc[latest["failed"] > 0, "job"].astype(str)), table
 
 
-def _health(
-    open_alerts: pd.DataFrame | None, failed_runs: int, dq_score: float | None
-) -> tuple[str, Status]:
-    critical = 0
+Check = tuple[Status, str]
+
+
+def _checks(
+    ctx: ExportContext,
+    open_alerts: pd.DataFrame | None,
+    failed_runs: list[str],
+    dq_score: tuple[str, float] | None,
+) -> list[Check]:
+    """The health checks that failed, each with its status and a sentence saying why."""
+    found: list[Check] = [("bad", f"job {job} FAILED (last run)") for job in failed_runs]
     if open_alerts is not None and len(open_alerts):
-        critical = int(
-            open_alerts["severity"]
-            .astype(str)
-            .str.upper()
-            .isin([AlertSeverity.CRITICAL.value, AlertSeverity.HIGH.value])
-            .sum()
-        )
-    if critical or failed_runs:
+        severity = open_alerts["severity"].astype(str).str.upper()
+        urgent = severity.isin([AlertSeverity.CRITICAL.value, AlertSeverity.HIGH.value])
+        if urgent.any():
+            found.append(("bad", f"{int(urgent.sum())} open HIGH/CRITICAL alerts (24 h)"))
+        if (~urgent).any():
+            found.append(("warn", f"{int((~urgent).sum())} other open alerts (24 h)"))
+    if dq_score is not None and dq_score[1] < 0.95:
+        found.append(("warn", f"{dq_score[0]} DQ score {dq_score[1]:.4f} < 0.95"))
+    drifting = drift_rows(ctx)
+    if drifting is not None:
+        day, high = worst_window(drifting)
+        if high:
+            text = f"{len(high)} HIGH drift columns in window {day} ({', '.join(high[:4])})"
+            found.append(("warn", f"{text}; reference: {drifting.label}"))
+    return found
+
+
+def _health(checks: list[Check]) -> tuple[str, Status]:
+    """degraded (a failed job or an urgent alert), attention (any other check), healthy."""
+    statuses = {status for status, _ in checks}
+    if "bad" in statuses:
         return "degraded", "bad"
-    if (dq_score is not None and dq_score < 0.95) or (open_alerts is not None and len(open_alerts)):
+    if statuses:
         return "attention", "warn"
     return "healthy", "ok"
 

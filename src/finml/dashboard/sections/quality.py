@@ -9,6 +9,7 @@ import pandas as pd
 from finml.dashboard.extract import (
     ExportContext,
     column,
+    coverage,
     missing,
     newest,
     rows,
@@ -44,6 +45,11 @@ def data_quality(ctx: ExportContext) -> Section:
         charts=charts,
         tables=tables,
         sources=[ctx.source(DQ), ctx.source(QUARANTINE)],
+        covers=[
+            coverage(DQ, dq, "computed_at", "layer runs")
+            + (f" ({dq['run_id'].nunique()} pipeline runs)" if dq is not None and len(dq) else ""),
+            coverage(QUARANTINE, quarantine, None, "quarantined rows (all runs)"),
+        ],
     )
 
 

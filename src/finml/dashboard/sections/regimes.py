@@ -12,6 +12,7 @@ import pandas as pd
 
 from finml.dashboard.extract import (
     ExportContext,
+    coverage,
     floats,
     missing,
     newest,
@@ -59,6 +60,11 @@ def regimes(ctx: ExportContext) -> Section:
             )
         ],
         notes=["Chain re-estimated from regime_states with add-½ smoothing."],
+        covers=[
+            coverage(TABLE, full, "trade_date", "symbol-days")
+            + f" ({full['symbol'].nunique()} symbols; timeline: newest"
+            f" {frame['trade_date'].nunique()} days)"
+        ],
     )
 
 
@@ -73,6 +79,7 @@ def _charts(frame: pd.DataFrame, matrix: np.ndarray, analytics: dict) -> list[Ch
             series=timeline,
             y_labels=list(STATES),
             x_title="trade date",
+            x_axis="day",
         ),
         Chart(
             id="regimes_transition_heatmap",
@@ -88,6 +95,7 @@ def _charts(frame: pd.DataFrame, matrix: np.ndarray, analytics: dict) -> list[Ch
             kind="bar",
             series=[Series(name="π", x=list(STATES), y=floats(list(analytics["stationary"])))],
             y_title="long-run share",
+            y_range=[0.0, 1.0],
         ),
         Chart(
             id="regimes_sojourn",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from finml.dashboard.extract import (
     ExportContext,
     column,
+    coverage,
     floats,
     missing,
     newest,
@@ -12,6 +15,7 @@ from finml.dashboard.extract import (
     section,
     series_by,
     spec,
+    utc_day,
     window_end,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
@@ -46,20 +50,13 @@ def retraining(ctx: ExportContext) -> Section:
             )
         )
         kpis.append(Kpi(label="Last decision", value=str(audit["decision"].iloc[-1])))
-        charts.append(
-            Chart(
-                id="retraining_windows",
-                title="Retraining checks: violating windows",
-                kind="bar",
-                series=series_by(audit, "decision", "decided_at", "violating_windows"),
-                y_title="violating windows",
-            )
-        )
+        charts.append(_checks_per_day(audit))
         cols = [
             "decided_at",
             "decision",
             "reason",
             "violating_windows",
+            "window_count",
             "new_samples",
             "action",
             "action_status",
@@ -82,7 +79,51 @@ def retraining(ctx: ExportContext) -> Section:
         charts=charts,
         tables=tables,
         sources=[ctx.source(n) for n in (RETRAIN, AB, PERF)],
+        covers=[
+            coverage(RETRAIN, ctx.frame(RETRAIN), "decided_at", "decisions"),
+            coverage(AB, ctx.frame(AB), "analyzed_at", "A/B analyses"),
+            coverage(PERF, _with_end(ctx.frame(PERF)), "window_end", "model windows")
+            + " (window ends)",
+        ],
     )
+
+
+def _with_end(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if frame is None else frame.assign(window_end=window_end(frame))
+
+
+def _checks_per_day(audit: pd.DataFrame) -> Chart:
+    """Retraining checks per UTC day by decision; each bar's hover text is the reason of
+    the day's last decision of that kind (why a skip next to a drift is a skip)."""
+    audit = audit.assign(day=utc_day(audit["decided_at"]))
+    days = sorted(audit["day"].unique())
+    series = []
+    for decision, g in audit.groupby("decision", sort=True):
+        per_day = g.groupby("day")
+        counts, reasons = per_day.size(), per_day["reason"].last()
+        series.append(
+            Series(
+                name=str(decision),
+                x=list(days),
+                y=floats([counts.get(d, 0) for d in days]),
+                text=[_reason(decision, reasons.get(d)) for d in days],
+            )
+        )
+    return Chart(
+        id="retraining_windows",
+        title="Retraining checks per day by decision (hover: reason)",
+        kind="stacked_bar",
+        series=series,
+        y_title="checks",
+        x_title="day (UTC)",
+        x_axis="day",
+    )
+
+
+def _reason(decision: object, reason: object) -> str | None:
+    if reason is None or (isinstance(reason, float) and pd.isna(reason)):
+        return None
+    return f"{decision}: {reason}"
 
 
 def _ab(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
@@ -97,6 +138,7 @@ def _ab(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
             id="ab_precision",
             title="A/B tests: precision and recall per variant",
             kind="line",
+            y_range=[0.0, 1.0],
             series=[
                 Series(name=f"{who} {m}", x=x, y=floats(ab[f"{who}_{m}"].tolist()))
                 for who in ("champion", "challenger")
@@ -142,5 +184,8 @@ def _performance(ctx: ExportContext, charts: list) -> None:
             kind="line",
             series=series_by(perf, "model_version", "window_end", "pr_auc", lambda v: f"v{v}"),
             y_title="PR-AUC",
+            x_title="window end",
+            x_axis="day",
+            y_range=[0.0, 1.0],
         )
     )

@@ -21,6 +21,7 @@ from finml.dashboard.extract import (
     window_end,
 )
 from finml.dashboard.schema import Chart, Event, Kpi, Section, Series, Status, TableBlock
+from finml.dashboard.sections.drift import drift_rows
 from finml.vocabulary import DriftSeverity, GateDecision, RetrainDecision
 
 SPEC_ID = "timeline"
@@ -58,6 +59,8 @@ def timeline(ctx: ExportContext) -> Section:
     if (state := missing(ctx, SPEC_ID, *TABLES)) is not None:
         return state
     frames = {name: _rows_of(ctx.frame(name)) for name in TABLES}
+    if (drifting := drift_rows(ctx)) is not None:  # one reference's rows, as the drift section
+        frames[DRIFT] = drifting.frame
     events = loop_events(frames[GATE], frames[ROLLBACK], frames[RETRAIN])
     table = timeline_frame(
         frames[PREDICTIONS], frames[PERF], frames[DRIFT], frames[RETRAIN], events
@@ -76,6 +79,11 @@ def timeline(ctx: ExportContext) -> Section:
                 columns=COLUMNS,
                 rows=rows(table.iloc[::-1], COLUMNS, MAX_POINTS),
             )
+        ],
+        covers=[
+            f"{len(table)} windows (UTC days), {table['window'].iloc[0]} → "
+            f"{table['window'].iloc[-1]}, joined from "
+            + ", ".join(f"{n} ({len(f):,} rows)" for n, f in frames.items() if f is not None)
         ],
     )
 
@@ -255,6 +263,8 @@ def _charts(table: pd.DataFrame, perf: pd.DataFrame | None, events: pd.DataFrame
                 events=moves,
                 x_title="window (UTC day)",
                 y_title="PR-AUC",
+                x_axis="day",
+                y_range=[0.0, 1.0],
             )
         )
     if table["drift_severity"].notna().any():
@@ -268,6 +278,7 @@ def _charts(table: pd.DataFrame, perf: pd.DataFrame | None, events: pd.DataFrame
                 y_labels=list(SEVERITIES),
                 events=_chart_events(events, {"retrain"}, first),
                 x_title="window (UTC day)",
+                x_axis="day",
             )
         )
     if any(v is not None for v in table["rows_scored"]):
@@ -280,6 +291,8 @@ def _charts(table: pd.DataFrame, perf: pd.DataFrame | None, events: pd.DataFrame
                 series=[Series(name="rows scored", x=days, y=rows_y)],
                 events=moves,
                 y_title="rows",
+                x_title="window (UTC day)",
+                x_axis="day",
             )
         )
     return charts

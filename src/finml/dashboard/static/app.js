@@ -3,8 +3,14 @@
 (function () {
   "use strict";
 
+  // 20 distinct colours: a chart's series each get their own (outcome colours first).
   var PALETTE = ["#2f6fde", "#e8590c", "#12a150", "#9b51e0", "#d92d20", "#0ea5b7",
-                 "#b7791f", "#475467", "#db2777", "#65a30d"];
+                 "#b7791f", "#475467", "#db2777", "#65a30d", "#1e3a8a", "#f59e0b",
+                 "#14532d", "#c084fc", "#7f1d1d", "#67e8f9", "#78350f", "#a3a3a3",
+                 "#f9a8d4", "#bef264"];
+  // Step lines that may coincide (one per symbol): each its own dash and width, widest first.
+  var DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
+  var DAY_MS = 86400000;
   var SEVERITY = { HIGH: "bad", CRITICAL: "bad", FAILED: "bad", REJECT: "bad",
                    MEDIUM: "warn", WARNING: "warn", TRIGGER: "warn", INCONCLUSIVE: "warn",
                    NONE: "ok", SUCCESS: "ok", PROMOTE: "ok", DELIVERED: "ok", INFO: "info" };
@@ -47,11 +53,16 @@
   function renderKpis(kpis) {
     var grid = el("div", "kpis");
     kpis.forEach(function (k) {
-      var card = el("div", "kpi " + (k.status || "info"));
+      var card = el("div", "kpi " + (k.status || "info") + (k.detail && k.detail.length ? " has-detail" : ""));
       card.appendChild(el("div", "label", k.label));
       var value = el("div", "value", fmt(k.value));
       if (k.unit) value.appendChild(el("span", "unit", k.unit));
       card.appendChild(value);
+      if (k.detail && k.detail.length) {
+        var why = el("ul", "detail");
+        k.detail.forEach(function (line) { why.appendChild(el("li", null, line)); });
+        card.appendChild(why);
+      }
       grid.appendChild(card);
     });
     return grid;
@@ -71,25 +82,83 @@
     };
   }
 
+  // One colour per series: an outcome keeps its badge colour, the others take the next
+  // palette colour no other series of the chart uses.
+  function colours(series) {
+    var used = {};
+    var fixed = series.map(function (s) {
+      var c = OUTCOME_COLOURS[String(s.name).toUpperCase()];
+      if (c) used[c] = true;
+      return c;
+    });
+    var free = PALETTE.filter(function (c) { return !used[c]; });
+    var next = 0;
+    return fixed.map(function (c) { return c || free[next++ % free.length]; });
+  }
+
   function traces(chart) {
     if (chart.kind === "heatmap") {
       return [{ type: "heatmap", z: chart.z, x: chart.x_labels, y: chart.y_labels,
                 colorscale: [[0, "#f5f8ff"], [0.5, "#7fa6ef"], [1, "#1d4ed8"]], zmin: 0, texttemplate: "%{z:.2f}", hoverongaps: false,
                 colorbar: { thickness: 12 } }];
     }
-    return chart.series.map(function (s) {
-      var colour = OUTCOME_COLOURS[String(s.name).toUpperCase()];
+    var palette = colours(chart.series);
+    var many = chart.series.length;
+    return chart.series.map(function (s, i) {
+      var colour = palette[i];
+      var extra = s.text ? { text: s.text, hovertemplate: "%{x}: %{y}<br>%{text}<extra>" + s.name + "</extra>" } : {};
       if (chart.kind === "bar" || chart.kind === "stacked_bar") {
-        var bar = { type: "bar", name: s.name, x: s.x, y: s.y };
-        if (colour) bar.marker = { color: colour };
-        return bar;
+        var bar = { type: "bar", name: s.name, x: s.x, y: s.y, marker: { color: colour } };
+        if (chart.horizontal) bar = { type: "bar", name: s.name, x: s.y, y: s.x, orientation: "h",
+                                      marker: { color: colour }, text: s.text, textposition: "auto" };
+        if (chart.x_axis === "day" && !chart.horizontal) bar.width = 0.8 * DAY_MS;
+        return Object.assign(bar, chart.horizontal ? {} : extra);
       }
       var trace = { type: "scatter", mode: s.x.length > 60 ? "lines" : "lines+markers",
-                    name: s.name, x: s.x, y: s.y, marker: { size: 5 }, connectgaps: false };
-      if (chart.kind === "step") trace.line = { shape: "hv", width: 2 };
-      if (colour) trace.line = Object.assign(trace.line || {}, { color: colour });
-      return trace;
+                    name: s.name, x: s.x, y: s.y, marker: { size: 5, color: colour },
+                    connectgaps: false, line: { color: colour, width: 2 } };
+      if (chart.kind === "step") {
+        trace.line = { shape: "hv", color: colour, dash: DASHES[i % DASHES.length],
+                       width: 1.5 + 2 * (many - 1 - i) };
+      }
+      return Object.assign(trace, extra);
     });
+  }
+
+  // Axes from the chart's spec: day-ticked date axis, categories, fixed or log value axis.
+  function shapeAxes(chart, layout) {
+    var value = chart.horizontal ? layout.xaxis : layout.yaxis;
+    if (chart.horizontal) {
+      layout.xaxis.title.text = chart.y_title || "";
+      layout.yaxis.title.text = chart.x_title || "";
+      layout.yaxis.autorange = "reversed";
+      layout.yaxis.type = "category";
+      layout.margin.l = 150;
+    }
+    if (chart.value_scale === "log") value.type = "log";
+    if (chart.y_range) { value.range = chart.y_range.slice(); value.autorange = false; }
+    if (chart.x_axis === "category") layout.xaxis.type = "category";
+    if (chart.x_axis === "day") dayAxis(chart, layout.xaxis);
+  }
+
+  function naive(ms) { return new Date(ms).toISOString().slice(0, 19).replace("T", " "); }
+
+  function dayAxis(chart, axis) {
+    var times = [];
+    function add(x) {
+      if (x !== null) times.push(Date.parse(String(x).length === 10 ? x + "T00:00:00Z" : x));
+    }
+    chart.series.forEach(function (s) { s.x.forEach(add); });
+    (chart.events || []).forEach(function (e) { add(e.x); });  // marked events stay in view
+    if (!times.length) return;
+    var lo = Math.min.apply(null, times), hi = Math.max.apply(null, times);
+    var days = Math.round((hi - lo) / DAY_MS) + 1;
+    axis.type = "date";
+    axis.tickformat = "%Y-%m-%d";
+    axis.dtick = DAY_MS * Math.max(1, Math.ceil(days / 14));
+    // plotly reads dates as naive: the snapshot's are UTC, so the range is written the same way
+    axis.range = [naive(lo - DAY_MS / 2), naive(hi + DAY_MS / 2)];
+    axis.autorange = false;
   }
 
   function fewTimes(series) {
@@ -114,7 +183,8 @@
       layout.yaxis.ticktext = chart.y_labels;
       layout.yaxis.range = [-0.3, chart.y_labels.length - 0.7];
     }
-    if (chart.kind !== "heatmap" && fewTimes(chart.series)) {
+    shapeAxes(chart, layout);
+    if (chart.kind !== "heatmap" && (chart.x_axis || "auto") === "auto" && fewTimes(chart.series)) {
       // one or two time points: a date axis would zoom to milliseconds; label them instead
       layout.xaxis.type = "category";
       chart.series.forEach(function (s) { s.x = s.x.map(fmt); });
@@ -122,6 +192,7 @@
     if (chart.events && chart.events.length) markEvents(chart, layout);
     var single = chart.kind !== "heatmap" && chart.series.length === 1;
     layout.showlegend = !single;
+    if (chart.horizontal) holder.style.height = Math.max(300, 24 * chart.series[0].x.length + 70) + "px";
     Plotly.newPlot(holder, traces(chart), layout,
                    { displayModeBar: false, responsive: true });
   }
@@ -217,6 +288,11 @@
     head.appendChild(el("h2", null, section.title));
     card.appendChild(head);
     if (section.sources.length) card.appendChild(renderSources(section.sources));
+    if (section.covers && section.covers.length) {
+      var covers = el("ul", "covers");
+      section.covers.forEach(function (line) { covers.appendChild(el("li", null, line)); });
+      card.appendChild(covers);
+    }
     if (section.status === "empty") {
       card.appendChild(renderEmpty(section));
       return { node: card, charts: [] };

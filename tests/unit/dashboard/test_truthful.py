@@ -1,0 +1,151 @@
+"""A truthful dashboard (issue 20 item 7): health says which checks failed, every section
+says what data it shows, drift names its reference, decisions carry their reasons, and the
+chart specs ask for readable axes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyarrow as pa
+from dashboard_sample import FEATURES, NOW, REFERENCE, SIMULATED, write_sample_warehouse
+
+from finml.dashboard import build_snapshot
+from finml.dashboard.schema import Chart, Section
+from finml.models.audit import GATE_SCHEMA
+from finml.monitoring.schemas import DRIFT_MONITORING
+
+PROBABILITY_CHARTS = {
+    "timeline_pr_auc",
+    "models_leaderboard",
+    "models_champion_history",
+    "models_gate_improvement",
+    "model_performance",
+    "ab_precision",
+    "drift_js",
+}
+
+
+def _sections(config, tables) -> dict[str, Section]:
+    return {s.id: s for s in build_snapshot(config, tables, now=NOW).sections}
+
+
+def _charts(found: dict[str, Section]) -> dict[str, Chart]:
+    return {c.id: c for s in found.values() for c in s.charts}
+
+
+def _kpi(section: Section, label: str):
+    return next(k for k in section.kpis if k.label == label)
+
+
+def test_health_names_the_checks_that_failed(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    health = _kpi(_sections(config, rs_tables)["overview"], "System health")
+    assert (health.value, health.status) == ("degraded", "bad")
+    assert "job medallion_pipeline_job FAILED (last run)" in health.detail
+    assert "2 open HIGH/CRITICAL alerts (24 h)" in health.detail
+    drift = next(d for d in health.detail if "HIGH drift" in d)
+    assert drift.startswith("1 HIGH drift columns in window 2026-03-01 (vol_5m)")
+    assert REFERENCE in drift
+
+
+def test_a_healthy_system_says_all_checks_passed(config, rs_tables) -> None:
+    health = _kpi(_sections(config, rs_tables)["overview"], "System health")
+    assert (health.value, health.detail) == ("healthy", ["all checks passed"])
+
+
+def test_every_section_says_what_data_it_shows(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    found = _sections(config, rs_tables)
+    for sid, section in found.items():
+        assert section.status == "ok", sid
+        assert section.covers, sid
+        assert any(ch.isdigit() for ch in " ".join(section.covers)), sid
+    assert found["alerts"].covers[0] == (
+        "alerts: 4 alerts (every delivery outcome), 2026-03-01 10:00 → 2026-03-02 04:00 UTC"
+    )
+
+
+def test_drift_shows_one_reference_and_names_it(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    drift = _sections(config, rs_tables)["drift"]
+    psi = next(c for c in drift.charts if c.id == "drift_psi")
+    assert [s.name for s in psi.series] == sorted(FEATURES)  # not the simulated columns
+    assert _kpi(drift, "Reference").value == REFERENCE
+    assert "reference: " + REFERENCE in drift.covers
+    assert "6 rows of other references not shown" in drift.covers
+    assert drift.covers[0].startswith("drift_monitoring: 32 rows (8 windows, 4 columns)")
+
+
+def test_drift_without_a_reference_says_so(config, rs_tables) -> None:
+    from finml.dashboard.sections.drift import NO_REFERENCE
+
+    records = [
+        {"window": {"start": NOW, "end": NOW + timedelta(days=1)}, "column_name": c,
+         "population_stability_index": 0.3, "js_distance": 0.1, "severity": "HIGH"}
+        for c in SIMULATED
+    ]  # fmt: skip
+    full = [{f.name: r.get(f.name) for f in DRIFT_MONITORING} for r in records]
+    rs_tables.table("drift_monitoring").append(pa.Table.from_pylist(full, DRIFT_MONITORING))
+    found = _sections(config, rs_tables)
+    drift = found["drift"]
+    assert _kpi(drift, "Reference").value == NO_REFERENCE
+    assert _kpi(drift, "Reference").status == "warn"
+    assert "simulated market" in " ".join(drift.notes)
+    health = _kpi(found["overview"], "System health")
+    assert health.value == "attention"
+    assert any(NO_REFERENCE in d for d in health.detail)
+
+
+def test_retraining_checks_are_per_day_with_their_reasons(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    chart = _charts(_sections(config, rs_tables))["retraining_windows"]
+    assert chart.x_axis == "day"
+    skip = next(s for s in chart.series if s.name == "skip")
+    assert skip.x == ["2026-02-26", "2026-02-27", "2026-02-28", "2026-03-01"]
+    assert skip.y == [1.0, 1.0, 1.0, 0.0]
+    assert skip.text[2] == "skip: drift: 1 of the last 3 windows violated (need 2 of 3)"
+    assert skip.text[3] is None  # no skip that day
+    trigger = next(s for s in chart.series if s.name == "trigger")
+    assert trigger.text[3] == "trigger: drift: 2 of the last 3 windows violated (need 2 of 3)"
+
+
+def test_charts_per_day_use_a_day_axis(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    charts = _charts(_sections(config, rs_tables))
+    for chart_id in ("alerts_per_day", "retraining_windows", "timeline_rows", "drift_psi"):
+        assert charts[chart_id].x_axis == "day", chart_id
+    assert charts["alerts_per_day"].series[0].x == ["2026-03-01", "2026-03-02"]
+
+
+def test_probability_axes_are_fixed_to_zero_one(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    charts = _charts(_sections(config, rs_tables))
+    for chart_id in PROBABILITY_CHARTS:
+        assert charts[chart_id].y_range == [0.0, 1.0], chart_id
+
+
+def test_rows_per_table_are_sorted_horizontal_bars_on_a_log_scale(config, rs_tables) -> None:
+    written = write_sample_warehouse(rs_tables)
+    chart = _charts(_sections(config, rs_tables))["overview_table_rows"]
+    assert (chart.horizontal, chart.value_scale) == (True, "log")
+    rows = chart.series[0].y
+    assert rows == sorted(rows, reverse=True)
+    assert len(rows) == len(written) and chart.series[0].text[0] == f"{int(rows[0]):,}"
+
+
+def test_gate_chart_has_bars_for_a_first_model_without_champion(config, rs_tables) -> None:
+    first = {
+        "event_id": "g1",
+        "decided_at": NOW,
+        "challenger_version": "1",
+        "metric": "pr_auc",
+        "challenger_metric": 0.62,
+        "decision": "PROMOTE",
+        "reasons": "no champion yet",
+    }  # champion_version, champion_metric and improvement are null
+    table = pa.Table.from_pylist([{f.name: first.get(f.name) for f in GATE_SCHEMA}], GATE_SCHEMA)
+    rs_tables.table("champion_challenger_audit").append(table)
+    chart = _charts(_sections(config, rs_tables))["models_gate_improvement"]
+    values = [y for s in chart.series for y in s.y if y is not None]
+    assert values == [0.62]
+    assert chart.series[0].x == ["v1 PROMOTE"] and chart.series[0].text == ["no champion yet"]
