@@ -60,6 +60,12 @@ def score_version(name: str, version: int, holdout: Split) -> np.ndarray:
     return model.predict(inputs)["score"].to_numpy()
 
 
+def _holdout_gate(settings: ModelSettings) -> ChampionChallenger:
+    """The holdout gate on the tournament's primary metric."""
+    metrics = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
+    return ChampionChallenger(settings.gate, settings.primary_metric, metrics)
+
+
 def gate(
     config: ProjectConfig,
     tables: DeltaTables,
@@ -91,8 +97,7 @@ def gate(
     challenger_scores = validation.scores
     if challenger_scores is None:
         challenger_scores = score_version(name, version, holdout)
-    metrics = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
-    decision = ChampionChallenger(settings.gate, settings.primary_metric, metrics).decide(
+    decision = _holdout_gate(settings).decide(
         holdout.y,
         challenger_scores,
         champion_scores,
