@@ -12,14 +12,14 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
     from finml.errors import ModelNotFound
+    from finml.jobs.serving import score_table
 
     ctx = task_context(
         argv, optional={"source_table": "test_set", "alias": "champion", "new_only": "false"}
     )
-    score_table = library("finml.jobs.serving:score_table")
     try:
         result = score_table(
             ctx.config,

@@ -12,11 +12,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.features import build_features
 
     ctx = task_context(argv)
-    build_features = library("finml.jobs.features:build_features")
     report = build_features(ctx.config, ctx.spark(), ctx.tables())
     set_task_value("feature_table_version", int(report.feature_table_version))
     set_task_value("train_rows", int(report.train_rows))

@@ -13,11 +13,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.serving import score_table
 
     ctx = task_context(argv, optional={"source_table": "test_set", "model_version": ""})
-    score_table = library("finml.jobs.serving:score_table")
     report = score_table(ctx.config, ctx.spark(), ctx.tables(), ctx.params["source_table"])
     if ctx.params["model_version"] and report.model_version != ctx.params["model_version"]:
         from finml.errors import JobError

@@ -19,7 +19,7 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
     from finml.monitoring.alerts import AlertManager
     from finml.monitoring.settings import MonitoringSettings
@@ -37,7 +37,8 @@ def main(argv: list[str]) -> None:
     tables = ctx.tables()
     alerts = AlertManager(MonitoringSettings.from_config(ctx.config).alerts, tables)
     if ctx.params["reference_table"] or ctx.params["current_table"]:
-        run_drift_check = library("finml.jobs.monitoring:run_drift_check")
+        from finml.jobs.monitoring import run_drift_check
+
         check = run_drift_check(
             ctx.config,
             ctx.spark(),
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> None:
             alerts=alerts,
         )
     else:
-        run_production_drift = library("finml.jobs.production:run_production_drift")
+        from finml.jobs.production import run_production_drift
+
         check = run_production_drift(
             ctx.config, ctx.spark(), tables, as_of=ctx.instant("as_of"), alerts=alerts
         )

@@ -14,11 +14,11 @@ import sys
 def main(argv: list[str]) -> None:
     from pathlib import Path
 
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.dashboard import export_dashboard
 
     ctx = task_context(argv, optional={"out_dir": ""})
-    export_dashboard = library("finml.jobs.dashboard:export_dashboard")
     out_dir = Path(ctx.params["out_dir"]) if ctx.params["out_dir"] else None
     index = export_dashboard(ctx.config, ctx.tables(with_spark=False), out_dir)
     set_task_value("index", str(index))

@@ -16,13 +16,13 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.production import run_production_performance
     from finml.monitoring.alerts import AlertManager
     from finml.monitoring.settings import MonitoringSettings
 
     ctx = task_context(argv, optional={"as_of": ""})
-    run_production_performance = library("finml.jobs.production:run_production_performance")
     tables = ctx.tables()
     records = run_production_performance(
         ctx.config,

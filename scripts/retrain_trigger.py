@@ -19,11 +19,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.retrain_trigger import run_retrain_trigger
 
     ctx = task_context(argv, optional={"as_of": "", "retrain_job": ""})
-    run_retrain_trigger = library("finml.jobs.retrain_trigger:run_retrain_trigger")
     decisions = run_retrain_trigger(
         ctx.config,
         ctx.tables(),

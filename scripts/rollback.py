@@ -11,11 +11,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.training import rollback
 
     ctx = task_context(argv, optional={"reason": "manual rollback"})
-    rollback = library("finml.jobs.training:rollback")
     record = rollback(ctx.config, ctx.tables(with_spark=False), ctx.params["reason"])
     set_task_value("to_version", str(record.to_version))
     print(f"champion rolled back from v{record.from_version} to v{record.to_version}")

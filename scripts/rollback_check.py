@@ -17,11 +17,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.models.rollback_check import check_rollback
 
     ctx = task_context(argv)
-    check_rollback = library("finml.models.rollback_check:check_rollback")
     check = check_rollback(ctx.config, ctx.tables(with_spark=False))
     champion = check.record.to_version if check.record else check.champion_version
     set_task_value("rolled_back", "true" if check.rolled_back else "false")

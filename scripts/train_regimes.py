@@ -15,11 +15,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.regimes import run_regimes
 
     ctx = task_context(argv)
-    run_regimes = library("finml.jobs.regimes:run_regimes")
     report = run_regimes(ctx.config, ctx.spark(), ctx.tables())
     set_task_value("regime_model_version", str(report.model_version))
     set_task_value("regime_states_version", int(report.table_version))

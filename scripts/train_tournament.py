@@ -16,11 +16,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.training import run_training
 
     ctx = task_context(argv)
-    run_training = library("finml.jobs.training:run_training")
     report = run_training(ctx.config, ctx.spark(), ctx.tables())
     set_task_value("model_name", report.model_name)
     set_task_value("model_version", str(report.version.version))

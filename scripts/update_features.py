@@ -14,11 +14,11 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    from finml.bundle.params import library, task_context
+    from finml.bundle.params import task_context
     from finml.bundle.task_values import set_task_value
+    from finml.jobs.features import update_features
 
     ctx = task_context(argv)
-    update_features = library("finml.jobs.features:update_features")
     batches = update_features(ctx.config, ctx.spark(), ctx.tables())
     set_task_value("batches", int(batches))
     print(f"feature store updated: {batches} batch(es)")

@@ -125,29 +125,3 @@ def task_context(
     data = base.model_dump(by_alias=True)
     data.update(catalog=params["catalog"], schema=params["schema"])
     return TaskContext(params, ProjectConfig.model_validate(data))
-
-
-def library(target: str) -> Any:
-    """The function ``"package.module:function"``, imported now.
-
-    Scripts reach FinML job functions through this so a build without that component fails
-    with a message naming it rather than a bare ImportError.
-
-    Raises:
-        JobError: the module or function does not exist in this build.
-    """
-    import importlib
-
-    module_name, _, name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise JobError(
-            f"task function {target}: expected module {module_name}, got: {exc}"
-        ) from None
-    function = getattr(module, name, None)
-    if not callable(function):
-        raise JobError(
-            f"task function {target}: expected a function {name!r} in {module_name}, got none"
-        )
-    return function

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from finml.bundle.params import library, parse_params, task_context
+from finml.bundle.params import parse_params, task_context
 from finml.bundle.task_values import ENV_FILE, read_task_values, set_task_value
 from finml.errors import JobError
 
@@ -44,14 +44,6 @@ def test_task_context_applies_catalog_and_schema(tmp_path: Path, monkeypatch) ->
     with pytest.raises(JobError, match=r"--full_refresh: expected true or false, got 'maybe'"):
         ctx.params["full_refresh"] = "maybe"
         ctx.flag("full_refresh")
-
-
-def test_library_names_a_missing_module_or_function() -> None:
-    assert library("finml.bundle.dag:run_order").__name__ == "run_order"
-    with pytest.raises(JobError, match=r"finml.nope:f: expected module finml.nope"):
-        library("finml.nope:f")
-    with pytest.raises(JobError, match=r"expected a function 'nope' in finml.bundle.dag"):
-        library("finml.bundle.dag:nope")
 
 
 def test_task_values_accumulate_in_the_runner_file(tmp_path: Path, monkeypatch) -> None:
