@@ -88,7 +88,8 @@ def test_drift_without_a_reference_says_so(config, rs_tables) -> None:
     rs_tables.table("drift_monitoring").append(pa.Table.from_pylist(full, DRIFT_MONITORING))
     found = _sections(config, rs_tables)
     drift = found["drift"]
-    assert _kpi(drift, "Reference").value == NO_REFERENCE
+    reference = _kpi(drift, "Reference")
+    assert reference.value == "none" and reference.detail == [NO_REFERENCE]
     assert _kpi(drift, "Reference").status == "warn"
     assert "simulated market" in " ".join(drift.notes)
     health = _kpi(found["overview"], "System health")

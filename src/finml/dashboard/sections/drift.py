@@ -169,7 +169,12 @@ def _kpis(found: DriftRows, frame: pd.DataFrame, latest: pd.DataFrame) -> list[K
         default=DriftSeverity.NONE.value,
     )
     return [
-        Kpi(label="Reference", value=found.label, status="ok" if found.champion else "warn"),
+        Kpi(
+            label="Reference",
+            value=found.label if found.label != NO_REFERENCE else "none",
+            status="ok" if found.champion else "warn",
+            detail=[] if found.label != NO_REFERENCE else [NO_REFERENCE],
+        ),
         Kpi(label="Latest window end", value=scalar(latest["window_end"].iloc[0])),
         Kpi(label="Worst severity", value=worst, status=_SEVERITY_STATUS.get(worst, "info")),
         Kpi(

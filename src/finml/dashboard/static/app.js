@@ -74,7 +74,8 @@
       font: { family: "system-ui, DejaVu Sans, sans-serif", size: 12, color: "#1d2433" },
       paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
       colorway: PALETTE,
-      legend: { orientation: "h", y: -0.22, x: 0 },
+      // above the plot: below it, the legend covered rotated date ticks and the x title
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
       xaxis: { title: { text: chart.x_title || "" }, gridcolor: "#eef0f3", automargin: true },
       yaxis: { title: { text: chart.y_title || "" }, gridcolor: "#eef0f3", zeroline: false,
                automargin: true },
