@@ -274,7 +274,7 @@ def coverage(name: str, frame: pd.DataFrame | None, times: Any = None, what: str
     if frame is None:
         return f"{name}: table does not exist"
     if not len(frame):
-        return f"{name}: no rows"
+        return f"{name}: no {what}"
     text = f"{name}: {len(frame):,} {what}"
     if times is not None:
         stamps = pd.to_datetime(frame[times] if isinstance(times, str) else times, utc=True)

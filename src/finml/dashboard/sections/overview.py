@@ -65,9 +65,9 @@ def overview(ctx: ExportContext) -> Section:
 
 def _covers(ctx: ExportContext, open_alerts: pd.DataFrame | None, sizes: dict) -> list[str]:
     lines = [
-        f"open alerts: {coverage('alerts', open_alerts, 'created_at')}"
+        f"{coverage('alerts', open_alerts, 'created_at', 'open alerts')}"
         f" (the 24 h before {ctx.now:%Y-%m-%d %H:%M} UTC, not deduplicated)",
-        f"last runs: {coverage('job_runs', ctx.frame('job_runs'), 'start_time')}",
+        coverage("job_runs", ctx.frame("job_runs"), "start_time", "job runs"),
         f"rows per table: {len(sizes)} tables in {ctx.config.catalog}.{ctx.config.db_schema}",
     ]
     return lines
