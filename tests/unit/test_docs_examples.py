@@ -62,3 +62,49 @@ def test_a_documented_command_line_is_valid(page: str, line: str) -> None:
 def test_an_invalid_line_is_caught(line: str) -> None:
     with pytest.raises(typer.TyperException):  # click's UsageError / BadParameter
         parse(shlex.split(line))
+
+
+def blocks(language: str) -> list[tuple[str, str]]:
+    return [
+        (page.name, block)
+        for page in PAGES
+        for block in re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    ]
+
+
+def test_documented_config_sections_are_valid_settings() -> None:
+    """Each ```yaml example of a config section validates with that section's model."""
+    import importlib
+
+    import yaml
+
+    from finml.config import COMPONENT_MODELS
+    from finml.config_collectors import CollectorSettings
+    from finml.settings_base import validate_section
+
+    models = {"collectors": CollectorSettings}
+    for name, target in COMPONENT_MODELS.items():
+        module, _, attribute = target.partition(":")
+        models[name] = getattr(importlib.import_module(module), attribute)
+    checked = []
+    for page, block in blocks("yaml"):
+        for name, section in yaml.safe_load(block).items():
+            validate_section(models[name], section, name)  # ConfigError names the field
+            checked.append(f"{page}: {name}")
+    assert len(checked) >= 3, checked
+
+
+def test_documented_python_parses_and_its_imports_exist() -> None:
+    """Each ```python example is valid Python and every FinML name it imports exists."""
+    import ast
+    import importlib
+
+    missing, imported = [], 0
+    for page, block in blocks("python"):
+        for node in ast.walk(ast.parse(block, filename=page)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("finml"):
+                module = importlib.import_module(str(node.module))
+                imported += len(node.names)
+                missing += [f"{page}: {node.module}.{a.name}" for a in node.names
+                            if not hasattr(module, a.name)]  # fmt: skip
+    assert imported >= 8 and missing == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from finml.settings_base import StrictModel, section_settings, validate_section
 
@@ -25,6 +25,12 @@ class ABSettings(StrictModel):
 
     mode: Literal["off", "split", "shadow"] = "off"
     challenger_percent: float = Field(5.0, ge=0.0, le=100.0)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _bare_off(cls, value: Any) -> Any:
+        """YAML 1.1 (PyYAML) reads an unquoted ``mode: off`` as ``False``."""
+        return "off" if value is False else value
 
 
 class InferenceLogSettings(StrictModel):

@@ -25,6 +25,16 @@ def test_settings_defaults_and_named_errors() -> None:
         ServingSettings.from_section({"colour": "red"})
 
 
+def test_an_unquoted_yaml_off_is_the_off_mode() -> None:
+    import yaml
+
+    section = yaml.safe_load("ab: {mode: off}")  # YAML 1.1 reads it as False
+    assert section == {"ab": {"mode": False}}
+    assert ServingSettings.from_section(section).ab.mode == "off"
+    with pytest.raises(ConfigError, match=r"serving\.ab\.mode"):
+        ServingSettings.from_section({"ab": {"mode": True}})  # no mode is "on"
+
+
 def test_body_limit_and_feature_dtype_are_validated() -> None:
     defaults = ServingSettings.from_section(None)
     assert (defaults.max_body_bytes, defaults.feature_dtype) == (16 * 2**20, "float32")
