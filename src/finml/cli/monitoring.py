@@ -133,6 +133,7 @@ def monitor(
 ) -> None:
     """Per-window model performance -> model_monitoring; retraining decision -> audit."""
     from finml.jobs.monitoring import run_monitoring
+    from finml.jobs.retrain_trigger import local_job_action
     from finml.monitoring.actions import action_from_settings
     from finml.monitoring.alerts import AlertManager
     from finml.monitoring.settings import MonitoringSettings
@@ -144,7 +145,8 @@ def monitor(
     settings = MonitoringSettings.from_config(state.config)
     state.require_tables(source, labels)
     tables = state.tables(with_spark=True)
-    action = None if dry_run else action_from_settings(settings.action)
+    local_job = local_job_action(state.config)
+    action = None if dry_run else action_from_settings(settings.action, local_job)
     with console.status("computing model performance..."):
         result = run_monitoring(
             state.config,

@@ -209,9 +209,11 @@ def run_monitoring(
     settings = MonitoringSettings.from_config(config)
     records = PerformanceMonitor(tables, granularity).run(scored, labels, source)
     if trigger is None:
+        from finml.jobs.retrain_trigger import local_job_action
         from finml.monitoring.actions import action_from_settings
 
-        trigger = RetrainingTrigger(settings.policy, action_from_settings(settings.action), tables)
+        action = action_from_settings(settings.action, local_job_action(config))
+        trigger = RetrainingTrigger(settings.policy, action, tables)
     drift_by_start = {r.window.start: r.severity for r in (drift.reports if drift else [])}
     quality = quality_score if quality_score is not None else latest_quality_score(tables)
     decisions, sent = [], []

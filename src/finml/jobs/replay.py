@@ -103,7 +103,7 @@ class ReplayResult:
     dashboard: Path | None = None
 
 
-def replay_config(base: ProjectConfig, home: Path, plan: ReplayPlan, root: Path) -> Path:
+def replay_config(base: ProjectConfig, home: Path, plan: ReplayPlan) -> Path:
     """Write the replay's config file into ``home``: the project's file with the replay's
     home, market, training window and trigger policy; returns its path."""
     source = base.source_file
@@ -145,16 +145,9 @@ def replay_config(base: ProjectConfig, home: Path, plan: ReplayPlan, root: Path)
         "max_metric_drop": 0.1,
         **(monitoring.get("policy") or {}),
     }
-    monitoring["action"] = {
-        "kind": "local",
-        "command": ["finml", "job", "run", "retraining_workflow", "--target", "local"],
-        **(monitoring.get("action") or {}),
-    }
-    command = monitoring["action"]["command"]
-    if command[:3] == ["finml", "job", "run"]:
-        extra = ["--root", str(root.resolve())] if "--root" not in command else []
-        extra += ["--in-process"] if "--in-process" not in command else []
-        monitoring["action"]["command"] = [*command, *extra]
+    # The trigger starts the retraining job the bundle names, with the local job runner in
+    # the replay's own process (as every scheduled task runs here).
+    monitoring["action"] = {"kind": "job", **(monitoring.get("action") or {})}
     data["monitoring"] = monitoring
     home.mkdir(parents=True, exist_ok=True)
     path = home / "replay_config.yml"
@@ -222,7 +215,7 @@ def _replay_home(
         if not fresh:
             raise ConfigError(f"replay home {home}: expected an empty folder (or --fresh)")
         shutil.rmtree(home)
-    path = replay_config(base, home, plan, root)
+    path = replay_config(base, home, plan)
     # This process runs the replay's tasks (and starts its retrains): its environment names
     # the replay's home and config, whatever the caller's said.
     for variable in ("FINML_WAREHOUSE", "FINML_LANDING", "FINML_CATALOG", "FINML_SCHEMA"):

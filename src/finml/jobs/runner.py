@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from finml.config import ProjectConfig
 
 log = get_logger("jobs.runner")
+BUNDLE_ROOT_ENV = "FINML_BUNDLE_ROOT"  # a task's bundle root (a local run of another job)
 
 
 @dataclass
@@ -268,6 +269,7 @@ class _Runner:
             "FINML_JOB_RUN_ID": self.run.run_id,
             "FINML_TASK_KEY": key,
             "FINML_GIT_SHA": self.context.values["bundle.git.commit"],
+            BUNDLE_ROOT_ENV: str(Path(self.root).resolve()),
         }
         started = datetime.now(UTC)
         log.info("task_started", job=self.run.job, task=key, attempt=attempt, log=str(log_path))

@@ -21,6 +21,7 @@ from finml.monitoring.settings import RetrainAction
 log = get_logger("monitoring.actions")
 
 Status = Literal["succeeded", "started", "failed"]
+_LOCAL_JOB = "local:jobs."  # how the local runner resolves ${resources.jobs.<key>.id}
 _ACTIONS: dict[str, type[Action]] = {}
 
 
@@ -136,12 +137,25 @@ def _workspace_client() -> Any:
     return WorkspaceClient()
 
 
-def action_from_settings(settings: RetrainAction) -> Action:
-    """The action configured in ``monitoring.action``.
+LocalJobFactory = Callable[[str], Action]
+
+
+def action_from_settings(
+    settings: RetrainAction, local_job: LocalJobFactory | None = None
+) -> Action:
+    """The action configured in ``monitoring.action``. Kind ``job`` is built by
+    ``local_job`` (job key -> action): the local job runner lives above this package.
 
     Raises:
-        ConfigError: the kind is not registered.
+        ConfigError: the kind is not registered, or is ``job`` without a local job runner.
     """
+    if settings.kind == "job":
+        if local_job is None:
+            raise ConfigError(
+                "action.kind: 'job' runs the bundle job inside a local job run "
+                "(finml job run, finml scheduler); expected 'local' or 'databricks' here"
+            )
+        return local_job(settings.job)
     if settings.kind not in _ACTIONS:
         raise ConfigError(f"action.kind: expected one of {sorted(_ACTIONS)}, got {settings.kind!r}")
     if settings.kind == "databricks":
@@ -149,17 +163,22 @@ def action_from_settings(settings: RetrainAction) -> Action:
     return LocalCommand(settings.command, settings.timeout_seconds)
 
 
-def action_for_job(settings: RetrainAction, job: str | None) -> Action:
+def action_for_job(
+    settings: RetrainAction, job: str | None, local_job: LocalJobFactory | None = None
+) -> Action:
     """The action that starts the retraining job the bundle names: on Databricks,
     ``${resources.jobs.retraining_workflow.id}`` resolves to the job's numeric id and the
     action is :class:`DatabricksJob` with it; locally it resolves to ``local:jobs.<key>``
-    (or nothing is passed) and the configured ``monitoring.action`` runs.
+    (or nothing is passed) and the configured ``monitoring.action`` runs (kind ``job``:
+    the referenced job, through ``local_job``).
 
     Raises:
         ConfigError: ``job`` is neither a positive job id nor a local reference.
     """
     if not job or job.startswith("local:"):
-        return action_from_settings(settings)
+        if settings.kind == "job" and job and job.startswith(_LOCAL_JOB):
+            settings = settings.model_copy(update={"job": job.removeprefix(_LOCAL_JOB)})
+        return action_from_settings(settings, local_job)
     if not job.isdigit():
         raise ConfigError(
             f"--retrain-job: expected a Databricks job id or local:jobs.<key>, got {job!r}"

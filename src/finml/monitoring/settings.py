@@ -94,9 +94,11 @@ class TriggerPolicy(StrictModel):
 
 
 class RetrainAction(StrictModel):
-    """What a trigger runs: a local command, or a Databricks job by id."""
+    """What a trigger runs: a local command, a bundle job run by the local job runner in
+    the trigger's own process (``job``: no process or JVM start; locally only), or a
+    Databricks job by id."""
 
-    kind: Literal["local", "databricks"] = "local"
+    kind: Literal["local", "job", "databricks"] = "local"
     command: list[str] = Field(
         default_factory=lambda: [
             "finml",
@@ -109,6 +111,7 @@ class RetrainAction(StrictModel):
     )
     timeout_seconds: float = Field(3600, gt=0)
     job_id: int | None = Field(None, ge=1)
+    job: str = Field("retraining_workflow", min_length=1)  # kind 'job': the bundle's job key
 
     @model_validator(mode="after")
     def _complete(self) -> RetrainAction:

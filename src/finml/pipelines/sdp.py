@@ -53,7 +53,12 @@ from finml.log import get_logger
 from finml.pipelines import contracts
 from finml.pipelines.dlt_binding import LANDING_CONF, QUALITY_CONF
 from finml.pipelines.settings import QualitySettings
-from finml.runtime.session_conf import DELTA_CATALOG, DELTA_EXTENSION, local_conf
+from finml.runtime.session_conf import (
+    DELTA_CATALOG,
+    DELTA_EXTENSION,
+    SNAPSHOT_CONF,
+    local_conf,
+)
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -135,7 +140,7 @@ def plan_run(config: ProjectConfig, template: Path | None = None) -> Declarative
             "spark.sql.extensions": DELTA_EXTENSION,
             CATALOG_CONF: DELTA_CATALOG,
             "spark.sql.warehouse.dir": str(warehouse),
-            "spark.databricks.delta.snapshotPartitions": str(config.spark.shuffle_partitions),
+            **SNAPSHOT_CONF,
             "spark.sql.connect.serverStacktrace.enabled": "false",
         }
     )

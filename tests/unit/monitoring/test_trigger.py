@@ -221,6 +221,36 @@ def test_the_bundles_retrain_job_reference_picks_the_action() -> None:
         action_for_job(local, "retraining_workflow")
 
 
+def test_kind_job_runs_the_referenced_bundle_job_through_the_local_runner(tmp_path) -> None:
+    from finml.jobs.retrain_trigger import LocalJob, local_job_action
+    from finml.monitoring.actions import action_for_job
+
+    built: list[str] = []
+
+    def factory(job: str) -> LocalCommand:
+        built.append(job)
+        return LocalCommand(["true"])
+
+    in_process = RetrainAction(kind="job")
+    # The bundle's reference names the job; without one, the configured key.
+    action_for_job(in_process, "local:jobs.nightly_retrain", factory)
+    action_for_job(in_process, None, factory)
+    assert built == ["nightly_retrain", "retraining_workflow"]
+    on_databricks = action_for_job(in_process, "912345678", factory)
+    assert isinstance(on_databricks, DatabricksJob) and on_databricks.job_id == 912345678
+    with pytest.raises(ConfigError, match="'job' runs the bundle job inside a local job run"):
+        action_from_settings(in_process)
+    # A real local run of a bundle without that job: failed, naming it, not raised.
+    (tmp_path / "databricks.yml").write_text("bundle:\n  name: empty\n")
+    from finml.config import ProjectConfig
+
+    action = local_job_action(ProjectConfig.load())("retraining_workflow")
+    assert isinstance(action, LocalJob)
+    action = LocalJob(action.config, "retraining_workflow", tmp_path)
+    result = action.run("drift")
+    assert result.status == "failed" and "retraining_workflow" in result.detail
+
+
 def test_a_windows_metric_over_too_few_anomalies_is_not_evidence(clock: Clock) -> None:
     policy = TriggerPolicy(
         violations_needed=1, window_count=1, max_metric_drop=0.1, min_window_positives=30

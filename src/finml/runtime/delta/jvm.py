@@ -7,8 +7,10 @@ Spark APIs -- DataFrame reads and writes and Delta's SQL (``MERGE``, ``DESCRIBE 
 unchanged on classic Spark, Spark Connect and Databricks serverless.
 
 Metadata of a table on a local path (version, transaction ids) is read from its log with
-delta-rs, which takes milliseconds where a Spark job takes a second; Unity Catalog tables
-answer through SQL. Writes and merges are in :mod:`~finml.runtime.delta.jvm_writes`.
+delta-rs, which takes milliseconds where a Spark job takes a second, and so are its reads
+into Arrow (the driver's small reads: audits, logs, monitoring windows); Unity Catalog
+tables answer through SQL and Spark. Writes and merges are in
+:mod:`~finml.runtime.delta.jvm_writes`.
 """
 
 from __future__ import annotations
@@ -154,6 +156,21 @@ class DeltaSparkEngine(JvmWrites, DeltaEngine):
         return reader.load(ref.location) if by_path(ref) else reader.table(ref.name.sql)
 
     def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
+        """A table on a local path is read by delta-rs, the Spark-free reader (milliseconds
+        where a Spark job takes a second; same rows and Arrow types), unless delta-rs cannot
+        (a table feature it lacks, a missing version): then Spark reads it."""
+        local = local_path(ref)
+        if local is not None:
+            self._require(ref)
+            from deltalake import DeltaTable
+            from deltalake.exceptions import DeltaError
+
+            from finml.runtime.delta.rs import scan
+
+            try:
+                return scan(DeltaTable(str(local), version=version))
+            except DeltaError:  # e.g. a reader feature delta-rs lacks: Spark reads it, or
+                pass  # raises the error a Spark reader would (a missing version)
         return self.read(ref, version, None).toArrow()
 
     def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:

@@ -30,6 +30,7 @@ from finml.runtime.delta.commits import appended_files, counted_from_log
 from finml.runtime.delta.rs_writes import RsWrites, datafusion_sql
 from finml.runtime.delta.schemas import (
     arrow_to_spark,
+    plain_layout,
     spark_to_arrow,
 )
 
@@ -105,7 +106,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         schema = arrow_to_spark(pa.schema(table.schema().to_arrow()))
         features = set(table.protocol().reader_features or [])
         if features & _UNSUPPORTED_READ_FEATURES:
-            return spark.createDataFrame(_scan(table).to_pandas(), schema=schema)
+            return spark.createDataFrame(scan(table).to_pandas(), schema=schema)
         uris = table.file_uris()
         if not uris:
             return spark.createDataFrame([], schema)
@@ -124,7 +125,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         return reader.parquet(*paths).select(*[f.name for f in schema])
 
     def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
-        return _scan(self._table(ref, version))
+        return scan(self._table(ref, version))
 
     # ---- writes ----------------------------------------------------------------------
     def create(
@@ -214,7 +215,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         return self.spark
 
 
-def _scan(table: DeltaTable) -> pa.Table:
+def scan(table: DeltaTable) -> pa.Table:
     """Read a snapshot through delta-rs's DataFusion engine.
 
     ``to_pyarrow_table()``, ``to_pandas()`` and scanning ``to_pyarrow_dataset()`` make the
@@ -223,7 +224,7 @@ def _scan(table: DeltaTable) -> pa.Table:
     QueryBuilder path exits cleanly (tests check the exit code of real processes).
     """
     reader = QueryBuilder().register("snapshot", table).execute('SELECT * FROM "snapshot"')
-    return pa.table(reader.read_all())
+    return plain_layout(pa.table(reader.read_all()))
 
 
 def _not_found(ref: TableRef) -> TableNotFound:

@@ -54,6 +54,38 @@ def arrow_to_spark(schema: pa.Schema) -> StructType:
     return from_arrow_schema(schema, prefer_timestamp_ntz=False)
 
 
+def plain_layout(table: pa.Table) -> pa.Table:
+    """``table`` in the Arrow layout Spark hands out (``toArrow``): view and large string,
+    binary and list types (DataFusion's reads) cast to the plain ones, nested types too, so
+    a read gives the same types whichever engine served it."""
+    schema = pa.schema(
+        [field.with_type(_plain_type(field.type)) for field in table.schema],
+        metadata=table.schema.metadata,
+    )
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
+_LIST_TYPES = (pa.ListType, pa.LargeListType, pa.ListViewType, pa.LargeListViewType)
+
+
+def _plain_type(arrow_type: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pa.string()
+    if pa.types.is_binary_view(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return pa.binary()
+    if isinstance(arrow_type, _LIST_TYPES):
+        field = arrow_type.value_field
+        return pa.list_(field.with_type(_plain_type(field.type)))
+    if isinstance(arrow_type, pa.MapType):
+        return pa.map_(
+            arrow_type.key_field.with_type(_plain_type(arrow_type.key_type)),
+            arrow_type.item_field.with_type(_plain_type(arrow_type.item_type)),
+        )
+    if isinstance(arrow_type, pa.StructType):
+        return pa.struct([f.with_type(_plain_type(f.type)) for f in arrow_type])
+    return arrow_type
+
+
 def arrow_nullable(table: pa.Table) -> pa.Table:
     """Cast ``table`` so every field is nullable (see :func:`nullable`)."""
     fields = [field.with_nullable(True) for field in table.schema]
