@@ -133,7 +133,7 @@ def monitor(
 ) -> None:
     """Per-window model performance -> model_monitoring; retraining decision -> audit."""
     from finml.jobs.monitoring import run_monitoring
-    from finml.jobs.retrain_trigger import local_job_action
+    from finml.jobs.retrain_action import local_job_action
     from finml.monitoring.actions import action_from_settings
     from finml.monitoring.alerts import AlertManager
     from finml.monitoring.settings import MonitoringSettings

@@ -209,7 +209,7 @@ def run_monitoring(
     settings = MonitoringSettings.from_config(config)
     records = PerformanceMonitor(tables, granularity).run(scored, labels, source)
     if trigger is None:
-        from finml.jobs.retrain_trigger import local_job_action
+        from finml.jobs.retrain_action import local_job_action
         from finml.monitoring.actions import action_from_settings
 
         action = action_from_settings(settings.action, local_job_action(config))

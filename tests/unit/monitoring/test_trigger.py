@@ -222,7 +222,7 @@ def test_the_bundles_retrain_job_reference_picks_the_action() -> None:
 
 
 def test_kind_job_runs_the_referenced_bundle_job_through_the_local_runner(tmp_path) -> None:
-    from finml.jobs.retrain_trigger import LocalJob, local_job_action
+    from finml.jobs.retrain_action import LocalJob, local_job_action
     from finml.monitoring.actions import action_for_job
 
     built: list[str] = []
