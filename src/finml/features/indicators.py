@@ -1,9 +1,17 @@
 """Trade-sequence indicators: one feature row per silver trade (pure ``DataFrame -> DataFrame``).
 
-Every indicator is a Spark window function over the trades of one symbol ordered by
-``(ts, trade_id)`` (``trade_id`` breaks ties the same way every run). Frames end at the
-current row, so a row only ever sees its own trade and earlier trades of the same symbol:
-the features are point-in-time by construction and never cross symbols.
+Every indicator is a function of the trades of one symbol ordered by ``(ts, trade_id)``
+(``trade_id`` breaks ties the same way every run) that ends at the current row, so a row only
+ever sees its own trade and earlier trades of the same symbol: the features are point-in-time
+by construction and never cross symbols.
+
+The build runs per (symbol, trading day) so one symbol's history spreads over many tasks:
+each day's trades go, with a lookback *halo* of earlier trades of the symbol (at least
+``FeatureSettings.lookback_rows`` of them, and every trade within 60 s of the day's first
+one), through the vectorised pandas definitions of :mod:`finml.features.frame`; only the
+day's own rows come out, equal to a whole-history computation. The halo is planned from a
+per-(symbol, day) aggregate (:mod:`finml.features.halo`), lazily, with public DataFrame APIs
+only (Spark Connect and serverless run it).
 
 Definitions (``r`` = log return to the previous trade, ``p`` = price, windows count trades):
 
@@ -13,8 +21,7 @@ Definitions (``r`` = log return to the previous trade, ``p`` = price, windows co
 * ``macd``: ``(EMA_fast(p) - EMA_slow(p)) / EMA_slow(p)``; ``macd_signal`` its EMA, ``macd_hist``
   their difference. An EMA of span s is the normalised exponentially weighted mean
   (``alpha = 2 / (s + 1)``, pandas ``ewm(adjust=True)``) over the last ``ema_horizon * s``
-  trades. EMAs are recursive rather than window aggregates, so this one step runs per symbol
-  in a grouped-map pandas function (``applyInPandas``) on the same ordered trades.
+  trades.
 * ``bb_pct_b``: Bollinger %B, ``(p - m + k*sd) / (2*k*sd)`` with mean and population sd of the
   last ``bollinger_period`` prices.
 * ``return_z`` / ``volume_z``: z-score of r / ln(volume) against the previous
@@ -37,206 +44,118 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
-from pyspark.sql import Column, Window
+from pyspark.sql import Column
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StructField, StructType
+from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
+from finml.features.frame import (
+    EXCHANGE_TZ,
+    KEYS,
+    SESSION_CODES,
+    feature_names,
+    sequence_features,
+    truncated_ema,
+)
+from finml.features.halo import with_halo
 from finml.features.settings import FeatureSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-    from pyspark.sql.window import WindowSpec
 
-KEYS = ("symbol", "ts", "trade_id")
-SESSION_CODES = {"pre": 0, "regular": 1, "post": 2, "closed": 3}
-EXCHANGE_TZ = "America/New_York"
+__all__ = [
+    "EXCHANGE_TZ",
+    "KEYS",
+    "SESSION_CODES",
+    "chunked_trades",
+    "feature_names",
+    "trade_features",
+    "truncated_ema",
+]
+
 _US = 1_000_000
+_ROW_WISE = ("time_of_day", "session_code")
+_CARRIED = ("symbol", "trade_id", "_ts_us", "_day")
 
 
-def feature_names(settings: FeatureSettings) -> list[str]:
-    """The model features :func:`trade_features` produces, in output order."""
-    return [
-        "log_return",
-        *[f"vol_{w}" for w in settings.vol_windows],
-        "rsi",
-        "macd",
-        "macd_signal",
-        "macd_hist",
-        "bb_pct_b",
-        "return_z",
-        "log_volume",
-        "volume_z",
-        "gap_s",
-        "trades_1s",
-        "trades_60s",
-        "vwap_dist_day",
-        "vwap_dist_20",
-        "spread_proxy",
-        "stale_repeat",
-        "time_of_day",
-        "session_code",
-    ]
+def chunked_trades(settings: FeatureSettings) -> Callable[[DataFrame], DataFrame]:
+    """Silver trades -> the rows the grouped build sees: each trade once in its own chunk
+    (``_chunk`` = its ``trade_date``, ``_halo`` false) and again, ``_halo`` true, in every
+    later chunk of its symbol whose lookback needs it. Columns: symbol, trade_id, ``_ts_us``
+    (UTC microseconds), ``_day`` (the trade_date as days since the epoch), price, volume,
+    ``time_of_day``, ``session_code``, ``_chunk``, ``_halo``."""
+
+    def transform(trades: DataFrame) -> DataFrame:
+        local = F.from_utc_timestamp("ts", EXCHANGE_TZ)
+        staged = trades.select(
+            "symbol",
+            "trade_id",
+            F.unix_micros("ts").alias("_ts_us"),
+            "trade_date",
+            F.col("price").cast("double").alias("price"),
+            F.col("volume").cast("double").alias("volume"),
+            ((F.unix_micros(local) - F.unix_micros(F.date_trunc("day", local))) / (86_400 * _US))
+            .cast("double")
+            .alias("time_of_day"),
+            _session_code(F.col("session")).alias("session_code"),
+        )
+        return (
+            with_halo(staged, settings.lookback_rows)
+            .withColumn("_day", F.unix_date("trade_date"))
+            .drop("trade_date")
+        )
+
+    return transform
 
 
-def _rows(spec: WindowSpec, start: int, end: int = 0) -> WindowSpec:
-    return spec.rowsBetween(start, end)
+def _chunk_features(settings: FeatureSettings) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    names = [n for n in feature_names(settings) if n not in _ROW_WISE]
 
+    def run(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.sort_values(["_ts_us", "trade_id"], kind="stable")
+        found = sequence_features(
+            rows["_ts_us"].to_numpy(),
+            rows["price"].to_numpy(float),
+            rows["volume"].to_numpy(float),
+            rows["_day"].to_numpy(),
+            settings,
+        )
+        own = ~rows["_halo"].to_numpy(bool)
+        out = rows.loc[own, list(_CARRIED)].reset_index(drop=True)
+        computed = pd.DataFrame({n: found[n][own] for n in names})
+        row_wise = rows.loc[own, list(_ROW_WISE)].reset_index(drop=True)
+        return pd.concat([out, computed, row_wise], axis=1)[[*_CARRIED, *feature_names(settings)]]
 
-def truncated_ema(values: np.ndarray, span: int, horizon: int) -> np.ndarray:
-    """Exponentially weighted mean (``alpha = 2/(span+1)``, normalised weights) of each
-    position over the last ``horizon * span`` values, as two convolutions (O(n * window))."""
-    decay = 1.0 - 2.0 / (span + 1.0)
-    weights = decay ** np.arange(horizon * span)
-    n = values.size
-    return np.convolve(values, weights)[:n] / np.convolve(np.ones(n), weights)[:n]
-
-
-def _macd(settings: FeatureSettings) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    # An EMA is recursive, not a window aggregate: as a sum of ~100 lag() columns Spark
-    # spent minutes compiling it, so one symbol's ordered trades go through numpy instead.
-    s = settings
-
-    def add(trades: pd.DataFrame) -> pd.DataFrame:
-        trades = trades.sort_values(["ts", "trade_id"], kind="stable")
-        price = trades["price"].to_numpy(dtype=float)
-        slow = truncated_ema(price, s.macd_slow, s.ema_horizon)
-        macd = (truncated_ema(price, s.macd_fast, s.ema_horizon) - slow) / slow
-        signal = truncated_ema(macd, s.macd_signal, s.ema_horizon)
-        return trades.assign(macd=macd, macd_signal=signal, macd_hist=macd - signal)
-
-    return add
-
-
-def _zscore(column: str, spec: WindowSpec, window: int) -> Column:
-    previous = _rows(spec, -window, -1)
-    sd = F.stddev_samp(column).over(previous)
-    return F.when(sd > 0, (F.col(column) - F.avg(column).over(previous)) / sd)
-
-
-def _count_within(seconds: int, ordinal: str, symbol_time: WindowSpec) -> Column:
-    # Rows with ts in [t - s, t]: the earliest such row's ordinal bounds the count. Later
-    # rows tied on ts do not change that minimum, so the count stays point-in-time.
-    frame = symbol_time.rangeBetween(-seconds * _US, 0)
-    return (F.col(ordinal) - F.min(ordinal).over(frame) + 1).cast("double")
-
-
-def _vwap_dist(spec: WindowSpec) -> Column:
-    vwap = F.sum(F.col("price") * F.col("volume")).over(spec) / F.sum("volume").over(spec)
-    return F.log(F.col("price") / vwap)
+    return run
 
 
 def trade_features(settings: FeatureSettings) -> Callable[[DataFrame], DataFrame]:
     """A transform from silver trades (symbol, ts, trade_id, price, volume, trade_date,
     session) to one row per trade: the keys, ``_trade_date`` and :func:`feature_names`
-    (all double). Use as ``silver.transform(trade_features(settings))``."""
+    (all double). Use as ``silver.transform(trade_features(settings))``. One pandas group
+    per (symbol, trading day): see the module docstring."""
+    schema = StructType(
+        [
+            StructField("symbol", StringType()),
+            StructField("trade_id", StringType()),
+            StructField("_ts_us", LongType()),
+            StructField("_day", IntegerType()),
+            *[StructField(n, DoubleType()) for n in feature_names(settings)],
+        ]
+    )
 
     def transform(trades: DataFrame) -> DataFrame:
-        seq = Window.partitionBy("symbol").orderBy("ts", "trade_id")
-        stage = _sequence_columns(trades, seq).select(
-            "*", *_price_indicators(settings, seq), *_activity_indicators(settings, seq)
+        rows = trades.transform(chunked_trades(settings))
+        out = rows.groupBy("symbol", "_chunk").applyInPandas(_chunk_features(settings), schema)
+        return out.select(
+            "symbol",
+            F.timestamp_micros("_ts_us").alias("ts"),
+            "trade_id",
+            F.date_from_unix_date("_day").alias("_trade_date"),
+            *feature_names(settings),
         )
-        stage = _with_stale_repeat(stage, settings.stale_lookback)
-        return _with_macd(stage, settings)
 
     return transform
-
-
-def _sequence_columns(trades: DataFrame, seq: WindowSpec) -> DataFrame:
-    """The trades' columns the indicators need, with each trade's step from the previous
-    one: ``log_return``, ``_diff``, ``log_volume``, ``_ordinal``, ``gap_s``."""
-    return trades.select(
-        *KEYS,
-        "price",
-        "volume",
-        "trade_date",
-        "session",
-        F.unix_micros("ts").alias("_ts_us"),
-    ).select(
-        "*",
-        F.log(F.col("price") / F.lag("price").over(seq)).alias("log_return"),
-        (F.col("price") - F.lag("price").over(seq)).alias("_diff"),
-        F.log("volume").alias("log_volume"),
-        F.row_number().over(seq).alias("_ordinal"),
-        ((F.col("_ts_us") - F.lag("_ts_us").over(seq)) / _US).alias("gap_s"),
-    )
-
-
-def _price_indicators(s: FeatureSettings, seq: WindowSpec) -> list[Column]:
-    """``vol_N``, ``rsi``, ``bb_pct_b``, ``return_z`` and ``volume_z``."""
-    bb = _rows(seq, -(s.bollinger_period - 1))
-    bb_sd = F.stddev_pop("price").over(bb)
-    rsi = _rows(seq, -(s.rsi_period - 1))
-    gains = F.sum(F.greatest("_diff", F.lit(0.0))).over(rsi)
-    losses = F.sum(F.greatest(-F.col("_diff"), F.lit(0.0))).over(rsi)
-    return [
-        *[
-            F.stddev_samp("log_return").over(_rows(seq, -(w - 1))).alias(f"vol_{w}")
-            for w in s.vol_windows
-        ],
-        F.when(gains + losses > 0, 100.0 * gains / (gains + losses)).alias("rsi"),
-        F.when(
-            bb_sd > 0,
-            (F.col("price") - F.avg("price").over(bb) + s.bollinger_width * bb_sd)
-            / (2.0 * s.bollinger_width * bb_sd),
-        ).alias("bb_pct_b"),
-        _zscore("log_return", seq, s.zscore_window).alias("return_z"),
-        _zscore("log_volume", seq, s.zscore_window).alias("volume_z"),
-    ]
-
-
-def _activity_indicators(s: FeatureSettings, seq: WindowSpec) -> list[Column]:
-    """``trades_1s``, ``trades_60s``, ``vwap_dist_day``, ``vwap_dist_20``,
-    ``spread_proxy``, ``time_of_day`` and ``session_code``."""
-    by_time = Window.partitionBy("symbol").orderBy("_ts_us")
-    day = Window.partitionBy("symbol", "trade_date").orderBy("ts", "trade_id")
-    rng = _rows(seq, -(s.range_window - 1))
-    local = F.from_utc_timestamp("ts", EXCHANGE_TZ)
-    return [
-        _count_within(1, "_ordinal", by_time).alias("trades_1s"),
-        _count_within(60, "_ordinal", by_time).alias("trades_60s"),
-        _vwap_dist(_rows(day, Window.unboundedPreceding, -1)).alias("vwap_dist_day"),
-        _vwap_dist(_rows(seq, -s.range_window, -1)).alias("vwap_dist_20"),
-        ((F.max("price").over(rng) - F.min("price").over(rng)) / F.avg("price").over(rng)).alias(
-            "spread_proxy"
-        ),
-        ((F.unix_micros(local) - F.unix_micros(F.date_trunc("day", local))) / (86_400 * _US)).alias(
-            "time_of_day"
-        ),
-        _session_code(F.col("session")).alias("session_code"),
-    ]
-
-
-def _with_macd(stage: DataFrame, s: FeatureSettings) -> DataFrame:
-    """The features without MACD -> the output: MACD added per symbol in pandas, the keys,
-    ``_trade_date`` and :func:`feature_names`, all double."""
-    names = [c for c in feature_names(s) if not c.startswith("macd")]
-    stage = stage.select(*KEYS, "trade_date", "price", *names)
-    extra = [StructField(c, DoubleType()) for c in ("macd", "macd_signal", "macd_hist")]
-    schema = StructType([*stage.schema.fields, *extra])
-    out = stage.groupBy("symbol").applyInPandas(_macd(s), schema)
-    return out.select(
-        *KEYS,
-        F.col("trade_date").alias("_trade_date"),
-        *[F.col(c).cast("double").alias(c) for c in feature_names(s)],
-    )
-
-
-def _with_stale_repeat(trades: DataFrame, lookback: int) -> DataFrame:
-    # An equi-join on (symbol, price): exact repeats are rare, so the join stays small,
-    # where scanning a 500-trade collect_list per row would not.
-    earlier = trades.select("symbol", "price", F.col("_ordinal").alias("_earlier"))
-    lag = F.col("_ordinal") - F.col("_earlier")
-    repeats = (
-        trades.select("symbol", "price", "_ordinal")
-        .join(earlier, ["symbol", "price"])
-        .where((lag >= 1) & (lag <= lookback))
-        .select("symbol", "_ordinal", F.lit(1.0).alias("stale_repeat"))
-        .distinct()
-    )
-    joined = trades.join(repeats, ["symbol", "_ordinal"], "left")
-    return joined.withColumn("stale_repeat", F.coalesce("stale_repeat", F.lit(0.0)))
 
 
 def _session_code(session: Column) -> Column:
