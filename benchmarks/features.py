@@ -90,7 +90,7 @@ def bench_pair(spark, rows: int, symbols: int, repeat: int) -> tuple[Measure, Me
     )
     floor = timed("pandas features_frame", rows, repeat, lambda: features_frame(frame, settings))
     silver.unpersist()
-    return ours, floor, 5.0
+    return ours, floor, 3.0
 
 
 def one_symbol(spark, rows: int) -> dict[str, float]:

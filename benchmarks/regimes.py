@@ -3,7 +3,7 @@ baseline measured in the same run.
 
 * Markov: ``MarkovChain.fit`` (one ``np.bincount`` over pair codes, smoothing, bootstrap)
   vs a Python loop counting transitions one step at a time (same smoothing).
-* Features: ``trade_features`` (Spark window functions + one grouped-map EMA step) on
+* Features: ``trade_features`` (per symbol and trading day with lookback halos) on
   ``--trades`` simulated trades vs the row-at-a-time Python reference used by the tests,
   timed on ``--baseline-trades`` trades and extrapolated linearly (the reference is
   super-linear, so linear extrapolation flatters the baseline).
