@@ -2,15 +2,16 @@
 
 From an empty home, a seeded market (with a volatility/volume shift from ``drift_day``) is
 delivered day by day: the local scheduler runs on a simulated clock, and on each trading day
-it fires the bundle's scheduled jobs through the local job runner (one ``spark-submit`` per
-task, as ``finml scheduler run`` does): ingestion (the simulator source delivers the
-session that closed, then medallion and feature store), batch inference (new trades scored
-by the champion), drift monitoring (drift, live performance, rollback check, retraining
-trigger, which starts the retraining workflow: tournament, holdout gate, replay A/B,
-promotion) and the dashboard export. Nothing here is a demo-only path: the replay only
-chooses the schedules (bundle variables, one fire per trading day, in pipeline order), the
-market and the clock. ``bad_model_day`` forces a deliberately bad model to ``@champion``
-through the registry API (audited as a manual promotion), for the rollback check to catch.
+it fires the bundle's scheduled jobs through the local job runner (every task in this
+process, on one SparkSession): ingestion (the simulator source delivers the session that
+closed, then medallion and feature store), batch inference (new trades scored by the
+champion), drift monitoring (drift, live performance, rollback check, retraining trigger,
+which runs the retraining workflow in process -- action kind ``job``: tournament, holdout
+gate, replay A/B, promotion) and the dashboard export. Nothing here is a demo-only path:
+the replay only chooses the schedules (bundle variables, one fire per trading day, in
+pipeline order), the market and the clock. ``bad_model_day`` forces a deliberately bad
+model to ``@champion`` through the registry API (audited as a manual promotion), for the
+rollback check to catch.
 
 The nightly retraining schedule does not fire in a replay: retraining starts only from the
 trigger, so every retrain in the timeline has an audited reason.
