@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pyarrow as pa
 
 from finml.dashboard.schema import Section, Series, Source
 from finml.errors import TableNotFound
@@ -87,7 +86,7 @@ class ExportContext:
                     name=name, exists=False, rows=None, **self._provenance(name)
                 )
             else:
-                frame = to_pandas(table.to_arrow())
+                frame = table.to_arrow().to_pandas()  # plain Arrow types, either engine
                 self._frames[name] = frame
                 self._sources[name] = Source(
                     name=name,
@@ -178,26 +177,6 @@ def missing(ctx: ExportContext, section_id: str, *names: str) -> Section | None:
 
 
 # ---- JSON-safe conversions ------------------------------------------------------------
-
-
-def to_pandas(data: pa.Table) -> pd.DataFrame:
-    """``data`` as pandas; delta-rs hands out ``string_view`` columns, which pyarrow cannot
-    convert inside lists, so view types are cast to their plain twins first."""
-    return data.cast(pa.schema([f.with_type(_plain(f.type)) for f in data.schema])).to_pandas()
-
-
-def _plain(dtype: pa.DataType) -> pa.DataType:
-    if pa.types.is_string_view(dtype):
-        return pa.string()
-    if pa.types.is_binary_view(dtype):
-        return pa.binary()
-    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_list_view(dtype):
-        return pa.list_(_plain(dtype.value_type))
-    if pa.types.is_map(dtype):
-        return pa.map_(_plain(dtype.key_type), _plain(dtype.item_type))
-    if pa.types.is_struct(dtype):
-        return pa.struct([f.with_type(_plain(f.type)) for f in dtype])
-    return dtype
 
 
 def scalar(value: Any) -> str | float | int | bool | None:
