@@ -167,36 +167,47 @@ def collect_outcomes(
     return [by_id[i] for i in range(len(tasks))]
 
 
+MAX_ROWS_BYTES = 1 << 30  # every chunk travels in each task's Arrow batches: 2 GiB at most
+
+
 class SparkExecutor:
     """Runs fit tasks as Spark tasks on ``spark`` (classic or Connect); see the module
-    docstring for how the rows travel."""
+    docstring for how the rows travel. ``max_bytes`` bounds the encoded training rows (each
+    Spark task receives all of them in its Arrow batches, whose binary columns hold 2 GiB at
+    most)."""
 
-    def __init__(self, spark: SparkSession, *, chunk_rows: int = 50_000) -> None:
+    def __init__(
+        self, spark: SparkSession, *, chunk_rows: int = 50_000, max_bytes: int = MAX_ROWS_BYTES
+    ) -> None:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows: expected at least 1, got {chunk_rows}")
         self.spark = spark
         self.chunk_rows = chunk_rows
+        self.max_bytes = max_bytes
 
-    def map(
-        self,
-        tasks: Sequence[FitTask],
-        train: Split,
-        folds: Sequence[Fold],
-        progress: Progress | None = None,
-    ) -> list[FitOutcome]:
+    def outcome_frame(self, tasks: Sequence[FitTask], train: Split, folds: Sequence[Fold]) -> Any:
+        """The query that runs ``tasks`` (one Spark task each): rows ``task_id``, ``outcome``.
+
+        Raises:
+            DataError: the training rows encode to more than ``max_bytes``.
+        """
         from pyspark.sql.functions import broadcast
 
-        if not tasks:
-            return []
-        note = progress or (lambda _msg: None)
-        note(f"fan out {len(tasks)} fit tasks to Spark")
+        chunks = encode_rows(train, self.chunk_rows)
+        size = sum(len(chunk) for chunk in chunks)
+        if size > self.max_bytes:
+            raise DataError(
+                f"tournament fan-out: the training rows encode to {size / 2**20:,.0f} MiB, "
+                f"expected at most {self.max_bytes / 2**20:,.0f} MiB (every fit task receives "
+                "them all in its Arrow batches); lower models.max_train_rows or set "
+                "models.fanout: local"
+            )
         task_rows = pd.DataFrame(
             {
                 "task_id": np.arange(len(tasks), dtype=np.int64),
                 "task": [encode_task(t, folds) for t in tasks],
             }
         )
-        chunks = encode_rows(train, self.chunk_rows)
         chunk_rows = pd.DataFrame(
             {"chunk_no": np.arange(len(chunks), dtype=np.int32), "chunk": chunks}
         )
@@ -205,5 +216,18 @@ class SparkExecutor:
         joined = task_frame.repartitionByRange(len(tasks), "task_id").crossJoin(
             broadcast(chunk_frame)
         )
-        result = joined.groupBy("task_id").applyInPandas(run_task_group, schema=OUTCOME_SCHEMA)
+        return joined.groupBy("task_id").applyInPandas(run_task_group, schema=OUTCOME_SCHEMA)
+
+    def map(
+        self,
+        tasks: Sequence[FitTask],
+        train: Split,
+        folds: Sequence[Fold],
+        progress: Progress | None = None,
+    ) -> list[FitOutcome]:
+        if not tasks:
+            return []
+        note = progress or (lambda _msg: None)
+        note(f"fan out {len(tasks)} fit tasks to Spark")
+        result = self.outcome_frame(tasks, train, folds)
         return collect_outcomes([(r["task_id"], r["outcome"]) for r in result.collect()], tasks)
