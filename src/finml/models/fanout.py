@@ -70,13 +70,15 @@ class FitTask:
 class FitOutcome:
     """What a task produced: a fold's validation ``scores`` (float64), or a refit's
     ``model`` (the pickled ``(AnomalyModel, Preprocessor)``) and its ``fit_seconds``.
-    ``started_ms`` is when the task started (epoch milliseconds, the worker's clock)."""
+    ``started_ms`` is when the task started (epoch milliseconds, the worker's clock) and
+    ``seconds`` how long it ran, fit, scoring and pickling included."""
 
     task: FitTask
     scores: np.ndarray | None = None
     model: bytes | None = None
     fit_seconds: float = 0.0
     started_ms: int = 0
+    seconds: float = 0.0
 
     def fitted(self) -> tuple[AnomalyModel, Preprocessor]:
         """The refit's model and preprocessor, unpickled.
@@ -139,6 +141,11 @@ def plan(
     return fold_tasks + refits
 
 
+def rows_fitted(task: FitTask, train: Split, folds: Sequence[Fold]) -> int:
+    """How many rows ``task`` fits on: its fold's training rows, or all of ``train``."""
+    return len(train.frame) if task.fold is None else len(folds[task.fold][0])
+
+
 def run_fit_task(task: FitTask, train: Split, folds: Sequence[Fold]) -> FitOutcome:
     """Run ``task`` on ``train`` (the fold's rows given by ``folds[task.fold]``).
 
@@ -146,7 +153,7 @@ def run_fit_task(task: FitTask, train: Split, folds: Sequence[Fold]) -> FitOutco
         ConfigError: the task's candidate is not registered (the message names it and the
             task) or its fold is not one of ``folds``.
     """
-    started_ms = int(time.time() * 1000)
+    started_ms, began = int(time.time() * 1000), time.perf_counter()
     try:
         model = build(task.candidate, task.params, seed=task.seed, n_jobs=task.n_jobs)
     except ConfigError as exc:
@@ -157,13 +164,17 @@ def run_fit_task(task: FitTask, train: Split, folds: Sequence[Fold]) -> FitOutco
                 f"fit task {task.label}: expected a fold index below {len(folds)}, got {task.fold}"
             )
         scores = fit_and_score(model, train, folds[task.fold])
-        return FitOutcome(task, scores=scores, started_ms=started_ms)
+        took = time.perf_counter() - began
+        return FitOutcome(task, scores=scores, started_ms=started_ms, seconds=took)
     prep = Preprocessor(train.features).fit(train.frame)
     started = time.perf_counter()
     model.fit(prep.transform(train.frame), train.y, train.features)
     fit_seconds = time.perf_counter() - started
     blob = pickle.dumps((model, prep), protocol=pickle.HIGHEST_PROTOCOL)
-    return FitOutcome(task, model=blob, fit_seconds=fit_seconds, started_ms=started_ms)
+    took = time.perf_counter() - began
+    return FitOutcome(
+        task, model=blob, fit_seconds=fit_seconds, started_ms=started_ms, seconds=took
+    )
 
 
 def fit_and_score(model: AnomalyModel, train: Split, fold: Fold) -> np.ndarray:

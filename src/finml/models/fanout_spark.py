@@ -15,7 +15,8 @@ DataFrames to Spark and gets one back:
   ``groupBy("task_id").applyInPandas(run_task_group, "task_id long, outcome binary")``: each
   Spark task receives one fit task with every chunk, rebuilds the rows, runs
   :func:`~finml.models.fanout.run_fit_task` and returns the pickled outcome; the driver
-  collects the outcomes and puts them back in task order.
+  collects the outcomes and puts them back in task order. The tasks are sent biggest first
+  (Spark starts them in partition order), so the longest fits do not start last.
 
 Why this shape. Executors share no file system with the driver, so the rows travel inside
 the query. The broadcast join hint (a DataFrame API, not a broadcast variable) ships the
@@ -50,7 +51,14 @@ import pandas as pd
 
 from finml.errors import DataError
 from finml.models.data import LABEL, Split
-from finml.models.fanout import FitOutcome, FitTask, Fold, Progress, run_fit_task
+from finml.models.fanout import (
+    FitOutcome,
+    FitTask,
+    Fold,
+    Progress,
+    rows_fitted,
+    run_fit_task,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -229,5 +237,13 @@ class SparkExecutor:
             return []
         note = progress or (lambda _msg: None)
         note(f"fan out {len(tasks)} fit tasks to Spark")
-        result = self.outcome_frame(tasks, train, folds)
-        return collect_outcomes([(r["task_id"], r["outcome"]) for r in result.collect()], tasks)
+        # biggest fits first: Spark starts the tasks in partition order, so the longest ones
+        # do not start last and leave the other slots idle at the end
+        order = sorted(range(len(tasks)), key=lambda i: -rows_fitted(tasks[i], train, folds))
+        sent = [tasks[i] for i in order]
+        result = self.outcome_frame(sent, train, folds)
+        outcomes = collect_outcomes([(r["task_id"], r["outcome"]) for r in result.collect()], sent)
+        back: list[FitOutcome] = [outcomes[0]] * len(tasks)
+        for position, index in enumerate(order):
+            back[index] = outcomes[position]
+        return back
