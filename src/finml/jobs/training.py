@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from finml.errors import ConfigError
 from finml.log import get_logger
 from finml.models.audit import LEADERBOARD
 from finml.models.data import TEST_SET, TRAIN_SET, Split, load_split
+from finml.models.fanout import Executor
 from finml.models.metrics import MetricSettings
 from finml.models.promotion import METRIC_TAG, RollbackRecord, gate, version_uri
 from finml.models.promotion import rollback as _rollback
@@ -92,6 +94,26 @@ class TrainingReport:
         )
 
 
+def fit_executor(settings: ModelSettings, spark: SparkSession | None) -> Executor | None:
+    """Where the tournament's fits run (``models.fanout``): None (one after the other in
+    this process) or one Spark task each on ``spark``.
+
+    Raises:
+        ConfigError: ``fanout`` is ``spark`` but the job has no Spark session (the delta-rs
+            engine without Spark).
+    """
+    if settings.fanout == "local":
+        return None
+    if spark is None:
+        raise ConfigError(
+            "models.fanout: expected 'local' when the job runs without Spark (delta-rs "
+            "engine), got 'spark'"
+        )
+    from finml.models.fanout_spark import SparkExecutor
+
+    return SparkExecutor(spark)
+
+
 def run_training(
     config: ProjectConfig,
     spark: SparkSession | None,
@@ -131,7 +153,7 @@ def run_training(
     )
     run_tags = tags | source_tags()
     with mlflow.start_run(run_name="tournament", tags=run_tags, experiment_id=experiment_id) as run:
-        result = run_tournament(train, test, settings, progress)
+        result = run_tournament(train, test, settings, progress, fit_executor(settings, spark))
         logged = log_tournament(result, train, test, settings)
     version = _register(config, name, result, logged.model_uris[result.winner.name], tags)
     _write_leaderboard(tables, result, run.info.run_id, name, version.version, train, settings)

@@ -1,16 +1,17 @@
-"""The built-in tournament candidates: three supervised tree ensembles and one unsupervised
-detector. Defaults are sized for the fast tournament (≈150k rows, 2 cores).
+"""The built-in tournament candidates: three supervised tree ensembles (gradient-boosted
+LightGBM and XGBoost, a random forest grown by LightGBM) and one unsupervised detector.
+Defaults are sized for the fast tournament (≈150k rows, 2 cores).
 
 Each also has a row path (:meth:`~finml.models.base.AnomalyModel.score_rows`) for serving a
 few rows: the boosters are called directly (no scikit-learn wrapper, no DMatrix), and the
-scikit-learn forests are walked for all trees at once by :class:`PackedTrees` instead of one
-Python call per tree under joblib. Both paths give the same numbers (tested row by row).
+isolation forest's trees are walked for all trees at once by :class:`PackedTrees` instead of
+one Python call per tree under joblib. Both paths give the same numbers (tested row by row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from finml.models.base import AnomalyModel, candidate
 
 @candidate("lightgbm")
 class LightGBMModel(AnomalyModel):
+    boosting: ClassVar[str] = "gbdt"
     default_params = {
         "n_estimators": 200,
         "learning_rate": 0.05,
@@ -41,6 +43,7 @@ class LightGBMModel(AnomalyModel):
         # deterministic + row-wise histograms: same seed, same trees on any thread count
         self.model = LGBMClassifier(
             **self.params,
+            boosting_type=self.boosting,
             random_state=self.seed,
             n_jobs=self.n_jobs,
             deterministic=True,
@@ -98,44 +101,29 @@ class XGBoostModel(AnomalyModel):
 
 
 @candidate("random_forest")
-class RandomForestModel(AnomalyModel):
-    # Sized for speed: scikit-learn's forest is the slowest candidate (100 trees of depth 12
-    # on half the rows took 280 s of a 800 s tournament on 150k rows on a loaded machine).
+class RandomForestModel(LightGBMModel):
+    """A random forest (bagged, fully independent trees whose predictions are averaged) grown
+    by LightGBM's ``rf`` boosting: histogram splits, so it fits ~10x faster than
+    scikit-learn's exact-split forest at the same PR-AUC (1M synthetic rows: 6.3 s vs 62 s,
+    0.853 vs 0.854). ``bagging_fraction`` is each tree's row sample (scikit-learn's
+    ``max_samples``), ``feature_fraction_bynode`` the features tried at each split
+    (``max_features``)."""
+
+    boosting = "rf"
     default_params = {
         "n_estimators": 60,
+        "num_leaves": 255,
         "max_depth": 10,
-        "min_samples_leaf": 10,
-        "max_features": "sqrt",
-        "max_samples": 0.25,
+        "min_child_samples": 10,
+        "bagging_fraction": 0.25,
+        "bagging_freq": 1,
+        "feature_fraction_bynode": 0.5,
     }
     search_space = {
         "n_estimators": ("int", 50, 200),
         "max_depth": ("int", 4, 20),
-        "min_samples_leaf": ("int", 1, 50),
+        "min_child_samples": ("int", 1, 50),
     }
-
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        from sklearn.ensemble import RandomForestClassifier
-
-        self.model = RandomForestClassifier(
-            **self.params, random_state=self.seed, n_jobs=self.n_jobs
-        ).fit(X, y)
-        # joblib start-up costs more than scoring one row (92 ms p50 under load); the trees
-        # and so the predictions are the same with one job
-        self.model.set_params(n_jobs=1)
-
-    def score(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(X)[:, 1]
-
-    def score_rows(self, X: np.ndarray) -> np.ndarray:
-        x32 = finite_float32(X)
-        if x32 is None:
-            return self.score(X)  # scikit-learn's own checks word the error
-        if "_row_trees" not in self.__dict__:
-            trees = [e.tree_ for e in self.model.estimators_]
-            self._row_trees = PackedTrees(trees, [t.value[:, 0, 1] for t in trees])
-        # predict_proba adds the trees' class-1 fractions in tree order, then divides
-        return self._row_trees.leaf_values(x32).cumsum(axis=1)[:, -1] / len(self._row_trees)
 
 
 @candidate("isolation_forest")

@@ -106,7 +106,9 @@ def walk_forward_folds(
     Raises:
         DataError: too few rows (or distinct timestamps) for ``folds`` folds.
     """
-    values = np.asarray(ts)
+    # tz-aware timestamps as int64 nanoseconds: np.asarray would box each into an object
+    values = ts.array.asi8 if isinstance(ts, pd.Series) and hasattr(ts.array, "asi8") else ts
+    values = np.asarray(values)
     n = len(values)
     cuts = []
     for k in range(1, folds + 1):

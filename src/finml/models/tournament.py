@@ -4,13 +4,16 @@ job logs and writes the result), so it is testable and benchmarkable on its own.
 
 Selection uses the mean walk-forward metric (the holdout stays untouched for the gate); the
 decision threshold maximises F1 on the pooled out-of-fold scores.
+
+The fits (every candidate on every fold, then every refit) are independent tasks
+(:mod:`finml.models.fanout`) run by an executor: in this process one after the other by
+default, or as Spark tasks; the outcomes, and so the leaderboard, are the same.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +21,16 @@ import numpy as np
 import pandas as pd
 
 from finml.log import get_logger
-from finml.models.base import AnomalyModel, Preprocessor
 from finml.models.data import Split, walk_forward_folds
 from finml.models.ensemble import SoftVotingEnsemble, combine, ewma_weights
+from finml.models.fanout import (
+    Executor,
+    FitOutcome,
+    Progress,
+    SequentialExecutor,
+    fit_and_score,
+    plan,
+)
 from finml.models.metrics import MetricSettings, best_f1_threshold, evaluate
 from finml.models.pyfunc import AnomalyPyfunc
 from finml.models.roster import build, candidates
@@ -28,7 +38,8 @@ from finml.models.settings import ModelSettings
 
 log = get_logger("models.tournament")
 BASELINE = "zscore_rule"
-Progress = Callable[[str], None]
+__all__ = ["BASELINE", "CandidateResult", "Progress", "TournamentResult", "fold_scores",
+           "run_tournament"]  # fmt: skip
 
 
 @dataclass
@@ -86,8 +97,10 @@ def run_tournament(
     test: Split,
     settings: ModelSettings,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> TournamentResult:
-    """Run every candidate of ``settings`` (plus the z-score baseline) and rank them.
+    """Run every candidate of ``settings`` (plus the z-score baseline) and rank them; the
+    fits run on ``executor`` (None: one after the other in this process).
 
     Raises:
         ConfigError: an unknown candidate name.
@@ -103,17 +116,16 @@ def run_tournament(
     metric_settings = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
     base = [n for n in names if not getattr(known[n], "composite", False)]
     params = {n: _params(n, train, folds, settings) for n in base}
-    results: dict[str, CandidateResult] = {}
-    for name in base:
-        note(f"walk-forward {name}")
-        results[name] = _walk_forward(name, params[name], train, folds, settings)
+    tasks = plan(base, params, len(folds), seed=settings.seed, n_jobs=settings.n_jobs)
+    outcomes = (executor or SequentialExecutor()).map(tasks, train, folds, note)
+    results = _walk_forward(params, outcomes)
     for name in (n for n in names if n not in results):
         results[name] = _compose_folds(name, results, train, folds, settings)
     for result in results.values():
         _score_folds(result, train, folds, metric_settings, settings.primary_metric)
+    refits = {o.task.candidate: o for o in outcomes if o.task.kind == "refit"}
     for name in base:
-        note(f"refit {name}")
-        _refit(results[name], train, test, settings, metric_settings)
+        _refit(results[name], refits[name], test, metric_settings)
     for name in (n for n in names if n not in base):
         _refit_composite(results[name], results, test, settings, metric_settings)
     ranked = sorted(
@@ -153,27 +165,31 @@ def _params(name: str, train: Split, folds: list, settings: ModelSettings) -> di
     return params
 
 
-def _model(name: str, params: dict[str, Any], settings: ModelSettings) -> AnomalyModel:
-    return build(name, params, seed=settings.seed, n_jobs=settings.n_jobs)
-
-
 def fold_scores(
     name: str, params: dict[str, Any], train: Split, fold: tuple, settings: ModelSettings
 ) -> np.ndarray:
     """Fit ``name`` on the fold's training rows (preprocessing fitted there too) and score
     its validation rows."""
-    fit_rows, valid_rows = (train.frame.iloc[i] for i in fold)
-    prep = Preprocessor(train.features).fit(fit_rows)
-    model = _model(name, params, settings)
-    model.fit(prep.transform(fit_rows), fit_rows["label"].to_numpy(), train.features)
-    return model.score(prep.transform(valid_rows))
+    model = build(name, params, seed=settings.seed, n_jobs=settings.n_jobs)
+    return fit_and_score(model, train, fold)
 
 
-def _walk_forward(name, params, train, folds, settings) -> CandidateResult:
-    started_ms = int(time.time() * 1000)
-    scores = [fold_scores(name, params, train, fold, settings) for fold in folds]
-    return CandidateResult(name, params, scores, is_baseline=name == BASELINE,
-                           started_ms=started_ms)  # fmt: skip
+def _walk_forward(
+    params: dict[str, dict[str, Any]], outcomes: list[FitOutcome]
+) -> dict[str, CandidateResult]:
+    """Each base candidate's fold scores, in fold order, from the fold tasks' outcomes."""
+    results: dict[str, CandidateResult] = {}
+    for name, candidate_params in params.items():
+        folds = sorted(
+            (o for o in outcomes if o.task.candidate == name and o.task.kind == "fold"),
+            key=lambda o: o.task.fold or 0,
+        )
+        scores = [o.scores for o in folds if o.scores is not None]
+        started_ms = min((o.started_ms for o in folds), default=int(time.time() * 1000))
+        results[name] = CandidateResult(
+            name, candidate_params, scores, is_baseline=name == BASELINE, started_ms=started_ms
+        )
+    return results
 
 
 def _compose_folds(name, results, train, folds, settings) -> CandidateResult:
@@ -207,12 +223,9 @@ def _score_folds(result, train, folds, metric_settings, primary) -> None:
     result.cv = {k: float(np.nanmean([m[k] for m in per_fold])) for k in per_fold[0]}
 
 
-def _refit(result, train, test, settings, metric_settings) -> None:
-    prep = Preprocessor(train.features).fit(train.frame)
-    model = _model(result.name, result.params, settings)
-    started = time.perf_counter()
-    model.fit(prep.transform(train.frame), train.y, train.features)
-    result.fit_seconds = time.perf_counter() - started
+def _refit(result, outcome: FitOutcome, test, metric_settings) -> None:
+    model, prep = outcome.fitted()
+    result.fit_seconds = outcome.fit_seconds
     result.model = AnomalyPyfunc(model, prep, result.threshold)
     result.params = dict(model.params)
     _holdout(result, test, metric_settings)

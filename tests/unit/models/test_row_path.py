@@ -63,16 +63,16 @@ def test_each_member_row_path_matches_its_batch_path(model) -> None:
 
 
 def split_values(model: AnomalyPyfunc, column: int) -> list[float]:
-    """Values on and just beside the forests' split thresholds of ``column``, as float32
-    (what the trees compare): where a wrong ``<=`` would send a row the other way."""
+    """Values on and just beside the isolation forest's split thresholds of ``column``, as
+    float32 (what its packed trees compare): where a wrong ``<=`` would send a row the other
+    way. (The boosters' row path is their own predict call: the same comparisons.)"""
     found: list[float] = []
-    for name in ("random_forest", "isolation_forest"):
-        forest = model.scorer.members[name].model
-        for tree in forest.estimators_[:5]:
-            used = tree.tree_.feature == column
-            for t in tree.tree_.threshold[used][:4]:
-                near = np.float32(t)
-                found += [float(near), float(np.nextafter(near, np.float32(np.inf)))]
+    forest = model.scorer.members["isolation_forest"].model
+    for tree in forest.estimators_[:5]:
+        used = tree.tree_.feature == column
+        for t in tree.tree_.threshold[used][:4]:
+            near = np.float32(t)
+            found += [float(near), float(np.nextafter(near, np.float32(np.inf)))]
     return found or [0.0]
 
 
@@ -101,23 +101,23 @@ def test_rows_on_split_thresholds_and_odd_values_score_as_the_batch(model, data)
     np.testing.assert_array_equal(predictions, (scores >= pyfunc.threshold).astype(np.int64))
 
 
-def test_a_value_beyond_float32_fails_as_the_batch_path_fails(model) -> None:
+def test_a_value_beyond_float32_scores_as_the_batch_path_scores(model) -> None:
     pyfunc, test = model
-    values = test[list(pyfunc.features)].to_numpy(np.float64)[:1].copy()
-    values[0, 0] = 1e39  # finite in float64, inf to the trees: scikit-learn refuses it
-    with pytest.raises(ValueError, match="float32"):
-        batch_scores(pyfunc, pd.DataFrame(values, columns=list(pyfunc.features)))
-    with pytest.raises(ValueError, match="float32"):
-        pyfunc.predict_array(values)
+    values = test[list(pyfunc.features)].to_numpy(np.float64)[:3].copy()
+    values[0, 0] = 1e39  # finite in float64, inf to float32 trees: past every split
+    expected = batch_scores(pyfunc, pd.DataFrame(values, columns=list(pyfunc.features)))
+    alone = np.array([pyfunc.predict_array(values[i : i + 1])[0][0] for i in range(3)])
+    np.testing.assert_array_equal(alone, expected)
+    assert np.isfinite(expected).all()
+    assert expected[0] != batch_scores(pyfunc, test[list(pyfunc.features)].iloc[:1])[0]
 
 
 def test_pickled_model_leaves_its_row_caches_behind(model) -> None:
     pyfunc, test = model
     values = test[list(pyfunc.features)].to_numpy(np.float64)[:3]
     before = pyfunc.predict_array(values)[0]  # builds the packed trees
-    forest = pyfunc.scorer.members["random_forest"]
+    forest = pyfunc.scorer.members["isolation_forest"]
     assert isinstance(forest.__dict__["_row_trees"], PackedTrees)
-    assert "_row_trees" in pyfunc.scorer.members["isolation_forest"].__dict__
     assert "_row_booster" in pyfunc.scorer.members["xgboost"].__dict__  # the 1-thread copy
     restored = pickle.loads(pickle.dumps(pyfunc))
     for member in restored.scorer.members.values():
