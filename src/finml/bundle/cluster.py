@@ -1,0 +1,84 @@
+"""A job's tasks submitted to a Spark cluster rather than ``local[2]``.
+
+A bundle target that sets the variable ``spark_master`` (the ``cluster`` target of
+``databricks.yml``) makes the local job runner submit every task with ``--master`` that URL
+and ship the ``finml`` wheel with ``--py-files``, as a real cluster needs: its executors have
+no ``finml`` installed and import it from the wheel Spark copies to them (a wheel is a zip;
+``finml`` is pure Python). Variables:
+
+* ``spark_master`` -- ``spark://host:port``, ``k8s://https://...``, ``yarn``; empty: local;
+* ``finml_wheel`` -- a built wheel to ship; empty: build one from the bundle for this run;
+* ``executor_python`` -- the executors' interpreter (``spark.pyspark.python``); empty: the
+  cluster's own.
+"""
+
+from __future__ import annotations
+
+import subprocess  # pip with fixed arguments, never a shell
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from finml.errors import JobError
+
+MASTER_SCHEMES = ("spark://", "k8s://", "yarn", "mesos://", "local")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where a task is submitted and what it ships."""
+
+    master: str
+    wheel: Path
+    executor_python: str | None = None
+
+
+def cluster_spec(values: dict[str, str], root: Path, build_dir: Path) -> ClusterSpec | None:
+    """The cluster of a resolved target (its ``var.*`` ``values``), or None for a local run.
+
+    Raises:
+        JobError: the master URL has an unknown scheme, the named wheel does not exist, or
+            the wheel cannot be built.
+    """
+    master = values.get("var.spark_master", "").strip()
+    if not master:
+        return None
+    if not master.startswith(MASTER_SCHEMES):
+        raise JobError(
+            f"variables.spark_master: expected a Spark master URL starting with one of "
+            f"{list(MASTER_SCHEMES)}, got {master!r}"
+        )
+    named = values.get("var.finml_wheel", "").strip()
+    if named:
+        wheel = Path(named)
+        if not (wheel.is_file() and wheel.suffix == ".whl"):
+            raise JobError(f"variables.finml_wheel: expected an existing .whl file, got {named}")
+    else:
+        wheel = build_wheel(root, build_dir)
+    python = values.get("var.executor_python", "").strip() or None
+    return ClusterSpec(master=master, wheel=wheel.resolve(), executor_python=python)
+
+
+def build_wheel(root: Path, out_dir: Path, *, timeout: float = 300) -> Path:
+    """Build the ``finml`` wheel of the project at ``root`` into ``out_dir`` (the bundle's
+    ``artifacts.finml_wheel``, with this interpreter's pip) and return its path.
+
+    Raises:
+        JobError: pip failed (its output's tail is in the message) or made no finml wheel.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out_dir)]
+    try:
+        done = subprocess.run(
+            [*cmd, str(root)], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise JobError(f"finml wheel: pip wheel {root} took over {timeout:.0f} s") from exc
+    wheels = sorted(out_dir.glob("finml-*.whl"))
+    if done.returncode != 0 or not wheels:
+        tail = (done.stderr or done.stdout).strip()[-800:]
+        raise JobError(
+            f"finml wheel: expected pip wheel {root} to build finml-*.whl in {out_dir}, "
+            f"got exit code {done.returncode}: {tail}"
+        )
+    return wheels[-1]
