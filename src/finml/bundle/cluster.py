@@ -3,8 +3,13 @@
 A bundle target that sets the variable ``spark_master`` (the ``cluster`` target of
 ``databricks.yml``) makes the local job runner submit every task with ``--master`` that URL
 and ship the ``finml`` wheel with ``--py-files``, as a real cluster needs: its executors have
-no ``finml`` installed and import it from the wheel Spark copies to them (a wheel is a zip;
-``finml`` is pure Python). Variables:
+no ``finml`` installed and import it from the archive Spark copies to them (``finml`` is pure
+Python, and a wheel is a zip archive).
+
+The wheel goes as a copy named ``.zip``: PySpark puts a ``--py-files`` entry on the
+executors' ``sys.path`` only when it ends in ``.zip``, ``.egg`` or ``.jar``
+(``SparkContext.PACKAGE_EXTENSIONS``); a ``.whl`` is copied to them and then ignored, and
+every UDF fails with ``No module named 'finml'`` (the cluster test saw it). Variables:
 
 * ``spark_master`` -- ``spark://host:port``, ``k8s://https://...``, ``yarn``; empty: local;
 * ``finml_wheel`` -- a built wheel to ship; empty: build one from the bundle for this run;
@@ -14,6 +19,7 @@ no ``finml`` installed and import it from the wheel Spark copies to them (a whee
 
 from __future__ import annotations
 
+import shutil
 import subprocess  # pip with fixed arguments, never a shell
 import sys
 from dataclasses import dataclass
@@ -26,10 +32,10 @@ MASTER_SCHEMES = ("spark://", "k8s://", "yarn", "mesos://", "local")
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """Where a task is submitted and what it ships."""
+    """Where a task is submitted and what it ships: ``py_file`` is the wheel as a ``.zip``."""
 
     master: str
-    wheel: Path
+    py_file: Path
     executor_python: str | None = None
 
 
@@ -56,7 +62,16 @@ def cluster_spec(values: dict[str, str], root: Path, build_dir: Path) -> Cluster
     else:
         wheel = build_wheel(root, build_dir)
     python = values.get("var.executor_python", "").strip() or None
-    return ClusterSpec(master=master, wheel=wheel.resolve(), executor_python=python)
+    return ClusterSpec(master, as_py_file(wheel, build_dir), executor_python=python)
+
+
+def as_py_file(wheel: Path, out_dir: Path) -> Path:
+    """``wheel`` copied into ``out_dir`` as ``<name>.zip``, the form ``--py-files`` puts on
+    the executors' path (see the module docstring)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{wheel.stem}.zip"
+    shutil.copyfile(wheel, target)
+    return target.resolve()
 
 
 def build_wheel(root: Path, out_dir: Path, *, timeout: float = 300) -> Path:

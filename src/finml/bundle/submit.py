@@ -35,8 +35,8 @@ def command(
     cluster: ClusterSpec | None = None,
 ) -> list[str]:
     """``spark-submit --master local[2] --conf ... <script> <args>`` for ``config``'s Spark;
-    with ``cluster``, ``--master`` its URL, ``--py-files`` its wheel and, when it names one,
-    the executors' Python (the driver keeps this interpreter)."""
+    with ``cluster``, ``--master`` its URL, ``--py-files`` its wheel (as a ``.zip``) and,
+    when it names one, the executors' Python (the driver keeps this interpreter)."""
     from finml.runtime.session_conf import local_conf, session_jars
 
     conf = local_conf(config.spark, session_jars(config))
@@ -45,7 +45,7 @@ def command(
     extra: list[str] = []
     if cluster is not None:
         master = cluster.master
-        extra = ["--py-files", str(cluster.wheel)]
+        extra = ["--py-files", str(cluster.py_file)]
         if cluster.executor_python:
             conf["spark.pyspark.python"] = cluster.executor_python
             conf["spark.pyspark.driver.python"] = sys.executable

@@ -49,7 +49,7 @@ def test_the_cluster_target_submits_to_its_master_with_the_wheel(
     config: ProjectConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PYTHONPATH", raising=False)
-    wheel = tmp_path / "finml-0.1.0-py3-none-any.whl"
+    wheel = tmp_path / "finml-0.1.0-py3-none-any.zip"
     spec = ClusterSpec("spark://h:7077", wheel, executor_python="/opt/py/bin/python3")
     cmd = submit.command(config, SCRIPT, ["--env", "local"], "finml:j:t", spec)
     assert option(cmd, "--master") == "spark://h:7077"
@@ -67,7 +67,7 @@ def test_the_cluster_target_submits_to_its_master_with_the_wheel(
 def test_a_cluster_without_an_executor_python_leaves_it_to_the_cluster(
     config: ProjectConfig, tmp_path: Path
 ) -> None:
-    spec = ClusterSpec("spark://h:7077", tmp_path / "finml.whl")
+    spec = ClusterSpec("spark://h:7077", tmp_path / "finml.zip")
     assert "spark.pyspark.python" not in confs(submit.command(config, SCRIPT, [], "n", spec))
     assert "PYSPARK_PYTHON" not in submit.environment(config, {}, spec)
 
@@ -75,16 +75,20 @@ def test_a_cluster_without_an_executor_python_leaves_it_to_the_cluster(
 def test_the_shipped_bundle_has_a_cluster_target_and_local_stays_local(tmp_path: Path) -> None:
     bundle = load_bundle(REPO)
     wheel = tmp_path / "finml-9-py3-none-any.whl"
-    wheel.write_bytes(b"PK")
+    wheel.write_bytes(b"PK wheel bytes")
+    dist = tmp_path / "dist"
     local = build_context(bundle, "local")
-    assert cluster_spec(local.values, REPO, tmp_path) is None
+    assert cluster_spec(local.values, REPO, dist) is None
     cluster = build_context(bundle, "cluster", {"finml_wheel": str(wheel)})
-    spec = cluster_spec(cluster.values, REPO, tmp_path)
-    assert spec == ClusterSpec("spark://127.0.0.1:7077", wheel.resolve(), None)
+    spec = cluster_spec(cluster.values, REPO, dist)
+    # The wheel ships as a .zip: the only archive form PySpark puts on executors' paths.
+    zipped = (dist / "finml-9-py3-none-any.zip").resolve()
+    assert spec == ClusterSpec("spark://127.0.0.1:7077", zipped, None)
+    assert zipped.read_bytes() == b"PK wheel bytes"
     moved = build_context(
         bundle, "cluster", {"finml_wheel": str(wheel), "spark_master": "spark://m:7177"}
     )
-    assert cluster_spec(moved.values, REPO, tmp_path).master == "spark://m:7177"  # type: ignore[union-attr]
+    assert cluster_spec(moved.values, REPO, dist).master == "spark://m:7177"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -109,5 +113,5 @@ def test_a_bad_cluster_variable_is_named(
 
 def test_a_wheel_that_cannot_be_built_is_named(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\n")  # not TOML
-    with pytest.raises(JobError, match="finml wheel: expected pip wheel .* to build finml-"):
+    with pytest.raises(JobError, match=r"finml wheel: expected pip wheel .* to build finml-"):
         cluster_spec({"var.spark_master": "spark://m:7077"}, tmp_path, tmp_path / "dist")
