@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from finml.bundle.variables import Context
 from finml.errors import JobError
 
 MASTER_SCHEMES = ("spark://", "k8s://", "yarn", "mesos://", "local")
@@ -39,13 +40,17 @@ class ClusterSpec:
     executor_python: str | None = None
 
 
-def cluster_spec(values: dict[str, str], root: Path, build_dir: Path) -> ClusterSpec | None:
-    """The cluster of a resolved target (its ``var.*`` ``values``), or None for a local run.
+def cluster_spec(
+    context: Context, root: Path, build_dir: Path, *, in_process: bool = False
+) -> ClusterSpec | None:
+    """The cluster a resolved target submits to, or None for a local run. Without a
+    ``finml_wheel`` the wheel is built from the project at ``root`` into ``build_dir``.
 
     Raises:
-        JobError: the master URL has an unknown scheme, the named wheel does not exist, or
-            the wheel cannot be built.
+        JobError: the master URL has an unknown scheme, the named wheel does not exist, the
+            wheel cannot be built, or the run is ``in_process`` (its session is local).
     """
+    values = context.values
     master = values.get("var.spark_master", "").strip()
     if not master:
         return None
@@ -53,6 +58,11 @@ def cluster_spec(values: dict[str, str], root: Path, build_dir: Path) -> Cluster
         raise JobError(
             f"variables.spark_master: expected a Spark master URL starting with one of "
             f"{list(MASTER_SCHEMES)}, got {master!r}"
+        )
+    if in_process:
+        raise JobError(
+            f"target {values.get('bundle.target')!r} submits to {master}: expected a run "
+            "through spark-submit, got --in-process (this process's session is local)"
         )
     named = values.get("var.finml_wheel", "").strip()
     if named:

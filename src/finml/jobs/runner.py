@@ -103,28 +103,16 @@ def run_job(
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     run = JobRun(run_id, job_key, config.home / "job_runs" / job_key / run_id)
     run.logs_dir.mkdir(parents=True, exist_ok=True)
-    cluster = cluster_spec(context.values, bundle.root, run.logs_dir / "dist")
-    if cluster is not None and in_process:
-        raise JobError(
-            f"target {target!r} submits to {cluster.master}: expected a run through "
-            "spark-submit, got --in-process (this process's session is local)"
-        )
     runner = _Runner(config, bundle.root, bundle.source_of("jobs", job_key), context, job, run)
-    runner.cluster = cluster
+    runner.cluster = cluster_spec(
+        context, bundle.root, run.logs_dir / "dist", in_process=in_process
+    )
     runner.tables = DeltaTables.from_config(config, None)
     runner.on_attempt = on_attempt
     runner.trigger = (trigger_time or datetime.now(UTC)).astimezone(UTC)
     runner.trigger_type = "periodic" if trigger_time is not None else "one_time"
     runner.in_process = in_process
-    master = cluster.master if cluster else config.spark.master
-    log.info(
-        "job_started",
-        job=job_key,
-        run_id=run_id,
-        target=target,
-        master=master,
-        tasks=len(job.tasks),
-    )
+    log.info("job_started", job=job_key, run_id=run_id, target=target, tasks=len(job.tasks))
     runner.run_all()
     log.info("job_finished", job=job_key, run_id=run_id, ok=run.ok, states=run.states)
     if not run.ok:

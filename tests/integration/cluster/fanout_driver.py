@@ -1,7 +1,8 @@
-"""Run by test_cluster.py with ``spark-submit --master spark://... --py-files <finml wheel>``:
-a small tournament through ``SparkExecutor`` (the fit tasks run on the cluster's executors)
-and through ``SequentialExecutor`` (here, in the driver), compared exactly; and where the
-executors' Python and ``finml`` come from. Writes its findings as JSON to ``argv[1]``."""
+"""Run by test_standalone_cluster.py with ``spark-submit --master spark://... --py-files
+<finml wheel as .zip>``: a small tournament through ``SparkExecutor`` (the fit tasks run on
+the cluster's executors) and through ``SequentialExecutor`` (here, in the driver), compared
+exactly; and where the executors' Python and ``finml`` come from. Writes its findings as
+JSON to ``argv[1]``."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """The ``spark-submit`` command and environment of a task on the ``cluster`` target (master,
 wheel, executors' Python) next to the ``local`` target's, which stays as it was. No Spark:
-the commands are built, not run (tests/integration/bundle/test_cluster.py runs them)."""
+the commands are built, not run (tests/integration/cluster/test_standalone_cluster.py
+runs them)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from finml.bundle import submit
 from finml.bundle.cluster import ClusterSpec, cluster_spec
 from finml.bundle.loader import load_bundle
-from finml.bundle.variables import build_context
+from finml.bundle.variables import Context, build_context
 from finml.config import ProjectConfig
 from finml.errors import JobError
 
@@ -78,9 +80,9 @@ def test_the_shipped_bundle_has_a_cluster_target_and_local_stays_local(tmp_path:
     wheel.write_bytes(b"PK wheel bytes")
     dist = tmp_path / "dist"
     local = build_context(bundle, "local")
-    assert cluster_spec(local.values, REPO, dist) is None
+    assert cluster_spec(local, REPO, dist) is None
     cluster = build_context(bundle, "cluster", {"finml_wheel": str(wheel)})
-    spec = cluster_spec(cluster.values, REPO, dist)
+    spec = cluster_spec(cluster, REPO, dist)
     # The wheel ships as a .zip: the only archive form PySpark puts on executors' paths.
     zipped = (dist / "finml-9-py3-none-any.zip").resolve()
     assert spec == ClusterSpec("spark://127.0.0.1:7077", zipped, None)
@@ -88,7 +90,7 @@ def test_the_shipped_bundle_has_a_cluster_target_and_local_stays_local(tmp_path:
     moved = build_context(
         bundle, "cluster", {"finml_wheel": str(wheel), "spark_master": "spark://m:7177"}
     )
-    assert cluster_spec(moved.values, REPO, dist).master == "spark://m:7177"  # type: ignore[union-attr]
+    assert cluster_spec(moved, REPO, dist).master == "spark://m:7177"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -102,16 +104,21 @@ def test_the_shipped_bundle_has_a_cluster_target_and_local_stays_local(tmp_path:
             {"var.spark_master": "spark://m:7077", "var.finml_wheel": "/no/such.whl"},
             "variables.finml_wheel: expected an existing .whl file, got /no/such.whl",
         ),
+        (
+            {"var.spark_master": "spark://m:7077", "bundle.target": "cluster", "in_process": ""},
+            "target 'cluster' submits to spark://m:7077: expected a run through spark-submit",
+        ),
     ],
 )
 def test_a_bad_cluster_variable_is_named(
     variables: dict[str, str], message: str, tmp_path: Path
 ) -> None:
-    with pytest.raises(JobError, match=message.replace(".", r"\.")):
-        cluster_spec(variables, REPO, tmp_path)
+    in_process = variables.pop("in_process", None) is not None
+    with pytest.raises(JobError, match=re.escape(message)):
+        cluster_spec(Context(variables), REPO, tmp_path, in_process=in_process)
 
 
 def test_a_wheel_that_cannot_be_built_is_named(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\n")  # not TOML
     with pytest.raises(JobError, match=r"finml wheel: expected pip wheel .* to build finml-"):
-        cluster_spec({"var.spark_master": "spark://m:7077"}, tmp_path, tmp_path / "dist")
+        cluster_spec(Context({"var.spark_master": "spark://m:7077"}), tmp_path, tmp_path / "d")
