@@ -120,6 +120,22 @@ def read(home: Path, name: str) -> pd.DataFrame:
     return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)[sorted(frame.columns)]
 
 
+def engines(home: Path, name: str) -> set[str]:
+    """Which Delta writer made each commit of table ``name`` (``Delta-Lake``: JVM Delta;
+    delta-rs would mean the driver fell back for want of the jars)."""
+    from finml.config import ProjectConfig
+    from finml.runtime.delta import DeltaTables
+
+    location = DeltaTables.from_config(ProjectConfig(home=home), None).table(name).location
+    found = set()
+    for commit in sorted(Path(location.removeprefix("file://"), "_delta_log").glob("*.json")):
+        for line in commit.read_text().splitlines():
+            info = json.loads(line).get("commitInfo")
+            if info is not None:
+                found.add(str(info.get("engineInfo", "?")).split(" ")[-1].split("/")[0])
+    return found
+
+
 def test_every_task_ran_on_the_cluster_and_succeeded(runs: dict) -> None:
     for target in ("cluster", "local"):
         for job, result in runs[target]["results"].items():
@@ -144,6 +160,7 @@ def test_every_task_ran_on_the_cluster_and_succeeded(runs: dict) -> None:
 def test_cluster_tables_equal_the_local_ones(runs: dict, name: str) -> None:
     mine, theirs = read(runs["cluster"]["home"], name), read(runs["local"]["home"], name)
     assert len(mine) > 0
+    assert engines(runs["cluster"]["home"], name) == {"Delta-Lake"}  # JVM Delta, no fallback
     pd.testing.assert_frame_equal(mine, theirs, check_exact=False, rtol=0, atol=1e-9)
 
 
