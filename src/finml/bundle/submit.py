@@ -1,4 +1,5 @@
-"""The ``spark-submit`` command of one local task: small-machine conf, ``src/`` on the path."""
+"""The ``spark-submit`` command of one task: small-machine conf, ``src/`` on the path; on a
+cluster target (:mod:`finml.bundle.cluster`) its master, the wheel and the executors' Python."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from finml.vocabulary import RunState
 
 if TYPE_CHECKING:
+    from finml.bundle.cluster import ClusterSpec
     from finml.config import ProjectConfig
 
 _KILL_GRACE_SECONDS = 10
@@ -25,14 +27,29 @@ def spark_submit_binary() -> str:
     return str(candidate) if candidate.is_file() else "spark-submit"
 
 
-def command(config: ProjectConfig, script: Path, args: list[str], name: str) -> list[str]:
-    """``spark-submit --master local[2] --conf ... <script> <args>`` for ``config``'s Spark."""
+def command(
+    config: ProjectConfig,
+    script: Path,
+    args: list[str],
+    name: str,
+    cluster: ClusterSpec | None = None,
+) -> list[str]:
+    """``spark-submit --master local[2] --conf ... <script> <args>`` for ``config``'s Spark;
+    with ``cluster``, ``--master`` its URL, ``--py-files`` its wheel (as a ``.zip``) and,
+    when it names one, the executors' Python (the driver keeps this interpreter)."""
     from finml.runtime.session_conf import local_conf, session_jars
 
     conf = local_conf(config.spark, session_jars(config))
     conf.setdefault("spark.log.level", "WARN")  # task logs: the job's output, not Spark's INFO
     master = conf.pop("spark.master")
-    cmd = [spark_submit_binary(), "--master", master, "--name", name]
+    extra: list[str] = []
+    if cluster is not None:
+        master = cluster.master
+        extra = ["--py-files", str(cluster.py_file)]
+        if cluster.executor_python:
+            conf["spark.pyspark.python"] = cluster.executor_python
+            conf["spark.pyspark.driver.python"] = sys.executable
+    cmd = [spark_submit_binary(), "--master", master, "--name", name, *extra]
     for key, value in sorted(conf.items()):
         if key == "spark.driver.memory":
             cmd += ["--driver-memory", value]
@@ -41,23 +58,37 @@ def command(config: ProjectConfig, script: Path, args: list[str], name: str) -> 
     return [*cmd, str(script), *args]
 
 
-def environment(config: ProjectConfig, extra: dict[str, str]) -> dict[str, str]:
+def environment(
+    config: ProjectConfig, extra: dict[str, str], cluster: ClusterSpec | None = None
+) -> dict[str, str]:
     """The child's environment: this interpreter for driver and workers, the folder holding
     the running ``finml`` package first on ``PYTHONPATH`` (so the working tree, not an older
-    install, runs), loopback only."""
-    src = SOURCE_ROOT
-    path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
+    install, runs), loopback only.
+
+    With ``cluster`` the driver imports ``finml`` from the shipped wheel (``spark-submit``
+    puts ``--py-files`` first on its path), the session's master is the cluster's
+    (``FINML_SPARK_MASTER``), and the executors' Python is left to the cluster unless the
+    target names one."""
     from finml.bundle.in_process import task_environment
 
-    return {
+    env = {
         **os.environ,
-        "PYTHONPATH": path,
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         **task_environment(config, extra),
     }
+    if cluster is None:
+        path = (str(SOURCE_ROOT), os.environ.get("PYTHONPATH", ""))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+        return env
+    env["FINML_SPARK_MASTER"] = cluster.master
+    if cluster.executor_python:
+        env["PYSPARK_PYTHON"] = cluster.executor_python
+    else:
+        env.pop("PYSPARK_PYTHON")
+    return env
 
 
 def wait(

@@ -12,6 +12,9 @@ SparkSession (like tasks sharing a warm job cluster): the same scripts, paramete
 environment variables, task values, retries and ``job_runs`` rows, without a JVM start per
 task; a task's timeout is then not enforced (nothing can stop a Python call from outside).
 ``finml replay`` runs its simulated days this way.
+
+A target that sets ``spark_master`` (``--target cluster``) submits each task to that cluster
+with the ``finml`` wheel (:mod:`finml.bundle.cluster`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finml.bundle import conditions, in_process, submit
+from finml.bundle.cluster import ClusterSpec, cluster_spec
 from finml.bundle.dag import run_order
 from finml.bundle.loader import parse_job
 from finml.bundle.models import ConditionTask, ForEachTask, Job, Task
@@ -100,6 +104,9 @@ def run_job(
     run = JobRun(run_id, job_key, config.home / "job_runs" / job_key / run_id)
     run.logs_dir.mkdir(parents=True, exist_ok=True)
     runner = _Runner(config, bundle.root, bundle.source_of("jobs", job_key), context, job, run)
+    runner.cluster = cluster_spec(
+        context, bundle.root, run.logs_dir / "dist", in_process=in_process
+    )
     runner.tables = DeltaTables.from_config(config, None)
     runner.on_attempt = on_attempt
     runner.trigger = (trigger_time or datetime.now(UTC)).astimezone(UTC)
@@ -162,6 +169,7 @@ class _Runner:
         self.started = time.monotonic()
         self.params = {p.name: p.default for p in job.parameters}
         self.in_process = False
+        self.cluster: ClusterSpec | None = None
 
     def run_all(self) -> None:
         for task in run_order(self.job.tasks):
@@ -295,8 +303,9 @@ class _Runner:
         log_path: Path,
     ) -> tuple[int | None, RunState, str | None]:
         """The task as its own ``spark-submit`` process, killed at its timeout."""
-        cmd = submit.command(self.config, script, args, f"finml:{self.run.job}:{key}")
-        env = submit.environment(self.config, extra)
+        name = f"finml:{self.run.job}:{key}"
+        cmd = submit.command(self.config, script, args, name, self.cluster)
+        env = submit.environment(self.config, extra, self.cluster)
         with log_path.open("w") as out:
             out.write("$ " + " ".join(cmd) + "\n")
             out.flush()

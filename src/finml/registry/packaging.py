@@ -25,7 +25,9 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import finml
@@ -38,11 +40,26 @@ CODE_REQUIREMENTS = ("numpy", "pandas", "pydantic")
 def model_code() -> Iterator[list[str]]:
     """``code_paths`` for ``mlflow.pyfunc.log_model``: a temporary copy of the ``finml``
     package's source, removed on exit (MLflow copies it into the model while logging)."""
-    source = Path(finml.__file__).resolve().parent
     with tempfile.TemporaryDirectory(prefix="finml-model-code-") as tmp:
         target = Path(tmp) / "finml"
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
+        source = Path(finml.__file__).resolve().parent
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.py[co]")
+            shutil.copytree(source, target, ignore=ignore)
+        else:  # imported from a zip (a wheel shipped with --py-files to a cluster's driver)
+            _copy_tree(resources.files(finml), target)
         yield [str(target)]
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name == "__pycache__" or entry.name.endswith((".pyc", ".pyo")):
+            continue
+        if entry.is_dir():
+            _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
 
 
 def pinned(packages: Iterable[str]) -> list[str]:

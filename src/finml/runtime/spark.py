@@ -60,7 +60,8 @@ def get_spark(
     if remote:  # Spark Connect: the server owns the JVM, its log and its jars
         return remote_session(remote)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if config.spark.master.startswith("local"):  # a cluster's executors have their own Python
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf = local_conf(config.spark, session_jars(config))
