@@ -91,5 +91,5 @@ def test_the_training_job_fans_out_only_when_configured(spark) -> None:
     assert fit_executor(ModelSettings(), spark) is None
     executor = fit_executor(ModelSettings(fanout="spark"), spark)
     assert isinstance(executor, SparkExecutor) and executor.spark is spark
-    with pytest.raises(ConfigError, match="models.fanout: expected 'local'"):
+    with pytest.raises(ConfigError, match=r"models\.fanout: expected 'local'"):
         fit_executor(ModelSettings(fanout="spark"), None)
