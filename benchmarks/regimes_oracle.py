@@ -21,7 +21,8 @@ FinML's **threshold** discretiser (the daily Parkinson risk score cut by k-means
 ``finml regimes --input`` does) and its current **HMM** (hmmlearn, 5 restarts, daily
 returns); and the item-1 candidates: a **sticky HMM** (hmmlearn, Dirichlet prior on the
 transition rows favouring staying, daily return and log range as two features; 10 random
-restarts, or 5 whose states start at quantiles of the log range) and statsmodels'
+restarts, or 5 whose states start at quantiles of the log range; a prior of 50 staying
+pseudo-counts, or half the days fitted) and statsmodels'
 **Markov-switching** regression (switching mean and variance). Methods without a
 transition model (the threshold labels) forecast tomorrow from the transition counts of
 their own training labels.
@@ -206,7 +207,9 @@ def _hmm(x_fit: np.ndarray, k: int, restarts: int, seed: int, sticky: float, spr
     from hmmlearn.hmm import GaussianHMM
 
     best, best_score = None, -np.inf
-    prior = np.full((k, k), 1.0) + np.eye(k) * sticky
+    # sticky > 0: pseudo-counts of staying; sticky < 0: -sticky x the days fitted
+    stay = sticky if sticky >= 0 else -sticky * len(x_fit)
+    prior = np.full((k, k), 1.0) + np.eye(k) * stay
     for attempt in range(restarts):
         model = GaussianHMM(
             n_components=k,
@@ -304,6 +307,7 @@ METHODS = {
     "hmm returns (FinML)": hmm_method("returns", 5, 0.0),
     "sticky hmm, return + range": hmm_method("range", 10, 50.0),
     "sticky hmm, range-quantile starts": hmm_method("range", 5, 50.0, spread=True),
+    "sticky hmm, quantile starts, prior n/2": hmm_method("range", 5, -0.5, spread=True),
     "markov-switching (statsmodels)": markov_switching,
 }
 
