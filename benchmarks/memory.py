@@ -122,8 +122,9 @@ def sample_tree(proc: subprocess.Popen, peak: TreePeak, interval: float) -> None
             todo += tree.get(pid, [])
         total = workers = 0
         for pid in pids:
-            kind = peak.seen.get(pid) or _kind(pid, proc.pid)
-            peak.seen[pid] = kind
+            kind = peak.seen.get(pid, "other")
+            if kind in ("other", "gone"):  # a launcher script may exec java later: look again
+                kind = peak.seen[pid] = _kind(pid, proc.pid)
             status = _status(pid)
             rss, hwm = status.get("VmRSS", 0), status.get("VmHWM", 0)
             total += rss
