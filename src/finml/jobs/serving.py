@@ -95,7 +95,7 @@ def score_table(
     metadata = {"source": source, "source_version": str(source_version), "model": uri}
     table_version, rows = _write_predictions(target, scored, existed, metadata)
     if watched is not None:
-        _market_alerts(config, tables, *watched)
+        _market_alerts(config, tables, watched)
     return _reported(
         source, source_version, rows, name, version, str(target.name),
         table_version, method, started,
@@ -194,22 +194,24 @@ def _write_predictions(
 
 
 def _trades_to_watch(config: ProjectConfig, tables: DeltaTables, rows: Any) -> Any:
-    """The trades being scored (prices from silver) and their lookback history, collected
-    before the write (``rows`` is lazy: after the write the anti-join finds none)."""
-    from finml.monitoring.market_alerts import batch_trades
+    """The extreme-move candidates of the trades being scored (prices from silver, after
+    their lookback history), computed on the executors per symbol -- only the candidates
+    reach the driver -- and before the write (``rows`` is lazy: after the write the
+    anti-join finds none). None without ``silver_trades``."""
+    from finml.monitoring.market_alerts import spark_extreme_moves
     from finml.monitoring.settings import MonitoringSettings
 
     silver = tables.table("silver_trades")
     if not silver.exists():
         return None
-    lookback = MonitoringSettings.from_config(config).watch.lookback
-    return batch_trades(silver.read(), rows.select("trade_id"), lookback)
+    watch = MonitoringSettings.from_config(config).watch
+    return spark_extreme_moves(silver.read(), rows.select("trade_id"), watch)
 
 
-def _market_alerts(config: ProjectConfig, tables: DeltaTables, trades: Any, history: Any) -> None:
-    """EXTREME_MOVE and REGIME_CHANGE alerts of the scored trades (once per symbol and day);
-    an alert that cannot be raised does not fail the scoring run."""
-    from finml.monitoring.market_alerts import STATES, champion_transition, raise_market_alerts
+def _market_alerts(config: ProjectConfig, tables: DeltaTables, moves: Any) -> None:
+    """EXTREME_MOVE (``moves``) and REGIME_CHANGE alerts of the scored trades (once per
+    symbol and day); an alert that cannot be raised does not fail the scoring run."""
+    from finml.monitoring.market_alerts import STATES, champion_transition, send_market_alerts
 
     try:
         regimes = tables.table("regime_states")
@@ -219,11 +221,10 @@ def _market_alerts(config: ProjectConfig, tables: DeltaTables, trades: Any, hist
             else None
         )
         found = champion_transition(config)
-        raise_market_alerts(
+        send_market_alerts(
             config,
             tables,
-            trades,
-            history=history,
+            moves,
             regime_states=states,
             transition=found[0] if found else None,
             states=found[1] if found else STATES,

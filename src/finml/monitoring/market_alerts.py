@@ -13,7 +13,7 @@ once ``dedup_minutes`` had passed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,8 +22,8 @@ import pandas as pd
 from finml.errors import DataError
 from finml.log import get_logger
 from finml.monitoring.alerts import ALERTS_TABLE, Alert, AlertManager
-from finml.monitoring.settings import MonitoringSettings
-from finml.monitoring.watch import LiveAnomalyWatch
+from finml.monitoring.settings import MonitoringSettings, WatchSettings
+from finml.monitoring.watch import LiveAnomalyWatch, move_alert
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -71,9 +71,37 @@ def raise_market_alerts(
             of ``states`` or the matrix does not fit them.
     """
     settings = MonitoringSettings.from_config(config)
+    watch = LiveAnomalyWatch(AlertManager(), None, settings=settings.watch)
+    moves = extreme_moves(watch, trades, history)
+    return send_market_alerts(
+        config,
+        tables,
+        moves,
+        regime_states=regime_states,
+        transition=transition,
+        states=states,
+        manager=manager,
+    )
+
+
+def send_market_alerts(
+    config: ProjectConfig,
+    tables: DeltaTables,
+    moves: Sequence[Alert],
+    *,
+    regime_states: pd.DataFrame | None = None,
+    transition: np.ndarray | None = None,
+    states: Sequence[str] = STATES,
+    manager: AlertManager | None = None,
+) -> list[dict[str, Any]]:
+    """Send the extreme ``moves`` (from :func:`extreme_moves` or
+    :func:`spark_extreme_moves`) and the regime changes of ``regime_states`` whose key is
+    not in ``alerts`` yet; returns the ``alerts`` rows written. Arguments and raises as
+    :func:`raise_market_alerts`."""
+    settings = MonitoringSettings.from_config(config)
     manager = manager or AlertManager(settings.alerts, tables)
     watch = LiveAnomalyWatch(manager, transition, tuple(states), settings.watch)
-    candidates = extreme_moves(watch, trades, history)
+    candidates = list(moves)
     if regime_states is not None:
         candidates += regime_changes(watch, regime_states)
     seen = raised_keys(tables)
@@ -83,7 +111,7 @@ def raise_market_alerts(
             continue
         seen.add(alert.key)
         rows += manager.send(alert)
-    log.info("market_alerts", candidates=len(candidates), sent=len(rows), trades=len(trades))
+    log.info("market_alerts", candidates=len(candidates), sent=len(rows), moves=len(moves))
     return rows
 
 
@@ -130,7 +158,72 @@ def batch_trades(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The trades of a scoring batch and their history, collected as pandas (``symbol``,
     ``ts``, ``price``): the rows of ``trades`` (``silver_trades``) whose ``trade_id`` is in
-    ``new_ids``, and per symbol the ``lookback`` trades before its first new one."""
+    ``new_ids``, and per symbol the ``lookback`` trades before its first new one.
+
+    Every new trade reaches the driver: for large batches use :func:`spark_extreme_moves`."""
+    new, history = _batch_frames(trades, new_ids, lookback)
+    return new.select(*TRADE_COLUMNS).toPandas(), history.select(*TRADE_COLUMNS).toPandas()
+
+
+def spark_extreme_moves(
+    trades: DataFrame, new_ids: DataFrame, settings: WatchSettings
+) -> list[Alert]:
+    """:func:`extreme_moves` of the batch :func:`batch_trades` would collect, computed on
+    the executors: one group per symbol (its lookback history and new trades) runs the
+    watch and returns only its candidates, the largest ``|z|`` per (symbol, UTC day). The
+    driver collects those few rows, not the trades. Same alerts, keys and z-scores as the
+    driver computation; ordered by time."""
+    from pyspark.sql import functions as F
+
+    new, history = _batch_frames(trades, new_ids, settings.lookback)
+    both = new.select(*TRADE_COLUMNS, F.lit(True).alias("_new")).unionByName(
+        history.select(*TRADE_COLUMNS, F.lit(False).alias("_new"))
+    )
+    found: pd.DataFrame = (
+        both.groupBy("symbol")
+        .applyInPandas(_symbol_moves(settings), MOVE_SCHEMA)
+        .toPandas()  # the candidates only: a few per symbol and day
+    )
+    at = pd.to_datetime(found["ts"], utc=True)
+    alerts = [
+        move_alert(str(symbol), float(z), float(r), float(price), t.to_pydatetime(), settings)
+        for symbol, z, r, price, t in zip(
+            found["symbol"], found["zscore"], found["log_return"], found["price"], at,
+            strict=True,
+        )
+    ]  # fmt: skip
+    return sorted(alerts, key=lambda a: (a.created_at, a.key))
+
+
+MOVE_SCHEMA = "symbol string, ts timestamp, price double, zscore double, log_return double"
+
+
+def _symbol_moves(settings: WatchSettings) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The per-symbol step of :func:`spark_extreme_moves`: a fresh watch over the group's
+    history (``_new`` false) then its new trades, the candidates as ``MOVE_SCHEMA`` rows."""
+
+    def moves(group: pd.DataFrame) -> pd.DataFrame:
+        new = group["_new"].to_numpy(bool)
+        watch = LiveAnomalyWatch(AlertManager(), None, settings=settings)
+        found = extreme_moves(watch, group.loc[new], group.loc[~new])
+        return pd.DataFrame(
+            {
+                "symbol": pd.Series([a.details["symbol"] for a in found], dtype=object),
+                "ts": pd.to_datetime([a.details["ts"] for a in found], utc=True),
+                "price": np.array([a.details["price"] for a in found], np.float64),
+                "zscore": np.array([a.details["zscore"] for a in found], np.float64),
+                "log_return": np.array([a.details["log_return"] for a in found], np.float64),
+            }
+        )  # typed arrays: an empty group's answer must still convert to Arrow
+
+    return moves
+
+
+def _batch_frames(
+    trades: DataFrame, new_ids: DataFrame, lookback: int
+) -> tuple[DataFrame, DataFrame]:
+    """The new trades of a batch and, per symbol, the ``lookback`` trades before its first
+    new one (lazy)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -139,10 +232,7 @@ def batch_trades(
     before = trades.join(first, "symbol").where(F.col("ts") < F.col("_first"))
     newest = Window.partitionBy("symbol").orderBy(F.col("ts").desc(), F.col("trade_id").desc())
     history = before.withColumn("_n", F.row_number().over(newest)).where(F.col("_n") <= lookback)
-    return (
-        new.select(*TRADE_COLUMNS).toPandas(),
-        history.select(*TRADE_COLUMNS).toPandas(),
-    )
+    return new, history
 
 
 def raised_keys(tables: DeltaTables) -> set[str]:
@@ -184,7 +274,7 @@ def _sessions(trades: pd.DataFrame):
     frame["day"] = frame["ts"].dt.floor("D")
     frame = frame.sort_values(["symbol", "ts"], kind="stable")
     for (symbol, _), group in frame.groupby(["symbol", "day"], sort=True):
-        times = [t.to_pydatetime() for t in group["ts"]]
+        times = list(group["ts"].array.to_pydatetime())
         yield str(symbol), group["price"].to_numpy(np.float64), times
 
 

@@ -138,25 +138,10 @@ class LiveAnomalyWatch:
         alerts: list[Alert] = []
         for i in hits:
             offset = int(i) + (0 if previous is not None else 1)
-            extreme = abs(z[i]) >= 2 * self.settings.zscore
             at = times[offset] if times is not None else None
+            move = float(returns[i])
             alerts.append(
-                Alert(
-                    AlertType.EXTREME_MOVE,
-                    AlertSeverity.CRITICAL if extreme else AlertSeverity.HIGH,
-                    f"extreme move in {symbol}",
-                    f"log return {returns[i]:+.5f} is {z[i]:+.1f} standard deviations",
-                    source="live_watch",
-                    details={
-                        "symbol": symbol,
-                        "zscore": float(z[i]),
-                        "log_return": float(returns[i]),
-                        "price": float(p[offset]),
-                        "ts": at,
-                    },
-                    dedup_key=_key(AlertType.EXTREME_MOVE, symbol, at),
-                    created_at=at,
-                )
+                move_alert(symbol, float(z[i]), move, float(p[offset]), at, self.settings)
             )
         return alerts
 
@@ -205,6 +190,35 @@ class LiveAnomalyWatch:
             dedup_key=key,
             created_at=created,
         )
+
+
+def move_alert(
+    symbol: str,
+    zscore: float,
+    log_return: float,
+    price: float,
+    at: datetime | None,
+    settings: WatchSettings,
+) -> Alert:
+    """The ``EXTREME_MOVE`` alert of one return of ``symbol`` (CRITICAL at twice the
+    ``zscore`` setting, else HIGH), as :meth:`LiveAnomalyWatch.extreme_moves` raises it."""
+    extreme = abs(zscore) >= 2 * settings.zscore
+    return Alert(
+        AlertType.EXTREME_MOVE,
+        AlertSeverity.CRITICAL if extreme else AlertSeverity.HIGH,
+        f"extreme move in {symbol}",
+        f"log return {log_return:+.5f} is {zscore:+.1f} standard deviations",
+        source="live_watch",
+        details={
+            "symbol": symbol,
+            "zscore": zscore,
+            "log_return": log_return,
+            "price": price,
+            "ts": at,
+        },
+        dedup_key=_key(AlertType.EXTREME_MOVE, symbol, at),
+        created_at=at,
+    )
 
 
 def window_day(at: datetime | date) -> date:
