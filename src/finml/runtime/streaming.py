@@ -2,7 +2,8 @@
 
 Two runs may start the same query at once (overlapping scheduled runs, a retry while the
 first attempt still runs). Spark creates a checkpoint's ``metadata`` non-atomically and
-refuses an offset-log entry another query wrote; these helpers make the first harmless
+refuses an offset-log entry another query wrote (or, at the first batch, a checkpoint the
+other query has begun to fill); these helpers make the first harmless
 and recognise the second, so the loser restarts from the checkpoint and re-runs the batch,
 whose transactional writes are then no-ops.
 """
@@ -23,6 +24,8 @@ _CHECKPOINT_RACE = (
     "Multiple streaming",
     "concurrently",
     "FileAlreadyExistsException",
+    # Spark 4: a query starting its first batch finds files another run's query just wrote
+    "STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY",
 )
 
 
