@@ -43,6 +43,20 @@ DOMAIN = [
     ),
     (["--config", "missing.yml", "info"], "config file missing.yml (given with --config)"),
     (["job", "run", "nosuch", "--root", str(REPO)], "job 'nosuch': expected one of"),
+    (
+        [
+            "job",
+            "run",
+            "ingestion_workflow",
+            "--root",
+            str(REPO),
+            "--target",
+            "cluster",
+            "--var",
+            "spark_master=foo://x",
+        ],
+        "variables.spark_master: expected a Spark master URL",
+    ),
 ]
 
 
