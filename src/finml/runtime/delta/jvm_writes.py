@@ -37,6 +37,27 @@ _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 CDF = "delta.enableChangeDataFeed"
 
 
+# Writer features delta-rs appends under (Delta tables delta-spark makes locally have
+# none, or these); anything else -- row tracking, deletion vectors, column mapping,
+# identity columns -- is written by Spark.
+_RS_WRITER_FEATURES = frozenset(
+    {"appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns",
+     "timestampNtz"}
+)  # fmt: skip
+
+
+def _rs_appendable(location: Path) -> bool:
+    """True when delta-rs may append to the table at ``location``: writer protocol up to 4
+    (no column mapping or identity columns), or 7 with only features it implements."""
+    from deltalake import DeltaTable
+
+    protocol = DeltaTable(str(location)).protocol()
+    if protocol.min_writer_version <= 4:
+        return True
+    features = set(protocol.writer_features or ())
+    return protocol.min_writer_version == 7 and features <= _RS_WRITER_FEATURES
+
+
 def by_path(ref: TableRef) -> bool:
     """True when the table is addressed by a path (local or remote), not a catalog name."""
     return ref.location.startswith("/") or "://" in ref.location
@@ -75,6 +96,10 @@ class JvmWrites:
         txn: Txn | None,
         metadata: dict[str, str],
     ) -> WriteResult:
+        if isinstance(data, pa.Table) and mode == "append" and predicate is None:
+            appended = self._append_from_driver(ref, data, schema_evolution, txn, metadata)
+            if appended is not None:
+                return appended
         df = self._frame(data)
 
         def attempt() -> WriteResult:
@@ -85,6 +110,41 @@ class JvmWrites:
         # Delta reads the txn version inside its transaction: a concurrent commit of the
         # same app id fails ours (ConcurrentTransactionException) and the retry skips it.
         return retry_conflicts(str(ref), attempt, is_delta_conflict)
+
+    def _append_from_driver(
+        self,
+        ref: TableRef,
+        data: pa.Table,
+        schema_evolution: bool,
+        txn: Txn | None,
+        metadata: dict[str, str],
+    ) -> WriteResult | None:
+        """Append rows the driver already holds (an Arrow table: quality rows, audits,
+        alerts, monitoring windows) to an existing table on a local path with delta-rs.
+
+        A Spark write of a few rows and Delta's JVM commit take about a second (a snapshot
+        rebuilt by Spark jobs, then the commit); delta-rs commits them in milliseconds,
+        and the replay makes about seven such appends a day. The table stays the one
+        delta-spark created, with its protocol, and delta-rs checks the transaction id on
+        the very snapshot it commits on, so the append is exactly once as Spark's is.
+        Returns None, and Spark writes, where delta-rs cannot: a catalog table, no table
+        yet (delta-spark creates it), or a writer feature delta-rs lacks.
+        """
+        local = local_path(ref)
+        if local is None or not self.exists(ref) or not _rs_appendable(local):
+            return None
+        from finml.runtime.delta.rs import DeltaRsEngine
+
+        return DeltaRsEngine(None).write(
+            ref,
+            data,
+            "append",
+            predicate=None,
+            partition_by=(),
+            schema_evolution=schema_evolution,
+            txn=txn,
+            metadata=metadata,
+        )
 
     def _write_once(
         self,

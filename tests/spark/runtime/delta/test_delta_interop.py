@@ -159,3 +159,40 @@ def test_the_jvm_engines_arrow_reads_equal_sparks_rows_and_types(spark, config) 
         assert ours.schema.equals(theirs.schema), (ours.schema, theirs.schema)
         assert canonical(ours.to_pylist()) == canonical(theirs.to_pylist())
     assert table.to_arrow().num_rows == 3
+
+
+def _writers(location: str) -> list[str]:
+    """Which engine made each commit of the table, oldest first."""
+    return [
+        str(entry.get("engineInfo") or entry.get("clientVersion")).split("/")[0].split(":")[0]
+        for entry in reversed(DeltaTable(location).history())
+    ]
+
+
+def test_the_jvm_engines_driver_appends_commit_through_delta_rs_once(spark, config) -> None:
+    """An Arrow append (rows on the driver: audits, quality rows) to a local table that
+    delta-spark made is committed by delta-rs, exactly once per txn, and Spark reads it."""
+    tables = _tables("delta-spark", spark, config)
+    table = tables.table("driver_appends")
+    table.append(_rows(spark, range(2)))
+    extra = pa.table({"id": [10, 11], "symbol": ["A", "B"], "price": [1.5, 2.5]})
+    first = table.append(extra, txn=Txn(APP, 0))
+    retried = table.append(extra, txn=Txn(APP, 0))
+    assert (first.skipped, first.rows, retried.skipped) == (False, 2, True)
+    assert _writers(table.location) == ["Apache-Spark", "delta-rs"]
+    assert table.txn_version(APP) == 0
+    assert sorted(dict(r)["id"] for r in _spark_rows(spark, table.location)) == [0, 1, 10, 11]
+
+
+def test_a_driver_append_delta_rs_cannot_write_falls_back_to_spark(spark, config) -> None:
+    tables = _tables("delta-spark", spark, config)
+    table = tables.table("driver_appends_features")
+    table.append(_rows(spark, range(2)))
+    spark.sql(
+        f"ALTER TABLE delta.`{table.location}` SET TBLPROPERTIES "
+        "('delta.enableDeletionVectors' = 'true', 'delta.enableRowTracking' = 'true')"
+    )
+    table.append(pa.table({"id": [5], "symbol": ["A"], "price": [9.0]}), txn=Txn(APP, 0))
+    assert _writers(table.location)[-1] == "Apache-Spark"
+    assert sorted(dict(r)["id"] for r in _spark_rows(spark, table.location)) == [0, 1, 5]
+    assert table.txn_version(APP) == 0
