@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from finml.errors import DataError
@@ -150,3 +151,24 @@ def test_thresholds_methods() -> None:
 def test_best_permutation_accuracy() -> None:
     assert best_permutation_accuracy(np.array([2, 2, 0, 1]), np.array([0, 0, 1, 2])) == 1.0
     assert best_permutation_accuracy(np.array([0, 0, 0, 0]), np.array([0, 1, 1, 2])) == 0.5
+
+
+def test_a_regime_states_table_from_before_the_hmm_gains_its_columns(config, tmp_path) -> None:
+    csv = tmp_path / "daily_ibm.csv"
+    write_csv(csv, days=90)
+    tables = DeltaTables.from_config(config, None)
+    old = pd.DataFrame(
+        {"symbol": ["DAILY_IBM"], "trade_date": [date(2023, 1, 2)], "regime": ["Stress"],
+         "regime_id": np.array([1], dtype="int32")}
+    )  # fmt: skip
+    tables.table("regime_states").overwrite(pa.Table.from_pandas(old, preserve_index=False))
+    report = run_regimes(config, None, tables, csv, log_model=False)
+    assert report.regime_hmm is not None
+    states = tables.table("regime_states").to_arrow().to_pandas().sort_values("trade_date")
+    assert len(states) == 90  # the old row was updated in place, not duplicated
+    first = states.iloc[0]
+    assert first["regime"] in {"Normal", "Stress", "Crisis"} and first["hmm_regime"] in {
+        "Normal", "Stress", "Crisis"}  # fmt: skip
+    smoothed = states[["p_smoothed_normal", "p_smoothed_stress", "p_smoothed_crisis"]]
+    assert (smoothed.to_numpy().argmax(axis=1) == states["hmm_regime_id"].to_numpy()).all()
+    assert report.metrics()["hmm_stationary_normal"] > 0
