@@ -49,7 +49,8 @@ def daily_features(
 ) -> DailyFeatures:
     """The HMM ``features`` (a subset of :data:`FEATURES` ending with ``log_range``) of
     ``bars`` (symbol, trade_date, open, high, low, close; several bars a day are aggregated,
-    ordered by ``window_start``/``ts`` when present).
+    ordered by ``window_start``/``ts`` when present, regular-session bars only when a
+    ``session`` column has some).
 
     Raises:
         DataError: unknown features, a missing column, no rows, a NaN or infinite price, a
@@ -66,6 +67,8 @@ def daily_features(
     if bars.empty:
         raise DataError("hmm bars: expected at least one bar, got none")
     _check_prices(bars)
+    if "session" in bars.columns and (bars["session"] == "regular").any():
+        bars = bars[bars["session"] == "regular"]  # as the risk score: no thin extended hours
     order = [c for c in ("symbol", "trade_date", "window_start", "ts") if c in bars.columns]
     bars = bars.sort_values(order, kind="stable")
     days = (

@@ -159,3 +159,28 @@ def test_too_few_days_and_bad_arrays_are_data_errors() -> None:
         daily_features(bars.drop(columns=["high"]))
     with pytest.raises(DataError, match=r"ending with 'log_range'"):
         daily_features(bars, features=("log_range", "log_return"))
+
+
+def test_intraday_bars_become_one_row_per_day_from_the_regular_session() -> None:
+    bars = pd.DataFrame(
+        {
+            "symbol": ["B", "B", "B", "A", "A", "A"],
+            "trade_date": ["d1", "d1", "d1", "d1", "d2", "d2"],
+            "ts": [3, 1, 2, 1, 2, 3],
+            "session": ["post", "regular", "regular", "regular", "regular", "regular"],
+            "open": [50.0, 10.0, 11.0, 20.0, 21.0, 22.0],
+            "high": [90.0, 12.0, 13.0, 21.0, 23.0, 24.0],
+            "low": [1.0, 9.0, 10.0, 19.0, 20.0, 21.0],
+            "close": [60.0, 11.0, 12.0, 20.0, 22.0, 23.0],
+        }
+    )
+    features = daily_features(bars, ("log_return", "log_range"))
+    assert features.days[["symbol", "trade_date"]].values.tolist() == [
+        ["A", "d1"], ["A", "d2"], ["B", "d1"]]  # fmt: skip
+    assert features.lengths.tolist() == [2, 1]
+    expected = [
+        [0.0, np.log(np.log(21 / 19))],  # a symbol's first day: close over open
+        [np.log(23 / 20), np.log(np.log(24 / 20))],
+        [np.log(12 / 10), np.log(np.log(13 / 9))],  # the post-session bar is left out
+    ]
+    np.testing.assert_allclose(features.x, expected)
