@@ -103,7 +103,7 @@ def _fit_regime_hmm(
             bars, days, sticky=settings.hmm_sticky, restarts=settings.hmm_restarts,
             forecast_smoothing=settings.hmm_forecast_smoothing, seed=settings.seed,
         )  # fmt: skip
-    except DataError as exc:
+    except ValueError as exc:  # DataError, or hmmlearn refusing degenerate data
         log.warning("regime_hmm_skipped", reason=str(exc))
         return None
 
