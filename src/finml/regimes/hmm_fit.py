@@ -26,6 +26,7 @@ class FitOptions:
     forecast_smoothing: float  # pseudo-counts per transition of the forecast matrix
     restarts: int  # EM runs besides the threshold-label start
     seed: int
+    tie_nats: float = 0.0  # the label start wins unless another run beats it by more
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,15 @@ class HmmParams:
 def fit_sticky_hmm(
     z: np.ndarray, lengths: np.ndarray, options: FitOptions, start_labels: np.ndarray | None
 ) -> HmmParams:
-    """The best-likelihood EM run over the starts, then its forecast matrix.
+    """The best-likelihood EM run over the starts (the threshold-label run when within
+    ``options.tie_nats`` of it), then its forecast matrix.
 
     Raises:
         DataError: every EM run collapsed (NaN parameters) or had no finite likelihood.
     """
     logging.getLogger("hmmlearn").setLevel(logging.ERROR)  # "not converging" per EM wobble
     labels = _start_labels(z, lengths, options.k, start_labels)
-    best: Any = None
-    best_score = -np.inf
+    runs: list[tuple[float, Any]] = []
     for model in _starts(z, options, labels):
         try:
             with warnings.catch_warnings():
@@ -59,8 +60,12 @@ def fit_sticky_hmm(
                 score = float(model.score(z, lengths))
         except ValueError:  # EM collapsed a state: this start is lost, the others count
             continue
-        if np.isfinite(score) and score > best_score:
-            best, best_score = model, score
+        if np.isfinite(score):
+            runs.append((score, model))
+    best_score, best = max(runs, key=lambda run: run[0], default=(-np.inf, None))
+    from_labels = [run for run in runs if run[1].init_params == ""]
+    if from_labels and from_labels[0][0] >= best_score - options.tie_nats:
+        best_score, best = from_labels[0]
     if best is None:
         raise DataError(
             f"hmm: expected a finite likelihood from {options.restarts + 1} EM runs, got none"
