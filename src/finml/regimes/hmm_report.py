@@ -37,6 +37,21 @@ class HmmSummary:
     labels_chain: MarkovChain
     agreement_with_thresholds: float
 
+    def to_json(self) -> dict[str, Any]:
+        """The model's parameters (``RegimeHmm.from_dict`` rebuilds it) with its forecast
+        matrix's intervals and analytics: plain JSON for the run's ``analytics.json``."""
+        a = self.analytics
+        return {
+            "params": self.model.to_dict(),
+            "ci_low": self.ci_low.tolist(),
+            "ci_high": self.ci_high.tolist(),
+            "stationary": a.stationary.tolist(),
+            "spectral_gap": a.spectral_gap,
+            "sojourn": a.sojourn.tolist(),
+            "time_to_crisis": a.time_to_target.tolist(),
+            "agreement_with_thresholds": self.agreement_with_thresholds,
+        }
+
     def metrics(self) -> dict[str, float]:
         """Flat numbers for MLflow, prefixed ``hmm_``."""
         a, out = self.analytics, {"hmm_spectral_gap": self.analytics.spectral_gap}

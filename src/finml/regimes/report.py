@@ -78,6 +78,7 @@ class RegimeReport:
             "first_passage": a.first_passage.tolist(),
             "time_to_crisis": a.time_to_target.tolist(),
             "thresholds": self.thresholds.tolist(),
+            "regime_hmm": None if self.regime_hmm is None else self.regime_hmm.to_json(),
         }
 
     def summary(self) -> str:

@@ -16,6 +16,8 @@ from finml.jobs.regimes import run_regimes
 from finml.regimes.csv_bars import read_ohlcv_csv
 from finml.regimes.discretise import assign, fit_thresholds
 from finml.regimes.evaluate import best_permutation_accuracy
+from finml.regimes.hmm import RegimeHmm
+from finml.regimes.hmm_features import daily_features
 from finml.regimes.score import daily_risk
 from finml.registry import CHAMPION, LATEST, REGIME_MODEL, by_alias, model_name, model_uri
 from finml.runtime.delta import DeltaTables
@@ -91,6 +93,13 @@ def test_run_regimes_on_a_csv_logs_and_registers_the_model(config, tmp_path) -> 
     assert out["confidence"][0] == pytest.approx(expected[1])
     run = mlflow.get_run(champion.run_id)
     assert run.data.metrics["spectral_gap"] == pytest.approx(report.analytics.spectral_gap)
+    # The run carries the regime HMM as plain JSON, which rebuilds it exactly.
+    assert report.regime_hmm is not None
+    logged = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/analytics.json")["regime_hmm"]
+    hmm = RegimeHmm.from_dict(logged["params"])
+    x = daily_features(read_ohlcv_csv(csv)).x
+    np.testing.assert_array_equal(hmm.filtered(x), report.regime_hmm.model.filtered(x))
+    assert run.data.metrics["hmm_stationary_crisis"] == pytest.approx(logged["stationary"][2])
 
 
 def test_csv_errors_name_file_and_column(tmp_path) -> None:
