@@ -53,13 +53,22 @@ def regimes(
     no_model: Annotated[
         bool, typer.Option("--no-model", help="Do not log/register regime_model in MLflow.")
     ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Also write the per-day rows (threshold regime, HMM regime, filtered and "
+            "smoothed probabilities per regime) to this CSV.",
+        ),
+    ] = None,
 ) -> None:
-    """Fit the Normal/Stress/Crisis Markov regime model, compare with a Gaussian HMM, write
+    """Fit the Normal/Stress/Crisis regimes -- threshold labels with their Markov chain (the
+    baseline) and the regime HMM (labels, filtered and smoothed probabilities) -- write
     regime_states and register regime_model as challenger (promoted to champion only if its
     held-out next-regime log-likelihood beats the champion's); prints the transition matrix,
     stationary distribution, spectral gap, sojourn times and the gate decision."""
     from finml.errors import FinmlError
-    from finml.jobs.regimes import run_regimes
+    from finml.jobs.regimes import regime_rows, run_regimes
 
     state: State = ctx.obj
     with console.status("fitting the regime model..."):
@@ -75,3 +84,6 @@ def regimes(
         except FinmlError as exc:
             fail(str(exc))
     report.print(console)
+    if output is not None:
+        regime_rows(report).to_csv(output, index=False)
+        console.print(f"per-day regimes and probabilities: {output}")

@@ -1,5 +1,6 @@
-"""Regime job: bars -> risk score per symbol and day -> regimes -> Markov chain (fitted
-without the most recent trade dates), analytics, HMM comparison -> ``regime_states`` and the
+"""Regime job: bars -> risk score per symbol and day -> threshold regimes (the baseline) ->
+Markov chain (fitted without the most recent trade dates), analytics; the regime HMM (labels,
+filtered and smoothed posteriors), HMM comparison -> ``regime_states`` and the
 ``regime_model`` in MLflow, registered as challenger and gated against the champion on the
 held-out dates (``regime_model_audit``)."""
 
@@ -18,6 +19,7 @@ from finml.log import get_logger
 from finml.regimes.discretise import assign, fit_thresholds
 from finml.regimes.evaluate import best_permutation_accuracy, daily_truth, fit_hmm
 from finml.regimes.heldout import log_likelihood, split_heldout
+from finml.regimes.hmm_report import HmmSummary, fit_regime_hmm
 from finml.regimes.markov import STATES, MarkovChain
 from finml.regimes.report import RegimeReport
 from finml.regimes.score import daily_risk
@@ -67,6 +69,7 @@ def run_regimes(
     report = RegimeReport(
         source, days, thresholds, chain, chain.analytics("Crisis"), heldout, loglik
     )
+    report.regime_hmm = _fit_regime_hmm(bars, days, settings)
     _evaluate(report, tables if input_csv is None else None, settings.seed)
     report.table_version = _write_states(tables, report).version
     if log_model:
@@ -88,6 +91,21 @@ def _fit_chain(days: pd.DataFrame, settings: RegimeSettings) -> MarkovChain:
         ci_level=settings.ci_level,
         seed=settings.seed,
     )
+
+
+def _fit_regime_hmm(
+    bars: pd.DataFrame, days: pd.DataFrame, settings: RegimeSettings
+) -> HmmSummary | None:
+    """The probabilistic regime model beside the threshold baseline; None (logged) when
+    the bars cannot carry it (too few days, a NaN price, high < low...)."""
+    try:
+        return fit_regime_hmm(
+            bars, days, sticky=settings.hmm_sticky, restarts=settings.hmm_restarts,
+            forecast_smoothing=settings.hmm_forecast_smoothing, seed=settings.seed,
+        )  # fmt: skip
+    except ValueError as exc:  # DataError, or hmmlearn refusing degenerate data
+        log.warning("regime_hmm_skipped", reason=str(exc))
+        return None
 
 
 def _register_and_gate(
@@ -147,6 +165,11 @@ def _evaluate(report: RegimeReport, tables: DeltaTables | None, seed: int) -> No
             report.accuracy = best_permutation_accuracy(
                 days["regime_id"].to_numpy()[known], truth[known].astype(int)
             )
+    if truth is not None and report.regime_hmm is not None and (known := ~np.isnan(truth)).any():
+        states = _hmm_columns(report)["hmm_regime_id"].to_numpy()
+        report.hmm_accuracy["regime_hmm"] = best_permutation_accuracy(
+            states[known], truth[known].astype(int)
+        )
     for variant in HMM_VARIANTS:
         try:
             states = fit_hmm(days, variant, seed).states
@@ -161,7 +184,23 @@ def _evaluate(report: RegimeReport, tables: DeltaTables | None, seed: int) -> No
             )
 
 
-def _write_states(tables: DeltaTables, report: RegimeReport) -> Any:
+def _hmm_columns(report: RegimeReport) -> pd.DataFrame:
+    """The HMM's label and posteriors per row of ``report.days`` (-1 / None / NaN when the
+    HMM did not fit, so the table keeps one schema)."""
+    keys = report.days[["symbol", "trade_date"]]
+    if report.regime_hmm is not None:
+        return keys.merge(report.regime_hmm.posteriors, on=["symbol", "trade_date"], how="left")
+    frame = keys.assign(hmm_regime_id=-1, hmm_regime=pd.Series(pd.NA, keys.index, "string"))
+    for name in (s.lower() for s in STATES):
+        frame[f"p_filtered_{name}"] = np.nan
+        frame[f"p_smoothed_{name}"] = np.nan
+    return frame
+
+
+def regime_rows(report: RegimeReport) -> pd.DataFrame:
+    """One row per symbol and day: the risk score, the threshold regime (the baseline), its
+    chain's next-regime forecast and the regime HMM's label with its filtered and smoothed
+    posteriors -- what ``regime_states`` holds (and ``finml regimes --output`` writes)."""
     days, chain = report.days, report.chain
     nxt = chain.matrix[days["regime_id"].to_numpy()]
     frame = pd.DataFrame(
@@ -180,11 +219,18 @@ def _write_states(tables: DeltaTables, report: RegimeReport) -> Any:
             "p_next_stress": nxt[:, 1],
             "p_next_crisis": nxt[:, 2],
             "source": report.source,
-            "_computed_at": pd.Timestamp(datetime.now(UTC)),
         }
     )
+    hmm = _hmm_columns(report).drop(columns=["symbol", "trade_date"])
+    hmm["hmm_regime_id"] = hmm["hmm_regime_id"].fillna(-1).astype("int32")
+    return pd.concat([frame, hmm.set_index(frame.index)], axis=1)
+
+
+def _write_states(tables: DeltaTables, report: RegimeReport) -> Any:
+    frame = regime_rows(report).assign(_computed_at=pd.Timestamp(datetime.now(UTC)))
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
     table = tables.table(STATES_TABLE)
     if not table.exists():
         return table.overwrite(arrow)
-    return table.merge(arrow, MergeSpec(keys=("symbol", "trade_date")))
+    # schema evolution: a table written before the regime HMM gains its columns
+    return table.merge(arrow, MergeSpec(keys=("symbol", "trade_date")), schema_evolution=True)

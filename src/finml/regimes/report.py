@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from finml.regimes.analytics import ChainAnalytics
+    from finml.regimes.hmm_report import HmmSummary
     from finml.regimes.promotion import RegimeDecision
 
 
@@ -38,6 +39,7 @@ class RegimeReport:
     table_version: int = -1
     model_version: int | None = None
     decision: RegimeDecision | None = None
+    regime_hmm: HmmSummary | None = None  # the probabilistic model; None if it could not fit
 
     def metrics(self) -> dict[str, float]:
         """Flat analytics for MLflow: stationary, spectral gap, sojourn, time to Crisis..."""
@@ -57,6 +59,8 @@ class RegimeReport:
             out["accuracy_vs_truth"] = self.accuracy
         out.update({f"hmm_{k}_accuracy_vs_truth": v for k, v in self.hmm_accuracy.items()})
         out.update({f"hmm_{k}_agreement": v for k, v in self.hmm_agreement.items()})
+        if self.regime_hmm is not None:
+            out.update(self.regime_hmm.metrics())
         return out
 
     def analytics_json(self) -> dict[str, Any]:
@@ -74,6 +78,7 @@ class RegimeReport:
             "first_passage": a.first_passage.tolist(),
             "time_to_crisis": a.time_to_target.tolist(),
             "thresholds": self.thresholds.tolist(),
+            "regime_hmm": None if self.regime_hmm is None else self.regime_hmm.to_json(),
         }
 
     def summary(self) -> str:
@@ -134,6 +139,10 @@ def print_report(report: RegimeReport, console: Console) -> None:
         console.print(f"Gaussian HMM on {variant}: accuracy vs hidden regimes {value:.3f}")
     for variant, value in report.hmm_agreement.items():
         console.print(f"Gaussian HMM on {variant}: agreement with the Markov regimes {value:.3f}")
+    if report.regime_hmm is not None:
+        from finml.regimes.hmm_report import print_hmm
+
+        print_hmm(report.regime_hmm, chain, console)
     last = report.days.groupby("symbol").tail(1)
     for row in last.itertuples():
         name, confidence, _ = chain.predict_next(int(row.regime_id))

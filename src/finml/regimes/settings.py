@@ -21,6 +21,11 @@ class RegimeSettings(StrictModel):
     ci_level: float = Field(0.95, gt=0, lt=1)
     forecast_steps: int = Field(5, ge=1, le=1000)
     seed: int = 0
+    # The regime HMM (finml.regimes.hmm): staying pseudo-counts of its label matrix, the
+    # pseudo-counts per transition of its forecast matrix, EM runs besides the label start.
+    hmm_sticky: float = Field(50.0, ge=0, le=1_000_000)
+    hmm_forecast_smoothing: float = Field(0.5, ge=0, le=1000)
+    hmm_restarts: int = Field(6, ge=0, le=100)
     # The champion/challenger gate: the last ``heldout_fraction`` of trade dates (at least
     # ``heldout_min_days``) are kept out of the fit and score both models; the challenger is
     # promoted only if its held-out log-likelihood exceeds the champion's by more than

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from finml.errors import DataError
@@ -15,6 +16,8 @@ from finml.jobs.regimes import run_regimes
 from finml.regimes.csv_bars import read_ohlcv_csv
 from finml.regimes.discretise import assign, fit_thresholds
 from finml.regimes.evaluate import best_permutation_accuracy
+from finml.regimes.hmm import RegimeHmm
+from finml.regimes.hmm_features import daily_features
 from finml.regimes.score import daily_risk
 from finml.registry import CHAMPION, LATEST, REGIME_MODEL, by_alias, model_name, model_uri
 from finml.runtime.delta import DeltaTables
@@ -90,6 +93,13 @@ def test_run_regimes_on_a_csv_logs_and_registers_the_model(config, tmp_path) -> 
     assert out["confidence"][0] == pytest.approx(expected[1])
     run = mlflow.get_run(champion.run_id)
     assert run.data.metrics["spectral_gap"] == pytest.approx(report.analytics.spectral_gap)
+    # The run carries the regime HMM as plain JSON, which rebuilds it exactly.
+    assert report.regime_hmm is not None
+    logged = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/analytics.json")["regime_hmm"]
+    hmm = RegimeHmm.from_dict(logged["params"])
+    x = daily_features(read_ohlcv_csv(csv)).x
+    np.testing.assert_array_equal(hmm.filtered(x), report.regime_hmm.model.filtered(x))
+    assert run.data.metrics["hmm_stationary_crisis"] == pytest.approx(logged["stationary"][2])
 
 
 def test_csv_errors_name_file_and_column(tmp_path) -> None:
@@ -150,3 +160,24 @@ def test_thresholds_methods() -> None:
 def test_best_permutation_accuracy() -> None:
     assert best_permutation_accuracy(np.array([2, 2, 0, 1]), np.array([0, 0, 1, 2])) == 1.0
     assert best_permutation_accuracy(np.array([0, 0, 0, 0]), np.array([0, 1, 1, 2])) == 0.5
+
+
+def test_a_regime_states_table_from_before_the_hmm_gains_its_columns(config, tmp_path) -> None:
+    csv = tmp_path / "daily_ibm.csv"
+    write_csv(csv, days=90)
+    tables = DeltaTables.from_config(config, None)
+    old = pd.DataFrame(
+        {"symbol": ["DAILY_IBM"], "trade_date": [date(2023, 1, 2)], "regime": ["Stress"],
+         "regime_id": np.array([1], dtype="int32")}
+    )  # fmt: skip
+    tables.table("regime_states").overwrite(pa.Table.from_pandas(old, preserve_index=False))
+    report = run_regimes(config, None, tables, csv, log_model=False)
+    assert report.regime_hmm is not None
+    states = tables.table("regime_states").to_arrow().to_pandas().sort_values("trade_date")
+    assert len(states) == 90  # the old row was updated in place, not duplicated
+    first = states.iloc[0]
+    assert first["regime"] in {"Normal", "Stress", "Crisis"} and first["hmm_regime"] in {
+        "Normal", "Stress", "Crisis"}  # fmt: skip
+    smoothed = states[["p_smoothed_normal", "p_smoothed_stress", "p_smoothed_crisis"]]
+    assert (smoothed.to_numpy().argmax(axis=1) == states["hmm_regime_id"].to_numpy()).all()
+    assert report.metrics()["hmm_stationary_normal"] > 0
