@@ -67,19 +67,13 @@ class FeatureStoreManager:
 
     # ---- writes ----------------------------------------------------------------------
     def upsert(
-        self,
-        features: DataFrame,
-        available_at: datetime | None = None,
-        *,
-        txn: Txn | None = None,
-        insert_only: bool = False,
+        self, features: DataFrame, available_at: datetime | None = None, *, txn: Txn | None = None
     ) -> WriteResult:
         """MERGE ``features`` (keys + feature columns) into the table on the keys.
 
         Changed rows are updated, new rows inserted; both get ``_available_at`` =
         ``available_at`` (default now, UTC). Unchanged rows are left alone. With ``txn`` a
-        retried write of the same batch is skipped. ``insert_only`` (the caller knows no
-        key is in the table yet) appends the rows instead of merging them.
+        retried write of the same batch is skipped.
 
         Raises:
             DataError: a key column is missing from ``features``.
@@ -93,8 +87,6 @@ class FeatureStoreManager:
         rows = features.withColumn(AVAILABLE_AT, F.lit(stamp).cast("timestamp"))
         if not self.table.exists():
             result = self.table.overwrite(rows, txn=txn)
-        elif insert_only:
-            result = self.table.append(rows, txn=txn, schema_evolution=True)
         else:
             values = [c for c in rows.columns if c not in KEY_COLUMNS and c != AVAILABLE_AT]
             known = set(self.table.schema().fieldNames())

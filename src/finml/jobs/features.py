@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -17,7 +16,7 @@ from finml.features import LABEL_COLUMN, feature_columns
 from finml.features.indicators import EXCHANGE_TZ, trade_features
 from finml.features.labels import RULE_INPUTS, rule_labels, truth_labels
 from finml.features.settings import FeatureSettings, feature_settings
-from finml.features.split import DAY_COLUMN, time_split
+from finml.features.split import time_split
 from finml.features.store import FEATURE_TABLE, FeatureStoreManager
 from finml.log import get_logger
 from finml.runtime.delta import MergeSpec
@@ -132,43 +131,23 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
         .where(F.col("_trade_date") >= F.col("_from_day"))
         .drop("_from_day")
     ).cache()
-    # Usually every recomputed trade is of a day after the tables' last: nothing to match.
-    first_days = dict(cuts)
     try:
-        FeatureStoreManager(ctx.tables).upsert(
-            features,
-            txn=ctx.txn(FEATURE_TABLE),
-            insert_only=ctx.only_new(FEATURE_TABLE, DAY_COLUMN, first_days),
-        )
+        FeatureStoreManager(ctx.tables).upsert(features, txn=ctx.txn(FEATURE_TABLE))
         truth = ctx.state(TRUTH)
         truth_df = ctx.tables.table(TRUTH).read(version=truth) if truth is not None else None
         labels, _, _ = _labels(truth_df, recent.drop("_from_day"), features, settings.label_rule_z)
-        new_labels = ctx.only_new(LABELS, F.unix_micros("ts"), _day_starts(first_days))
-        write_labels(ctx.tables, labels, txn=ctx.txn(LABELS), insert_only=new_labels)
+        write_labels(ctx.tables, labels, txn=ctx.txn(LABELS))
         return features.count()
     finally:
         features.unpersist()
 
 
-def _day_starts(days: dict[str, date]) -> dict[str, int]:
-    """Each symbol's trading day -> the instant it starts in New York, in microseconds
-    since the epoch (every trade of that day or later has a ``ts`` at or after it)."""
-    zone = ZoneInfo(EXCHANGE_TZ)
-    return {
-        symbol: int(datetime.combine(day, time.min, zone).timestamp()) * 1_000_000
-        for symbol, day in days.items()
-    }
-
-
-def write_labels(
-    tables: DeltaTables, labels: DataFrame, *, txn: Txn | None = None, insert_only: bool = False
-) -> None:
+def write_labels(tables: DeltaTables, labels: DataFrame, *, txn: Txn | None = None) -> None:
     """Upsert ``labels`` (symbol, ts, trade_id, label, label_source) into ``trade_labels`` on
     ``trade_id``: new trades inserted, a label that changed (ground truth arriving after a
-    rule label) updated, the rest untouched. ``insert_only``: none of ``labels``' trades
-    has a row yet, so they are appended."""
+    rule label) updated, the rest untouched."""
     table = tables.table(LABELS)
-    if insert_only or not table.exists():
+    if not table.exists():
         table.append(labels, txn=txn)
         return
     changed = "t.label IS DISTINCT FROM s.label OR t.label_source IS DISTINCT FROM s.label_source"

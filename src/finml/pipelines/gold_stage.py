@@ -33,23 +33,11 @@ def gold_batch(ctx: BatchContext) -> list[QualityRecord]:
     records of both bar tables."""
     tables, batch = ctx.tables, ctx.batch
     silver = tables.table(SILVER_TRADES)
-    new_minutes = new_days = False
     if batch.start is None:
         minutes = silver.read(version=batch.end)
         days = None
     else:
         increment = ctx.increment()
-        firsts = (
-            increment.groupBy("symbol")
-            .agg(
-                F.min(F.unix_micros(F.date_trunc("minute", "ts"))).alias("minute"),
-                F.min("trade_date").alias("day"),
-            )
-            .collect()
-        )
-        minute = F.unix_micros(F.col("window_start"))
-        new_minutes = ctx.only_new(GOLD_1M, minute, {r[0]: r[1] for r in firsts})
-        new_days = ctx.only_new(GOLD_DAILY, "trade_date", {r[0]: r[2] for r in firsts})
         minutes = (
             silver.read(version=batch.end)
             .withColumn("window_start", F.date_trunc("minute", "ts"))
@@ -62,7 +50,7 @@ def gold_batch(ctx: BatchContext) -> list[QualityRecord]:
         )
         days = F.broadcast(gold.affected_days(increment))
     minute_record = merge_bars(
-        ctx, GOLD_1M, minutes.transform(gold.bars_1m), gold.GOLD_BARS_1M_KEYS, append=new_minutes
+        ctx, GOLD_1M, minutes.transform(gold.bars_1m), gold.GOLD_BARS_1M_KEYS
     )
     day_minutes = tables.table(GOLD_1M).read()
     if days is not None:
@@ -72,7 +60,7 @@ def gold_batch(ctx: BatchContext) -> list[QualityRecord]:
     )
     return [
         minute_record,
-        merge_bars(ctx, GOLD_DAILY, daily_bars, gold.GOLD_BARS_DAILY_KEYS, append=new_days),
+        merge_bars(ctx, GOLD_DAILY, daily_bars, gold.GOLD_BARS_DAILY_KEYS),
     ]
 
 
@@ -82,18 +70,13 @@ def merge_bars(
     bars: DataFrame,
     keys: tuple[str, ...],
     spec: MergeSpec | None = None,
-    *,
-    append: bool = False,
 ) -> QualityRecord:
     """Check ``bars`` (a ``fail`` rule stops here, before anything is written) and merge
-    them into ``name`` on ``keys`` -- or append them, when ``append`` says none can match
-    (see :meth:`BatchContext.only_new`); returns the table's quality record of the batch."""
+    them into ``name`` on ``keys``; returns the table's quality record of the batch."""
     checked = check(bars, expectations_for(name), name, profile_measures(_BAR_REQUIRED, keys))
-    target, txn = ctx.tables.table(name), ctx.txn(name)
-    if append:
-        target.append(checked.valid, txn=txn, schema_evolution=True)
-    else:
-        target.merge(checked.valid, spec or MergeSpec(keys=keys), txn=txn, schema_evolution=True)
+    ctx.tables.table(name).merge(
+        checked.valid, spec or MergeSpec(keys=keys), txn=ctx.txn(name), schema_evolution=True
+    )
     checked.release()
     rows = checked.rows_in
     completeness, uniqueness = from_measures(checked.measures, rows, _BAR_REQUIRED)

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from finml.errors import DeltaEngineError, StorageFull
 from finml.log import get_logger
@@ -39,7 +39,7 @@ from finml.runtime.delta import Txn
 from finml.runtime.streaming import create_checkpoint, lost_checkpoint_race
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import DataFrame
 
     from finml.pipelines.settings import QualitySettings
     from finml.runtime.delta import DeltaTables, Table
@@ -76,27 +76,6 @@ class BatchContext:
         """``target``'s version when the batch was planned (None: it did not exist)."""
         version = self.batch.state.get(target, -1)
         return None if version < 0 else version
-
-    def only_new(self, target: str, column: str | Column, firsts: dict[str, Any]) -> bool:
-        """True when, for every symbol in ``firsts``, the batch's first ``column`` value
-        comes after the last one ``target`` held when the batch was planned (or the table
-        did not exist); compare timestamps as ``unix_micros`` (a collected timestamp is in
-        the driver's local time). A MERGE of the batch's rows, keyed on something that fixes the
-        symbol and ``column``, can then only insert: an append with the batch's txn id
-        writes the same rows without the MERGE's scan and rewrite of the target (about
-        2-4 s on a small table, against one aggregate). Pinned to the plan, so a
-        re-execution decides the same."""
-        from pyspark.sql import functions as F
-
-        version = self.state(target)
-        if version is None:
-            return True
-        table = self.tables.table(target).read(version=version)
-        last = dict(table.groupBy("symbol").agg(F.max(column)).collect())
-        return all(
-            v is not None and (last.get(symbol) is None or last[symbol] < v)
-            for symbol, v in firsts.items()
-        )
 
     def record(self, layer: str, table: str, **values: object) -> QualityRecord:
         """A quality record of this batch for ``table``."""

@@ -81,36 +81,3 @@ def test_incremental_updates_equal_a_whole_history_build_and_reruns_change_nothi
             merged[name], merged[f"{name}_inc"], check_names=False, rtol=1e-9, atol=1e-12
         )
     assert labels.count() == len(trades)
-
-
-def test_a_batch_of_new_days_is_appended_and_a_late_trade_merged(spark, config, tables) -> None:
-    """A batch whose trades all fall on days after the tables' last is appended (nothing
-    can match); one with a late trade of an earlier day is merged. Either way the feature
-    store equals a whole-history build."""
-    from finml.features.indicators import trade_features
-    from finml.jobs.features import update_features
-
-    short = {"vol_windows": (5, 10), "zscore_window": 10, "stale_lookback": 20, "rsi_period": 5,
-             "bollinger_period": 8, "range_window": 6, "macd_fast": 3, "macd_slow": 6,
-             "macd_signal": 3, "ema_horizon": 2}  # fmt: skip
-    config = config.model_copy(update={"features": short})
-    trades = sample_trades(200)  # per symbol: trades 0-99 on day 1, 100-199 on day 2
-    position = trades.groupby("symbol").cumcount()
-    late = trades.index == 40  # a day-1 trade of the first symbol, landing last
-    silver = tables.table("silver_trades")
-    for part in (~late & (position < 100), position >= 100, late):
-        silver.append(to_spark(spark, trades[part]))
-        assert update_features(config, spark, tables) == 1
-    store, labels = tables.table("trade_features"), tables.table("trade_labels")
-    for table in (store, labels):
-        operations = [entry.operation for entry in reversed(table.history())]
-        assert operations[1:] == ["WRITE", "MERGE"], (table.name, operations)
-    whole = to_spark(spark, trades).transform(trade_features(FeatureSettings(**short)))
-    got = store.read().toPandas().set_index("trade_id").sort_index()
-    want = whole.toPandas().set_index("trade_id").sort_index()
-    assert list(got.index) == list(want.index)
-    for name in feature_names(FeatureSettings(**short)):
-        pd.testing.assert_series_equal(got[name], want[name], rtol=1e-9, atol=1e-12)
-    assert labels.count() == len(trades) and labels.read().select(
-        "trade_id"
-    ).distinct().count() == len(trades)
