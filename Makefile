@@ -68,7 +68,7 @@ format: $(STAMP) ## Format the code with ruff
 
 bench: $(STAMP) ## Run every benchmark (tens of minutes; results go to docs/benchmarks.md by hand)
 	$(BIN)/pip install --quiet -e ".[local,bench]"
-	@for b in table_io medallion regimes tournament drift serving collectors job_runner dashboard_export; do \
+	@for b in table_io driver_appends medallion regimes tournament drift serving collectors job_runner dashboard_export; do \
 	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean: ## Remove local state (.finml), caches and test artifacts (keeps .venv)
