@@ -14,6 +14,12 @@ docs/benchmarks.md). Intraday bars are
 first aggregated to the day (first open, highest high, lowest low, last close). Rows are
 sorted by symbol then date; ``lengths`` holds each symbol's number of days (hmmlearn's
 sequences).
+
+With intraday bars (several a day, e.g. ``gold_bars_1m``) the volatility feature is the log
+of the day's jump-robust realised volatility instead (:func:`finml.regimes.score.daily_risk`:
+the median absolute bar return): one anomalous print sets a whole day's high or low, and on
+the demo's 1-minute bars, where the simulator injects such prints, the range put 109 of 120
+days in one state (0.43 agreement with the hidden regimes, against 1.00 this way).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from finml.errors import DataError
+from finml.regimes.score import daily_risk
 
 PRICES = ("open", "high", "low", "close")
 FEATURES = ("log_return", "log_range")  # what ``features=`` may name; log_range comes last
@@ -71,6 +78,7 @@ def daily_features(
         bars = bars[bars["session"] == "regular"]  # as the risk score: no thin extended hours
     order = [c for c in ("symbol", "trade_date", "window_start", "ts") if c in bars.columns]
     bars = bars.sort_values(order, kind="stable")
+    lengths_per_day = bars.groupby(["symbol", "trade_date"]).size()
     days = (
         bars.groupby(["symbol", "trade_date"], sort=True)
         .agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
@@ -83,6 +91,12 @@ def daily_features(
     base = np.where(first, days["open"].to_numpy(dtype=float), previous.to_numpy(dtype=float))
     log_return = close - np.log(base)
     log_range = np.log(np.maximum(np.log(days["high"] / days["low"]).to_numpy(), RANGE_FLOOR))
+    if float(lengths_per_day.median()) > 1:  # intraday bars: a robust realised volatility
+        risk = daily_risk(bars).set_index(["symbol", "trade_date"])["risk_score"]
+        robust = risk.reindex(pd.MultiIndex.from_frame(days[["symbol", "trade_date"]]))
+        # a day with fewer than two regular bars has no return: its symbol's median day
+        robust = robust.fillna(robust.groupby(level="symbol").transform("median"))
+        log_range = np.log(np.maximum(robust.to_numpy(dtype=float), RANGE_FLOOR))
     lengths = days.groupby("symbol", sort=False).size().to_numpy()
     columns = {"log_return": log_return, "log_range": log_range}
     x = np.column_stack([columns[name] for name in features])

@@ -178,9 +178,33 @@ def test_intraday_bars_become_one_row_per_day_from_the_regular_session() -> None
     assert features.days[["symbol", "trade_date"]].values.tolist() == [
         ["A", "d1"], ["A", "d2"], ["B", "d1"]]  # fmt: skip
     assert features.lengths.tolist() == [2, 1]
+
+    # Intraday bars: the volatility is the log of the day's robust realised volatility
+    # (median |bar return| / 0.6745 * sqrt(returns * 252)), not of its high-low range.
+    def vol(ratio: float) -> float:
+        return float(np.log(abs(np.log(ratio)) / 0.6744897501960817 * np.sqrt(252)))
+
     expected = [
-        [0.0, np.log(np.log(21 / 19))],  # a symbol's first day: close over open
-        [np.log(23 / 20), np.log(np.log(24 / 20))],
-        [np.log(12 / 10), np.log(np.log(13 / 9))],  # the post-session bar is left out
+        [0.0, vol(23 / 22)],  # first day: close over open; one bar, no return: A's median
+        [np.log(23 / 20), vol(23 / 22)],
+        [np.log(12 / 10), vol(12 / 11)],  # the post-session bar is left out
     ]
     np.testing.assert_allclose(features.x, expected)
+
+
+def test_an_anomalous_print_moves_the_range_but_not_the_intraday_volatility() -> None:
+    minutes = pd.date_range("2024-01-02 14:30", periods=30, freq="1min")
+    closes = 100 * np.exp(np.cumsum(np.tile([0.001, -0.001], 15)))
+    bars = pd.DataFrame(
+        {"symbol": "A", "trade_date": "d1", "window_start": minutes, "open": closes,
+         "high": closes * 1.0005, "low": closes * 0.9995, "close": closes}
+    )  # fmt: skip
+    spiked = bars.copy()
+    spiked.loc[10, "high"] = closes[10] * 1.5  # one bad print sets the day's high
+    calm, bad = daily_features(bars).x[0, -1], daily_features(spiked).x[0, -1]
+    assert calm == bad
+
+    def log_range(frame: pd.DataFrame) -> float:
+        return float(np.log(np.log(frame["high"].max() / frame["low"].min())))
+
+    assert log_range(spiked) - log_range(bars) > 2  # the range would call it a crisis day
