@@ -74,6 +74,8 @@ def run_regimes(
     report.table_version = _write_states(tables, report).version
     if log_model:
         _register_and_gate(config, tables, report, settings)
+        if settings.experiments:
+            _log_studies(config, bars, report, settings)
     log.info(
         "regimes_fitted", days=len(days), accuracy=report.accuracy, source=source,
         heldout_loglik=loglik, decision=report.decision and report.decision.decision,
@@ -122,11 +124,34 @@ def _register_and_gate(
         config, report.chain, report.metrics(), report.analytics_json(), params,
         (CHALLENGER, LATEST), version_tags=tags,
     )  # fmt: skip
-    report.model_version = info.version
+    report.model_version, report.model_run_id = info.version, info.run_id
     report.decision = gate_regime_model(
         config, tables, info.name, info.version, report.heldout, report.heldout_loglik,
         settings.promotion_margin,
     )  # fmt: skip
+
+
+def _log_studies(
+    config: ProjectConfig, bars: pd.DataFrame, report: RegimeReport, settings: RegimeSettings
+) -> None:
+    """The four regime experiments (:mod:`finml.regimes.experiments`). They study a model
+    already registered and gated, so a data problem (:class:`DataError`) or a tracking store
+    refusing a write (``MlflowException``, ``OSError``) is logged, not raised; anything else
+    is a bug and fails the job."""
+    from mlflow.exceptions import MlflowException
+
+    from finml.regimes.experiments import log_regime_experiments
+
+    try:
+        runs = log_regime_experiments(
+            config, bars, report, settings,
+            regime_run_id=report.model_run_id, regime_version=report.model_version,
+        )  # fmt: skip
+    except (DataError, MlflowException, OSError) as exc:
+        log.warning("regime_experiments_failed", error=type(exc).__name__, reason=str(exc))
+        return
+    report.study_runs = runs.run_ids
+    log.info("regime_experiments_logged", seconds=round(runs.seconds, 3), runs=runs.run_ids)
 
 
 def _bars(
@@ -162,6 +187,7 @@ def _evaluate(report: RegimeReport, tables: DeltaTables | None, seed: int) -> No
         known = ~pd.isna(truth)
         if known.any():
             truth = truth.astype(float)
+            report.truth = truth
             report.accuracy = best_permutation_accuracy(
                 days["regime_id"].to_numpy()[known], truth[known].astype(int)
             )

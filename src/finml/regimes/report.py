@@ -40,6 +40,9 @@ class RegimeReport:
     model_version: int | None = None
     decision: RegimeDecision | None = None
     regime_hmm: HmmSummary | None = None  # the probabilistic model; None if it could not fit
+    truth: np.ndarray | None = None  # the simulator's regime per row of days (NaN unknown)
+    model_run_id: str | None = None  # the registered regime_model's run
+    study_runs: dict[str, str] = field(default_factory=dict)  # study -> its top-level run id
 
     def metrics(self) -> dict[str, float]:
         """Flat analytics for MLflow: stationary, spectral gap, sojourn, time to Crisis..."""
