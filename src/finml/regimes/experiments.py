@@ -77,7 +77,9 @@ def log_regime_experiments(
         experiment_id = registry.configure(config, registry.REGIME_STUDIES[kind])
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}{suffix}",
                               tags=tags | {"finml.study": kind}) as run:  # fmt: skip
+            study_started = time.perf_counter()
             log(report, settings, bars, tags | {"finml.study": kind}, experiment_id)
+            mlflow.log_metric("study_seconds", time.perf_counter() - study_started)
         run_ids[kind] = run.info.run_id
     return StudyRuns(run_ids, time.perf_counter() - started)
 
