@@ -29,6 +29,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
@@ -50,14 +51,21 @@ _PROB_FLOOR = 1e-12  # a forecast probability of 0 would make one transition -in
 MS_EM_ITER, MS_MAXITER = 50, 50
 
 
+class FitStatus(StrEnum):
+    """How a method's fit went (the ``finml.status`` tag of its comparison run)."""
+
+    OK = "ok"
+    NOT_CONVERGED = "not_converged"  # scored, but the optimiser reported no convergence
+    FAILED = "failed"  # nothing scored; the reason says why
+
+
 @dataclass
 class MethodResult:
     """One method's labels over all days, its forecasts for the held-out transitions and
-    their scores; ``status`` is ``ok``, ``not_converged`` (scored, but the optimiser said
-    so) or ``failed`` (``reason`` says why; nothing scored)."""
+    their scores, and how its fit went (``reason`` unless :attr:`FitStatus.OK`)."""
 
     method: str
-    status: str = "ok"
+    status: FitStatus = FitStatus.OK
     reason: str = ""
     labels: np.ndarray | None = None
     forecasts: np.ndarray | None = None  # held-out transitions x K
@@ -92,7 +100,7 @@ def heldout_origins(days: pd.DataFrame, fit_mask: np.ndarray) -> np.ndarray:
 def compare(inputs: Inputs) -> dict[str, MethodResult]:
     """Fit, forecast and score every method of :data:`METHODS`; a method that cannot fit on
     these data (too few days, an optimiser giving up) comes back ``failed``, never raises."""
-    fits: dict[str, Callable[[Inputs], tuple[np.ndarray, np.ndarray, str]]] = {
+    fits: dict[str, Callable[[Inputs], tuple[np.ndarray, np.ndarray, FitStatus]]] = {
         THRESHOLD: _threshold, REGIME_HMM: _regime_hmm, MARKOV_SWITCHING: _markov_switching,
     }  # fmt: skip
     results = {}
@@ -102,8 +110,8 @@ def compare(inputs: Inputs) -> dict[str, MethodResult]:
         try:
             result.labels, result.forecasts, result.status = fit(inputs)
         except (ValueError, np.linalg.LinAlgError) as exc:  # DataError; an optimiser's refusal
-            result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
-        if result.status == "not_converged":
+            result.status, result.reason = FitStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        if result.status is FitStatus.NOT_CONVERGED:
             result.reason = "the optimiser reported no convergence (scores kept, read with care)"
         result.seconds = time.perf_counter() - started
         results[name] = result
@@ -152,12 +160,12 @@ def forecast_scores(probs: np.ndarray, targets: np.ndarray) -> tuple[float, floa
     return loglik, brier
 
 
-def _threshold(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, str]:
+def _threshold(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, FitStatus]:
     labels = inputs.days["regime_id"].to_numpy(dtype=np.int64)
-    return labels, np.asarray(inputs.matrix)[labels[inputs.origins]], "ok"
+    return labels, np.asarray(inputs.matrix)[labels[inputs.origins]], FitStatus.OK
 
 
-def _regime_hmm(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, str]:
+def _regime_hmm(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, FitStatus]:
     days = inputs.days
     features = daily_features(inputs.bars)
     keys = ["symbol", "trade_date"]
@@ -177,10 +185,10 @@ def _regime_hmm(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, str]:
     if model.k != K:
         raise DataError(f"regime HMM: expected {K} states, got {model.k}")
     forecasts = model.next_regime(model.filtered(x, lengths)[inputs.origins])
-    return model.labels(x, lengths), forecasts, "ok"
+    return model.labels(x, lengths), forecasts, FitStatus.OK
 
 
-def _markov_switching(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, str]:
+def _markov_switching(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, FitStatus]:
     from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
     returns = inputs.days["day_return"].to_numpy(dtype=float) * 100.0  # percent: its scale
@@ -203,4 +211,5 @@ def _markov_switching(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, str]:
     p = np.asarray(model.regime_transition_matrix(result.params))[:, :, 0].T
     forecasts = (filtered[inputs.origins] @ p)[:, order]
     converged = bool(result.mle_retvals.get("converged", True))
-    return rank[smoothed.argmax(axis=1)], forecasts, "ok" if converged else "not_converged"
+    status = FitStatus.OK if converged else FitStatus.NOT_CONVERGED
+    return rank[smoothed.argmax(axis=1)], forecasts, status

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from finml.regimes.absorbing import AbsorbingSummary
-from finml.regimes.comparison import Inputs, MethodResult, compare, heldout_origins
+from finml.regimes.comparison import FitStatus, Inputs, MethodResult, compare, heldout_origins
 from finml.regimes.comparison import forecast_scores as score_forecasts
 from finml.regimes.markov import STATES
 from finml.regimes.sensitivity import grid, run_grid
@@ -150,19 +150,19 @@ def _comparison(
     for result in results.values():
         with mlflow.start_run(experiment_id=experiment_id, run_name=result.method, nested=True,
                               tags=tags | _status_tags(result)):  # fmt: skip
-            _log({"method": result.method, "status": result.status},
+            _log({"method": result.method, "status": result.status.value},
                  result.metrics | {"seconds": result.seconds})  # fmt: skip
     table = comparison_table(results)
     mlflow.log_text(table.to_csv(index=False), "comparison.csv")
     _log({"methods": list(results), "heldout_first_date": report.heldout.first_date,
           "truth_known": report.truth is not None}, {})  # fmt: skip
-    ok = table[table["status"] != "failed"]
+    ok = table[table["status"] != FitStatus.FAILED.value]
     if not ok.empty:
         mlflow.set_tag("finml.best_heldout_loglik", ok.loc[ok["heldout_loglik"].idxmax(), "method"])
 
 
 def _status_tags(result: MethodResult) -> dict[str, str]:
-    tags = {"finml.status": result.status}
+    tags = {"finml.status": result.status.value}
     if result.reason:
         tags["finml.status_reason"] = result.reason[:5000]
     return tags
@@ -170,7 +170,7 @@ def _status_tags(result: MethodResult) -> dict[str, str]:
 
 def comparison_table(results: dict[str, MethodResult]) -> pd.DataFrame:
     """One row per method: status, reason, seconds and every metric (NaN where none)."""
-    rows = [{"method": r.method, "status": r.status, "reason": r.reason, "seconds": r.seconds,
+    rows = [{"method": r.method, "status": r.status.value, "reason": r.reason, "seconds": r.seconds,
              **r.metrics} for r in results.values()]  # fmt: skip
     frame = pd.DataFrame(rows)
     if "heldout_loglik" not in frame.columns:
