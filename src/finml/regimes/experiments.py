@@ -14,6 +14,12 @@ Beside ``finml-regime-model`` (the registered model's runs), each invocation add
 
 Every run carries the lineage tags plus ``finml.regime_run_id`` / ``finml.regime_model_version``
 (the ``regime_model`` run and version they study) and ``finml.source``.
+
+The studies describe a model already registered and gated, so each is logged on its own: a
+:class:`DataError` (data a study cannot use), an ``MlflowException`` or an ``OSError`` (the
+tracking store or artifact location refusing a write) ends that study's run as FAILED, is
+logged as a warning and returned in :attr:`StudyRuns.failed`; the other studies still run.
+Any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
+from finml.errors import DataError
+from finml.log import get_logger
 from finml.regimes.absorbing import AbsorbingSummary
 from finml.regimes.comparison import FitStatus, Inputs, MethodResult, compare, heldout_origins
 from finml.regimes.comparison import forecast_scores as score_forecasts
@@ -37,13 +46,20 @@ if TYPE_CHECKING:
     from finml.regimes.report import RegimeReport
     from finml.regimes.settings import RegimeSettings
 
+log = get_logger("regimes.experiments")
+
+# What a study may fail with without failing the regime job: data it cannot use, the
+# tracking store or the artifact location refusing a write.
+STUDY_ERRORS = (DataError, MlflowException, OSError)
+
 
 @dataclass(frozen=True)
 class StudyRuns:
-    """The top-level run id per study (``baseline``, ``absorbing``, ``comparison``,
-    ``sensitivity``) and the seconds the four took."""
+    """The top-level run id per logged study (``baseline``, ``absorbing``, ``comparison``,
+    ``sensitivity``), the reason per failed one and the seconds the four took."""
 
     run_ids: dict[str, str]
+    failed: dict[str, str]
     seconds: float
 
 
@@ -56,12 +72,8 @@ def log_regime_experiments(
     regime_run_id: str | None,
     regime_version: int | None,
 ) -> StudyRuns:
-    """Log the four studies of ``report`` (fitted on ``bars`` with ``settings``).
-
-    Raises:
-        DataError: the sensitivity grid cannot cut a point's scores.
-        MlflowException, OSError: the tracking store refuses a write.
-    """
+    """Log the four studies of ``report`` (fitted on ``bars`` with ``settings``); a study
+    failing with one of :data:`STUDY_ERRORS` is reported in the result, not raised."""
     from finml import registry
 
     started = time.perf_counter()
@@ -70,18 +82,23 @@ def log_regime_experiments(
         source=report.source,
     ) | registry.source_tags()  # fmt: skip
     suffix = "" if regime_version is None else f" v{regime_version}"
-    loggers = {"baseline": _baseline, "absorbing": _absorbing, "comparison": _comparison,
+    studies = {"baseline": _baseline, "absorbing": _absorbing, "comparison": _comparison,
                "sensitivity": _sensitivity}  # fmt: skip
-    run_ids = {}
-    for kind, log in loggers.items():
-        experiment_id = registry.configure(config, registry.REGIME_STUDIES[kind])
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}{suffix}",
-                              tags=tags | {"finml.study": kind}) as run:  # fmt: skip
-            study_started = time.perf_counter()
-            log(report, settings, bars, tags | {"finml.study": kind}, experiment_id)
-            mlflow.log_metric("study_seconds", time.perf_counter() - study_started)
+    run_ids, failed = {}, {}
+    for kind, study in studies.items():
+        try:
+            experiment_id = registry.configure(config, registry.REGIME_STUDIES[kind])
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}{suffix}",
+                                  tags=tags | {"finml.study": kind}) as run:  # fmt: skip
+                study_started = time.perf_counter()
+                study(report, settings, bars, tags | {"finml.study": kind}, experiment_id)
+                mlflow.log_metric("study_seconds", time.perf_counter() - study_started)
+        except STUDY_ERRORS as exc:
+            failed[kind] = f"{type(exc).__name__}: {exc}"
+            log.warning("regime_study_failed", study=kind, reason=failed[kind])
+            continue
         run_ids[kind] = run.info.run_id
-    return StudyRuns(run_ids, time.perf_counter() - started)
+    return StudyRuns(run_ids, failed, time.perf_counter() - started)
 
 
 def _log(params: dict[str, Any], metrics: dict[str, float]) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from finml import registry
 from finml.jobs.regimes import run_regimes
 from finml.regimes.absorbing import AbsorbingSummary, absorbed_within, absorption_std
 from finml.regimes.analytics import absorption_times
@@ -228,3 +229,26 @@ def _family(runs: list, parent_id: str) -> tuple[object, list]:
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
     assert len(children) == len(runs) - 1
     return parent, children
+
+
+def test_a_study_the_store_refuses_fails_alone_and_the_job_succeeds(config, tmp_path, capsys):
+    bars, _ = daily_bars(60)
+    csv = tmp_path / "daily_sim.csv"
+    bars.rename(columns={"trade_date": "timestamp"}).drop(columns="symbol").to_csv(csv, index=False)
+    config = config.model_copy(update={"regimes": {"bootstrap": 20, "hmm_restarts": 0}})
+    # The absorbing study's artifacts must go under a regular file: no directory can be made
+    # there (whoever runs the test, root included).
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    registry.configure(config)
+    absorbing_id = mlflow.create_experiment(
+        REGIME_STUDIES["absorbing"], artifact_location=(blocker / "artifacts").as_uri()
+    )
+    report = run_regimes(config, None, DeltaTables.from_config(config, None), csv)
+    assert report.model_version == 1 and report.decision is not None
+    assert set(report.study_runs) == set(REGIME_STUDIES) - {"absorbing"}
+    (failed,) = mlflow.MlflowClient().search_runs([absorbing_id])
+    assert failed.info.status == "FAILED"
+    assert "time_to_crisis_from_normal" in failed.data.metrics  # it failed at its artifacts
+    err = capsys.readouterr().err
+    assert '"event": "regime_study_failed"' in err and '"study": "absorbing"' in err
