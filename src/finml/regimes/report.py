@@ -92,6 +92,11 @@ class RegimeReport:
             f"{h.transitions} transitions into the last {h.days} trade dates (from "
             f"{h.first_date})"
         )
+        if self.study_runs:
+            text += (
+                f"\nMLflow studies of this fit: {', '.join(self.study_runs)} "
+                "(experiments finml-regime-<study>)"
+            )
         d = self.decision
         if d is None:
             return text

@@ -160,6 +160,9 @@ def test_run_regimes_logs_the_four_experiments(config, tmp_path) -> None:
     report = run_regimes(config, None, tables, csv)
     client = mlflow.MlflowClient()
     assert set(report.study_runs) == set(REGIME_STUDIES)
+    assert "MLflow studies of this fit: baseline, absorbing, comparison, sensitivity" in (
+        report.summary()
+    )
     runs = {}
     for kind, name in REGIME_STUDIES.items():
         experiment = client.get_experiment_by_name(name)
