@@ -45,10 +45,11 @@ METHODS = (THRESHOLD, REGIME_HMM, MARKOV_SWITCHING)
 K = 3
 _PROB_FLOOR = 1e-12  # a forecast probability of 0 would make one transition -inf
 # statsmodels' fit: EM iterations as a warm start, then at most MS_MAXITER BFGS steps (each
-# a complex-step gradient over 12 parameters). Measured on 96 and 400 simulated days: the
-# default (5 EM, unbounded BFGS, random searches) took 1.2-2.5 s; this 0.4-1.2 s on a loaded
-# machine, within 0.8 of the best log-likelihood. Hitting the cap is "not_converged".
-MS_EM_ITER, MS_MAXITER = 50, 50
+# a complex-step gradient over 12 parameters). Measured on 96 and 400 simulated days (load
+# ~3 on 2 cores): 50 BFGS steps stopped unconverged (0.7-0.9 s, 0.17 nats short), 100
+# converged (1.1-1.2 s), as did 5 EM + 5 random searches + unbounded BFGS (1.2-2.5 s at
+# load ~15). Hitting the cap is "not_converged".
+MS_EM_ITER, MS_MAXITER = 50, 100
 
 
 class FitStatus(StrEnum):
