@@ -74,6 +74,8 @@ def run_regimes(
     report.table_version = _write_states(tables, report).version
     if log_model:
         _register_and_gate(config, tables, report, settings)
+        if settings.experiments:
+            _log_studies(config, bars, report, settings)
     log.info(
         "regimes_fitted", days=len(days), accuracy=report.accuracy, source=source,
         heldout_loglik=loglik, decision=report.decision and report.decision.decision,
@@ -122,11 +124,27 @@ def _register_and_gate(
         config, report.chain, report.metrics(), report.analytics_json(), params,
         (CHALLENGER, LATEST), version_tags=tags,
     )  # fmt: skip
-    report.model_version = info.version
+    report.model_version, report.model_run_id = info.version, info.run_id
     report.decision = gate_regime_model(
         config, tables, info.name, info.version, report.heldout, report.heldout_loglik,
         settings.promotion_margin,
     )  # fmt: skip
+
+
+def _log_studies(
+    config: ProjectConfig, bars: pd.DataFrame, report: RegimeReport, settings: RegimeSettings
+) -> None:
+    """The four regime experiments (:mod:`finml.regimes.experiments`): a study that fails on
+    its data or the tracking store is a warning there, not a failed job."""
+    from finml.regimes.experiments import log_regime_experiments
+
+    runs = log_regime_experiments(
+        config, bars, report, settings,
+        regime_run_id=report.model_run_id, regime_version=report.model_version,
+    )  # fmt: skip
+    report.study_runs = runs.run_ids
+    log.info("regime_experiments_logged", seconds=round(runs.seconds, 3), runs=runs.run_ids,
+             failed=runs.failed)  # fmt: skip
 
 
 def _bars(
@@ -162,6 +180,7 @@ def _evaluate(report: RegimeReport, tables: DeltaTables | None, seed: int) -> No
         known = ~pd.isna(truth)
         if known.any():
             truth = truth.astype(float)
+            report.truth = truth
             report.accuracy = best_permutation_accuracy(
                 days["regime_id"].to_numpy()[known], truth[known].astype(int)
             )

@@ -40,6 +40,9 @@ class RegimeReport:
     model_version: int | None = None
     decision: RegimeDecision | None = None
     regime_hmm: HmmSummary | None = None  # the probabilistic model; None if it could not fit
+    truth: np.ndarray | None = None  # the simulator's regime per row of days (NaN unknown)
+    model_run_id: str | None = None  # the registered regime_model's run
+    study_runs: dict[str, str] = field(default_factory=dict)  # study -> its top-level run id
 
     def metrics(self) -> dict[str, float]:
         """Flat analytics for MLflow: stationary, spectral gap, sojourn, time to Crisis..."""
@@ -89,6 +92,11 @@ class RegimeReport:
             f"{h.transitions} transitions into the last {h.days} trade dates (from "
             f"{h.first_date})"
         )
+        if self.study_runs:
+            text += (
+                f"\nMLflow studies of this fit: {', '.join(self.study_runs)} "
+                "(experiments finml-regime-<study>)"
+            )
         d = self.decision
         if d is None:
             return text

@@ -33,6 +33,9 @@ class RegimeSettings(StrictModel):
     heldout_fraction: float = Field(0.2, gt=0, lt=1)
     heldout_min_days: int = Field(3, ge=1, le=1000)
     promotion_margin: float = Field(0.0, ge=0)
+    # Log the four studies (finml.regimes.experiments: baseline, absorbing, comparison,
+    # sensitivity) beside each registered fit.
+    experiments: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> RegimeSettings:

@@ -29,6 +29,10 @@ ANOMALY_MODEL, REGIME_MODEL = "anomaly_model", "regime_model"
 EXPERIMENT = "finml"
 # One experiment per purpose, as MLflow's UI expects (`finml` holds what has none)
 ANOMALY_EXPERIMENT, REGIME_EXPERIMENT = "finml-anomaly-model", "finml-regime-model"
+# The regime model's four studies beside its model runs (finml.regimes.experiments)
+REGIME_STUDIES = {
+    kind: f"finml-regime-{kind}" for kind in ("baseline", "absorbing", "comparison", "sensitivity")
+}
 # Opens an experiment in MLflow 3's UI as model development, not GenAI
 _ML_EXPERIMENT = {"mlflow.experimentKind": "custom_model_development"}
 

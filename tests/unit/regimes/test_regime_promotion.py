@@ -100,8 +100,9 @@ def write_path(path, regimes: list[int], start: date) -> None:
 
 
 def fixed_config(config: ProjectConfig) -> ProjectConfig:
+    # the four studies have their own tests (test_regime_experiments.py): not logged here
     regimes = {"method": "thresholds", "thresholds": (0.2, 0.5), "daily_window": 1}
-    return config.model_copy(update={"regimes": regimes | {"bootstrap": 10}})
+    return config.model_copy(update={"regimes": regimes | {"bootstrap": 10, "experiments": False}})
 
 
 def test_first_fit_promoted_worse_rejected_better_promoted(config, tmp_path) -> None:
