@@ -90,18 +90,25 @@ class RegimeDecision:
         return row
 
 
+TIE_TOLERANCE = 1e-9
+
+
 def decide(
     challenger: float, champion: float | None, margin: float, n: int
 ) -> tuple[GateDecision, str]:
     """PROMOTE without a champion or when ``challenger > champion + margin`` (log-likelihoods
-    summed over the same ``n`` held-out transitions); else REJECT. Returns (decision, reason)."""
+    summed over the same ``n`` held-out transitions); else REJECT. Returns (decision, reason).
+
+    Differences within :data:`TIE_TOLERANCE` (relative) are ties: the champion is scored from
+    its matrix as stored in its version tags (12 significant digits), so a refit on the same
+    data differs from it only by that rounding and must keep the champion."""
     if champion is None:
         return GateDecision.PROMOTE, "no champion yet: the first fit is promoted"
     versus = (
         f"held-out log-likelihood {challenger:.4f} vs champion {champion:.4f} over {n} "
         f"transitions (margin {margin:g})"
     )
-    if challenger > champion + margin:
+    if challenger > champion + margin + TIE_TOLERANCE * max(1.0, abs(champion)):
         return GateDecision.PROMOTE, f"challenger beats the champion: {versus}"
     return GateDecision.REJECT, f"challenger does not beat the champion: {versus}"
 

@@ -65,6 +65,9 @@ def test_decide_needs_a_strictly_higher_likelihood_plus_margin() -> None:
     assert decide(-10.0, None, 0.0, 4)[0] == "PROMOTE"
     assert decide(-10.0, -12.0, 0.0, 4)[0] == "PROMOTE"
     assert decide(-10.0, -10.0, 0.0, 4)[0] == "REJECT"  # a tie keeps the champion
+    # a same-data refit scored against the champion's stored (rounded) matrix
+    assert decide(-29.30669877081626, -29.3066987708, 0.0, 4)[0] == "REJECT"
+    assert decide(-29.3066, -29.3067, 0.0, 4)[0] == "PROMOTE"
     assert decide(-10.0, -12.0, 2.0, 4)[0] == "REJECT"
     assert decide(-10.0, -12.0, 1.5, 4)[0] == "PROMOTE"
     assert decide(-math.inf, -12.0, 0.0, 4)[0] == "REJECT"
