@@ -22,6 +22,7 @@ from finml.log import get_logger
 from finml.models.audit import LEADERBOARD
 from finml.models.data import TEST_SET, TRAIN_SET, Split, load_split
 from finml.models.fanout import Executor
+from finml.models.kinds import KIND_TABLE, holdout_kinds, kind_quality
 from finml.models.metrics import MetricSettings
 from finml.models.promotion import METRIC_TAG, RollbackRecord, gate, version_uri
 from finml.models.promotion import rollback as _rollback
@@ -43,6 +44,7 @@ from finml.registry import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import SparkSession
     from rich.table import Table as RichTable
 
@@ -155,14 +157,55 @@ def run_training(
     with mlflow.start_run(run_name="tournament", tags=run_tags, experiment_id=experiment_id) as run:
         result = run_tournament(train, test, settings, progress, fit_executor(settings, spark))
         logged = log_tournament(result, train, test, settings)
+        kinds = _kind_quality(tables, result, test)
     version = _register(config, name, result, logged.model_uris[result.winner.name], tags)
     _write_leaderboard(tables, result, run.info.run_id, name, version.version, train, settings)
+    if kinds is not None:
+        _write_kinds(tables, kinds, run.info.run_id, name, version.version)
     validation = ModelValidator(
         settings.validation, MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
     ).validate(version_uri(name, version.version), test)
     decision = gate(config, tables, settings, name, version.version, test, validation)
     log.info("training_done", winner=result.winner.name, version=version.version)
     return TrainingReport(result, name, version, validation, decision, run.info.run_id)
+
+
+def _kind_quality(
+    tables: DeltaTables, result: TournamentResult, test: Split
+) -> pd.DataFrame | None:
+    """Per-anomaly-kind recall/precision of every candidate on the holdout (simulated data
+    only), logged to the active run as ``anomaly_kinds.csv`` and the winner's
+    ``winner_recall_<kind>`` metrics; None without simulator truth."""
+    import mlflow
+
+    kinds = holdout_kinds(tables, test)
+    if kinds is None:
+        return None
+    quality = kind_quality(result, test.y, kinds)
+    mlflow.log_text(quality.to_csv(index=False), "anomaly_kinds.csv")
+    winner = quality[quality["candidate"] == result.winner.name]
+    recall = dict(zip(winner["anomaly_type"], winner["recall"].astype(float), strict=True))
+    mlflow.log_metrics({f"winner_recall_{kind}": value for kind, value in recall.items()})
+    log.info(
+        "anomaly_kind_recall",
+        winner=result.winner.name,
+        recall={kind: round(value, 3) for kind, value in recall.items()},
+    )
+    return quality
+
+
+def _write_kinds(
+    tables: DeltaTables, quality: pd.DataFrame, run_id: str, name: str, version: int
+) -> None:
+    data = pa.Table.from_pandas(quality, preserve_index=False)
+    n = len(quality)
+    data = data.append_column("tournament_id", pa.array([run_id] * n, pa.string()))
+    data = data.append_column(
+        "trained_at", pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC"))
+    )
+    data = data.append_column("model_name", pa.array([name] * n, pa.string()))
+    data = data.append_column("registered_version", pa.array([str(version)] * n, pa.string()))
+    tables.table(KIND_TABLE).append(data, schema_evolution=True)
 
 
 def _register(

@@ -89,6 +89,29 @@ def test_demo_then_tables_and_history_exit_zero(tmp_path: Path, spark) -> None:
     assert history.returncode == 0, history.stderr
     assert json.loads(history.stdout)[0]["version"] == rows[name]["version"]
     _same_rows_through_three_readers(spark, tmp_path / "warehouse")
+    _kinds_and_regime_studies(tmp_path)
+
+
+def _kinds_and_regime_studies(home: Path) -> None:
+    """The tournament scored every candidate per injected anomaly kind, and the regime
+    fit left its four studies as MLflow experiments with runs."""
+    from deltalake import DeltaTable
+    from mlflow import MlflowClient
+
+    from finml.config_simulator import ANOMALY_TYPES
+    from finml.registry.store import REGIME_STUDIES
+
+    location = next(p.parent for p in home.rglob("anomaly_kind_quality/_delta_log"))
+    kinds = DeltaTable(str(location)).to_pandas()
+    assert set(kinds["anomaly_type"]) <= {*ANOMALY_TYPES, "unknown"}
+    assert len(set(kinds["anomaly_type"]) & set(ANOMALY_TYPES)) >= 3, kinds
+    assert kinds["recall"].between(0, 1).all() and (kinds["positives"] > 0).all()
+    assert (kinds["detected"] <= kinds["positives"]).all()
+    client = MlflowClient(tracking_uri=f"sqlite:///{(home / 'mlflow.db').resolve()}")
+    for study in REGIME_STUDIES.values():
+        experiment = client.get_experiment_by_name(study)
+        assert experiment is not None, study
+        assert client.search_runs([experiment.experiment_id]), study
 
 
 def _same_rows_through_three_readers(spark, warehouse: Path) -> None:

@@ -144,8 +144,18 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     values = _figure(page, "models_gate_improvement", "f.data.flatMap(t => t.y)")
     assert any(v is not None for v in values)
     # probabilities on [0, 1]
-    for chart_id in ("timeline_pr_auc", "models_leaderboard", "model_performance"):
+    for chart_id in (
+        "timeline_pr_auc",
+        "models_leaderboard",
+        "model_performance",
+        "models_kind_recall",
+    ):
         assert _figure(page, chart_id, "f.layout.yaxis.range") == [0, 1], chart_id
+    # recall per anomaly kind: a bar group per kind, one bar per candidate of the latest run
+    assert _figure(page, "models_kind_recall", "f.data.map(t => t.name)") == ["lightgbm", "xgboost"]
+    assert _figure(page, "models_kind_recall", "f.data[0].y") == [0.9, 0.4, 0.7]
+    kinds_table = page.locator("section#models table", has_text="volume_burst")
+    assert kinds_table.count() >= 1
     # three symbols with identical regimes: three lines, each its own colour, dash and width
     assert _figure(page, "regimes_timeline", "f.data.length") == 3
     for key in ("color", "dash", "width"):
@@ -159,7 +169,7 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     assert _figure(page, "overview_table_rows", "f.layout.xaxis.type") == "log"
     assert _figure(page, "overview_table_rows", "f.data[0].orientation") == "h"
     counts = _figure(page, "overview_table_rows", "f.data[0].x")
-    assert len(counts) == 13 and counts == sorted(counts, reverse=True)
+    assert len(counts) == 14 and counts == sorted(counts, reverse=True)
     # health says why; every section says what it shows
     health = page.locator("section#overview .kpi", has_text="System health").inner_text()
     assert "job medallion_pipeline_job FAILED" in health and "HIGH drift" in health

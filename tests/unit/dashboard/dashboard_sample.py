@@ -44,6 +44,7 @@ def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]
         "predictions": _predictions(),
         "retraining_audit": _retraining(),
         "model_leaderboard": _leaderboard(),
+        "anomaly_kind_quality": _kinds(),
         "champion_challenger_audit": _gate(),
         "rollback_audit": _rollback(),
         "ab_tests": _ab_tests(),
@@ -273,6 +274,31 @@ def _leaderboard() -> pa.Table:
         }
     )
     return pa.Table.from_pandas(board, preserve_index=False)
+
+
+KINDS = ("fat_finger", "price_spike", "volume_burst")
+
+
+def _kinds() -> pa.Table:
+    """Per-kind recall of the latest tournament (two candidates x three kinds) and of an
+    older one (which the dashboard must not show)."""
+    rows = [
+        {
+            "candidate": candidate,
+            "anomaly_type": kind,
+            "positives": 10,
+            "detected": detected,
+            "recall": detected / 10,
+            "precision": 0.5,
+            "pr_auc": 0.6,
+            "tournament_id": tournament,
+            "trained_at": pd.Timestamp(NOW - timedelta(days=age)),
+        }
+        for tournament, age, candidates in (("t1", 2, ("lightgbm", "xgboost")), ("t0", 9, ("old",)))
+        for candidate in candidates
+        for detected, kind in zip((9, 4, 7), KINDS, strict=True)
+    ]
+    return pa.Table.from_pylist(rows)
 
 
 def _gate() -> pa.Table:

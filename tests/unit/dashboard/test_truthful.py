@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
-from dashboard_sample import FEATURES, NOW, REFERENCE, SIMULATED, write_sample_warehouse
+from dashboard_sample import FEATURES, KINDS, NOW, REFERENCE, SIMULATED, write_sample_warehouse
 
 from finml.dashboard import build_snapshot
 from finml.dashboard.schema import Chart, Section
@@ -17,6 +17,7 @@ from finml.monitoring.schemas import DRIFT_MONITORING
 PROBABILITY_CHARTS = {
     "timeline_pr_auc",
     "models_leaderboard",
+    "models_kind_recall",
     "models_champion_history",
     "models_gate_improvement",
     "model_performance",
@@ -150,3 +151,15 @@ def test_gate_chart_has_bars_for_a_first_model_without_champion(config, rs_table
     values = [y for s in chart.series for y in s.y if y is not None]
     assert values == [0.62]
     assert chart.series[0].x == ["v1 PROMOTE"] and chart.series[0].text == ["no champion yet"]
+
+
+def test_models_show_the_latest_tournaments_recall_per_anomaly_kind(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    models = _sections(config, rs_tables)["models"]
+    chart = next(c for c in models.charts if c.id == "models_kind_recall")
+    assert [s.name for s in chart.series] == ["lightgbm", "xgboost"]  # not the older "old"
+    assert all(s.x == list(KINDS) for s in chart.series)
+    assert chart.series[0].y == [0.9, 0.4, 0.7]
+    table = next(t for t in models.tables if t.id == "models_kind_table")
+    assert len(table.rows) == 6
+    assert any(c.startswith("anomaly_kind_quality: 9 per-kind results") for c in models.covers)

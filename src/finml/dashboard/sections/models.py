@@ -19,6 +19,7 @@ from finml.vocabulary import GateDecision
 
 SPEC_ID = "models"
 LEADERBOARD, GATE, ROLLBACK = "model_leaderboard", "champion_challenger_audit", "rollback_audit"
+KINDS = "anomaly_kind_quality"
 
 
 @section(SPEC_ID, "Models", order=60, hint="finml train && finml promote")
@@ -32,6 +33,7 @@ def models(ctx: ExportContext) -> Section:
     charts: list[Chart] = []
     tables: list[TableBlock] = []
     _leaderboard(ctx, charts, tables)
+    _kinds(ctx, charts, tables)
     _gate(ctx, kpis, charts, tables)
     rollbacks = ctx.frame(ROLLBACK)
     if rollbacks is not None and len(rollbacks):
@@ -62,7 +64,7 @@ def models(ctx: ExportContext) -> Section:
                 ],
             )
         )
-    sources = [ctx.source(n) for n in (LEADERBOARD, GATE, ROLLBACK)]
+    sources = [ctx.source(n) for n in (LEADERBOARD, KINDS, GATE, ROLLBACK)]
     sources.append(Source(name="mlflow: anomaly_model", exists=bool(versions), rows=len(versions)))
     return Section(
         id=SPEC_ID,
@@ -75,6 +77,7 @@ def models(ctx: ExportContext) -> Section:
         covers=[
             coverage(LEADERBOARD, ctx.frame(LEADERBOARD), "trained_at", "candidate results")
             + " (charts: the latest tournament)",
+            coverage(KINDS, ctx.frame(KINDS), "trained_at", "per-kind results"),
             coverage(GATE, ctx.frame(GATE), "decided_at", "gate decisions"),
             coverage(ROLLBACK, ctx.frame(ROLLBACK), "rolled_back_at", "rollbacks"),
             f"MLflow anomaly_model: {len(versions)} registered versions",
@@ -131,6 +134,40 @@ def _leaderboard(ctx: ExportContext, charts: list, tables: list) -> None:
         TableBlock(
             id="models_leaderboard_table",
             title="Tournament leaderboard",
+            columns=cols,
+            rows=rows(latest, cols),
+        )
+    )
+
+
+def _kinds(ctx: ExportContext, charts: list, tables: list) -> None:
+    """The latest tournament's recall per injected anomaly kind and candidate (simulated
+    data: ``anomaly_kind_quality``), as grouped bars and a table with precision and PR-AUC."""
+    quality = ctx.frame(KINDS)
+    if quality is None or not len(quality):
+        return
+    latest = quality[quality["trained_at"] == quality["trained_at"].max()]
+    kinds = sorted(latest["anomaly_type"].unique())
+    candidates = list(dict.fromkeys(latest["candidate"]))  # tournament rank order
+    recall = latest.pivot(index="candidate", columns="anomaly_type", values="recall")
+    charts.append(
+        Chart(
+            id="models_kind_recall",
+            title="Latest tournament: recall by anomaly kind",
+            kind="bar",
+            series=[
+                Series(name=c, x=kinds, y=floats(recall.loc[c, kinds].tolist())) for c in candidates
+            ],
+            y_title="recall at the candidate's threshold",
+            x_axis="category",
+            y_range=[0.0, 1.0],
+        )
+    )
+    cols = ["candidate", "anomaly_type", "positives", "detected", "recall", "precision", "pr_auc"]
+    tables.append(
+        TableBlock(
+            id="models_kind_table",
+            title="Anomaly kinds: recall, precision (against normal rows) and PR-AUC",
             columns=cols,
             rows=rows(latest, cols),
         )
