@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.special import expit
 
 from finml.models.base import AnomalyModel, candidate
 
@@ -128,8 +129,12 @@ class RandomForestModel(LightGBMModel):
 
 @candidate("isolation_forest")
 class IsolationForestModel(AnomalyModel):
-    """Unsupervised: labels are ignored. Raw anomaly scores are mapped to [0, 1] by the
-    empirical CDF of the training scores (0.99 = more anomalous than 99 % of training rows)."""
+    """Unsupervised trees; the labels only calibrate. The forest never sees them: its raw
+    anomaly score (``-score_samples``) is mapped to a probability of an anomaly by Platt
+    scaling (a logistic fit of the training labels on the raw score). The map is monotone,
+    so the ranking (PR-AUC, ROC-AUC) is the forest's own, while Brier and calibration error
+    measure probabilities. Without both classes in the training labels the score is the
+    empirical CDF of the training scores (0.99 = more anomalous than 99 % of them), a rank."""
 
     supervised = False
     default_params = {"n_estimators": 100, "max_samples": 256}
@@ -141,10 +146,12 @@ class IsolationForestModel(AnomalyModel):
         self.model = IsolationForest(**self.params, random_state=self.seed, n_jobs=self.n_jobs).fit(
             X
         )
-        self.reference = np.sort(-self.model.score_samples(X))
+        raw = -self.model.score_samples(X)
+        self.reference = np.sort(raw)
+        self.platt = _platt(raw, y)
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        return self._cdf(-self.model.score_samples(X))
+        return self._probability(-self.model.score_samples(X))
 
     def score_rows(self, X: np.ndarray) -> np.ndarray:
         x32 = finite_float32(X)
@@ -156,10 +163,14 @@ class IsolationForestModel(AnomalyModel):
         depths = self._row_trees.leaf_values(x32).cumsum(axis=1)[:, -1]
         denominator = len(self._row_trees) * self._row_c
         ratio = np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0)
-        return self._cdf(2**-ratio)
+        return self._probability(2**-ratio)
 
-    def _cdf(self, raw: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.reference, raw, side="right") / len(self.reference)
+    def _probability(self, raw: np.ndarray) -> np.ndarray:
+        platt = self.__dict__.get("platt")  # None: one class, or a model pickled before it
+        if platt is None:
+            return np.searchsorted(self.reference, raw, side="right") / len(self.reference)
+        slope, intercept = platt
+        return np.asarray(expit(slope * raw + intercept), dtype=float)
 
     def _packed(self) -> PackedTrees:
         """The trees with each leaf's path length (depth + c(leaf size) - 1), as
@@ -181,6 +192,21 @@ class IsolationForestModel(AnomalyModel):
             ],
             forest.estimators_features_ if subsets else None,
         )
+
+
+def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """Platt scaling: ``(slope, intercept)`` of a logistic regression of the labels on the
+    raw score (unregularised, so it is the maximum-likelihood calibration); None unless
+    both classes are present and a higher raw score means a likelier anomaly."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.asarray(y)
+    if labels.size == 0 or np.unique(labels).size < 2:
+        return None
+    fit = LogisticRegression(C=np.inf, max_iter=1000).fit(raw.reshape(-1, 1), labels)
+    slope = float(fit.coef_[0, 0])
+    # A falling map would reverse the forest's ranking: keep its rank (the CDF) instead.
+    return (slope, float(fit.intercept_[0])) if slope > 0 else None
 
 
 def finite_float32(X: np.ndarray) -> np.ndarray | None:

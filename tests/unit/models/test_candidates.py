@@ -33,6 +33,27 @@ def test_candidate_scores_are_probabilities_and_reproducible(name: str, data) ->
     assert pr_auc(y_test.to_numpy(), scores) > 3 * y_test.mean()  # far better than chance
 
 
+def test_isolation_forest_scores_are_calibrated_probabilities_with_its_own_ranking(data) -> None:
+    from finml.models.metrics import expected_calibration_error
+
+    X, y, X_test, y_test = data
+    forest = build("isolation_forest", FAST, seed=5, n_jobs=1).fit(X, y)
+    raw = -forest.model.score_samples(X_test)
+    scores = forest.score(X_test)
+    # Platt scaling is monotone: the forest's ranking, hence its PR-AUC, is kept
+    assert np.array_equal(np.argsort(raw, kind="stable"), np.argsort(scores, kind="stable"))
+    assert pr_auc(y_test.to_numpy(), scores) == pytest.approx(pr_auc(y_test.to_numpy(), raw))
+    # probabilities, not ranks: the mean score is near the anomaly rate and well calibrated
+    assert abs(scores.mean() - y_test.mean()) < 0.03, (scores.mean(), y_test.mean())
+    ranks = build("isolation_forest", FAST, seed=5, n_jobs=1).fit(X, np.zeros_like(y))
+    assert forest.platt is not None and ranks.platt is None  # one class: empirical CDF
+    cdf = ranks.score(X_test)
+    assert abs(cdf.mean() - 0.5) < 0.1  # a rank is uniform-ish, whatever the anomaly rate
+    calibrated = expected_calibration_error(y_test.to_numpy(), scores)
+    assert calibrated < 0.5 * expected_calibration_error(y_test.to_numpy(), cdf)
+    np.testing.assert_allclose(forest.score_rows(X_test), scores, rtol=1e-12)
+
+
 def test_standalone_ensemble_averages_its_members(data) -> None:
     X, y, X_test, _ = data
     params = {"members": ["lightgbm", "xgboost"], "alpha": 0.5}
