@@ -89,10 +89,18 @@ class TrainingReport:
     def summary(self) -> str:
         d = self.decision
         ab = f" (replay A/B {d.ab_test_id})" if d.ab_test_id else ""
+        studies = [
+            f"; Optuna {s.candidate}: {len(s.trials)} trials ({s.pruned} pruned), best "
+            f"{s.best_value if s.best_value is None else round(s.best_value, 4)}, "
+            f"Pareto front trials {list(s.pareto)}"
+            for s in (r.tuning for r in self.tournament.results)
+            if s is not None
+        ]
         return (
             f"winner {self.winner} registered as {self.model_name} v{self.version.version} "
             f"(@{CHALLENGER}); validation {'passed' if self.validation.passed else 'FAILED'}; "
             f"holdout gate {d.holdout_decision}; decision {d.decision}{ab}: {'; '.join(d.reasons)}"
+            + "".join(studies)
         )
 
 
@@ -114,6 +122,28 @@ def fit_executor(settings: ModelSettings, spark: SparkSession | None) -> Executo
     from finml.models.fanout_spark import SparkExecutor
 
     return SparkExecutor(spark)
+
+
+def tuned_settings(config: ProjectConfig, trials: int, timeout_seconds: float) -> ModelSettings:
+    """The config's model settings with Optuna tuning on (``trials`` per candidate of
+    ``models.tuning.candidates``, ``timeout_seconds`` each); as configured when ``trials``
+    is 0.
+
+    Raises:
+        ConfigError: a negative number of trials or a non-positive budget.
+    """
+    settings = ModelSettings.from_config(config)
+    if trials < 0 or timeout_seconds <= 0:
+        raise ConfigError(
+            f"tuning: expected trials >= 0 and timeout_seconds > 0, got {trials} and "
+            f"{timeout_seconds}"
+        )
+    if trials == 0:
+        return settings
+    tuning = settings.tuning.model_copy(
+        update={"enabled": True, "trials": trials, "timeout_seconds": timeout_seconds}
+    )
+    return settings.model_copy(update={"tuning": tuning})
 
 
 def run_training(

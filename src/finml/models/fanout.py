@@ -180,7 +180,15 @@ def run_fit_task(task: FitTask, train: Split, folds: Sequence[Fold]) -> FitOutco
 def fit_and_score(model: AnomalyModel, train: Split, fold: Fold) -> np.ndarray:
     """Fit ``model`` on the fold's training rows (preprocessing fitted there too) and score
     its validation rows (float64)."""
+    return fit_and_time(model, train, fold)[0]
+
+
+def fit_and_time(model: AnomalyModel, train: Split, fold: Fold) -> tuple[np.ndarray, float]:
+    """:func:`fit_and_score`, and the seconds the fitted model took to score (preprocessing
+    included: what a caller of the model waits for)."""
     fit_rows, valid_rows = (train.frame.iloc[i] for i in fold)
     prep = Preprocessor(train.features).fit(fit_rows)
     model.fit(prep.transform(fit_rows), fit_rows["label"].to_numpy(), train.features)
-    return np.asarray(model.score(prep.transform(valid_rows)), dtype=np.float64)
+    started = time.perf_counter()
+    scores = np.asarray(model.score(prep.transform(valid_rows)), dtype=np.float64)
+    return scores, time.perf_counter() - started

@@ -28,13 +28,14 @@ from finml.models.fanout import (
     FitOutcome,
     Progress,
     SequentialExecutor,
-    fit_and_score,
+    fit_and_time,
     plan,
 )
 from finml.models.metrics import MetricSettings, best_f1_threshold, evaluate
 from finml.models.pyfunc import AnomalyPyfunc
 from finml.models.roster import build, candidates
 from finml.models.settings import ModelSettings
+from finml.models.tuning import StudyResult
 
 log = get_logger("models.tournament")
 BASELINE = "zscore_rule"
@@ -56,6 +57,7 @@ class CandidateResult:
     model: AnomalyPyfunc | None = None
     is_baseline: bool = False
     history: dict[str, list[float]] = field(default_factory=dict)  # ensemble: member PR-AUCs
+    tuning: StudyResult | None = None  # its Optuna study, when it was tuned
     started_ms: int = field(default_factory=lambda: int(time.time() * 1000))  # its training
 
 
@@ -115,13 +117,15 @@ def run_tournament(
     _require_both_classes(train, folds)
     metric_settings = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
     base = [n for n in names if not getattr(known[n], "composite", False)]
-    params = {n: _params(n, train, folds, settings) for n in base}
+    studies: dict[str, StudyResult] = {}
+    params = {n: _params(n, train, folds, settings, studies) for n in base}
     tasks = plan(base, params, len(folds), seed=settings.seed, n_jobs=settings.n_jobs)
     outcomes = (executor or SequentialExecutor()).map(tasks, train, folds, note)
     results = _walk_forward(params, outcomes)
     for name in (n for n in names if n not in results):
         results[name] = _compose_folds(name, results, train, folds, settings)
     for result in results.values():
+        result.tuning = studies.get(result.name)
         _score_folds(result, train, folds, metric_settings, settings.primary_metric)
     refits = {o.task.candidate: o for o in outcomes if o.task.kind == "refit"}
     for name in base:
@@ -156,22 +160,27 @@ def _require_both_classes(train: Split, folds: list) -> None:
                 )
 
 
-def _params(name: str, train: Split, folds: list, settings: ModelSettings) -> dict[str, Any]:
+def _params(
+    name: str, train: Split, folds: list, settings: ModelSettings, studies: dict[str, StudyResult]
+) -> dict[str, Any]:
+    """``name``'s parameters: the configured ones, tuned by an Optuna study (kept in
+    ``studies``) when tuning is on for it."""
     params = dict(settings.params.get(name, {}))
     if settings.tuning.enabled and name in settings.tuning.candidates:
         from finml.models.tuning import tune
 
-        params.update(tune(name, train, folds, settings, fold_scores=fold_scores))
+        studies[name] = tune(name, train, folds, settings, fold_scores=fold_scores)
+        params.update(studies[name].params)
     return params
 
 
 def fold_scores(
     name: str, params: dict[str, Any], train: Split, fold: tuple, settings: ModelSettings
-) -> np.ndarray:
+) -> tuple[np.ndarray, float]:
     """Fit ``name`` on the fold's training rows (preprocessing fitted there too) and score
-    its validation rows."""
+    its validation rows; returns the scores and the seconds the scoring took."""
     model = build(name, params, seed=settings.seed, n_jobs=settings.n_jobs)
-    return fit_and_score(model, train, fold)
+    return fit_and_time(model, train, fold)
 
 
 def _walk_forward(

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from finml.models.pyfunc import log_pyfunc
 
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
     from finml.models.data import Split
     from finml.models.settings import ModelSettings
     from finml.models.tournament import CandidateResult, TournamentResult
+    from finml.models.tuning import StudyResult
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class LoggedTournament:
 _INHERITED = ("finml.", "mlflow.source.git.")  # lineage tags the candidate runs repeat
 
 
-def _finite(metrics: dict[str, float]) -> dict[str, float]:
+def _finite(metrics: Mapping[str, float | None]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
 
 
@@ -86,6 +91,86 @@ def log_candidate(
     return run.info.run_id, info.model_uri
 
 
+def log_study(study: StudyResult, settings: ModelSettings) -> str:
+    """Log a candidate's Optuna study as a nested run ``tuning <candidate>`` of the active
+    run (the study's settings, best value, trial counts, ``trials.csv`` and the Pareto
+    front as ``pareto_front.json``), with every trial a nested run of it (its parameters,
+    mean and per-fold metric, scoring latency, state and whether it is on the front);
+    returns the study run's id."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    parent = mlflow.active_run()
+    assert parent is not None  # log_tournament checked
+    client = mlflow.MlflowClient()
+    experiment = parent.info.experiment_id
+    tags = {k: v for k, v in parent.data.tags.items() if k.startswith(_INHERITED)}
+    metric = settings.primary_metric
+    study_run = client.create_run(
+        experiment,
+        tags=tags | {MLFLOW_PARENT_RUN_ID: parent.info.run_id, "finml.candidate": study.candidate,
+                     "finml.study": "optuna"},
+        run_name=f"tuning {study.candidate}",
+    )  # fmt: skip
+    study_id = study_run.info.run_id
+    now = int(time.time() * 1000)
+    for trial in study.trials:
+        run = client.create_run(
+            experiment,
+            tags=tags | {MLFLOW_PARENT_RUN_ID: study_id, "finml.candidate": study.candidate},
+            run_name=f"{study.candidate} trial {trial.number}",
+        )
+        values = {f"fold_{k}_{metric}": v for k, v in enumerate(trial.fold_values)}
+        values |= {"seconds": trial.seconds}
+        if trial.value is not None:
+            values[metric] = trial.value
+        if trial.score_ms_per_1k is not None:
+            values["score_ms_per_1k_rows"] = trial.score_ms_per_1k
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in _finite(values).items()],
+            params=[Param(k, v) for k, v in _params(trial.params).items()],
+            tags=[
+                RunTag("finml.trial_state", trial.state),
+                RunTag("finml.trial", str(trial.number)),
+                RunTag("finml.pareto", str(trial.number in study.pareto).lower()),
+            ],
+        )
+        client.set_terminated(run.info.run_id, "FINISHED" if trial.state != "FAIL" else "FAILED")
+    trials = pd.DataFrame(
+        [
+            {"trial": t.number, "state": t.state, metric: t.value,
+             "score_ms_per_1k_rows": t.score_ms_per_1k, "seconds": t.seconds,
+             "pareto": t.number in study.pareto, "params": json.dumps(t.params, default=str)}
+            for t in study.trials
+        ]
+    )  # fmt: skip
+    front = trials[trials["pareto"]].sort_values("score_ms_per_1k_rows")
+    summary = {
+        "best_value": study.best_value,
+        "trials": float(len(study.trials)),
+        "pruned": float(study.pruned),
+        "pareto_size": float(len(front)),
+    }
+    client.log_batch(
+        study_id,
+        metrics=[Metric(k, v, now, 0) for k, v in _finite(summary).items()],
+        params=[
+            Param("sampler", "TPESampler(multivariate=True)"),
+            Param("pruner", "MedianPruner(n_startup_trials=2, n_warmup_steps=1)"),
+            Param("n_trials", str(settings.tuning.trials)),
+            Param("timeout_seconds", str(settings.tuning.timeout_seconds)),
+            Param("objective", f"mean walk-forward {metric}"),
+            *(Param(f"best_{k}", v) for k, v in _params(study.params).items()),
+        ],
+    )
+    client.log_text(study_id, trials.to_csv(index=False), "trials.csv")
+    client.log_dict(study_id, json.loads(front.to_json(orient="records")), "pareto_front.json")
+    client.set_terminated(study_id)
+    return study_id
+
+
 def log_tournament(
     result: TournamentResult, train: Split, test: Split, settings: ModelSettings
 ) -> LoggedTournament:
@@ -122,5 +207,7 @@ def log_tournament(
     runs, uris = {}, {}
     for rank, candidate in enumerate(result.results, start=1):
         runs[candidate.name], uris[candidate.name] = log_candidate(candidate, rank, test, inputs)
+        if candidate.tuning is not None:
+            log_study(candidate.tuning, settings)
     mlflow.set_tag("finml.winner", winner.name)
     return LoggedTournament(parent.info.run_id, runs, uris)

@@ -110,6 +110,27 @@ def test_ingestion_then_retraining_leave_a_champion(warehouse: dict) -> None:
     assert champion is not None
     gate = next(r for r in warehouse["rows"] if r["task"] == "deploy_gate")
     assert gate["message"] == "'PROMOTE' EQUAL_TO 'PROMOTE' -> true"
+    _optuna_trials_are_nested_runs()
+
+
+def _optuna_trials_are_nested_runs() -> None:
+    """The retraining job tunes (bundle variable ``tuning_trials``): a study run under the
+    tournament run, and each of its trials a run nested under the study."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    studies = client.search_runs(experiments, filter_string="tags.`finml.study` = 'optuna'")
+    assert len(studies) == 1, studies
+    study = studies[0]
+    tournament = client.get_run(study.data.tags["mlflow.parentRunId"])
+    assert tournament.info.run_name == "tournament"
+    trials = client.search_runs(
+        experiments, filter_string=f"tags.mlflow.parentRunId = '{study.info.run_id}'"
+    )
+    assert len(trials) == int(study.data.metrics["trials"]) >= 1
+    assert {t.data.tags["finml.trial_state"] for t in trials} <= {"COMPLETE", "PRUNED"}
+    assert any(t.data.tags["finml.pareto"] == "true" for t in trials)
 
 
 def test_batch_inference_scores_every_new_trade_once_with_the_champion(warehouse: dict) -> None:
