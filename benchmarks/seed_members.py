@@ -1,0 +1,77 @@
+"""Seed 002's SVM and logistic-regression members (issue 22 item 6): do they earn a place?
+
+On a finished demo's train/test sets, one run of the tournament as shipped and one with the
+two members added as candidates and as ensemble members; same seed and folds. Prints each
+candidate's walk-forward and holdout PR-AUC and fit time, and the ensemble's with and
+without them (the baseline is the shipped tournament, measured in the same run).
+
+    FINML_HOME=/tmp/demohome .venv/bin/finml demo
+    FINML_HOME=/tmp/demohome .venv/bin/python benchmarks/seed_members.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+ADDED = ("logistic_regression", "svm")
+
+
+def main(argv: list[str]) -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--config", default=None, help="project config (default: the project's)")
+    opts = args.parse_args(argv)
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from finml.config import ProjectConfig
+    from finml.models.data import load_split
+    from finml.models.ensemble import SoftVotingEnsemble
+    from finml.models.settings import ModelSettings
+    from finml.models.tournament import run_tournament
+    from finml.runtime.delta import DeltaTables
+
+    console = Console()
+    config = ProjectConfig.load(opts.config)
+    tables = DeltaTables.from_config(config, None)
+    shipped = ModelSettings.from_config(config)
+    train, test = load_split(tables, "train_set"), load_split(tables, "test_set")
+    members = shipped.params.get("ensemble", {}).get(
+        "members", SoftVotingEnsemble.default_params["members"]
+    )
+    candidates = [c for c in shipped.candidates if c != "ensemble"]
+    extended = shipped.model_copy(
+        update={
+            "candidates": (*candidates, *ADDED, "ensemble"),
+            "params": {
+                **shipped.params,
+                "ensemble": {**shipped.params.get("ensemble", {}), "members": [*members, *ADDED]},
+            },
+        }
+    )
+    console.print(f"train {len(train.frame):,} rows, test {len(test.frame):,}; members {members}")
+    runs = {}
+    for name, settings in (("shipped", shipped), ("with SVM and LR", extended)):
+        started = time.perf_counter()
+        runs[name] = run_tournament(train, test, settings)
+        console.print(f"{name}: tournament {time.perf_counter() - started:.1f} s")
+    table = Table("run", "rank", "candidate", "cv PR-AUC", "holdout PR-AUC", "fit s",
+                  title="Seed 002's members against the shipped tournament")  # fmt: skip
+    for name, result in runs.items():
+        for rank, r in enumerate(result.results, start=1):
+            table.add_row(name, str(rank), r.name, f"{r.cv['pr_auc']:.4f}",
+                          f"{r.holdout['pr_auc']:.4f}", f"{r.fit_seconds:.1f}")  # fmt: skip
+    console.print(table)
+    for name, result in runs.items():
+        ensemble = next(r for r in result.results if r.name == "ensemble")
+        weights = {k: round(v, 3) for k, v in ensemble.params.get("weights", {}).items()}
+        console.print(
+            f"{name}: ensemble holdout PR-AUC {ensemble.holdout['pr_auc']:.4f}, weights {weights}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
