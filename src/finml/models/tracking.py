@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from finml.models.data import Split
     from finml.models.settings import ModelSettings
     from finml.models.tournament import CandidateResult, TournamentResult
-    from finml.models.tuning import StudyResult
+    from finml.models.tuning import StudyResult, TrialRecord
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def log_study(study: StudyResult, settings: ModelSettings) -> str:
     mean and per-fold metric, scoring latency, state and whether it is on the front);
     returns the study run's id."""
     import mlflow
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     parent = mlflow.active_run()
@@ -114,38 +114,11 @@ def log_study(study: StudyResult, settings: ModelSettings) -> str:
         run_name=f"tuning {study.candidate}",
     )  # fmt: skip
     study_id = study_run.info.run_id
-    now = int(time.time() * 1000)
     for trial in study.trials:
-        run = client.create_run(
-            experiment,
-            tags=tags | {MLFLOW_PARENT_RUN_ID: study_id, "finml.candidate": study.candidate},
-            run_name=f"{study.candidate} trial {trial.number}",
+        _log_trial(
+            client, experiment, tags | {MLFLOW_PARENT_RUN_ID: study_id}, study, trial, metric
         )
-        values = {f"fold_{k}_{metric}": v for k, v in enumerate(trial.fold_values)}
-        values |= {"seconds": trial.seconds}
-        if trial.value is not None:
-            values[metric] = trial.value
-        if trial.score_ms_per_1k is not None:
-            values["score_ms_per_1k_rows"] = trial.score_ms_per_1k
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in _finite(values).items()],
-            params=[Param(k, v) for k, v in _params(trial.params).items()],
-            tags=[
-                RunTag("finml.trial_state", trial.state),
-                RunTag("finml.trial", str(trial.number)),
-                RunTag("finml.pareto", str(trial.number in study.pareto).lower()),
-            ],
-        )
-        client.set_terminated(run.info.run_id, "FINISHED" if trial.state != "FAIL" else "FAILED")
-    trials = pd.DataFrame(
-        [
-            {"trial": t.number, "state": t.state, metric: t.value,
-             "score_ms_per_1k_rows": t.score_ms_per_1k, "seconds": t.seconds,
-             "pareto": t.number in study.pareto, "params": json.dumps(t.params, default=str)}
-            for t in study.trials
-        ]
-    )  # fmt: skip
+    trials = _trials_table(study, metric)
     front = trials[trials["pareto"]].sort_values("score_ms_per_1k_rows")
     summary = {
         "best_value": study.best_value,
@@ -155,7 +128,7 @@ def log_study(study: StudyResult, settings: ModelSettings) -> str:
     }
     client.log_batch(
         study_id,
-        metrics=[Metric(k, v, now, 0) for k, v in _finite(summary).items()],
+        metrics=[Metric(k, v, int(time.time() * 1000), 0) for k, v in _finite(summary).items()],
         params=[
             Param("sampler", "TPESampler(multivariate=True)"),
             Param("pruner", "MedianPruner(n_startup_trials=2, n_warmup_steps=1)"),
@@ -169,6 +142,52 @@ def log_study(study: StudyResult, settings: ModelSettings) -> str:
     client.log_dict(study_id, json.loads(front.to_json(orient="records")), "pareto_front.json")
     client.set_terminated(study_id)
     return study_id
+
+
+def _log_trial(
+    client: Any,
+    experiment: str,
+    tags: dict[str, str],
+    study: StudyResult,
+    trial: TrialRecord,
+    metric: str,
+) -> None:
+    """One trial as a finished run under its study (``tags`` name the parent)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    run = client.create_run(
+        experiment,
+        tags=tags | {"finml.candidate": study.candidate},
+        run_name=f"{study.candidate} trial {trial.number}",
+    )
+    values: dict[str, float | None] = {
+        f"fold_{k}_{metric}": v for k, v in enumerate(trial.fold_values)
+    }
+    values |= {"seconds": trial.seconds, metric: trial.value}
+    values["score_ms_per_1k_rows"] = trial.score_ms_per_1k
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in _finite(values).items()],
+        params=[Param(k, v) for k, v in _params(trial.params).items()],
+        tags=[
+            RunTag("finml.trial_state", trial.state),
+            RunTag("finml.trial", str(trial.number)),
+            RunTag("finml.pareto", str(trial.number in study.pareto).lower()),
+        ],
+    )
+    client.set_terminated(run.info.run_id, "FINISHED" if trial.state != "FAIL" else "FAILED")
+
+
+def _trials_table(study: StudyResult, metric: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"trial": t.number, "state": t.state, metric: t.value,
+             "score_ms_per_1k_rows": t.score_ms_per_1k, "seconds": t.seconds,
+             "pareto": t.number in study.pareto, "params": json.dumps(t.params, default=str)}
+            for t in study.trials
+        ]
+    )  # fmt: skip
 
 
 def log_tournament(

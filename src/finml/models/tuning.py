@@ -112,18 +112,59 @@ def tune(
     if not space:
         return StudyResult(name, base, None)
     records: list[TrialRecord] = []
+    objective = _Objective(name, base, space, train, folds, settings, fold_scores, records)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():  # multivariate TPE is flagged experimental by Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study.optimize(
+        objective, n_trials=settings.tuning.trials, timeout=settings.tuning.timeout_seconds
+    )
+    complete = [t for t in records if t.value is not None]
+    best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    result = StudyResult(
+        name,
+        {**base, **(best.params if best else {})},
+        best.value if best else None,
+        records,
+        pareto_front(records),
+    )
+    log.info("tuned", candidate=name, trials=len(records), pruned=result.pruned,
+             best=result.best_value, pareto=list(result.pareto))  # fmt: skip
+    return result
 
-    def objective(trial: optuna.Trial) -> float:
-        params = {**base, **suggest(trial, space)}
+
+@dataclass
+class _Objective:
+    """One study's objective: a trial's mean walk-forward metric, reported fold by fold
+    for the pruner; every trial, pruned or not, is recorded in ``records``."""
+
+    name: str
+    base: dict[str, Any]
+    space: dict[str, tuple[str, float, float]]
+    train: Split
+    folds: list
+    settings: ModelSettings
+    fold_scores: FoldScores
+    records: list[TrialRecord]
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        params = {**self.base, **suggest(trial, self.space)}
         values: list[float] = []
         scored_rows, scoring_seconds = 0, 0.0
         began = time.perf_counter()
         state = "COMPLETE"
         try:
-            for step, fold in enumerate(folds):
-                scores, seconds = fold_scores(name, params, train, fold, settings)
-                y = train.y[fold[1]]
-                metric = evaluate(y, scores, 0.5, MetricSettings())[settings.primary_metric]
+            for step, fold in enumerate(self.folds):
+                scores, seconds = self.fold_scores(
+                    self.name, params, self.train, fold, self.settings
+                )
+                y = self.train.y[fold[1]]
+                metric = evaluate(y, scores, 0.5, MetricSettings())[self.settings.primary_metric]
                 values.append(float(metric))
                 scored_rows, scoring_seconds = scored_rows + len(y), scoring_seconds + seconds
                 trial.report(float(np.nanmean(values)), step)
@@ -139,37 +180,6 @@ def tune(
         finally:
             latency = scoring_seconds / scored_rows * 1e6 if scored_rows else None  # ms / 1k
             value = float(np.nanmean(values)) if state == "COMPLETE" and values else None
-            records.append(
-                TrialRecord(trial.number, params, state, value, tuple(values),
-                            time.perf_counter() - began, latency)
-            )  # fmt: skip
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():  # multivariate TPE is flagged experimental by Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-    study.optimize(
-        objective,
-        n_trials=settings.tuning.trials,
-        timeout=settings.tuning.timeout_seconds,
-    )
-    complete = [t for t in records if t.value is not None]
-    best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
-    result = StudyResult(
-        name,
-        {**base, **(best.params if best else {})},
-        best.value if best else None,
-        records,
-        pareto_front(records),
-    )
-    log.info(
-        "tuned",
-        candidate=name,
-        trials=len(records),
-        pruned=result.pruned,
-        best=result.best_value,
-        pareto=list(result.pareto),
-    )
-    return result
+            record = TrialRecord(trial.number, params, state, value, tuple(values),
+                                 time.perf_counter() - began, latency)  # fmt: skip
+            self.records.append(record)
