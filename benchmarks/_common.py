@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -115,3 +116,31 @@ def report(
     }
     path.write_text(json.dumps(payload, indent=2))
     console.print(f"results: {path}")
+
+
+@dataclass
+class DemoSets:
+    """What a benchmark over a finished demo needs: its tables, model settings and sets."""
+
+    tables: Any  # finml.runtime.delta.DeltaTables
+    settings: Any  # finml.models.settings.ModelSettings
+    train: Any  # finml.models.data.Split
+    test: Any
+
+
+def demo_sets(argv: list[str], description: str) -> DemoSets:
+    """Parse ``--config`` and read the demo's ``train_set`` / ``test_set`` (delta-rs, no
+    Spark) with the project's model settings."""
+    args = argparse.ArgumentParser(description=description)
+    args.add_argument("--config", default=None, help="project config (default: the project's)")
+    opts = args.parse_args(argv)
+
+    from finml.config import ProjectConfig
+    from finml.models.data import load_split
+    from finml.models.settings import ModelSettings
+    from finml.runtime.delta import DeltaTables
+
+    config = ProjectConfig.load(opts.config)
+    tables = DeltaTables.from_config(config, None)
+    train, test = load_split(tables, "train_set"), load_split(tables, "test_set")
+    return DemoSets(tables, ModelSettings.from_config(config), train, test)

@@ -9,32 +9,24 @@ per anomaly kind.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
+from _common import demo_sets
+
 
 def main(argv: list[str]) -> int:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--config", default=None, help="project config (default: the project's)")
-    opts = args.parse_args(argv)
-
     from rich.console import Console
     from rich.table import Table
 
-    from finml.config import ProjectConfig
-    from finml.models.data import Split, load_split
+    from finml.models.data import Split
     from finml.models.kinds import holdout_kinds, kind_quality
-    from finml.models.settings import ModelSettings
     from finml.models.tournament import run_tournament
     from finml.regimes.as_features import FEATURE_COLUMNS, previous_day_posteriors
-    from finml.runtime.delta import DeltaTables
 
+    sets = demo_sets(argv, __doc__.splitlines()[0])
+    tables, settings, train, test = sets.tables, sets.settings, sets.train, sets.test
     console = Console()
-    config = ProjectConfig.load(opts.config)
-    tables = DeltaTables.from_config(config, None)
-    settings = ModelSettings.from_config(config)
-    train, test = load_split(tables, "train_set"), load_split(tables, "test_set")
     states = tables.require("regime_states").to_arrow().to_pandas()
 
     def with_regimes(split: Split) -> Split:

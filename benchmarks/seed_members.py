@@ -11,33 +11,24 @@ without them (the baseline is the shipped tournament, measured in the same run).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+
+from _common import demo_sets
 
 ADDED = ("logistic_regression", "svm")
 
 
 def main(argv: list[str]) -> int:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--config", default=None, help="project config (default: the project's)")
-    opts = args.parse_args(argv)
-
     from rich.console import Console
     from rich.table import Table
 
-    from finml.config import ProjectConfig
-    from finml.models.data import load_split
     from finml.models.ensemble import SoftVotingEnsemble
-    from finml.models.settings import ModelSettings
     from finml.models.tournament import run_tournament
-    from finml.runtime.delta import DeltaTables
 
+    sets = demo_sets(argv, __doc__.splitlines()[0])
+    shipped, train, test = sets.settings, sets.train, sets.test
     console = Console()
-    config = ProjectConfig.load(opts.config)
-    tables = DeltaTables.from_config(config, None)
-    shipped = ModelSettings.from_config(config)
-    train, test = load_split(tables, "train_set"), load_split(tables, "test_set")
     members = shipped.params.get("ensemble", {}).get(
         "members", SoftVotingEnsemble.default_params["members"]
     )
