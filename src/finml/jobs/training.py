@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -227,15 +227,23 @@ def _kind_quality(
 def _write_kinds(
     tables: DeltaTables, quality: pd.DataFrame, run_id: str, name: str, version: int
 ) -> None:
-    data = pa.Table.from_pandas(quality, preserve_index=False)
-    n = len(quality)
-    data = data.append_column("tournament_id", pa.array([run_id] * n, pa.string()))
-    data = data.append_column(
-        "trained_at", pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC"))
-    )
-    data = data.append_column("model_name", pa.array([name] * n, pa.string()))
-    data = data.append_column("registered_version", pa.array([str(version)] * n, pa.string()))
+    data = _stamped(pa.Table.from_pandas(quality, preserve_index=False), run_id, name, version)
     tables.table(KIND_TABLE).append(data, schema_evolution=True)
+
+
+def _stamped(data: pa.Table, run_id: str, name: str, version: int, **more: pa.Array) -> pa.Table:
+    """``data`` with the tournament's columns appended (run id, time, model name, registered
+    version), then ``more``."""
+    n = data.num_rows
+    columns: dict[str, pa.Array] = {
+        "tournament_id": pa.array([run_id] * n, pa.string()),
+        "trained_at": pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC")),
+        "model_name": pa.array([name] * n, pa.string()),
+        "registered_version": pa.array([str(version)] * n, pa.string()),
+    }
+    for column, values in (columns | more).items():
+        data = data.append_column(column, values)
+    return data
 
 
 def _register(
@@ -259,20 +267,17 @@ def _write_leaderboard(
 ) -> None:
     board = result.leaderboard()
     board["rank"] = board["rank"].astype("int64")
-    data = pa.Table.from_pandas(board, preserve_index=False)
     n = len(board)
-    extra: dict[str, Any] = {
-        "tournament_id": pa.array([run_id] * n, pa.string()),
-        "trained_at": pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC")),
-        "model_name": pa.array([name] * n, pa.string()),
-        "registered_version": pa.array([str(version)] * n, pa.string()),
-        "feature_table_version": pa.array([train.feature_table_version] * n, pa.int64()),
-        "train_rows": pa.array([result.train_rows] * n, pa.int64()),
-        "test_rows": pa.array([result.test_rows] * n, pa.int64()),
-        "seed": pa.array([settings.seed] * n, pa.int64()),
-    }
-    for column, values in extra.items():
-        data = data.append_column(column, values)
+    data = _stamped(
+        pa.Table.from_pandas(board, preserve_index=False),
+        run_id,
+        name,
+        version,
+        feature_table_version=pa.array([train.feature_table_version] * n, pa.int64()),
+        train_rows=pa.array([result.train_rows] * n, pa.int64()),
+        test_rows=pa.array([result.test_rows] * n, pa.int64()),
+        seed=pa.array([settings.seed] * n, pa.int64()),
+    )
     tables.table(LEADERBOARD).append(data, schema_evolution=True)
 
 
