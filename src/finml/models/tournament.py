@@ -161,16 +161,22 @@ def _require_both_classes(train: Split, folds: list) -> None:
 
 
 def _params(
-    name: str, train: Split, folds: list, settings: ModelSettings, studies: dict[str, StudyResult]
+    name: str,
+    train: Split,
+    folds: list,
+    settings: ModelSettings,
+    studies: dict[str, StudyResult] | None = None,
 ) -> dict[str, Any]:
     """``name``'s parameters: the configured ones, tuned by an Optuna study (kept in
-    ``studies``) when tuning is on for it."""
+    ``studies`` when given) when tuning is on for it."""
     params = dict(settings.params.get(name, {}))
     if settings.tuning.enabled and name in settings.tuning.candidates:
         from finml.models.tuning import tune
 
-        studies[name] = tune(name, train, folds, settings, fold_scores=fold_scores)
-        params.update(studies[name].params)
+        study = tune(name, train, folds, settings, fold_scores=fold_scores)
+        if studies is not None:
+            studies[name] = study
+        params.update(study.params)
     return params
 
 
