@@ -25,7 +25,7 @@ def main(argv: list[str]) -> None:
 
     ctx = task_context(argv, optional={"tuning_trials": "0", "tuning_timeout_seconds": "120"})
     settings = tuned_settings(
-        ctx.config, int(ctx.params["tuning_trials"]), float(ctx.params["tuning_timeout_seconds"])
+        ctx.config, ctx.params["tuning_trials"], ctx.params["tuning_timeout_seconds"]
     )
     report = run_training(ctx.config, ctx.spark(), ctx.tables(), settings)
     set_task_value("model_name", report.model_name)

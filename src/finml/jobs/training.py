@@ -124,15 +124,25 @@ def fit_executor(settings: ModelSettings, spark: SparkSession | None) -> Executo
     return SparkExecutor(spark)
 
 
-def tuned_settings(config: ProjectConfig, trials: int, timeout_seconds: float) -> ModelSettings:
+def tuned_settings(
+    config: ProjectConfig, trials: int | str, timeout_seconds: float | str
+) -> ModelSettings:
     """The config's model settings with Optuna tuning on (``trials`` per candidate of
     ``models.tuning.candidates``, ``timeout_seconds`` each); as configured when ``trials``
-    is 0.
+    is 0. Strings (a job's parameters) are parsed.
 
     Raises:
-        ConfigError: a negative number of trials or a non-positive budget.
+        ConfigError: a value that is not a number, a negative number of trials or a
+            non-positive budget.
     """
     settings = ModelSettings.from_config(config)
+    try:
+        trials, timeout_seconds = int(trials), float(timeout_seconds)
+    except ValueError:
+        raise ConfigError(
+            f"tuning: expected an integer number of trials and a number of seconds, got "
+            f"{trials!r} and {timeout_seconds!r}"
+        ) from None
     if trials < 0 or timeout_seconds <= 0:
         raise ConfigError(
             f"tuning: expected trials >= 0 and timeout_seconds > 0, got {trials} and "

@@ -129,3 +129,19 @@ def test_every_trial_is_a_nested_run_of_its_study(config, train) -> None:
 def test_an_empty_space_keeps_the_base_params(train) -> None:
     study = tune("zscore_rule", train, [], _settings(3), fold_scores=_rigged)
     assert study == StudyResult("zscore_rule", {}, None)
+
+
+def test_the_retraining_jobs_tuning_parameters(config) -> None:
+    from finml.errors import ConfigError
+    from finml.jobs.training import tuned_settings
+
+    assert tuned_settings(config, 0, 120).tuning.enabled is False  # as configured
+    tuned = tuned_settings(config, 7, 30).tuning
+    assert (tuned.enabled, tuned.trials, tuned.timeout_seconds) == (True, 7, 30)
+    with pytest.raises(ConfigError, match="expected trials >= 0"):
+        tuned_settings(config, -1, 120)
+    with pytest.raises(ConfigError, match="timeout_seconds > 0, got 3 and 0"):
+        tuned_settings(config, 3, 0)
+    assert tuned_settings(config, "4", "60").tuning.trials == 4  # a job's parameters
+    with pytest.raises(ConfigError, match=r"integer number of trials .* got 'x' and '60'"):
+        tuned_settings(config, "x", "60")
