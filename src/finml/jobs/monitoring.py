@@ -203,11 +203,15 @@ def run_monitoring(
     ``quality_score`` (default: the lowest score of the latest run in ``data_quality_log``,
     if that table exists) feeds the data-quality condition of the latest window.
     """
+    from finml.jobs.ensemble_monitoring import monitor_members
     from finml.monitoring.performance import PerformanceMonitor
     from finml.monitoring.trigger import Observation, RetrainingTrigger
 
     settings = MonitoringSettings.from_config(config)
-    records = PerformanceMonitor(tables, granularity).run(scored, labels, source)
+    records = PerformanceMonitor(tables, granularity).compute(scored, labels, source)
+    if source == "predictions":  # members first (see run_production_performance)
+        monitor_members(config, tables, scored, labels, records, granularity=granularity)
+    append_records(tables, "model_monitoring", records)
     if trigger is None:
         from finml.jobs.retrain_action import local_job_action
         from finml.monitoring.actions import action_from_settings

@@ -205,6 +205,7 @@ def run_production_performance(
     below the version's own validation PR-AUC (its ``finml.metric.pr_auc`` tag)."""
     from pyspark.sql import functions as F
 
+    from finml.jobs.ensemble_monitoring import monitor_members
     from finml.monitoring.performance import PerformanceMonitor
 
     predictions, labels = tables.table("predictions"), tables.table("trade_labels")
@@ -225,12 +226,27 @@ def run_production_performance(
     scored = scored.withColumn("ts", F.to_timestamp("_day")).drop("_day")
     if scored.isEmpty():
         return []
-    records = PerformanceMonitor(tables).run(scored, labels.read())
+    records = PerformanceMonitor(tables).compute(scored, labels.read())
+    # members first: a run that stops between the two writes recounts these windows, and
+    # the member rows already written are skipped
+    monitor_members(config, tables, scored, labels.read(), records)
+    append_records(tables, "model_monitoring", records)
+    if alerts is not None:
+        _performance_alerts(config, records, alerts)
+    log.info("production_performance", windows=len(records))
+    return records
+
+
+def _performance_alerts(
+    config: ProjectConfig, records: list[dict[str, Any]], alerts: AlertManager
+) -> None:
+    """A PERFORMANCE alert per window whose PR-AUC fell more than the policy allows below
+    its version's validation PR-AUC."""
     settings = MonitoringSettings.from_config(config)
     for rec in records:
         baseline = validation_metric(config, rec["model_name"], rec["model_version"])
         drop = baseline - rec["pr_auc"] if baseline is not None and rec["pr_auc"] else 0.0
-        if alerts is not None and drop > settings.policy.max_metric_drop:
+        if drop > settings.policy.max_metric_drop:
             start = rec["window"]["start"]
             alerts.send(
                 Alert(
@@ -244,8 +260,6 @@ def run_production_performance(
                     dedup_key=f"PERFORMANCE:{rec['model_version']}:{start:%Y-%m-%d}",
                 )
             )
-    log.info("production_performance", windows=len(records))
-    return records
 
 
 def _latest_window_end(tables: DeltaTables) -> datetime | None:

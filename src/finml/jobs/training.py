@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from finml.errors import ConfigError
+from finml.jobs.ensemble_monitoring import live_evidence
 from finml.log import get_logger
 from finml.models.audit import LEADERBOARD
 from finml.models.data import TEST_SET, TRAIN_SET, Split, load_split
@@ -195,7 +196,10 @@ def run_training(
     )
     run_tags = tags | source_tags()
     with mlflow.start_run(run_name="tournament", tags=run_tags, experiment_id=experiment_id) as run:
-        result = run_tournament(train, test, settings, progress, fit_executor(settings, spark))
+        live = live_evidence(tables, name)
+        result = run_tournament(
+            train, test, settings, progress, fit_executor(settings, spark), live=live
+        )
         logged = log_tournament(result, train, test, settings)
         kinds = _kind_quality(tables, result, test)
     version = _register(config, name, result, logged.model_uris[result.winner.name], tags)

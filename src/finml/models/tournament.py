@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,14 @@ import pandas as pd
 
 from finml.log import get_logger
 from finml.models.data import Split, walk_forward_folds
-from finml.models.ensemble import SoftVotingEnsemble, combine, ewma_weights
+from finml.models.ensemble import (
+    Evidence,
+    SoftVotingEnsemble,
+    combine,
+    ewma_weights,
+    member_weights,
+    window_evidence,
+)
 from finml.models.fanout import (
     Executor,
     FitOutcome,
@@ -57,6 +65,7 @@ class CandidateResult:
     model: AnomalyPyfunc | None = None
     is_baseline: bool = False
     history: dict[str, list[float]] = field(default_factory=dict)  # ensemble: member PR-AUCs
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)  # ensemble: per fold
     tuning: StudyResult | None = None  # its Optuna study, when it was tuned
     started_ms: int = field(default_factory=lambda: int(time.time() * 1000))  # its training
 
@@ -100,9 +109,12 @@ def run_tournament(
     settings: ModelSettings,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    live: Mapping[str, Sequence[Evidence]] | None = None,
 ) -> TournamentResult:
     """Run every candidate of ``settings`` (plus the z-score baseline) and rank them; the
-    fits run on ``executor`` (None: one after the other in this process).
+    fits run on ``executor`` (None: one after the other in this process). ``live``: each
+    ensemble member's evidence from the monitoring windows (oldest first), weighed after
+    its walk-forward folds when the ensemble is refitted.
 
     Raises:
         ConfigError: an unknown candidate name.
@@ -131,7 +143,7 @@ def run_tournament(
     for name in base:
         _refit(results[name], refits[name], test, metric_settings)
     for name in (n for n in names if n not in base):
-        _refit_composite(results[name], results, test, settings, metric_settings)
+        _refit_composite(results[name], results, test, settings, metric_settings, live or {})
     ranked = sorted(
         results.values(),
         key=lambda r: (
@@ -212,18 +224,22 @@ def _compose_folds(name, results, train, folds, settings) -> CandidateResult:
     params.update(settings.params.get(name, {}))
     members = [m for m in params["members"] if m in results]
     history: dict[str, list[float]] = {m: [] for m in members}
+    evidence: dict[str, list[Evidence]] = {m: [] for m in members}
     scores = []
     for k, (_, valid) in enumerate(folds):
-        weights = ewma_weights(history, params["alpha"])
-        scores.append(combine({m: results[m].fold_scores[k] for m in members}, weights))
+        fold = {m: results[m].fold_scores[k] for m in members}
+        scores.append(combine(fold, ewma_weights(evidence, params["alpha"])))
         y = train.y[valid]
-        for m in members:  # update after use: fold k's weights never see fold k
-            history[m].append(
-                evaluate(y, results[m].fold_scores[k], 0.5, MetricSettings())["pr_auc"]
-            )
+        # update after use: fold k's weights never see fold k
+        for m, item in window_evidence(y, fold).items():
+            evidence[m].append(item)
+        for m in members:
+            history[m].append(evaluate(y, fold[m], 0.5, MetricSettings())["pr_auc"])
     params["members"] = members
     started_ms = min((results[m].started_ms for m in members), default=int(time.time() * 1000))
-    return CandidateResult(name, params, scores, history=history, started_ms=started_ms)
+    return CandidateResult(
+        name, params, scores, history=history, evidence=evidence, started_ms=started_ms
+    )
 
 
 def _score_folds(result, train, folds, metric_settings, primary) -> None:
@@ -246,15 +262,21 @@ def _refit(result, outcome: FitOutcome, test, metric_settings) -> None:
     _holdout(result, test, metric_settings)
 
 
-def _refit_composite(result, results, test, settings, metric_settings) -> None:
+def _refit_composite(result, results, test, settings, metric_settings, live) -> None:
     members = {m: results[m].model.scorer for m in result.params["members"]}
-    ensemble = SoftVotingEnsemble.compose(
-        members, result.history, alpha=result.params["alpha"], seed=settings.seed
-    )
+    evidence = {m: [*folds, *live.get(m, [])] for m, folds in result.evidence.items()}
+    alpha = result.params["alpha"]
+    ensemble = SoftVotingEnsemble.compose(members, evidence, alpha=alpha, seed=settings.seed)
     prep = results[result.params["members"][0]].model.preprocessor
     result.fit_seconds = sum(results[m].fit_seconds for m in members)
     result.model = AnomalyPyfunc(ensemble, prep, result.threshold)
-    result.params = {**result.params, "weights": ensemble.weights}
+    weighed = member_weights(evidence, alpha)
+    result.params = {
+        **result.params,
+        "weights": ensemble.weights,
+        "confidence": {m: round(w.confidence, 4) for m, w in weighed.items()},
+        "live_windows": max((len(live.get(m, [])) for m in members), default=0),
+    }
     _holdout(result, test, metric_settings)
 
 

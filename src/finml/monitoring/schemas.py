@@ -66,6 +66,28 @@ MODEL_MONITORING = pa.schema(
     ]
 )
 
+ENSEMBLE_MEMBER_MONITORING = pa.schema(
+    [
+        ("window", _WINDOW),
+        ("granularity", pa.string()),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),  # the ensemble version that served the window
+        ("member", pa.string()),
+        ("labelled_count", pa.int64()),
+        ("positive_count", pa.int64()),
+        ("pr_auc", pa.float64()),  # the member alone on the window (null: one class only)
+        ("edge", pa.float64()),  # its PR-AUC minus the members' mean on the same rows
+        ("edge_se", pa.float64()),  # the paired standard error of that edge
+        ("serving_weight", pa.float64()),  # the member's weight in the serving version
+        ("level", pa.float64()),  # EWMA of the member's live PR-AUCs up to this window
+        ("live_edge", pa.float64()),  # EWMA of its edges
+        ("confidence", pa.float64()),
+        ("live_weight", pa.float64()),  # the weight the live evidence up to here implies
+        ("live_windows", pa.int64()),
+        ("_computed_at", _TS),
+    ]
+)
+
 RETRAINING_AUDIT = pa.schema(
     [
         ("decision_id", pa.string()),
@@ -105,6 +127,7 @@ ALERTS = pa.schema(
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "drift_monitoring": DRIFT_MONITORING,
     "model_monitoring": MODEL_MONITORING,
+    "ensemble_member_monitoring": ENSEMBLE_MEMBER_MONITORING,
     "retraining_audit": RETRAINING_AUDIT,
     "alerts": ALERTS,
 }

@@ -112,6 +112,21 @@ def _kinds_and_regime_studies(home: Path) -> None:
         experiment = client.get_experiment_by_name(study)
         assert experiment is not None, study
         assert client.search_runs([experiment.experiment_id]), study
+    # an ensemble champion's members were monitored in every live window it was scored in
+    champion = client.get_model_version_by_alias("finml_local.markets.anomaly_model", "champion")
+    if champion.tags.get("finml.candidate") == "ensemble":
+        members = DeltaTable(
+            str(next(p.parent for p in home.rglob("ensemble_member_monitoring/_delta_log")))
+        ).to_pandas()
+        windows = DeltaTable(
+            str(next(p.parent for p in home.rglob("model_monitoring/_delta_log")))
+        ).to_pandas()
+        labelled = windows[windows["labelled_count"].fillna(0) > 0]
+        starts = {w["start"] for w in members["window"]}
+        assert starts == {w["start"] for w in labelled["window"]}, (starts, labelled)
+        assert members["live_weight"].between(0, 1).all()
+        latest = members[members["window"].map(lambda w: w["start"]) == max(starts)]
+        assert latest["live_weight"].sum() == pytest.approx(1.0)
 
 
 def _same_rows_through_three_readers(spark, warehouse: Path) -> None:

@@ -149,6 +149,7 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
         "models_leaderboard",
         "model_performance",
         "models_kind_recall",
+        "models_member_weights",
     ):
         assert _figure(page, chart_id, "f.layout.yaxis.range") == [0, 1], chart_id
     # recall per anomaly kind: a bar group per kind, one bar per candidate of the latest run
@@ -156,6 +157,11 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     assert _figure(page, "models_kind_recall", "f.data[0].y") == [0.9, 0.4, 0.7]
     kinds_table = page.locator("section#models table", has_text="volume_burst")
     assert kinds_table.count() >= 1
+    # the ensemble members' live weights: one line per member
+    members = _figure(page, "models_member_weights", "f.data.map(t => t.name)")
+    assert members == ["lightgbm", "random_forest"]
+    assert _figure(page, "models_member_weights", "f.data[0].y") == [0.5, 0.6, 0.7]
+    assert page.locator("section#models table", has_text="random_forest").count() >= 1
     # three symbols with identical regimes: three lines, each its own colour, dash and width
     assert _figure(page, "regimes_timeline", "f.data.length") == 3
     for key in ("color", "dash", "width"):
@@ -165,11 +171,11 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     # twelve rules, twelve colours
     colours = _figure(page, "dq_rule_failures", "f._fullData.map(t => t.marker.color)")
     assert len(colours) == 12 and len(set(colours)) == 12
-    # rows per table: sorted horizontal bars on a log axis
+    # rows per table (the 15 sample tables): sorted horizontal bars on a log axis
     assert _figure(page, "overview_table_rows", "f.layout.xaxis.type") == "log"
     assert _figure(page, "overview_table_rows", "f.data[0].orientation") == "h"
     counts = _figure(page, "overview_table_rows", "f.data[0].x")
-    assert len(counts) == 14 and counts == sorted(counts, reverse=True)
+    assert len(counts) == 15 and counts == sorted(counts, reverse=True)
     # health says why; every section says what it shows
     health = page.locator("section#overview .kpi", has_text="System health").inner_text()
     assert "job medallion_pipeline_job FAILED" in health and "HIGH drift" in health

@@ -45,6 +45,7 @@ def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]
         "retraining_audit": _retraining(),
         "model_leaderboard": _leaderboard(),
         "anomaly_kind_quality": _kinds(),
+        "ensemble_member_monitoring": _members(),
         "champion_challenger_audit": _gate(),
         "rollback_audit": _rollback(),
         "ab_tests": _ab_tests(),
@@ -214,6 +215,31 @@ def _model_monitoring(rng) -> pa.Table:
         for w in range(6)
     ]
     return _arrow(rows, TABLE_SCHEMAS["model_monitoring"])
+
+
+def _members() -> pa.Table:
+    """Two members over three windows: lightgbm's live weight rises 0.5 -> 0.6 -> 0.7."""
+    rows = [
+        {
+            "window": {"start": NOW - timedelta(days=3 - w), "end": NOW - timedelta(days=2 - w)},
+            "granularity": "1 day",
+            "model_name": "finml_local.markets.anomaly_model",
+            "model_version": "2",
+            "member": member,
+            "labelled_count": 400,
+            "positive_count": 12,
+            "pr_auc": 0.8 + sign * 0.05,
+            "edge": sign * 0.05,
+            "edge_se": 0.02,
+            "serving_weight": 0.5,
+            "confidence": 0.9,
+            "live_weight": 0.5 + sign * 0.1 * w,
+            "live_windows": w + 1,
+        }
+        for w in range(3)
+        for member, sign in (("lightgbm", 1), ("random_forest", -1))
+    ]
+    return _arrow(rows, TABLE_SCHEMAS["ensemble_member_monitoring"])
 
 
 def _predictions() -> pa.Table:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
+import pytest
 from dashboard_sample import FEATURES, KINDS, NOW, REFERENCE, SIMULATED, write_sample_warehouse
 
 from finml.dashboard import build_snapshot
@@ -18,6 +19,7 @@ PROBABILITY_CHARTS = {
     "timeline_pr_auc",
     "models_leaderboard",
     "models_kind_recall",
+    "models_member_weights",
     "models_champion_history",
     "models_gate_improvement",
     "model_performance",
@@ -163,3 +165,18 @@ def test_models_show_the_latest_tournaments_recall_per_anomaly_kind(config, rs_t
     table = next(t for t in models.tables if t.id == "models_kind_table")
     assert len(table.rows) == 6
     assert any(c.startswith("anomaly_kind_quality: 9 per-kind results") for c in models.covers)
+
+
+def test_models_show_the_ensemble_members_live_weights(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    models = _sections(config, rs_tables)["models"]
+    chart = next(c for c in models.charts if c.id == "models_member_weights")
+    assert [s.name for s in chart.series] == ["lightgbm", "random_forest"]
+    assert chart.series[0].y == pytest.approx([0.5, 0.6, 0.7])
+    assert chart.series[1].y == pytest.approx([0.5, 0.4, 0.3])
+    table = next(t for t in models.tables if t.id == "models_member_table")
+    latest = {r[0]: dict(zip(table.columns, r, strict=True)) for r in table.rows}
+    assert set(latest) == {"lightgbm", "random_forest"}  # the latest window only
+    assert latest["lightgbm"]["live_weight"] == pytest.approx(0.7)
+    assert latest["random_forest"]["edge"] == pytest.approx(-0.05)
+    assert any(c.startswith("ensemble_member_monitoring: 6 member windows") for c in models.covers)

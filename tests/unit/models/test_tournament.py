@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from finml.models.data import split_from_frame, walk_forward_folds
-from finml.models.ensemble import ewma
+from finml.models.ensemble import Evidence, ewma, member_weights
 from finml.models.metrics import MetricSettings, evaluate
 from finml.models.settings import ModelSettings
 from finml.models.synthetic import train_test
@@ -63,10 +63,17 @@ def test_ensemble_weights_follow_member_performance(splits) -> None:
             for k, (_, valid) in enumerate(folds)
         ]
         assert ensemble.history[name] == pytest.approx(expected)
-    # weights proportional to the EWMA of that history, so the better member weighs more
+    # weights from each member's fold evidence (its PR-AUC is that history), the better
+    # member weighing more
+    for name in weights:
+        assert [e.pr_auc for e in ensemble.evidence[name]] == pytest.approx(ensemble.history[name])
+    expected = member_weights(ensemble.evidence, SETTINGS.ewma_alpha)
+    assert weights == pytest.approx({m: w.weight for m, w in expected.items()})
+    assert ensemble.params["confidence"] == pytest.approx(
+        {m: w.confidence for m, w in expected.items()}, abs=1e-4
+    )
+    assert ensemble.params["live_windows"] == 0
     levels = {m: ewma(ensemble.history[m], SETTINGS.ewma_alpha) for m in weights}
-    total = sum(levels.values())
-    assert weights == pytest.approx({m: level / total for m, level in levels.items()})
     assert sorted(weights, key=weights.__getitem__) == sorted(levels, key=levels.__getitem__)
     assert len(set(weights.values())) == len(weights)  # the members are told apart
     # fold 1 uses equal weights: no fold's weights may see that fold's labels
@@ -74,3 +81,26 @@ def test_ensemble_weights_follow_member_performance(splits) -> None:
     np.testing.assert_allclose(ensemble.fold_scores[0], first_fold)
     winner = result.winner
     assert winner.model is not None and winner.holdout["pr_auc"] > result.baseline.holdout["pr_auc"]
+
+
+def test_live_evidence_moves_the_ensemble_weights(splits) -> None:
+    """Live windows where random_forest beats the others on many positives, after the
+    folds, raise its weight over the folds-only ensemble; the holdout scores follow."""
+    from finml.models.tournament import run_tournament
+
+    settings = SETTINGS.model_copy(update={"candidates": ("lightgbm", "random_forest", "ensemble")})
+    folds_only = run_tournament(*splits, settings)
+    window = {"lightgbm": Evidence(0.70, 400, -0.10, 0.01),
+              "random_forest": Evidence(0.90, 400, 0.10, 0.01)}  # fmt: skip
+    live = {m: [window[m]] * 4 for m in window}
+    with_live = run_tournament(*splits, settings, live=live)
+
+    def ensemble(result):
+        return next(r for r in result.results if r.name == "ensemble")
+
+    before, after = ensemble(folds_only).params, ensemble(with_live).params
+    assert after["live_windows"] == 4 and before["live_windows"] == 0
+    assert after["weights"]["random_forest"] > before["weights"]["random_forest"] + 0.05
+    assert after["weights"]["random_forest"] > after["weights"]["lightgbm"]
+    assert after["confidence"]["random_forest"] > 0.9  # a clear, well-measured edge
+    assert not np.allclose(ensemble(folds_only).holdout_scores, ensemble(with_live).holdout_scores)

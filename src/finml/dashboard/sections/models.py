@@ -10,9 +10,12 @@ from finml.dashboard.extract import (
     coverage,
     floats,
     missing,
+    newest,
     rows,
     section,
+    series_by,
     spec,
+    window_end,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, TableBlock
 from finml.vocabulary import GateDecision
@@ -20,6 +23,7 @@ from finml.vocabulary import GateDecision
 SPEC_ID = "models"
 LEADERBOARD, GATE, ROLLBACK = "model_leaderboard", "champion_challenger_audit", "rollback_audit"
 KINDS = "anomaly_kind_quality"
+MEMBERS = "ensemble_member_monitoring"
 
 
 @section(SPEC_ID, "Models", order=60, hint="finml train && finml promote")
@@ -34,6 +38,7 @@ def models(ctx: ExportContext) -> Section:
     tables: list[TableBlock] = []
     _leaderboard(ctx, charts, tables)
     _kinds(ctx, charts, tables)
+    _members(ctx, charts, tables)
     _gate(ctx, kpis, charts, tables)
     rollbacks = ctx.frame(ROLLBACK)
     if rollbacks is not None and len(rollbacks):
@@ -48,23 +53,8 @@ def models(ctx: ExportContext) -> Section:
             )
         )
     if versions:
-        tables.append(
-            TableBlock(
-                id="models_registry",
-                title="Registered versions (MLflow)",
-                columns=["version", "aliases", "candidate", "holdout PR-AUC"],
-                rows=[
-                    [
-                        v.version,
-                        ", ".join(v.aliases),
-                        v.tags.get("finml.candidate"),
-                        v.tags.get("finml.metric.pr_auc"),
-                    ]
-                    for v in versions
-                ],
-            )
-        )
-    sources = [ctx.source(n) for n in (LEADERBOARD, KINDS, GATE, ROLLBACK)]
+        tables.append(_registry(versions))
+    sources = [ctx.source(n) for n in (LEADERBOARD, KINDS, MEMBERS, GATE, ROLLBACK)]
     sources.append(Source(name="mlflow: anomaly_model", exists=bool(versions), rows=len(versions)))
     return Section(
         id=SPEC_ID,
@@ -78,9 +68,27 @@ def models(ctx: ExportContext) -> Section:
             coverage(LEADERBOARD, ctx.frame(LEADERBOARD), "trained_at", "candidate results")
             + " (charts: the latest tournament)",
             coverage(KINDS, ctx.frame(KINDS), "trained_at", "per-kind results"),
+            coverage(MEMBERS, _with_start(ctx.frame(MEMBERS)), "window_start", "member windows"),
             coverage(GATE, ctx.frame(GATE), "decided_at", "gate decisions"),
             coverage(ROLLBACK, ctx.frame(ROLLBACK), "rolled_back_at", "rollbacks"),
             f"MLflow anomaly_model: {len(versions)} registered versions",
+        ],
+    )
+
+
+def _registry(versions: list) -> TableBlock:
+    return TableBlock(
+        id="models_registry",
+        title="Registered versions (MLflow)",
+        columns=["version", "aliases", "candidate", "holdout PR-AUC"],
+        rows=[
+            [
+                v.version,
+                ", ".join(v.aliases),
+                v.tags.get("finml.candidate"),
+                v.tags.get("finml.metric.pr_auc"),
+            ]
+            for v in versions
         ],
     )
 
@@ -172,6 +180,42 @@ def _kinds(ctx: ExportContext, charts: list, tables: list) -> None:
             rows=rows(latest, cols),
         )
     )
+
+
+def _members(ctx: ExportContext, charts: list, tables: list) -> None:
+    """The ensemble members' live weights per monitoring window (``ensemble_member_monitoring``,
+    newest windows) and, for the latest window, each member's PR-AUC, edge, confidence and
+    the weight it serves with."""
+    frame = _with_start(ctx.frame(MEMBERS))
+    if frame is None or not len(frame):
+        return
+    frame = newest(frame, "window_start")
+    charts.append(
+        Chart(
+            id="models_member_weights",
+            title="Ensemble members: weight implied by live performance (EWMA)",
+            kind="line",
+            series=series_by(frame, "member", "window_start", "live_weight"),
+            y_title="live weight",
+            y_range=[0.0, 1.0],
+        )
+    )
+    latest = frame[frame["window_start"] == frame["window_start"].max()]
+    cols = ["member", "model_version", "window_start", "labelled_count", "positive_count",
+            "pr_auc", "edge", "edge_se", "confidence", "serving_weight", "live_weight"]  # fmt: skip
+    tables.append(
+        TableBlock(
+            id="models_member_table",
+            title="Ensemble members in the latest window: PR-AUC, edge over the members' mean "
+            "(± paired standard error), confidence, serving and live weights",
+            columns=cols,
+            rows=rows(latest.sort_values("member"), cols),
+        )
+    )
+
+
+def _with_start(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if frame is None else frame.assign(window_start=window_end(frame, "start"))
 
 
 def _gate(ctx: ExportContext, kpis: list, charts: list, tables: list) -> None:
