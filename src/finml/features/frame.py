@@ -168,30 +168,52 @@ def _vwap_day(price: np.ndarray, volume: np.ndarray, day: np.ndarray) -> np.ndar
 
 
 def _activity_features(
-    ts_us: np.ndarray, price: np.ndarray, volume: np.ndarray, day: np.ndarray, s: FeatureSettings
+    ts_us: np.ndarray, price: np.ndarray, volume: np.ndarray, s: FeatureSettings
 ) -> dict[str, np.ndarray]:
-    """``log_volume``, ``volume_z``, ``gap_s``, trade counts, VWAP distances, spread and
-    ``stale_repeat``."""
+    """``log_volume``, ``volume_z``, ``gap_s``, ``vwap_dist_20`` and ``spread_proxy``."""
     log_volume = _log(volume)
-    index = np.arange(ts_us.size)
     rng = s.range_window
     pv = _window_reduce(price * volume, rng, _nansum, previous=True)
     v = _window_reduce(volume, rng, _nansum, previous=True)
     high = _window_reduce(price, rng, lambda w: np.fmax.reduce(w, axis=1), previous=False)
     low = _window_reduce(price, rng, lambda w: np.fmin.reduce(w, axis=1), previous=False)
     mean = _window_reduce(price, rng, lambda w: np.nanmean(w, axis=1), previous=False)
-    # The latest earlier trade at exactly this price decides whether it is a repeat.
-    last_same = pd.Series(index).groupby(price, sort=False).shift(1).to_numpy(float)
     return {
         "log_volume": log_volume,
         "volume_z": _zscore(log_volume, s.zscore_window),
         "gap_s": (ts_us - _lagged(ts_us.astype(float))) / _US,
+        "vwap_dist_20": _log(_ratio(price, _ratio(pv, v))),
+        "spread_proxy": _ratio(high - low, mean),
+    }
+
+
+def _history_features(
+    ts_us: np.ndarray, price: np.ndarray, volume: np.ndarray, day: np.ndarray, s: FeatureSettings
+) -> dict[str, np.ndarray]:
+    """``trades_1s`` / ``trades_60s``, ``vwap_dist_day`` and ``stale_repeat``: the features
+    that look back by time, over the day or over ``stale_lookback`` trades."""
+    index = np.arange(ts_us.size)
+    # The latest earlier trade at exactly this price decides whether it is a repeat.
+    last_same = pd.Series(index).groupby(price, sort=False).shift(1).to_numpy(float)
+    return {
         "trades_1s": (index - np.searchsorted(ts_us, ts_us - _US, "left") + 1).astype(float),
         "trades_60s": (index - np.searchsorted(ts_us, ts_us - 60 * _US, "left") + 1).astype(float),
         "vwap_dist_day": _vwap_day(price, volume, day),
-        "vwap_dist_20": _log(_ratio(price, _ratio(pv, v))),
-        "spread_proxy": _ratio(high - low, mean),
         "stale_repeat": (index - last_same <= s.stale_lookback).astype(float),
+    }
+
+
+def windowed_features(
+    ts_us: np.ndarray, price: np.ndarray, volume: np.ndarray, settings: FeatureSettings
+) -> dict[str, np.ndarray]:
+    """The features of ONE symbol's ordered trades that depend on at most
+    ``settings.window_rows`` trades (every sequence feature but those of
+    :func:`_history_features`), as float64 arrays."""
+    price, volume = price.astype(float), volume.astype(float)
+    ts_us = ts_us.astype(np.int64)
+    return {
+        **_price_features(price, settings),
+        **_activity_features(ts_us, price, volume, settings),
     }
 
 
@@ -208,8 +230,8 @@ def sequence_features(
     price, volume = price.astype(float), volume.astype(float)
     ts_us = ts_us.astype(np.int64)
     return {
-        **_price_features(price, settings),
-        **_activity_features(ts_us, price, volume, day, settings),
+        **windowed_features(ts_us, price, volume, settings),
+        **_history_features(ts_us, price, volume, day, settings),
     }
 
 

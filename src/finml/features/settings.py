@@ -51,13 +51,18 @@ class FeatureSettings(StrictModel):
         """How many earlier trades of its symbol a trade's features depend on at most
         (the longest window, or the two chained truncated EMAs of MACD): an incremental
         build that sees this many trades before the first new one computes them exactly."""
+        return max(self.window_rows, self.stale_lookback + 1)
+
+    @property
+    def window_rows(self) -> int:
+        """Like :attr:`lookback_rows` for every feature but ``stale_repeat`` (a membership
+        test over ``stale_lookback`` prices) and the time-based trade counts."""
         windows = (
             max(self.vol_windows) + 1,
             self.rsi_period + 1,
             self.bollinger_period,
             self.zscore_window + 1,
             self.range_window + 1,
-            self.stale_lookback,
             self.ema_horizon * (self.macd_slow + self.macd_signal),
         )
         return max(windows) + 1
