@@ -97,6 +97,7 @@ class _ComponentSections(_Strict):
     regimes: dict[str, Any] = Field(default_factory=dict)
     models: dict[str, Any] = Field(default_factory=dict)
     serving: dict[str, Any] = Field(default_factory=dict)
+    decisions: dict[str, Any] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)
     dashboard: dict[str, Any] = Field(default_factory=dict)
     quality: dict[str, Any] = Field(default_factory=dict)
@@ -120,6 +121,7 @@ COMPONENT_MODELS: dict[str, str] = {
     "regimes": "finml.regimes.settings:RegimeSettings",
     "models": "finml.models.settings:ModelSettings",
     "serving": "finml.serving.settings:ServingSettings",
+    "decisions": "finml.serving.decisions.policy:DecisionPolicy",
     "monitoring": "finml.monitoring.settings:MonitoringSettings",
     "dashboard": "finml.dashboard.settings:DashboardSettings",
     "quality": "finml.pipelines.settings:QualitySettings",
@@ -129,6 +131,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "regimes": "finml.regimes.settings:regime_settings",
     "models": "finml.models.settings:ModelSettings.from_config",
     "serving": "finml.serving.settings:ServingSettings.from_config",
+    "decisions": "finml.serving.decisions.policy:DecisionPolicy.from_config",
     "monitoring": "finml.monitoring.settings:MonitoringSettings.from_config",
     "dashboard": "finml.dashboard.settings:DashboardSettings.from_config",
     "quality": "finml.pipelines.settings:QualitySettings.from_config",
