@@ -100,6 +100,7 @@ def _ml_stages(
     result: DemoResult,
 ) -> None:
     """features -> regimes -> tournament + gate -> batch scoring -> monitoring -> dashboard."""
+    from finml.jobs.backtest import run_backtest
     from finml.jobs.dashboard import export_dashboard
     from finml.jobs.features import build_features
     from finml.jobs.monitoring import run_drift_scenario, run_monitoring
@@ -137,6 +138,9 @@ def _ml_stages(
             tables.table("test_set").read(),
             alerts=alerts,
         ),
+    )
+    reports["backtest"] = stage(
+        "decision backtest over the predictions", lambda: run_backtest(config, tables)
     )
     result.dashboard = stage("dashboard export", lambda: export_dashboard(config, tables))
 
@@ -185,7 +189,7 @@ def _print_ml(result: DemoResult) -> None:
             f"batch scoring: {score.rows:,} rows of {score.source} -> {score.table} "
             f"(model v{score.model_version}, {score.method}, {score.seconds:.1f} s)"
         )
-    for key in ("drift", "monitoring"):
+    for key in ("drift", "monitoring", "backtest"):
         if key in reports:
             console.print(str(reports[key]))
 

@@ -18,10 +18,17 @@ SOURCE_COLUMNS = tuple(f"p_filtered_{name}" for name in REGIMES)
 FEATURE_COLUMNS = tuple(f"regime_p_{name}" for name in REGIMES)
 
 
-def previous_day_posteriors(trades: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
+def previous_day_posteriors(
+    trades: pd.DataFrame,
+    states: pd.DataFrame,
+    columns: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """``trades`` (symbol, ts, ...) with :data:`FEATURE_COLUMNS` added, in the same row order,
-    from ``states`` (``regime_states``: symbol, trade_date, ``p_filtered_*``)."""
-    present = [c for c in SOURCE_COLUMNS if c in states.columns]
+    from ``states`` (``regime_states``: symbol, trade_date, ``p_filtered_*``). ``columns``
+    maps other ``regime_states`` columns to the names they get instead (e.g. the previous
+    day's ``p_next_*``: the forecast of the trade's own day)."""
+    mapping = columns or dict(zip(SOURCE_COLUMNS, FEATURE_COLUMNS, strict=True))
+    present = [c for c in mapping if c in states.columns]
     day = pd.to_datetime(trades["ts"], utc=True).dt.tz_convert(EXCHANGE_TZ).dt.tz_localize(None)
     left = pd.DataFrame(
         {"_row": range(len(trades)), "symbol": trades["symbol"].to_numpy(),
@@ -39,7 +46,7 @@ def previous_day_posteriors(trades: pd.DataFrame, states: pd.DataFrame) -> pd.Da
         direction="backward",
     ).sort_values("_row")
     out = trades.copy()
-    for source, feature in zip(SOURCE_COLUMNS, FEATURE_COLUMNS, strict=True):
+    for source, feature in mapping.items():
         # a 2-state fit has no Stress column: NaN, as before the first regime day
         out[feature] = joined[source].to_numpy(float) if source in joined else float("nan")
     return out

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[3]
 COMMANDS = [
     "info", "tables", "history", "demo", "simulate", "ingest", "pipeline run",
     "collect finnhub", "collect alphavantage", "features build", "regimes", "train",
-    "promote", "rollback", "models", "serve", "score", "ab-report", "drift", "monitor",
+    "promote", "rollback", "models", "serve", "score", "ab-report", "backtest", "drift", "monitor",
     "alerts", "dashboard export", "dashboard serve", "job run", "job list", "bundle validate",
     "bundle ddl", "scheduler run", "scheduler next",
 ]  # fmt: skip
@@ -90,6 +90,7 @@ def test_demo_then_tables_and_history_exit_zero(tmp_path: Path, spark) -> None:
     assert json.loads(history.stdout)[0]["version"] == rows[name]["version"]
     _same_rows_through_three_readers(spark, tmp_path / "warehouse")
     _kinds_and_regime_studies(tmp_path)
+    _backtest(tmp_path)
 
 
 def _kinds_and_regime_studies(home: Path) -> None:
@@ -127,6 +128,33 @@ def _kinds_and_regime_studies(home: Path) -> None:
         assert members["live_weight"].between(0, 1).all()
         latest = members[members["window"].map(lambda w: w["start"]) == max(starts)]
         assert latest["live_weight"].sum() == pytest.approx(1.0)
+
+
+def _backtest(home: Path) -> None:
+    """The demo's decision backtest: one decision per prediction of the champion, its
+    metrics in MLflow."""
+    from deltalake import DeltaTable
+    from mlflow import MlflowClient
+
+    def table(name: str):
+        return DeltaTable(str(next(p.parent for p in home.rglob(f"{name}/_delta_log"))))
+
+    decisions = table("decisions").to_pandas()
+    predictions = table("predictions").to_pandas()
+    assert len(decisions) == len(predictions) and decisions["run_id"].nunique() == 1
+    assert set(decisions["action"]) <= {
+        "NO_ACTION",
+        "RISK_REJECTED",
+        "EXIT_POSITION",
+        "TAKE_ACTION",
+    }
+    opened = (decisions["action"] == "TAKE_ACTION").sum()
+    closed = (decisions["action"] == "EXIT_POSITION").sum()
+    assert opened > 0 and opened - closed in range(0, 5)  # at most one open per symbol
+    client = MlflowClient(tracking_uri=f"sqlite:///{(home / 'mlflow.db').resolve()}")
+    run = client.get_run(decisions["run_id"].iloc[0])
+    assert run.data.metrics["decisions"] == len(decisions)
+    assert run.data.metrics["positions_opened"] == opened
 
 
 def _same_rows_through_three_readers(spark, warehouse: Path) -> None:

@@ -26,6 +26,7 @@ USAGE = [
     (["alerts", "--status", "bogus"], "'bogus' is not one of 'delivered', 'failed'"),
     (["drift"], "expected either --scenario or --reference and --current"),
     (["monitor", "--source", "bogus"], "expected predictions or inference_log, got 'bogus'"),
+    (["backtest", "--bogus"], "No such option: --bogus"),
 ]
 
 DOMAIN = [
@@ -37,6 +38,7 @@ DOMAIN = [
     (["score"], "table finml_local.markets.test_set: expected it to exist"),
     (["drift", "--reference", "a", "--current", "b"], "table finml_local.markets.a: expected"),
     (["monitor"], "table finml_local.markets.predictions: expected it to exist"),
+    (["backtest"], "table finml_local.markets.predictions: expected it to exist"),
     (
         ["--config", str(REPO / "project_config.yml"), "--env", "dev", "tables"],
         "environment dev: its tables are Unity Catalog tables",

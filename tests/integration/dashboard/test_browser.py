@@ -22,6 +22,7 @@ SECTIONS = [
     "drift",
     "alerts",
     "models",
+    "decisions",
     "retraining",
     "job_runs",
 ]
@@ -171,11 +172,15 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     # twelve rules, twelve colours
     colours = _figure(page, "dq_rule_failures", "f._fullData.map(t => t.marker.color)")
     assert len(colours) == 12 and len(set(colours)) == 12
-    # rows per table (the 15 sample tables): sorted horizontal bars on a log axis
+    # rows per table (the 16 sample tables): sorted horizontal bars on a log axis
     assert _figure(page, "overview_table_rows", "f.layout.xaxis.type") == "log"
     assert _figure(page, "overview_table_rows", "f.data[0].orientation") == "h"
     counts = _figure(page, "overview_table_rows", "f.data[0].x")
-    assert len(counts) == 15 and counts == sorted(counts, reverse=True)
+    assert len(counts) == 16 and counts == sorted(counts, reverse=True)
+    # the latest backtest: its equity after each exit, and its decisions feed
+    equity = _figure(page, "decisions_equity", "f.data[0].y")
+    assert equity == [1_000_000, 1_001_000, 1_000_750]
+    assert page.locator("section#decisions table", has_text="exit_position reason").count() == 1
     # health says why; every section says what it shows
     health = page.locator("section#overview .kpi", has_text="System health").inner_text()
     assert "job medallion_pipeline_job FAILED" in health and "HIGH drift" in health

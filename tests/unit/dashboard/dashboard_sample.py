@@ -46,6 +46,7 @@ def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]
         "model_leaderboard": _leaderboard(),
         "anomaly_kind_quality": _kinds(),
         "ensemble_member_monitoring": _members(),
+        "decisions": _decisions(),
         "champion_challenger_audit": _gate(),
         "rollback_audit": _rollback(),
         "ab_tests": _ab_tests(),
@@ -240,6 +241,41 @@ def _members() -> pa.Table:
         for member, sign in (("lightgbm", 1), ("random_forest", -1))
     ]
     return _arrow(rows, TABLE_SCHEMAS["ensemble_member_monitoring"])
+
+
+def _decisions() -> pa.Table:
+    """An older run, and the latest: a short at 100 bought back at 98 (PnL +1,000), then a
+    long at 50 sold at 49.5 (PnL -250), between NO_ACTION rows."""
+    from finml.jobs.backtest import DECISIONS
+
+    def row(run: str, minute: int, action: str, pnl=None, equity=1_000_000.0, **more) -> dict:
+        return {
+            "decision_id": f"{run}-{minute}",
+            "run_id": run,
+            "source": "backtest",
+            "account": "backtest",
+            "symbol": "AAA",
+            "trade_id": f"t{minute}",
+            "ts": NOW - timedelta(hours=2) + timedelta(minutes=minute),
+            "decided_at": NOW - timedelta(minutes=1 if run == "latest" else 60),
+            "action": action,
+            "reason": f"{action.lower()} reason",
+            "pnl": pnl,
+            "equity": equity,
+            "model_version": "2",
+            **more,
+        }
+
+    rows = [
+        row("older", 0, "TAKE_ACTION"),
+        row("latest", 0, "NO_ACTION"),
+        row("latest", 10, "TAKE_ACTION", side=-1, price=100.0),
+        row("latest", 20, "EXIT_POSITION", pnl=1_000.0, equity=1_001_000.0),
+        row("latest", 30, "TAKE_ACTION", side=1, price=50.0, equity=1_001_000.0),
+        row("latest", 40, "EXIT_POSITION", pnl=-250.0, equity=1_000_750.0),
+        row("latest", 60, "NO_ACTION", equity=1_000_750.0),
+    ]
+    return _arrow(rows, DECISIONS)
 
 
 def _predictions() -> pa.Table:

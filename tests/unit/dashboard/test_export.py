@@ -26,6 +26,7 @@ EXPECTED = [
     "drift",
     "alerts",
     "models",
+    "decisions",
     "retraining",
     "job_runs",
 ]

@@ -83,10 +83,15 @@ def test_drift_without_a_reference_says_so(config, rs_tables) -> None:
     from finml.dashboard.sections.drift import NO_REFERENCE
 
     records = [
-        {"window": {"start": NOW, "end": NOW + timedelta(days=1)}, "column_name": c,
-         "population_stability_index": 0.3, "js_distance": 0.1, "severity": "HIGH"}
+        {
+            "window": {"start": NOW, "end": NOW + timedelta(days=1)},
+            "column_name": c,
+            "population_stability_index": 0.3,
+            "js_distance": 0.1,
+            "severity": "HIGH",
+        }
         for c in SIMULATED
-    ]  # fmt: skip
+    ]
     full = [{f.name: r.get(f.name) for f in DRIFT_MONITORING} for r in records]
     rs_tables.table("drift_monitoring").append(pa.Table.from_pylist(full, DRIFT_MONITORING))
     found = _sections(config, rs_tables)
@@ -180,3 +185,24 @@ def test_models_show_the_ensemble_members_live_weights(config, rs_tables) -> Non
     assert latest["lightgbm"]["live_weight"] == pytest.approx(0.7)
     assert latest["random_forest"]["edge"] == pytest.approx(-0.05)
     assert any(c.startswith("ensemble_member_monitoring: 6 member windows") for c in models.covers)
+
+
+def test_decisions_show_the_latest_backtest(config, rs_tables) -> None:
+    write_sample_warehouse(rs_tables)
+    section = _sections(config, rs_tables)["decisions"]
+    kpis = {k.label: k.value for k in section.kpis}
+    assert kpis["PnL"] == 750.0 and kpis["Win rate"] == 0.5
+    assert kpis["Profit factor"] == 4.0  # 1,000 won / 250 lost
+    assert kpis["Max drawdown"] == pytest.approx(round(250 / 1_001_000, 5))
+    assert kpis["Positions opened"] == 2  # the older run's position is not counted
+    assert kpis["Decisions / hour"] == 6.0  # 6 decisions in one hour
+    charts = {c.id: c for c in section.charts}
+    assert charts["decisions_equity"].series[0].y == [1_000_000.0, 1_001_000.0, 1_000_750.0]
+    assert charts["decisions_by_action"].series[0].y == [2.0, 2.0, 0.0, 2.0]
+    feed = section.tables[0]
+    assert [r[feed.columns.index("action")] for r in feed.rows] == [
+        "EXIT_POSITION",
+        "TAKE_ACTION",
+        "EXIT_POSITION",
+        "TAKE_ACTION",
+    ]

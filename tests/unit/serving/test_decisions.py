@@ -114,7 +114,9 @@ def test_a_loss_streak_and_a_drawdown_stop_new_positions_per_account() -> None:
     assert book.consecutive_losses == 2 and book.max_drawdown == pytest.approx(1_999 / 1e6)
     blocked = engine.decide(signal(ts=T0 + timedelta(minutes=5)))
     assert blocked.action == Action.RISK_REJECTED
-    assert blocked.reason == "2 consecutive losses (max 2)"
+    assert blocked.reason == "2 consecutive losses (max 2); cooling down 239 of 3600 s"
+    later = engine.decide(signal(ts=T0 + timedelta(minutes=1, seconds=3602)))
+    assert later.action == Action.TAKE_ACTION and book.consecutive_losses == 0  # cooled down
     other = engine.decide(Signal("AAA", T0, 100.0, 0.002, 0.9, account="other"))
     assert other.action == Action.TAKE_ACTION  # accounts are independent
     deep = DecisionEngine(DecisionPolicy(max_drawdown=0.001))
@@ -146,3 +148,15 @@ def test_a_bad_policy_is_a_config_error_naming_the_field() -> None:
         )
     with pytest.raises(ConfigError, match=r"decisions\.bogus"):
         DecisionPolicy.from_section({"bogus": 1})
+
+
+def test_orders_fill_at_the_fill_price_and_exits_are_judged_on_the_price() -> None:
+    engine = DecisionEngine(DecisionPolicy())
+    entry = engine.decide(signal(price=110.0, ret=0.09, fill_price=100.0))  # a spike, then 100
+    assert entry.action == Action.TAKE_ACTION and entry.quantity == pytest.approx(500)
+    assert engine.portfolio("default").positions["AAA"].entry_price == 100.0
+    out = engine.decide(
+        signal(price=98.0, ret=-0.02, fill_price=98.5, ts=T0 + timedelta(seconds=1))
+    )
+    assert out.action == Action.EXIT_POSITION and out.reason.startswith("take profit")
+    assert out.pnl == pytest.approx(500 * 1.5)  # judged at 98, filled at 98.5

@@ -2,6 +2,7 @@
 
 from finml.dashboard.sections import (  # noqa: F401  (imported for registration)
     alerts,
+    decisions,
     drift,
     jobs,
     models,

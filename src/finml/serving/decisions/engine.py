@@ -13,12 +13,16 @@ model's current and next-regime probabilities):
    correlation (largest |correlation| of recent returns with the open symbols), volatility
    regime (P(Crisis) + P(Stress)/2, averaging now and next), drawdown proximity (drawdown
    over ``max_drawdown``), consecutive losses (over ``max_consecutive_losses``) -- weighed
-   into a score; above ``max_risk_score``, or at the drawdown or loss-streak limit,
-   ``RISK_REJECTED``.
+   into a score; above ``max_risk_score``, at the drawdown limit, or within
+   ``loss_cooldown_seconds`` of the loss that hit the loss-streak limit, ``RISK_REJECTED``.
 4. **Sizing**: fractional Kelly ``kelly_fraction * (p - (1 - p) / payoff_ratio)`` scaled by
    ``1 - risk score``, capped by ``max_position_fraction`` and by the heat left; no edge is
-   ``NO_ACTION``, no room is ``RISK_REJECTED``; else ``TAKE_ACTION`` with the size, filled
-   at the trade's price, against the last move.
+   ``NO_ACTION``, no room is ``RISK_REJECTED``; else ``TAKE_ACTION`` with the size, against
+   the last move.
+
+Orders fill at the signal's ``fill_price`` (the backtest passes the symbol's next trade: an
+anomalous print itself is not a price anyone could trade at), else at its ``price``; exits
+are judged on ``price``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ class Signal:
     regime: dict[str, float] = field(default_factory=dict)  # P(regime) now
     next_regime: dict[str, float] = field(default_factory=dict)  # P(regime) next day
     account: str = "default"
+    fill_price: float | None = None  # where an order fills (default: ``price``)
+
+    @property
+    def fill(self) -> float:
+        return self.price if self.fill_price is None else self.fill_price
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ class DecisionEngine:
             return self._answer(Action.NO_ACTION, "no price move to fade", s, book)
         factors = self.risk_factors(s, book)
         score = self.risk_score(factors)
-        limit = self._hard_limit(book)
+        limit = self._hard_limit(book, s.ts)
         if limit or score > p.max_risk_score:
             reason = limit or f"risk score {score:.3f} > max_risk_score {p.max_risk_score}"
             return self._answer(
@@ -139,12 +148,22 @@ class DecisionEngine:
         weights = self.policy.risk_weights.model_dump()
         return sum(weights[k] * factors[k] for k in weights) / sum(weights.values())
 
-    def _hard_limit(self, book: Portfolio) -> str | None:
+    def _hard_limit(self, book: Portfolio, now: datetime) -> str | None:
+        """Why no position may open now: the drawdown limit (until equity recovers), or a
+        loss streak at its limit (for ``loss_cooldown_seconds`` after the last loss; then
+        the streak starts again from 0)."""
         p = self.policy
         if book.drawdown >= p.max_drawdown:
             return f"drawdown {book.drawdown:.3f} at max_drawdown {p.max_drawdown}"
-        if book.consecutive_losses >= p.max_consecutive_losses:
-            return f"{book.consecutive_losses} consecutive losses (max {p.max_consecutive_losses})"
+        if book.consecutive_losses >= p.max_consecutive_losses and book.last_loss_at:
+            waited = (now - book.last_loss_at).total_seconds()
+            if waited < p.loss_cooldown_seconds:
+                return (
+                    f"{book.consecutive_losses} consecutive losses (max "
+                    f"{p.max_consecutive_losses}); cooling down {waited:.0f} of "
+                    f"{p.loss_cooldown_seconds:.0f} s"
+                )
+            book.consecutive_losses = 0
         return None
 
     def _size(self, s: Signal, book: Portfolio, score: float, factors: dict) -> Decision:
@@ -174,8 +193,8 @@ class DecisionEngine:
                 factors=factors,
             )
         side = -1 if s.log_return and s.log_return > 0 else 1  # fade the last move
-        quantity = notional / s.price
-        book.open(Position(s.symbol, side, quantity, s.price, s.ts))
+        quantity = notional / s.fill
+        book.open(Position(s.symbol, side, quantity, s.fill, s.ts))
         reason = f"fade the move: Kelly {kelly:.3f} x {p.kelly_fraction} x (1 - risk {score:.3f})"
         return self._answer(
             Action.TAKE_ACTION,
@@ -210,7 +229,7 @@ class DecisionEngine:
         if reason is None:
             return self._answer(Action.NO_ACTION, "position open, no exit condition", s, book)
         side, quantity = position.side, position.quantity
-        pnl = book.close(s.symbol, s.price)
+        pnl = book.close(s.symbol, s.fill, s.ts)
         return self._answer(
             Action.EXIT_POSITION,
             reason,
@@ -218,7 +237,7 @@ class DecisionEngine:
             book,
             side=-side,
             quantity=quantity,
-            notional=quantity * s.price,
+            notional=quantity * s.fill,
             pnl=pnl,
         )
 

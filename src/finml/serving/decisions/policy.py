@@ -50,7 +50,8 @@ class DecisionPolicy(StrictModel):
     take_profit: float = Field(0.015, gt=0)
     max_holding_seconds: float = Field(300.0, gt=0)
     max_drawdown: float = Field(0.1, gt=0, lt=1)  # reached: no new positions
-    max_consecutive_losses: int = Field(5, ge=1)  # reached: no new positions
+    max_consecutive_losses: int = Field(5, ge=1)  # reached: no new positions for a while
+    loss_cooldown_seconds: float = Field(3600.0, ge=0)  # that while (then the streak resets)
     crisis_exit_probability: float = Field(0.8, gt=0, le=1)  # next-day P(Crisis) that exits
     initial_equity: float = Field(1_000_000.0, gt=0)
     correlation_window: int = Field(100, ge=10)  # returns per symbol kept for correlations

@@ -47,6 +47,7 @@ class Portfolio:
     gross_profit: float = 0.0
     gross_loss: float = 0.0
     max_drawdown: float = 0.0
+    last_loss_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.peak = max(self.peak, self.equity)
@@ -63,8 +64,8 @@ class Portfolio:
     def open(self, position: Position) -> None:
         self.positions[position.symbol] = position
 
-    def close(self, symbol: str, price: float) -> float:
-        """Close ``symbol``'s position at ``price``; returns the realised PnL."""
+    def close(self, symbol: str, price: float, ts: datetime) -> float:
+        """Close ``symbol``'s position at ``price`` at time ``ts``; returns the realised PnL."""
         position = self.positions.pop(symbol)
         pnl = position.side * position.quantity * (price - position.entry_price)
         self.equity += pnl
@@ -79,6 +80,7 @@ class Portfolio:
         else:
             self.losses, self.gross_loss = self.losses + 1, self.gross_loss - pnl
             self.consecutive_losses += 1
+            self.last_loss_at = ts
         return pnl
 
 

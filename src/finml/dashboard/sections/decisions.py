@@ -1,0 +1,134 @@
+"""Decisions: the latest decision backtest -- equity, decisions by action, business
+metrics, and the latest decisions with their reasons."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from finml.dashboard.extract import (
+    ExportContext,
+    column,
+    coverage,
+    floats,
+    missing,
+    rows,
+    section,
+    spec,
+)
+from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
+
+SPEC_ID = "decisions"
+TABLE = "decisions"
+ACTIONS = ("TAKE_ACTION", "EXIT_POSITION", "RISK_REJECTED", "NO_ACTION")
+FEED_LIMIT = 50
+
+
+@section(SPEC_ID, "Decisions", order=65, hint="finml backtest")
+def decisions(ctx: ExportContext) -> Section:
+    """From ``decisions`` (the latest run: the backtest's, or the latest source's)."""
+    if (state := missing(ctx, SPEC_ID, TABLE)) is not None:
+        return state
+    full = ctx.require(TABLE)
+    latest_run = full.sort_values("decided_at")["run_id"].iloc[-1]
+    run = full[full["run_id"] == latest_run].sort_values(["ts", "decided_at"], kind="stable")
+    acted = run[run["action"] != "NO_ACTION"]
+    return Section(
+        id=SPEC_ID,
+        title=spec(SPEC_ID).title,
+        status="ok",
+        kpis=_kpis(run),
+        charts=[_equity(run), _by_action(run)],
+        tables=[
+            TableBlock(
+                id="decisions_feed",
+                title=f"Latest decisions other than NO_ACTION (run {latest_run[:8]})",
+                columns=[
+                    "ts",
+                    "symbol",
+                    "action",
+                    "reason",
+                    "side",
+                    "quantity",
+                    "price",
+                    "probability",
+                    "risk_score",
+                    "pnl",
+                    "equity",
+                    "model_version",
+                ],
+                rows=rows(
+                    acted.sort_values("ts", ascending=False),
+                    [
+                        "ts",
+                        "symbol",
+                        "action",
+                        "reason",
+                        "side",
+                        "quantity",
+                        "price",
+                        "probability",
+                        "risk_score",
+                        "pnl",
+                        "equity",
+                        "model_version",
+                    ],
+                    FEED_LIMIT,
+                ),
+            )
+        ],
+        sources=[ctx.source(TABLE)],
+        covers=[coverage(TABLE, run, "ts", f"decisions of run {latest_run[:8]}")],
+    )
+
+
+def _kpis(run: pd.DataFrame) -> list[Kpi]:
+    exits = run[run["action"] == "EXIT_POSITION"]
+    pnl = exits["pnl"].fillna(0.0)
+    wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
+    equity = run["equity"].astype(float)
+    drawdown = float((1 - equity / equity.cummax()).max()) if len(equity) else 0.0
+    hours = (run["ts"].max() - run["ts"].min()).total_seconds() / 3600 if len(run) > 1 else 0
+    return [
+        Kpi(
+            label="PnL", value=round(float(pnl.sum()), 2), status="ok" if pnl.sum() >= 0 else "warn"
+        ),
+        Kpi(label="Win rate", value=round(len(wins) / len(pnl), 3) if len(pnl) else 0.0),
+        Kpi(
+            label="Profit factor",
+            value=round(float(wins.sum() / -losses.sum()), 3) if losses.sum() < 0 else 0.0,
+        ),
+        Kpi(label="Max drawdown", value=round(drawdown, 5)),
+        Kpi(label="Decisions / hour", value=round(len(run) / hours, 1) if hours else len(run)),
+        Kpi(label="Positions opened", value=int((run["action"] == "TAKE_ACTION").sum())),
+    ]
+
+
+def _equity(run: pd.DataFrame) -> Chart:
+    """Equity after each exit (it moves only on realised PnL), from the run's start."""
+    points = pd.concat([run.head(1), run[run["action"] == "EXIT_POSITION"]])
+    return Chart(
+        id="decisions_equity",
+        title="Backtest equity (after each exit)",
+        kind="line",
+        series=[Series(name="equity", x=column(points, "ts"), y=floats(points["equity"].tolist()))],
+        y_title="equity",
+    )
+
+
+def _by_action(run: pd.DataFrame) -> Chart:
+    counts = run["action"].value_counts()
+    return Chart(
+        id="decisions_by_action",
+        title="Decisions by action",
+        kind="bar",
+        series=[
+            Series(
+                name="decisions",
+                x=list(ACTIONS),
+                y=floats([int(counts.get(a, 0)) for a in ACTIONS]),
+            )
+        ],
+        x_axis="category",
+        y_title="decisions",
+        value_scale="log",
+    )
