@@ -21,6 +21,20 @@ SPEC_ID = "decisions"
 TABLE = "decisions"
 ACTIONS = ("TAKE_ACTION", "EXIT_POSITION", "RISK_REJECTED", "NO_ACTION")
 FEED_LIMIT = 50
+FEED_COLUMNS = (
+    "ts",
+    "symbol",
+    "action",
+    "reason",
+    "side",
+    "quantity",
+    "price",
+    "probability",
+    "risk_score",
+    "pnl",
+    "equity",
+    "model_version",
+)
 
 
 @section(SPEC_ID, "Decisions", order=65, hint="finml backtest")
@@ -42,38 +56,8 @@ def decisions(ctx: ExportContext) -> Section:
             TableBlock(
                 id="decisions_feed",
                 title=f"Latest decisions other than NO_ACTION (run {latest_run[:8]})",
-                columns=[
-                    "ts",
-                    "symbol",
-                    "action",
-                    "reason",
-                    "side",
-                    "quantity",
-                    "price",
-                    "probability",
-                    "risk_score",
-                    "pnl",
-                    "equity",
-                    "model_version",
-                ],
-                rows=rows(
-                    acted.sort_values("ts", ascending=False),
-                    [
-                        "ts",
-                        "symbol",
-                        "action",
-                        "reason",
-                        "side",
-                        "quantity",
-                        "price",
-                        "probability",
-                        "risk_score",
-                        "pnl",
-                        "equity",
-                        "model_version",
-                    ],
-                    FEED_LIMIT,
-                ),
+                columns=list(FEED_COLUMNS),
+                rows=rows(acted.sort_values("ts", ascending=False), list(FEED_COLUMNS), FEED_LIMIT),
             )
         ],
         sources=[ctx.source(TABLE)],
