@@ -12,7 +12,8 @@ from finml.cli.common import State, console
 
 def register(app: typer.Typer) -> None:
     app.command(
-        epilog="Example: finml serve --port 8000 --ab-mode shadow   (bearer token: FINML_API_TOKEN)"
+        epilog="Example: finml serve --port 8000 --ab-mode shadow --decide   "
+        "(bearer token: FINML_API_TOKEN)"
     )(serve)
     app.command(epilog="Example: finml score --source test_set")(score)
     app.command("ab-report", epilog="Example: finml ab-report --labels test_set")(ab_report)
@@ -46,8 +47,16 @@ def serve(
         float | None, typer.Option(min=0.01, help="Inference-log flush interval.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    decide: Annotated[
+        bool,
+        typer.Option(
+            "--decide",
+            help="Also serve POST /decide: raw trades -> online features -> decisions.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the champion over REST (predict, batch, models, metrics, health, ready).
+    """Serve the champion over REST (predict, batch, models, metrics, health, ready; with
+    --decide also decide, decide/batch).
 
     Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). SIGTERM or
     Ctrl-C shuts down gracefully and flushes the inference log.
@@ -70,7 +79,7 @@ def serve(
         f"serving {settings.model}@champion on http://{settings.host}:{settings.port} "
         f"(A/B {settings.ab.mode}); docs at /docs"
     )
-    run_server(state.config, settings, log_level=log_level)
+    run_server(state.config, settings, log_level=log_level, decide=decide)
 
 
 def score(

@@ -35,13 +35,14 @@ import pyarrow as pa
 from finml.errors import DataError
 from finml.log import get_logger
 from finml.serving.decisions import Action, DecisionEngine, DecisionPolicy, Signal
+from finml.serving.decisions.records import DECISIONS, TABLE
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
 
 log = get_logger("jobs.backtest")
-TABLE = "decisions"
+
 EXPERIMENT = "finml-decisions"
 ACCOUNT = "backtest"
 FILL_TRADES = 3  # an order fills at the median price of the symbol's next trades
@@ -50,34 +51,6 @@ _REGIME_COLUMNS = {
     **{f"p_filtered_{r}": f"now_{r}" for r in _NOW},
     **{f"p_next_{r}": f"next_{r}" for r in _NOW},
 }
-_TS = pa.timestamp("us", tz="UTC")
-DECISIONS = pa.schema(
-    [
-        ("decision_id", pa.string()),
-        ("run_id", pa.string()),
-        ("source", pa.string()),  # backtest | serving | streaming
-        ("account", pa.string()),
-        ("symbol", pa.string()),
-        ("trade_id", pa.string()),
-        ("ts", _TS),
-        ("price", pa.float64()),
-        ("probability", pa.float64()),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("regime", pa.string()),  # JSON: P(regime) now and next
-        ("action", pa.string()),
-        ("reason", pa.string()),
-        ("side", pa.int64()),
-        ("quantity", pa.float64()),
-        ("notional", pa.float64()),
-        ("kelly", pa.float64()),
-        ("risk_score", pa.float64()),
-        ("factors", pa.string()),  # JSON
-        ("pnl", pa.float64()),
-        ("equity", pa.float64()),
-        ("decided_at", _TS),
-    ]
-)
 
 
 @dataclass

@@ -288,16 +288,23 @@ def ab_report(
     return result, row
 
 
-def serve(config: ProjectConfig, settings: ServingSettings, *, log_level: str = "warning") -> None:
+def serve(
+    config: ProjectConfig,
+    settings: ServingSettings,
+    *,
+    log_level: str = "warning",
+    decide: bool = False,
+) -> None:
     """Run the REST service under uvicorn (uvloop + httptools) until SIGINT/SIGTERM; the
-    lifespan flushes the inference log on the way out."""
+    lifespan flushes the inference log (and the decisions) on the way out. ``decide`` adds
+    ``POST /decide``."""
     import signal
 
     import uvicorn
 
     from finml.serving.app import create_app
 
-    app = create_app(config, settings)
+    app = create_app(config, settings, decide=decide)
     # uvicorn re-raises the signal that stopped it once its graceful shutdown is done; with
     # the default handler that kills the process (exit -15) although nothing failed. A no-op
     # handler installed first is what it restores and re-raises into, so we exit 0.

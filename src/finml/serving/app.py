@@ -70,6 +70,7 @@ from finml.serving.settings import ServingSettings
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
+    from finml.serving.decide import DecisionService
 
 log = get_logger("serving.app")
 TOKEN_VARIABLE = "FINML_API_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -104,6 +105,7 @@ class ServingState:
     poller: AliasPoller
     service: ScoringService
     metrics: ServingMetrics
+    decisions: "DecisionService | None" = None
 
 
 def create_app(
@@ -112,11 +114,13 @@ def create_app(
     *,
     tables: "DeltaTables | None" = None,
     token: str | None = None,
+    decide: bool = False,
 ) -> FastAPI:
     """Build the app around the current ``champion`` (and ``challenger``, if set).
 
     ``settings`` defaults to the config's ``serving`` section; ``tables`` to delta-rs tables
     of ``config`` (no Spark); ``token`` to ``$FINML_API_TOKEN`` (unset or ``""``: no auth, warned).
+    ``decide`` adds ``POST /decide`` and ``/decide/batch`` (:mod:`finml.serving.decide`).
 
     Raises:
         ModelNotFound: the model has no ``champion`` alias.
@@ -144,7 +148,14 @@ def create_app(
     state = _serving_state(config, settings, slots, writer, champion, bounds, metrics)
     app = _app(name, settings, state, metrics)
     parser = RequestParser(champion.features, settings.max_batch, bounds, champion.optional)
-    _routes(app, state, parser, BearerAuth(token))
+    auth = BearerAuth(token)
+    _routes(app, state, parser, auth)
+    if decide:
+        from finml.serving.decide import DecisionService
+        from finml.serving.decide_routes import decide_routes
+
+        state.decisions = DecisionService(config, tables, slots, metrics.registry)
+        decide_routes(app, state.decisions, [Depends(auth.dependency())])
     return app
 
 
@@ -198,6 +209,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServingState = app.state.serving
     state.writer.start()
     state.poller.start()
+    if state.decisions is not None:
+        state.decisions.log.start()
     _freeze_startup_objects()
     log.info("serving_started", model=state.slots.current.champion.name)
     try:
@@ -206,6 +219,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.poller.stop()
         state.service.close()
         state.writer.close()
+        if state.decisions is not None:
+            state.decisions.log.close()
         gc.unfreeze()
         log.info("serving_stopped", rows_logged=state.writer.rows_written)
 

@@ -246,7 +246,7 @@ def _members() -> pa.Table:
 def _decisions() -> pa.Table:
     """An older run, and the latest: a short at 100 bought back at 98 (PnL +1,000), then a
     long at 50 sold at 49.5 (PnL -250), between NO_ACTION rows."""
-    from finml.jobs.backtest import DECISIONS
+    from finml.serving.decisions.records import DECISIONS
 
     def row(run: str, minute: int, action: str, pnl=None, equity=1_000_000.0, **more) -> dict:
         return {
