@@ -235,3 +235,27 @@ def test_a_new_symbols_first_trade_waits_for_its_features(decide_home, tmp_path)
         first = client.post("/decide", json={**trade(1.0, 50.0), "symbol": "NEW"}).json()
     assert first["anomaly_probability"] is None and first["action"] == "NO_ACTION"
     assert first["reason"].startswith("warming up: ") and first["features"]["log_return"] is None
+
+
+def test_sigterm_flushes_every_decision(decide_home, tmp_path) -> None:
+    """``finml serve --decide`` as a real process (cold: its own empty warehouse): every
+    answered decision is in ``decisions`` once after SIGTERM, though the last ones were
+    still buffered when the signal came."""
+    import signal
+
+    import httpx
+    from test_serving_shutdown import HEADERS, serve
+
+    answered = []
+    with serve(decide_home, tmp_path, "--decide") as served:
+        with httpx.Client(base_url=served.base, headers=HEADERS, timeout=10) as http:
+            for i in range(120):
+                r = http.post("/decide", json=trade(float(i), 100.0 + i % 5 / 10, trade_id=f"s{i}"))
+                assert r.status_code == 200, r.text
+                answered.append(r.json()["request_id"])
+        served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.returncode == 0, served.stderr[-2000:]
+    wh = ProjectConfig(home=decide_home, warehouse=tmp_path / "wh")
+    rows = decisions_of(wh)
+    assert sorted(r["run_id"] for r in rows) == sorted(answered)
+    assert {r["trade_id"] for r in rows} == {f"s{i}" for i in range(120)}
