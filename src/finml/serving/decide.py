@@ -99,7 +99,7 @@ class DecideResponse(BaseModel):
     out_of_order: bool
     features: dict[str, float | None]
     anomaly_probability: float | None = Field(
-        description="null while the champion's required features are still null (warm-up)"
+        description="null when the champion cannot score the trade's null features (warm-up)"
     )
     model_name: str
     model_version: str
@@ -182,13 +182,20 @@ class DecisionLog:
         self.flush()
 
     def flush(self) -> None:
+        """Append the buffered rows; on failure they go back to the front of the buffer."""
         with self._lock:
             rows, self._rows = self._rows, []
-        if rows:
+        if not rows:
+            return
+        try:
             self.tables.table(TABLE).append(
                 pa.Table.from_pylist(rows, DECISIONS), schema_evolution=True
             )
-            self.rows_written += len(rows)
+        except Exception:
+            with self._lock:
+                self._rows[:0] = rows
+            raise
+        self.rows_written += len(rows)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -1,5 +1,5 @@
-"""The decision engine: confidence filter -> risk assessment -> exit evaluation -> position
-sizing, per trade and account, on the risk manager's state (:mod:`.portfolio`).
+"""The decision engine: exit evaluation, then confidence filter -> risk assessment ->
+position sizing, per trade and account, on the risk manager's state (:mod:`.portfolio`).
 
 For each scored trade (its anomaly probability, last log return and, when known, the regime
 model's current and next-regime probabilities):
