@@ -75,28 +75,34 @@ def throughput(url: str, body: Any, n: int, clients: int) -> float:
     Raises:
         RuntimeError: a request did not answer 200.
     """
-    per_client = max(1, n // clients)
     payload = json.dumps(body).encode()
-    errors: list[int] = []
-    connections = [RawClient(url, payload) for _ in range(clients)]
+    rps, errors = concurrent([RawClient(url, payload) for _ in range(clients)], n, "post")
+    if errors:
+        raise RuntimeError(f"{url}: {errors} failed requests under load")
+    return rps
 
-    def run(client: RawClient) -> None:
+
+def concurrent(clients: list[Any], total: int, send: str) -> tuple[float, int]:
+    """Requests per second of ``clients`` (each in its own thread, calling its method
+    ``send`` for one request) sending ``total`` in all, and how many did not answer 200.
+    The clients are closed afterwards."""
+    per_client, errors = max(1, total // len(clients)), []
+
+    def run(client: Any) -> None:
         for _ in range(per_client):
-            if client.post() != 200:
+            if getattr(client, send)() != 200:
                 errors.append(1)
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in connections]
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    for c in connections:
+    for c in clients:
         c.close()
-    if errors:
-        raise RuntimeError(f"{url}: {len(errors)} failed requests under load")
-    return per_client * clients / elapsed
+    return per_client * len(clients) / elapsed, len(errors)
 
 
 def ok(status: int, url: str) -> None:

@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,7 +174,7 @@ def _measure_decide(url: str, args: argparse.Namespace) -> dict[str, Any]:
     client.close()
     stages = {s: [a["latency_ms"][s] for a in client.answers] for s in BUDGET_MS}
     clients = [TradeClient(url, f"C{i:03d}") for i in range(args.clients)]
-    rps, errors = _concurrent(clients, args.requests)
+    rps, errors = load.concurrent(clients, args.requests, "post_trade")
     return {
         "p50_ms": load.pct(times, 50),
         "p99_ms": load.pct(times, 99),
@@ -203,35 +202,13 @@ def _measure_mlflow(url: str, config: Any, args: argparse.Namespace) -> dict[str
     times = load.latencies(url, body, args.requests)
     payload = json.dumps(body).encode()
     clients = [load.RawClient(url, payload) for _ in range(args.clients)]
-    rps, errors = _concurrent(clients, args.requests)
+    rps, errors = load.concurrent(clients, args.requests, "post")
     return {
         "p50_ms": load.pct(times, 50),
         "p99_ms": load.pct(times, 99),
         "rps": rps,
         "errors": errors,
     }
-
-
-def _concurrent(clients: list[Any], total: int) -> tuple[float, int]:
-    """Requests per second of the clients sending ``total`` in all, and the non-200 count."""
-    per_client, errors = max(1, total // len(clients)), []
-
-    def run(client: Any) -> None:
-        send = client.post_trade if isinstance(client, TradeClient) else client.post
-        for _ in range(per_client):
-            if send() != 200:
-                errors.append(1)
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    for c in clients:
-        c.close()
-    return per_client * len(clients) / elapsed, len(errors)
 
 
 def _report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
