@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -143,23 +141,10 @@ def _server(args: argparse.Namespace, scratch: Path, *, decide: bool) -> dict[st
             "-w",
             "1",
         ]
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        cwd=scratch,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        load.wait_ready(base, proc)
+    with load.server(cmd, env, scratch, base):
         if decide:
             return _measure_decide(base + "/decide", args)
         return _measure_mlflow(base + "/invocations", config, args)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(60)
 
 
 def _measure_decide(url: str, args: argparse.Namespace) -> dict[str, Any]:

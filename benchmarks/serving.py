@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -200,20 +199,8 @@ def measure(
         cmd = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", subject.uri]
         cmd += ["--env-manager", "local", "-p", str(port), "-h", "127.0.0.1", "-w", "1"]
         paths, one, many = ("/invocations", "/invocations"), _frame_of_one, _frame_records
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        cwd=scratch,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        load.wait_ready(base, proc)
-        return _measures(base + paths[0], base + paths[1], proc.pid, subject, one, many, args)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(60)
+    with load.server(cmd, env, scratch, base) as pid:
+        return _measures(base + paths[0], base + paths[1], pid, subject, one, many, args)
 
 
 def _measures(

@@ -226,10 +226,11 @@ def run_production_performance(
     scored = scored.withColumn("ts", F.to_timestamp("_day")).drop("_day")
     if scored.isEmpty():
         return []
-    records = PerformanceMonitor(tables).compute(scored, labels.read())
+    labelled = labels.read()
+    records = PerformanceMonitor(tables).compute(scored, labelled)
     # members first: a run that stops between the two writes recounts these windows, and
     # the member rows already written are skipped
-    monitor_members(config, tables, scored, labels.read(), records)
+    monitor_members(config, tables, scored, labelled, records)
     append_records(tables, "model_monitoring", records)
     if alerts is not None:
         _performance_alerts(config, records, alerts)
