@@ -46,6 +46,7 @@ class AlertType(StrEnum):
     WARNING = "WARNING"
     EXTREME_MOVE = "EXTREME_MOVE"  # a return far outside its symbol's recent distribution
     REGIME_CHANGE = "REGIME_CHANGE"  # the market regime of a symbol changed
+    LATENCY = "LATENCY"  # a serving stage's p99 over a window exceeded its budget
 
 
 class AlertSeverity(StrEnum):

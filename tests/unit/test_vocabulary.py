@@ -45,6 +45,7 @@ STORED = {
         "WARNING",
         "EXTREME_MOVE",
         "REGIME_CHANGE",
+        "LATENCY",
     ],
     AlertSeverity: ["LOW", "MEDIUM", "HIGH", "CRITICAL"],
     DriftSeverity: ["NONE", "MEDIUM", "HIGH"],

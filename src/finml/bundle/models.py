@@ -125,6 +125,12 @@ class Schedule(StrictModel):
     pause_status: PauseStatus = "UNPAUSED"
 
 
+class Continuous(StrictModel):
+    """A continuous job: Databricks starts a new run whenever the last one ends."""
+
+    pause_status: PauseStatus = "UNPAUSED"
+
+
 class JobParameter(StrictModel):
     name: str
     default: str
@@ -140,6 +146,7 @@ class Job(StrictModel):
     description: str | None = None
     tasks: list[Task] = Field(min_length=1)
     schedule: Schedule | None = None
+    continuous: Continuous | None = None
     trigger: dict[str, Any] | None = None
     parameters: list[JobParameter] = Field(default_factory=list)
     environments: list[Environment] = Field(default_factory=list)
@@ -153,6 +160,13 @@ class Job(StrictModel):
     health: dict[str, Any] | None = None
     queue: dict[str, Any] | None = None
     permissions: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Job:
+        given = [k for k in ("schedule", "continuous", "trigger") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"expected at most one of schedule, continuous, trigger, got {given}")
+        return self
 
 
 class PipelineLibrary(StrictModel):

@@ -12,8 +12,7 @@ from finml.cli.common import State, console
 
 def register(app: typer.Typer) -> None:
     app.command(
-        epilog="Example: finml serve --port 8000 --ab-mode shadow --decide   "
-        "(bearer token: FINML_API_TOKEN)"
+        epilog="Example: finml serve --port 8000 --ab-mode shadow   (bearer token: FINML_API_TOKEN)"
     )(serve)
     app.command(epilog="Example: finml score --source test_set")(score)
     app.command("ab-report", epilog="Example: finml ab-report --labels test_set")(ab_report)
@@ -50,13 +49,14 @@ def serve(
     decide: Annotated[
         bool,
         typer.Option(
-            "--decide",
-            help="Also serve POST /decide: raw trades -> online features -> decisions.",
+            "--decide/--no-decide",
+            help="Serve POST /decide: raw trades -> online features -> decisions (warms its "
+            "online state from silver_trades at start).",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
-    """Serve the champion over REST (predict, batch, models, metrics, health, ready; with
-    --decide also decide, decide/batch).
+    """Serve the champion over REST (predict, batch, models, metrics, health, ready, and
+    decide, decide/batch unless --no-decide).
 
     Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). SIGTERM or
     Ctrl-C shuts down gracefully and flushes the inference log.

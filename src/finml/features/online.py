@@ -49,6 +49,7 @@ from finml.features.frame import (
 )
 from finml.features.settings import FeatureSettings
 
+WARM_COLUMNS = ("symbol", "ts", "trade_id", "price", "volume", "trade_date")
 _NY = ZoneInfo(EXCHANGE_TZ)
 _US = 1_000_000
 # (name, start minute, end minute) in exchange-local time, as silver's session_of
@@ -151,12 +152,26 @@ class OnlineFeatures:
         state = self._states.get(symbol)
         return len(state.keys) if state else 0
 
+    def warm_tail(self, trades: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``trades`` (silver rows) :meth:`warm_start` needs: each symbol's
+        latest trading day and the ``lookback_rows + late_rows`` trades before it."""
+        ordered = trades.sort_values(["symbol", "ts", "trade_id"], kind="stable")
+        keep = self.settings.lookback_rows + self.late_rows
+        parts = []
+        for _, rows in ordered.groupby("symbol", sort=True):
+            latest = rows["trade_date"].max()
+            first_today = int(np.argmax((rows["trade_date"] == latest).to_numpy()))
+            parts.append(rows.iloc[max(0, first_today - keep) :])
+        return pd.concat(parts) if parts else ordered
+
     def warm_start(self, trades: pd.DataFrame) -> int:
         """Replace the state of the symbols in ``trades`` (silver rows: symbol, ts,
         trade_id, price, volume, trade_date) by their latest trades: give it at least the
         last ``lookback_rows`` trades of each symbol and every trade of its latest trading
-        day, so the day's sums are complete. Returns the trades kept."""
-        required = {"symbol", "ts", "trade_id", "price", "volume", "trade_date"}
+        day, so the day's sums are complete (:meth:`warm_tail` picks them); a symbol with
+        fewer than ``lookback_rows + late_rows`` rows is taken as its whole history.
+        Returns the trades kept."""
+        required = set(WARM_COLUMNS)
         missing = sorted(required - set(trades.columns))
         if missing:
             raise DataError(f"warm start: expected columns {missing}, got {list(trades.columns)}")
@@ -173,8 +188,11 @@ class OnlineFeatures:
             state.keys = list(zip(rows["_ts_us"].astype(int), rows["trade_id"], strict=True))
             state.price = rows["price"].astype(float).tolist()
             state.volume = rows["volume"].astype(float).tolist()
-            state.trimmed = True  # the table's earlier trades are not here
-            state.dropped_until = state.keys[0][0] if state.keys else state.dropped_until
+            # a tail as long as the kept state may have earlier trades not here; a shorter
+            # one is the symbol's whole history (what warm_tail gives for a young symbol)
+            if len(state.keys) >= self.settings.lookback_rows + self.late_rows:
+                state.trimmed = True
+                state.dropped_until = state.keys[0][0]
             self._states[str(symbol)] = state
             self._trim(state)
         return sum(len(s.keys) for s in self._states.values())

@@ -20,7 +20,6 @@ MLflow experiment ``finml-decisions``.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 import warnings
@@ -35,7 +34,7 @@ import pyarrow as pa
 from finml.errors import DataError
 from finml.log import get_logger
 from finml.serving.decisions import Action, DecisionEngine, DecisionPolicy, Signal
-from finml.serving.decisions.records import DECISIONS, TABLE
+from finml.serving.decisions.records import DECISIONS, TABLE, decision_row
 
 if TYPE_CHECKING:
     from finml.config import ProjectConfig
@@ -198,7 +197,7 @@ def _signal(row: Any) -> Signal:
 
 def _row(row: Any, d: dict[str, Any], run_id: str, name: str, version: str, now: datetime):
     signal = _signal(row)
-    return {
+    inputs = {
         "decision_id": uuid.uuid4().hex,
         "run_id": run_id,
         "source": "backtest",
@@ -210,14 +209,8 @@ def _row(row: Any, d: dict[str, Any], run_id: str, name: str, version: str, now:
         "probability": float(row.score),
         "model_name": name,
         "model_version": version,
-        "regime": json.dumps({"now": signal.regime, "next": signal.next_regime}),
-        **{k: d[k] for k in ("action", "reason", "side", "quantity", "notional", "kelly")},
-        "risk_score": d["risk_score"],
-        "factors": json.dumps(d["factors"]) if d["factors"] else None,
-        "pnl": d["pnl"],
-        "equity": d["equity"],
-        "decided_at": now,
     }
+    return decision_row(inputs, d, (signal.regime, signal.next_regime), now)
 
 
 def _metrics(book, policy: DecisionPolicy, rows: list[dict], signals: pd.DataFrame):

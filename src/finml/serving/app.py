@@ -153,8 +153,10 @@ def create_app(
     if decide:
         from finml.serving.decide import DecisionService
         from finml.serving.decide_routes import decide_routes
+        from finml.serving.sla import sla_alert
 
-        state.decisions = DecisionService(config, tables, slots, metrics.registry)
+        alert = sla_alert(config, tables)
+        state.decisions = DecisionService(config, tables, slots, metrics.registry, alert)
         decide_routes(app, state.decisions, [Depends(auth.dependency())])
     return app
 

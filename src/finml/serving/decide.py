@@ -15,26 +15,27 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 import uuid
 from bisect import bisect_left
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from finml.features.online import LateTrade, OnlineFeatures, RawTrade
+from finml.features.online import WARM_COLUMNS, LateTrade, OnlineFeatures, RawTrade
 from finml.features.settings import feature_settings
 from finml.log import get_logger
+from finml.serving.decision_log import DecisionLog
 from finml.serving.decisions import Action, Decision, DecisionEngine, DecisionPolicy, Signal
-from finml.serving.decisions.records import DECISIONS, TABLE
+from finml.serving.decisions.records import decision_row
+from finml.serving.sla import Breach, SlaWatch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from prometheus_client import CollectorRegistry
 
     from finml.config import ProjectConfig
@@ -148,65 +149,6 @@ class RegimeView:
         return self._rows[symbol][index] if index >= 0 else ({}, {})
 
 
-@dataclass
-class DecisionLog:
-    """Buffered appends to ``decisions``: a writer thread flushes every ``flush_rows`` rows
-    or ``flush_seconds``; :meth:`close` flushes what is left."""
-
-    tables: DeltaTables
-    flush_rows: int = 500
-    flush_seconds: float = 2.0
-    rows_written: int = 0
-    _rows: list[dict[str, Any]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _wake: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._thread.start()
-
-    def add(self, row: dict[str, Any]) -> None:
-        with self._lock:
-            self._rows.append(row)
-            full = len(self._rows) >= self.flush_rows
-        if full:
-            self._wake.set()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.flush()
-
-    def flush(self) -> None:
-        """Append the buffered rows; on failure they go back to the front of the buffer."""
-        with self._lock:
-            rows, self._rows = self._rows, []
-        if not rows:
-            return
-        try:
-            self.tables.table(TABLE).append(
-                pa.Table.from_pylist(rows, DECISIONS), schema_evolution=True
-            )
-        except Exception:
-            with self._lock:
-                self._rows[:0] = rows
-            raise
-        self.rows_written += len(rows)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception as exc:  # keep serving; the rows stay for the next try
-                log.error("decision_log_flush_failed", error=str(exc))
-
-
 class DecisionService:
     """The ``/decide`` pipeline over the serving slots (see the module docstring)."""
 
@@ -216,14 +158,23 @@ class DecisionService:
         tables: DeltaTables,
         slots: ModelSlots,
         registry: CollectorRegistry,
+        alert: Callable[[Breach], None] | None = None,
     ):
-        from prometheus_client import Histogram
+        from prometheus_client import Counter, Histogram
 
+        policy = DecisionPolicy.from_config(config)
         self.slots = slots
         self.online = OnlineFeatures(feature_settings(config))
-        self.engine = DecisionEngine(DecisionPolicy.from_config(config))
+        self.engine = DecisionEngine(policy)
         self.regimes = RegimeView(_frame(tables, "regime_states"))
-        self.log = DecisionLog(tables)
+        self.log = DecisionLog(tables, alert=alert)
+        self.sla = SlaWatch(policy.latency_budgets)
+        self.breaches = Counter(
+            "finml_decide_sla_breaches",
+            "Windows in which a /decide stage's p99 exceeded its budget",
+            ("stage",),
+            registry=registry,
+        )
         self.warmed = self.online.warm_start(_silver_tail(tables, self.online))
         self.latency = Histogram(
             "finml_decide_stage_seconds",
@@ -261,7 +212,9 @@ class DecisionService:
         clock.append(time.perf_counter())
         latency = self._observe(clock)
         out = decision.as_dict()
-        self.log.add(_record(request_id, trade, row, champion, probability, now, ahead, out))
+        record = _record(request_id, trade, row, champion, probability, now, ahead, out)
+        record["latency_ms"] = json.dumps(latency)
+        self.log.add(record)
         return {
             "request_id": request_id,
             "trade_id": row.trade_id,
@@ -322,11 +275,16 @@ class DecisionService:
         spans["total"] = clock[-1] - clock[0]
         for stage, seconds in spans.items():
             self._stage[stage].observe(seconds)
+        breaches = self.sla.observe(spans)
+        if breaches:
+            for breach in breaches:
+                self.breaches.labels(stage=breach.stage).inc()
+            self.log.breached(breaches)
         return {stage: round(seconds * 1000, 4) for stage, seconds in spans.items()}
 
 
 def _record(request_id, trade, row, champion, probability, now, ahead, out) -> dict[str, Any]:
-    return {
+    inputs = {
         "decision_id": uuid.uuid4().hex,
         "run_id": request_id,
         "source": "serving",
@@ -338,11 +296,8 @@ def _record(request_id, trade, row, champion, probability, now, ahead, out) -> d
         "probability": probability,
         "model_name": champion.name,
         "model_version": str(champion.version),
-        "regime": json.dumps({"now": now, "next": ahead}),
-        **{k: out[k] for k in ANSWERED if k != "factors"},
-        "factors": json.dumps(out["factors"]) if out["factors"] else None,
-        "decided_at": datetime.now(UTC),
     }
+    return decision_row(inputs, out, (now, ahead), datetime.now(UTC))
 
 
 def _finite_or_nan(value: float | None) -> float:
@@ -367,19 +322,10 @@ def _frame(tables: DeltaTables, name: str) -> pd.DataFrame | None:
 
 def _silver_tail(tables: DeltaTables, online: OnlineFeatures) -> pd.DataFrame:
     """Each symbol's latest trading day of ``silver_trades`` and the lookback before it."""
-    columns = ["symbol", "ts", "trade_id", "price", "volume", "trade_date"]
     table = tables.table("silver_trades")
     if not table.exists():
-        return pd.DataFrame(columns=columns)
-    silver = table.to_arrow().select(columns).to_pandas()
-    silver = silver.sort_values(["symbol", "ts", "trade_id"], kind="stable")
-    keep = online.settings.lookback_rows + online.late_rows
-    parts = []
-    for _, rows in silver.groupby("symbol", sort=True):
-        latest = rows["trade_date"].max()
-        first_today = int(np.argmax((rows["trade_date"] == latest).to_numpy()))
-        parts.append(rows.iloc[max(0, first_today - keep) :])
-    return pd.concat(parts) if parts else silver
+        return pd.DataFrame(columns=list(WARM_COLUMNS))
+    return online.warm_tail(table.to_arrow().select(list(WARM_COLUMNS)).to_pandas())
 
 
 __all__ = [

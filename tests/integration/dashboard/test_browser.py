@@ -181,6 +181,12 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     equity = _figure(page, "decisions_equity", "f.data[0].y")
     assert equity == [1_000_000, 1_001_000, 1_000_750]
     assert page.locator("section#decisions table", has_text="exit_position reason").count() == 1
+    # its confidence histogram, its exposure, and the served latency against the budgets
+    assert sum(_figure(page, "decisions_confidence", "f.data[0].y")) == 6
+    assert _figure(page, "decisions_exposure", "f.data[0].y") == [0, 0.5]
+    names = _figure(page, "decisions_latency", "f.data.map(t => t.name)")
+    assert names == ["budget", "p50", "p99"]
+    assert _figure(page, "decisions_latency", "f.data[0].y") == [50, 100, 50, 200]
     # health says why; every section says what it shows
     health = page.locator("section#overview .kpi", has_text="System health").inner_text()
     assert "job medallion_pipeline_job FAILED" in health and "HIGH drift" in health

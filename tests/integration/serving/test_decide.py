@@ -6,6 +6,8 @@ the Delta table ``decisions`` by shutdown."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import mlflow
@@ -259,3 +261,27 @@ def test_sigterm_flushes_every_decision(decide_home, tmp_path) -> None:
     rows = decisions_of(wh)
     assert sorted(r["run_id"] for r in rows) == sorted(answered)
     assert {r["trade_id"] for r in rows} == {f"s{i}" for i in range(120)}
+
+
+def test_a_stage_over_its_latency_budget_raises_one_latency_alert(decide_home, tmp_path) -> None:
+    # budgets no real stage can meet (1 ns) over 0.3 s windows of at least 3 decisions
+    budgets = {"features": 1e-6, "model": 1e-6, "decision": 1e3, "total": 1e3,
+               "window_seconds": 0.3, "min_samples": 3}  # fmt: skip
+    config = _config(decide_home, tmp_path, {"latency_budgets": budgets})
+    with TestClient(_app(config)) as client:
+        for i in range(4):
+            assert client.post("/decide", json=trade(1.0 + i, 100.0)).status_code == 200
+        time.sleep(0.35)  # the window has passed: the next decision closes it
+        assert client.post("/decide", json=trade(9.0, 100.0)).status_code == 200
+        metrics = client.get("/metrics").text
+    alerts = DeltaTables.from_config(config, None).table("alerts").to_arrow().to_pylist()
+    latency = [a for a in alerts if a["alert_type"] == "LATENCY"]
+    assert sorted(a["title"] for a in latency) == [
+        "/decide features p99 over budget",
+        "/decide model p99 over budget",
+    ]
+    assert all("over 4 decisions" in a["message"] for a in latency)
+    assert 'finml_decide_sla_breaches_total{stage="features"} 1.0' in metrics
+    stored = decisions_of(config)
+    assert len(stored) == 5
+    assert all(set(json.loads(r["latency_ms"])) == set(STAGES) for r in stored)

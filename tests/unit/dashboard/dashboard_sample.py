@@ -266,15 +266,40 @@ def _decisions() -> pa.Table:
             **more,
         }
 
+    heat = {"heat": 0.0, "correlation": 0.0, "regime": 0.0, "drawdown": 0.0, "losses": 0.0}
     rows = [
         row("older", 0, "TAKE_ACTION"),
-        row("latest", 0, "NO_ACTION"),
-        row("latest", 10, "TAKE_ACTION", side=-1, price=100.0),
-        row("latest", 20, "EXIT_POSITION", pnl=1_000.0, equity=1_001_000.0),
-        row("latest", 30, "TAKE_ACTION", side=1, price=50.0, equity=1_001_000.0),
-        row("latest", 40, "EXIT_POSITION", pnl=-250.0, equity=1_000_750.0),
-        row("latest", 60, "NO_ACTION", equity=1_000_750.0),
+        row("latest", 0, "NO_ACTION", probability=0.05),
+        row(
+            "latest",
+            10,
+            "TAKE_ACTION",
+            side=-1,
+            price=100.0,
+            probability=0.92,
+            risk_score=0.2,
+            factors=json.dumps(heat),
+        ),
+        row("latest", 20, "EXIT_POSITION", pnl=1_000.0, equity=1_001_000.0, probability=0.32),
+        row(
+            "latest",
+            30,
+            "TAKE_ACTION",
+            side=1,
+            price=50.0,
+            equity=1_001_000.0,
+            probability=0.81,
+            risk_score=0.4,
+            factors=json.dumps({**heat, "heat": 0.5}),
+        ),
+        row("latest", 40, "EXIT_POSITION", pnl=-250.0, equity=1_000_750.0, probability=0.12),
+        row("latest", 60, "NO_ACTION", equity=1_000_750.0, probability=0.97),
     ]
+    for i, ms in enumerate((1.0, 3.0)):  # two served decisions, earlier than the latest run
+        served = row("serve", 70 + i, "NO_ACTION", source="serving", probability=0.5)
+        served["decided_at"] = NOW - timedelta(minutes=30)
+        spans = {"features": ms, "model": 2 * ms, "regime": 0.1, "decision": 0.1, "total": 4 * ms}
+        rows.append({**served, "latency_ms": json.dumps(spans)})
     return _arrow(rows, DECISIONS)
 
 

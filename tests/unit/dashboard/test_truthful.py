@@ -199,6 +199,20 @@ def test_decisions_show_the_latest_backtest(config, rs_tables) -> None:
     charts = {c.id: c for c in section.charts}
     assert charts["decisions_equity"].series[0].y == [1_000_000.0, 1_001_000.0, 1_000_750.0]
     assert charts["decisions_by_action"].series[0].y == [2.0, 2.0, 0.0, 2.0]
+    confidence = charts["decisions_confidence"].series[0]
+    assert sum(confidence.y) == 6 and len(confidence.x) == 20  # the latest run's 6 decisions
+    assert {x: y for x, y in zip(confidence.x, confidence.y, strict=True) if y} == {
+        "0.05-0.10": 1.0, "0.10-0.15": 1.0, "0.30-0.35": 1.0, "0.80-0.85": 1.0,
+        "0.90-0.95": 1.0, "0.95-1.00": 1.0,
+    }  # fmt: skip
+    heat, risk = charts["decisions_exposure"].series
+    assert heat.y == [0.0, 0.5] and risk.y == [0.2, 0.4]
+    latency = {s.name: s for s in charts["decisions_latency"].series}
+    assert latency["budget"].x == ["features", "model", "decision", "total"]
+    assert latency["budget"].y == [50.0, 100.0, 50.0, 200.0]
+    assert latency["p50"].y == pytest.approx([2.0, 4.0, 0.1, 8.0])
+    assert latency["p99"].y == pytest.approx([2.98, 5.96, 0.1, 11.92])
+    assert "2 served decisions" in charts["decisions_latency"].title
     feed = section.tables[0]
     assert [r[feed.columns.index("action")] for r in feed.rows] == [
         "EXIT_POSITION",

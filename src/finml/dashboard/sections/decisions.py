@@ -1,8 +1,14 @@
-"""Decisions: the latest decision backtest -- equity, decisions by action, business
-metrics, and the latest decisions with their reasons."""
+"""Decisions: the latest decision run (backtest, serving or stream) -- equity, decisions by
+action, the confidence distribution, the risk exposure (portfolio heat), business metrics,
+the latest decisions with their reasons -- and the served decisions' latency per stage
+against its budget."""
 
 from __future__ import annotations
 
+import json
+from itertools import pairwise
+
+import numpy as np
 import pandas as pd
 
 from finml.dashboard.extract import (
@@ -16,6 +22,7 @@ from finml.dashboard.extract import (
     spec,
 )
 from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
+from finml.serving.decisions.policy import DecisionPolicy
 
 SPEC_ID = "decisions"
 TABLE = "decisions"
@@ -51,7 +58,13 @@ def decisions(ctx: ExportContext) -> Section:
         title=spec(SPEC_ID).title,
         status="ok",
         kpis=_kpis(run),
-        charts=[_equity(run), _by_action(run)],
+        charts=[
+            _equity(run),
+            _by_action(run),
+            _confidence(run),
+            _heat(run),
+            _latency(full, DecisionPolicy.from_config(ctx.config).latency_budgets.stages()),
+        ],
         tables=[
             TableBlock(
                 id="decisions_feed",
@@ -114,5 +127,66 @@ def _by_action(run: pd.DataFrame) -> Chart:
         ],
         x_axis="category",
         y_title="decisions",
+        value_scale="log",
+    )
+
+
+def _confidence(run: pd.DataFrame) -> Chart:
+    """How many decisions had each anomaly probability (20 bins over [0, 1])."""
+    scored = run["probability"].dropna().astype(float).to_numpy()
+    counts, edges = np.histogram(scored, bins=20, range=(0.0, 1.0))
+    labels = [f"{a:.2f}-{b:.2f}" for a, b in pairwise(edges)]
+    return Chart(
+        id="decisions_confidence",
+        title="Confidence: decisions by the champion's anomaly probability",
+        kind="bar",
+        series=[Series(name="decisions", x=labels, y=floats(counts.tolist()))],
+        x_axis="category",
+        x_title="probability",
+        y_title="decisions",
+        value_scale="log",
+    )
+
+
+def _heat(run: pd.DataFrame) -> Chart:
+    """Risk exposure: the portfolio heat factor (open risk over its limit) and the risk
+    score at each risk assessment."""
+    assessed = run[run["factors"].notna()]
+    heat = [json.loads(f).get("heat") for f in assessed["factors"]]
+    return Chart(
+        id="decisions_exposure",
+        title="Risk exposure: portfolio heat (open risk / limit) and risk score per assessment",
+        kind="line",
+        series=[
+            Series(name="heat", x=column(assessed, "ts"), y=floats(heat)),
+            Series(
+                name="risk score",
+                x=column(assessed, "ts"),
+                y=floats(assessed["risk_score"].tolist()),
+            ),
+        ],
+        y_range=[0.0, 1.0],
+    )
+
+
+def _latency(full: pd.DataFrame, budgets: dict[str, float]) -> Chart:
+    """p50 and p99 of each stage over every served decision (``POST /decide``) against the
+    stage's budget."""
+    served = full[full["source"] == "serving"] if "latency_ms" in full else full.head(0)
+    spans = [json.loads(v) for v in served.get("latency_ms", pd.Series(dtype=str)).dropna()]
+    stages = list(budgets)
+    series = [Series(name="budget", x=stages, y=floats([budgets[s] for s in stages]))]
+    for q in (50, 99):
+        values = [np.percentile([d[s] for d in spans if s in d], q) if spans else None
+                  for s in stages]  # fmt: skip
+        series.append(Series(name=f"p{q}", x=stages, y=floats(values)))
+    note = f"{len(spans):,} served decisions" if spans else "no served decision yet"
+    return Chart(
+        id="decisions_latency",
+        title=f"POST /decide latency per stage vs budget, ms ({note})",
+        kind="bar",
+        series=series,
+        x_axis="category",
+        y_title="ms",
         value_scale="log",
     )

@@ -13,6 +13,7 @@ from finml.names import TableName, validate_identifier
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
     from pyspark.sql.types import StructType
 
 WriteMode = Literal["append", "overwrite"]
@@ -124,10 +125,21 @@ class DeltaEngine(ABC):
     def __init__(self, spark: SparkSession | None) -> None:
         self.spark = spark
 
-    def read_stream(self, ref: TableRef, starting_version: int | None) -> DataFrame:
+    def read_stream(
+        self, ref: TableRef, starting_version: int | None, options: dict[str, str]
+    ) -> DataFrame:
         """The table as a Delta streaming source (engines with ``streams`` only)."""
         raise DeltaEngineError(
             f"table {ref}: the {self.name} engine has no Delta streaming source; "
+            "use the delta-spark engine"
+        )
+
+    def write_stream(
+        self, ref: TableRef, frame: DataFrame, checkpoint: str, interval: str | None
+    ) -> StreamingQuery:
+        """Start a streaming append to the table (engines with ``streams`` only)."""
+        raise DeltaEngineError(
+            f"table {ref}: the {self.name} engine has no Delta streaming sink; "
             "use the delta-spark engine"
         )
 

@@ -36,6 +36,7 @@ from finml.runtime.delta.jvm_writes import CDF, JvmWrites, by_path, local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
     from pyspark.sql.types import StructType
 
 
@@ -188,14 +189,34 @@ class DeltaSparkEngine(JvmWrites, DeltaEngine):
         reader = self._session().read.schema(schema).option("basePath", str(local))
         return reader.parquet(*paths).select(*[f.name for f in schema])
 
-    def read_stream(self, ref: TableRef, starting_version: int | None) -> DataFrame:
+    def read_stream(
+        self, ref: TableRef, starting_version: int | None, options: dict[str, str]
+    ) -> DataFrame:
         """Delta's streaming source: the table's snapshot, then each commit's new rows
         (from ``starting_version`` instead when given); a commit that updates or deletes
         rows fails the stream (the consumer needs a full refresh)."""
-        reader = self._session().readStream.format("delta")
+        reader = self._session().readStream.format("delta").options(**options)
         if starting_version is not None:
             reader = reader.option("startingVersion", starting_version)
         return reader.load(ref.location) if by_path(ref) else reader.table(ref.name.sql)
+
+    def write_stream(
+        self, ref: TableRef, frame: DataFrame, checkpoint: str, interval: str | None
+    ) -> StreamingQuery:
+        """Delta's streaming sink, appending; idempotent per micro-batch (the sink commits
+        each batch with the query id and batch id as its transaction)."""
+        writer = (
+            frame.writeStream.format("delta")
+            .outputMode("append")
+            .option("checkpointLocation", checkpoint)
+            .option("mergeSchema", "true")  # a column FinML added since the table was made
+        )
+        writer = (
+            writer.trigger(availableNow=True)
+            if interval is None
+            else writer.trigger(processingTime=interval)
+        )
+        return writer.start(ref.location) if by_path(ref) else writer.toTable(ref.name.sql)
 
     def _changes(self, ref: TableRef, since: int, until: int) -> DataFrame:
         """Rows inserted by commits ``since+1 .. until`` through the Change Data Feed (how a

@@ -30,6 +30,7 @@ from finml.runtime.delta.base import (
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
     from pyspark.sql.types import StructType
 
     from finml.config import ProjectConfig
@@ -129,14 +130,30 @@ class Table:
         """True if the engine offers a Delta streaming source (:meth:`read_stream`)."""
         return self._engine.streams
 
-    def read_stream(self, starting_version: int | None = None) -> DataFrame:
+    def read_stream(
+        self, starting_version: int | None = None, options: dict[str, str] | None = None
+    ) -> DataFrame:
         """The table as a Delta streaming source: its snapshot then every appended commit,
-        or the commits from ``starting_version`` on.
+        or the commits from ``starting_version`` on; ``options`` are the source's
+        (``maxFilesPerTrigger``, ...).
 
         Raises:
             DeltaEngineError: the engine has no streaming source (delta-rs).
         """
-        return self._engine.read_stream(self.ref, starting_version)
+        return self._engine.read_stream(self.ref, starting_version, options or {})
+
+    def write_stream(
+        self, frame: DataFrame, checkpoint: str, *, interval: str | None = None
+    ) -> StreamingQuery:
+        """Start appending the streaming ``frame`` to this table through Delta's sink,
+        exactly once per micro-batch (the sink records each batch's id in the table), with
+        its checkpoint at ``checkpoint``: every ``interval`` (``"30 seconds"``), else what
+        is available now, then stop.
+
+        Raises:
+            DeltaEngineError: the engine has no streaming sink (delta-rs).
+        """
+        return self._engine.write_stream(self.ref, frame, checkpoint, interval)
 
     def to_arrow(self, version: int | None = None) -> pa.Table:
         """The table as an Arrow table (small tables; no Spark needed on delta-rs)."""

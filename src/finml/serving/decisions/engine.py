@@ -98,6 +98,14 @@ class DecisionEngine:
         self.accounts: dict[str, Portfolio] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The engine's state without its lock (a streaming query checkpoints it)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def portfolio(self, account: str) -> Portfolio:
         return self.accounts.setdefault(account, Portfolio(self.policy.initial_equity))
 

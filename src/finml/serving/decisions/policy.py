@@ -31,6 +31,23 @@ class RiskWeights(StrictModel):
         return self
 
 
+class LatencyBudgets(StrictModel):
+    """Per-stage latency budgets of a decision, in milliseconds (seed 002's: features
+    < 50 ms, ML < 100 ms, risk and decision < 50 ms, < 200 ms in all), and the window over
+    which the serving SLA check takes each stage's p99."""
+
+    features: float = Field(50.0, gt=0)
+    model: float = Field(100.0, gt=0)
+    decision: float = Field(50.0, gt=0)
+    total: float = Field(200.0, gt=0)
+    window_seconds: float = Field(60.0, gt=0)
+    min_samples: int = Field(20, ge=1)  # a window with fewer decisions is not judged
+
+    def stages(self) -> dict[str, float]:
+        return {"features": self.features, "model": self.model, "decision": self.decision,
+                "total": self.total}  # fmt: skip
+
+
 class DecisionPolicy(StrictModel):
     """Confidence filter, risk limits, exits and fractional-Kelly sizing.
 
@@ -55,6 +72,7 @@ class DecisionPolicy(StrictModel):
     crisis_exit_probability: float = Field(0.8, gt=0, le=1)  # next-day P(Crisis) that exits
     initial_equity: float = Field(1_000_000.0, gt=0)
     correlation_window: int = Field(100, ge=10)  # returns per symbol kept for correlations
+    latency_budgets: LatencyBudgets = Field(default_factory=LatencyBudgets)
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> DecisionPolicy:

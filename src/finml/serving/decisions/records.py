@@ -3,6 +3,10 @@ or a stream (``source``), with its inputs, risk factors, reason, size and outcom
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from typing import Any
+
 import pyarrow as pa
 
 TABLE = "decisions"
@@ -32,5 +36,31 @@ DECISIONS = pa.schema(
         ("pnl", pa.float64()),
         ("equity", pa.float64()),
         ("decided_at", _TS),
+        ("latency_ms", pa.string()),  # JSON: per-stage latency of a served decision
     ]
 )
+
+# The decision's own fields, as :meth:`~finml.serving.decisions.Decision.as_dict` names them
+DECIDED = ("action", "reason", "side", "quantity", "notional", "kelly", "risk_score", "pnl",
+           "equity")  # fmt: skip
+
+
+def decision_row(
+    trade: dict[str, Any],
+    decision: dict[str, Any],
+    regime: tuple[dict[str, float], dict[str, float]],
+    decided_at: datetime,
+) -> dict[str, Any]:
+    """One row of :data:`DECISIONS`: ``trade`` holds the identity and inputs
+    (``decision_id``, ``run_id``, ``source``, ``account``, ``symbol``, ``trade_id``, ``ts``,
+    ``price``, ``probability``, ``model_name``, ``model_version``), ``decision`` the
+    engine's answer (``Decision.as_dict()``), ``regime`` P(regime) now and next."""
+    now, ahead = regime
+    return {
+        **trade,
+        "regime": json.dumps({"now": now, "next": ahead}),
+        **{k: decision[k] for k in DECIDED},
+        "factors": json.dumps(decision["factors"]) if decision["factors"] else None,
+        "decided_at": decided_at,
+        "latency_ms": None,
+    }
