@@ -101,6 +101,7 @@ class _ComponentSections(_Strict):
     monitoring: dict[str, Any] = Field(default_factory=dict)
     dashboard: dict[str, Any] = Field(default_factory=dict)
     quality: dict[str, Any] = Field(default_factory=dict)
+    eda: dict[str, Any] = Field(default_factory=dict)
 
 
 class _ConfigFile(_ComponentSections):
@@ -125,6 +126,7 @@ COMPONENT_MODELS: dict[str, str] = {
     "monitoring": "finml.monitoring.settings:MonitoringSettings",
     "dashboard": "finml.dashboard.settings:DashboardSettings",
     "quality": "finml.pipelines.settings:QualitySettings",
+    "eda": "finml.eda.settings:EdaSettings",
 }
 COMPONENT_SECTIONS: dict[str, str] = {
     "features": "finml.features.settings:feature_settings",
@@ -135,6 +137,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "monitoring": "finml.monitoring.settings:MonitoringSettings.from_config",
     "dashboard": "finml.dashboard.settings:DashboardSettings.from_config",
     "quality": "finml.pipelines.settings:QualitySettings.from_config",
+    "eda": "finml.eda.settings:EdaSettings.from_config",
 }
 
 

@@ -43,6 +43,7 @@ from pyspark.sql.types import BinaryType, StructField, StructType
 from finml.errors import ModelNotFound
 from finml.jobs.stream_scorer import TRADE_COLUMNS, StreamScorer
 from finml.log import get_logger
+from finml.runtime.delta.jvm_sql import session_conf
 from finml.serving.decisions.records import DECISIONS, TABLE
 
 if TYPE_CHECKING:
@@ -271,18 +272,11 @@ def _rocksdb(spark: SparkSession) -> Iterator[None]:
     runs, unless the session already names a RocksDB provider (Databricks has its own);
     the session's own setting afterwards."""
     key = "spark.sql.streaming.stateStore.providerClass"
-    before = spark.conf.get(key, None)
-    if "RocksDB" in (before or ""):
+    if "RocksDB" in (spark.conf.get(key, None) or ""):
         yield
         return
-    spark.conf.set(key, ROCKSDB)
-    try:
+    with session_conf(spark, {key: ROCKSDB}):
         yield
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
 
 
 def _model(spec: StreamSpec) -> LoadedModel:

@@ -41,7 +41,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "ingestion_workflow",
             ["--var", f"sim_days={DAYS}", "--var", f"sim_trades_per_day={TRADES}"],
         ),
-        ("retraining_workflow", []),
+        ("retraining_workflow", ["--var", "tuning_trials=3"]),  # a study, kept short
         ("batch_inference_job", []),
         ("drift_monitoring_workflow", []),
         ("rollback_job", []),

@@ -39,6 +39,7 @@ DOMAIN = [
     (["drift", "--reference", "a", "--current", "b"], "table finml_local.markets.a: expected"),
     (["monitor"], "table finml_local.markets.predictions: expected it to exist"),
     (["backtest"], "table finml_local.markets.predictions: expected it to exist"),
+    (["eda", "--table", "nosuch"], "eda: unknown tables ['nosuch']"),
     (
         ["--config", str(REPO / "project_config.yml"), "--env", "dev", "tables"],
         "environment dev: its tables are Unity Catalog tables",

@@ -118,12 +118,17 @@ def history_entry(row: Row) -> HistoryEntry:
 
 @contextlib.contextmanager
 def session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
-    """Set session confs for one statement and unset them after it, so no later statement
-    inherits them (a txn id left behind would make the next write a silent no-op)."""
+    """Set session confs for one statement and put back what was there after it (unset
+    when nothing was), so no later statement inherits them (a txn id left behind would
+    make the next write a silent no-op)."""
+    before = {key: spark.conf.get(key, None) for key in values}
     for key, value in values.items():
         spark.conf.set(key, value)
     try:
         yield
     finally:
-        for key in values:
-            spark.conf.unset(key)
+        for key, previous in before.items():
+            if previous is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, previous)
