@@ -110,6 +110,14 @@ def _clean(f: T.StructField) -> Column:
     return column
 
 
+def _missing(f: T.StructField) -> Column:
+    """NULL, or NaN in a floating column (an infinite value is not missing)."""
+    column = F.col(f.name)
+    if isinstance(f.dataType, _FLOATING):
+        return column.isNull() | F.isnan(column)
+    return column.isNull()
+
+
 def _pass_one(fields: list[T.StructField], settings: EdaSettings) -> list[Column]:
     exprs = [F.count(F.lit(1)).alias("__rows")]
     for i, f in enumerate(fields):
@@ -244,7 +252,7 @@ def _missing_patterns(
 ) -> list[Stat]:
     """The most frequent sets of missing columns among ``columns`` (those with any)."""
     by_name = {f.name: f for f in fields}
-    flags = [_clean(by_name[c]).isNull().alias(f"__m{k}") for k, c in enumerate(columns)]
+    flags = [_missing(by_name[c]).alias(f"__m{k}") for k, c in enumerate(columns)]
     top = (
         df.select(*flags)
         .groupBy(*[f"__m{k}" for k in range(len(columns))])

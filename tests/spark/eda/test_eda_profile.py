@@ -29,6 +29,7 @@ def _frame(spark, n: int = 400):
     pdf.loc[5:9, "y"] = np.nan  # missing y ...
     pdf.loc[7:12, "label"] = None  # ... and label, partly on the same rows
     pdf.loc[20, "z"] = np.inf
+    pdf.loc[21, "z"] = np.nan  # z: one missing, one infinite (not missing)
     return spark.createDataFrame(pdf), pdf
 
 
@@ -62,8 +63,8 @@ def test_the_profile_equals_pandas_on_the_same_rows(spark) -> None:
     assert _get(stats, "missing", "y").value == 5
     assert _get(stats, "missing", "label").value == 6
     # z: one +inf, left out of every numeric statistic and counted on its own
-    assert _get(stats, "infinite", "z").value == 1 and _get(stats, "missing", "z").value == 0
-    finite_z = pdf["z"][np.isfinite(pdf["z"])]
+    assert _get(stats, "infinite", "z").value == 1 and _get(stats, "missing", "z").value == 1
+    finite_z = pdf["z"][np.isfinite(pdf["z"])]  # NaN and inf left out
     assert _get(stats, "max", "z").value == finite_z.max()
     assert _get(stats, "type", "ts").detail == "timestamp"
     assert _get(stats, "min", "ts").value == pdf["ts"].min().timestamp()
@@ -87,8 +88,9 @@ def test_outliers_histogram_and_co_missing_patterns(spark) -> None:
     patterns = {
         tuple(s.detail["missing"]): s.value for s in stats if s.statistic == "missing_pattern"
     }
-    # rows 5-6 miss y only, 7-9 both, 10-12 label only, the rest nothing
-    assert patterns == {(): 392, ("y",): 2, ("y", "label"): 3, ("label",): 3}
+    # rows 5-6 miss y only, 7-9 both, 10-12 label only, 21 z (NaN; row 20's inf is no
+    # missing value), the rest nothing
+    assert patterns == {(): 391, ("y",): 2, ("y", "label"): 3, ("label",): 3, ("z",): 1}
 
 
 def test_correlations_equal_numpy_on_complete_rows(spark) -> None:
