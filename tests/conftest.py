@@ -49,7 +49,8 @@ def spark(spark_home: Path) -> Iterator[object]:
     from finml.config import ProjectConfig, SparkSettings
     from finml.runtime.spark import get_spark
 
-    config = ProjectConfig(home=spark_home, spark=SparkSettings(shuffle_partitions=2))
+    # a session that lives for the whole run: the full JIT pays off (SparkSettings.jit)
+    config = ProjectConfig(home=spark_home, spark=SparkSettings(shuffle_partitions=2, jit="tiered"))
     session = get_spark(config, app_name="finml-tests")
     yield session
     session.stop()

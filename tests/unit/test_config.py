@@ -132,7 +132,7 @@ def test_config_hash_is_stable_and_changes_with_the_config(tmp_path: Path) -> No
         (
             "environments:\n  local: {}\n  dev:\n    spark:\n      shufle_partitions: 3\n",
             "key 'environments.dev.spark.shufle_partitions': unknown key; did you mean "
-            "'shuffle_partitions'? expected one of conf, driver_memory, master, remote, "
+            "'shuffle_partitions'? expected one of conf, driver_memory, jit, master, remote, "
             "shuffle_partitions",
         ),
         ("enviroments: {local: {}}\n", "key 'enviroments': unknown key; did you mean 'environ"),

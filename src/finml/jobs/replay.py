@@ -177,7 +177,9 @@ def run_replay(
 
     home = home.resolve()
     config = _replay_home(base, plan, home, root, fresh)
-    get_spark(config, app_name="finml-replay")  # the session every in-process task shares
+    # the session every in-process task shares, for the whole replay: the full JIT pays off
+    long_lived = config.spark.model_copy(update={"jit": "tiered"})
+    get_spark(config.model_copy(update={"spark": long_lived}), app_name="finml-replay")
     tables = DeltaTables.from_config(config, None)
     variables = _replay_variables(plan)
     days = trading_dates(config.simulator.start_date, plan.days)
