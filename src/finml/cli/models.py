@@ -17,7 +17,21 @@ def register(app: typer.Typer) -> None:
     app.command(epilog="Example: finml train --seed 42 --folds 3")(train)
     app.command(epilog="Example: finml promote --version 3")(promote)
     app.command(epilog='Example: finml rollback --reason "precision dropped in prod"')(rollback)
-    app.command("models", epilog="Example: finml models --json")(models)
+    group = typer.Typer(
+        help="Registered versions of the anomaly model, and moving them by hand.",
+        epilog="Example: finml models --json",
+        invoke_without_command=True,
+    )
+    group.callback()(models)
+    group.command("list", epilog="Example: finml models list --json")(models_list)
+    group.command(
+        "transition",
+        epilog='Example: finml models transition 3 --to archived --reason "leaks the label"',
+    )(transition)
+    app.add_typer(group, name="models")
+    runs = typer.Typer(help="MLflow runs side by side.", no_args_is_help=True)
+    runs.command("compare", epilog="Example: finml runs compare 1f2e3d 4c5b6a --diff")(compare)
+    app.add_typer(runs, name="runs")
 
 
 def train(
@@ -118,6 +132,16 @@ def models(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
+    """Versions of the anomaly model with aliases, winner candidate and key metrics (without
+    a sub-command: the list)."""
+    if ctx.invoked_subcommand is None:
+        models_list(ctx, as_json)
+
+
+def models_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Versions of the anomaly model with aliases, winner candidate and key metrics."""
     from finml.registry import ANOMALY_MODEL, model_name, versions
 
@@ -132,6 +156,7 @@ def models(
             "pr_auc": v.tags.get("finml.metric.pr_auc", ""),
             "roc_auc": v.tags.get("finml.metric.roc_auc", ""),
             "gate": v.tags.get("finml.gate_decision", ""),
+            "archived": v.tags.get("finml.archived", "") == "true",
             "git_sha": v.tags.get("finml.git_sha", "")[:10],
         }
         for v in versions(state.config, name)
@@ -143,3 +168,71 @@ def models(
     for row in rows:
         table.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
     console.print(table if rows else f"no versions of {name} registered yet")
+
+
+def transition(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Argument(min=1, help="Registered version to move.")],
+    to: Annotated[str, typer.Option(help="challenger | champion | archived.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in model_transitions).")] = "",
+    force: Annotated[
+        bool, typer.Option(help="champion only: skip the gate and A/B (MANUAL_PROMOTE).")
+    ] = False,
+    actor: Annotated[str, typer.Option(help="Who moves it (recorded).")] = "cli",
+) -> None:
+    """Move a version to @challenger, to @champion (through the gate and replay A/B, or
+    --force), or archive it; every move is audited in `model_transitions`. Exit 3 when the
+    gate rejects a promotion."""
+    from finml.jobs.training import promote_version
+    from finml.models.lifecycle import promote_manual, version_info
+    from finml.models.transitions import record, require_target
+    from finml.models.transitions import transition as move
+    from finml.registry import ANOMALY_MODEL, model_name
+
+    state: State = ctx.obj
+    target = require_target(to)
+    name, tables = model_name(state.config, ANOMALY_MODEL), state.tables()
+    if target != "champion":
+        moved = move(state.config, tables, name, version, target, reason, actor)
+        console.print(f"{name} v{version} -> {target}: {moved.decision}")
+        return
+    before = version_info(state.config, name, version).aliases
+    if force:
+        decision = promote_manual(state.config, tables, version, reason or "forced by hand")
+    else:
+        decision = promote_version(state.config, tables, version)
+    record(tables, name, version, target, before, str(decision.decision), reason, actor,
+           decision.event_id)  # fmt: skip
+    console.print(f"{decision.decision} v{version}: {'; '.join(decision.reasons)}")
+    if not decision.promoted:
+        raise typer.Exit(3)
+
+
+def compare(
+    ctx: typer.Context,
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more MLflow run ids.")],
+    diff: Annotated[bool, typer.Option("--diff", help="Only the rows that differ.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Params, metrics (latest values, with the change against the first run) and finml
+    tags of MLflow runs side by side; differing rows in bold."""
+    from finml.registry.runs import compare_runs
+
+    state: State = ctx.obj
+    found = compare_runs(state.config, run_ids)
+    if as_json:
+        emit_json(found.as_dict(only_differences=diff))
+        return
+    table = RichTable("kind", "key", *(f"{r.name or '-'}\n{r.run_id[:12]}" for r in found.runs))
+    for row in found.differing() if diff else found.rows:
+        cells = [_cell(value, delta) for value, delta in zip(row.values, row.deltas, strict=True)]
+        table.add_row(row.kind, row.key, *cells, style="bold" if row.differs else "dim")
+    console.print(table)
+    console.print(f"{len(found.differing())} of {len(found.rows)} rows differ")
+
+
+def _cell(value: object, delta: float | None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return f"{text} ({delta:+.4g})" if delta else text

@@ -230,6 +230,14 @@ def _pass_two(df: DataFrame, numeric: list[_Numeric], settings: EdaSettings) -> 
     by_column: dict[str, list[Any]] = {}
     for row in counted:
         by_column.setdefault(row["c"], []).append(row)
+    return histogram_stats(numeric, by_column, bins)
+
+
+def histogram_stats(
+    numeric: list[_Numeric], by_column: dict[str, list[Any]], bins: int
+) -> list[Stat]:
+    """Histogram and outlier statistics from per-(column, bin) rows with ``b`` (bin), ``n``
+    (values), ``iqr`` and ``z`` (outliers among them)."""
     stats = []
     for n in numeric:
         found = by_column.get(n.name, [])
@@ -262,14 +270,13 @@ def _missing_patterns(
         .collect()
     )
     return [
-        Stat(
-            "missing_pattern",
-            int(row["count"]),
-            None,
-            {"missing": [c for k, c in enumerate(columns) if row[f"__m{k}"]]},
-        )
+        pattern_stat(int(row["count"]), [c for k, c in enumerate(columns) if row[f"__m{k}"]])
         for row in top
     ]
+
+
+def pattern_stat(count: int, missing: list[str]) -> Stat:
+    return Stat("missing_pattern", count, None, {"missing": missing})
 
 
 def _correlations(
@@ -283,14 +290,18 @@ def _correlations(
     finite, on a uniform sample of at most ``correlation_rows`` of them (every row of a
     smaller table). Measured on 200k x 22 features: Spark's ``corr`` for the 231 pairs took
     130 s, one ``agg`` of the cross-product sums 35 s, collecting and ``numpy.corrcoef`` 7 s."""
-    from scipy.stats import rankdata
-
     by_name = {f.name: f for f in fields}
     complete = df.select(*[_clean(by_name[c]).cast("double").alias(c) for c in columns]).dropna()
     fraction = min(1.0, settings.correlation_rows / rows)
     if fraction < 1.0:
         complete = complete.sample(fraction=fraction, seed=0)
-    values = np.asarray(complete.toPandas(), dtype=float)
+    return correlation_stats(np.asarray(complete.toPandas(), dtype=float), columns)
+
+
+def correlation_stats(values: np.ndarray, columns: tuple[str, ...]) -> list[Stat]:
+    """Pearson and Spearman of the complete rows ``values`` (rows x ``columns``)."""
+    from scipy.stats import rankdata
+
     if len(values) < 3:
         return []
     with np.errstate(invalid="ignore", divide="ignore"):  # a constant column: NaN, kept null

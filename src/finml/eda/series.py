@@ -15,9 +15,10 @@ MIN_POINTS = 20  # fewer bars than this: no stationarity test or trend for the s
 _SECONDS_PER_DAY = 86_400.0
 
 
-def series_stats(bars: pd.DataFrame, points: int) -> list[Stat]:
+def series_stats(bars: pd.DataFrame, points: int, adf_max_lag: int = 12) -> list[Stat]:
     """Statistics of ``bars`` (columns ``symbol``, ``window_start``, ``close``, ``volume``)
-    per symbol, on each symbol's latest ``points`` bars."""
+    per symbol, on each symbol's latest ``points`` bars; ADF's lag is chosen by AIC up to
+    ``adf_max_lag``."""
     stats: list[Stat] = []
     for symbol, group in bars.groupby("symbol", sort=True):
         frame = group.sort_values("window_start").tail(points)
@@ -27,13 +28,13 @@ def series_stats(bars: pd.DataFrame, points: int) -> list[Stat]:
         log_price = np.log(frame["close"].to_numpy(dtype=float))
         returns = np.diff(log_price)
         for column, values in (("log_price", log_price), ("log_return", returns)):
-            stats += _stationarity(str(symbol), column, values)
+            stats += _stationarity(str(symbol), column, values, adf_max_lag)
         stats += _intraday(str(symbol), frame, returns)
         stats.append(_trend(str(symbol), frame["window_start"], log_price))
     return stats
 
 
-def _stationarity(symbol: str, column: str, values: np.ndarray) -> list[Stat]:
+def _stationarity(symbol: str, column: str, values: np.ndarray, max_lag: int) -> list[Stat]:
     """ADF (H0: unit root) and KPSS (H0: level-stationary) of ``values``; a constant
     series has neither."""
     from statsmodels.tsa.stattools import adfuller, kpss
@@ -44,7 +45,8 @@ def _stationarity(symbol: str, column: str, values: np.ndarray) -> list[Stat]:
     # series makes ADF's lag regressions rank-deficient (its p-value is still the answer).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        adf = adfuller(values, autolag="AIC", result_object=False)
+        lags = min(max_lag, len(values) // 2 - 2)
+        adf = adfuller(values, maxlag=max(lags, 0), autolag="AIC", result_object=False)
         kpss_stat, kpss_p, kpss_lags, _ = kpss(values, regression="c", nlags="auto")
     adf_stat, adf_p, adf_lags, adf_nobs, critical = adf[:5]
     return [

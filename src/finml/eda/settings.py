@@ -26,6 +26,13 @@ class EdaSettings(StrictModel):
     correlation_rows: int = Field(200_000, ge=100, le=10_000_000)
     # per symbol, the latest 1-minute bars the stationarity tests and the trend use
     series_points: int = Field(5_000, ge=30, le=1_000_000)
+    # ADF picks its lag by AIC over 0..adf_max_lag (statsmodels' default, Schwert's rule, is
+    # 31 lags at 5,000 points: 270 regressions, 33 of the 37 s of a 4-symbol demo profile)
+    adf_max_lag: int = Field(12, ge=0, le=1_000)
+    # a table of at most this many cells (rows x columns) is profiled on the driver from its
+    # Arrow rows (numpy, exact quantiles and distinct counts): a Spark pass costs seconds
+    # whatever its size; 0: always the Spark passes
+    driver_cells: int = Field(20_000_000, ge=0)
     # tables profiled (every medallion table and the feature store by default; a missing
     # table is skipped)
     tables: tuple[str, ...] | None = None

@@ -99,9 +99,11 @@ def _ml_stages(
     stage: Callable[[str, Callable[[], Any]], Any],
     result: DemoResult,
 ) -> None:
-    """features -> regimes -> tournament + gate -> batch scoring -> monitoring -> dashboard."""
+    """features -> regimes -> tournament + gate -> batch scoring -> monitoring -> backtest
+    -> EDA -> dashboard."""
     from finml.jobs.backtest import run_backtest
     from finml.jobs.dashboard import export_dashboard
+    from finml.jobs.eda import run_eda
     from finml.jobs.features import build_features
     from finml.jobs.monitoring import run_drift_scenario, run_monitoring
     from finml.jobs.regimes import run_regimes
@@ -142,6 +144,7 @@ def _ml_stages(
     reports["backtest"] = stage(
         "decision backtest over the predictions", lambda: run_backtest(config, tables)
     )
+    reports["eda"] = stage("EDA profile of every layer", lambda: run_eda(config, tables))
     result.dashboard = stage("dashboard export", lambda: export_dashboard(config, tables))
 
 
@@ -189,7 +192,7 @@ def _print_ml(result: DemoResult) -> None:
             f"batch scoring: {score.rows:,} rows of {score.source} -> {score.table} "
             f"(model v{score.model_version}, {score.method}, {score.seconds:.1f} s)"
         )
-    for key in ("drift", "monitoring", "backtest"):
+    for key in ("drift", "monitoring", "backtest", "eda"):
         if key in reports:
             console.print(str(reports[key]))
 

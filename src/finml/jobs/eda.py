@@ -19,6 +19,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from finml.eda.columns import profile_columns
+from finml.eda.frame import profile_frame
 from finml.eda.records import TABLE, Stat, to_arrow
 from finml.eda.series import series_stats
 from finml.eda.settings import EdaSettings
@@ -54,6 +55,13 @@ class EdaReport:
     skipped: dict[str, str] = field(default_factory=dict)
     rows: int = 0
     table_version: int | None = None
+
+    def __str__(self) -> str:
+        tables = ", ".join(f"{name} v{version}" for name, version in self.profiled.items())
+        return (
+            f"eda: {len(self.profiled)} tables profiled ({tables or 'none'}), "
+            f"{len(self.skipped)} skipped, {self.rows:,} statistics -> {TABLE}"
+        )
 
 
 def run_eda(
@@ -111,9 +119,16 @@ def _profile_table(
         report.skipped[name] = f"version {version} already profiled"
         return
     df = source.read(version)
-    stats = profile_columns(df, settings, _correlated(name, df))
-    if name == BARS:
-        stats += _series(df, settings)
+    if source.count() * len(df.columns) <= settings.driver_cells:
+        frame = source.to_arrow(version).to_pandas()
+        stats = profile_frame(frame, df.schema.fields, settings, _correlated(name, df))
+        if name == BARS:
+            bars = frame[["symbol", "window_start", "close", "volume"]]
+            stats += series_stats(bars, settings.series_points, settings.adf_max_lag)
+    else:
+        stats = profile_columns(df, settings, _correlated(name, df))
+        if name == BARS:
+            stats += _series(df, settings)
     arrow = to_arrow(
         stats, layer=LAYERS[name], table=name, version=version, profiled_at=datetime.now(UTC)
     )
@@ -139,4 +154,4 @@ def _series(bars: DataFrame, settings: EdaSettings) -> list[Stat]:
         .drop("__n")
         .toPandas()
     )
-    return series_stats(recent, settings.series_points)
+    return series_stats(recent, settings.series_points, settings.adf_max_lag)

@@ -22,6 +22,7 @@ from finml.jobs.ensemble_monitoring import live_evidence
 from finml.log import get_logger
 from finml.models.audit import LEADERBOARD
 from finml.models.data import TEST_SET, TRAIN_SET, Split, load_split
+from finml.models.explain import explain_winner
 from finml.models.fanout import Executor
 from finml.models.kinds import KIND_TABLE, holdout_kinds, kind_quality
 from finml.models.metrics import MetricSettings
@@ -202,10 +203,13 @@ def run_training(
         )
         logged = log_tournament(result, train, test, settings)
         kinds = _kind_quality(tables, result, test)
+        explained = explain_winner(result, test)
     version = _register(config, name, result, logged.model_uris[result.winner.name], tags)
     _write_leaderboard(tables, result, run.info.run_id, name, version.version, train, settings)
     if kinds is not None:
-        _write_kinds(tables, kinds, run.info.run_id, name, version.version)
+        explained[KIND_TABLE] = kinds
+    for table, frame in explained.items():
+        _write_stamped(tables, table, frame, run.info.run_id, name, version.version)
     validation = ModelValidator(
         settings.validation, MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
     ).validate(version_uri(name, version.version), test)
@@ -238,11 +242,12 @@ def _kind_quality(
     return quality
 
 
-def _write_kinds(
-    tables: DeltaTables, quality: pd.DataFrame, run_id: str, name: str, version: int
+def _write_stamped(
+    tables: DeltaTables, table: str, frame: pd.DataFrame, run_id: str, name: str, version: int
 ) -> None:
-    data = _stamped(pa.Table.from_pandas(quality, preserve_index=False), run_id, name, version)
-    tables.table(KIND_TABLE).append(data, schema_evolution=True)
+    """Append ``frame`` (per-candidate rows of this tournament) to ``table``, stamped."""
+    data = _stamped(pa.Table.from_pandas(frame, preserve_index=False), run_id, name, version)
+    tables.table(table).append(data, schema_evolution=True)
 
 
 def _stamped(data: pa.Table, run_id: str, name: str, version: int, **more: pa.Array) -> pa.Table:

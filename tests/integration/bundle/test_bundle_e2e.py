@@ -188,7 +188,11 @@ def test_dashboard_export_writes_the_site(warehouse: dict) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [r for r in job_runs(warehouse["home"]) if r["job"] == "dashboard_export_job"]
-    assert [r["state"] for r in rows] == ["SUCCESS"]
-    values = Path(rows[0]["logs_path"]).parent / "export.values.json"
+    assert {r["task"]: r["state"] for r in rows} == {"eda": "SUCCESS", "export": "SUCCESS"}
+    (eda,) = [r for r in rows if r["task"] == "eda"]
+    profiled = json.loads((Path(eda["logs_path"]).parent / "eda.values.json").read_text())
+    assert profiled["profiled"] >= 5 and profiled["rows"] > 0, profiled
+    (export,) = [r for r in rows if r["task"] == "export"]
+    values = Path(export["logs_path"]).parent / "export.values.json"
     index = Path(json.loads(values.read_text())["index"])
     assert index.name == "index.html" and index.is_file()

@@ -91,6 +91,51 @@ def test_demo_then_tables_and_history_exit_zero(tmp_path: Path, spark) -> None:
     _same_rows_through_three_readers(spark, tmp_path / "warehouse")
     _kinds_and_regime_studies(tmp_path)
     _backtest(tmp_path)
+    _eda_profile(tmp_path)
+    _explained(tmp_path)
+
+
+def _explained(home: Path) -> None:
+    """The registered version's permutation importance (one ranked row per model feature)
+    and its holdout PR curve are in Delta, stamped with that version."""
+    from deltalake import DeltaTable
+
+    def table(name: str):
+        return DeltaTable(str(next(p.parent for p in home.rglob(f"{name}/_delta_log"))))
+
+    importance = table("feature_importance").to_pandas()
+    curve = table("pr_curves").to_pandas()
+    assert importance["registered_version"].nunique() == 1
+    assert importance["rank"].tolist() == list(range(1, len(importance) + 1))
+    assert importance["importance"].is_monotonic_decreasing
+    assert importance["importance"].iloc[0] > 0.01  # some feature matters
+    assert len(importance) >= 10 and importance["feature"].is_unique
+    assert set(curve["registered_version"]) == set(importance["registered_version"])
+    assert 10 <= len(curve) <= 202 and curve["recall"].between(0, 1).all()
+    assert curve["recall"].is_monotonic_increasing and curve["recall"].iloc[-1] == 1.0
+
+
+def _eda_profile(home: Path) -> None:
+    """After the demo, ``eda_profile`` holds every layer, each profiled table at its current
+    version, with outlier counts, and ADF p-values per symbol of the gold bars."""
+    from deltalake import DeltaTable
+
+    def table(name: str) -> DeltaTable:
+        return DeltaTable(str(next(p.parent for p in home.rglob(f"{name}/_delta_log"))))
+
+    profile = table("eda_profile").to_pandas()
+    assert set(profile["layer"]) == {"bronze", "silver", "gold", "features"}
+    for name, version in profile.groupby("table_name")["table_version"].max().items():
+        assert version == table(name).version(), name  # the demo's last write, profiled
+    outliers = profile[profile["statistic"] == "outliers_iqr"]
+    assert set(outliers["layer"]) == {"bronze", "silver", "gold", "features"}
+    assert (outliers["value"] >= 0).all() and outliers["value"].sum() > 0
+    adf = profile[profile["statistic"] == "adf_pvalue"]
+    bars = table("gold_bars_1m").to_pandas()
+    assert set(adf["symbol"]) == set(bars["symbol"])
+    assert adf["value"].between(0, 1).all()
+    pearson = profile[profile["statistic"] == "pearson"]
+    assert len(pearson) > 100 and pearson["value"].dropna().between(-1 - 1e-9, 1 + 1e-9).all()
 
 
 def _kinds_and_regime_studies(home: Path) -> None:

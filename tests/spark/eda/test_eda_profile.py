@@ -144,3 +144,40 @@ def test_the_job_profiles_each_table_version_once(tables, config, spark) -> None
     assert set(adf["symbol"]) == {"AAA", "BBB"}
     with pytest.raises(Exception, match="unknown tables"):
         run_eda(config, tables, only=("nope",))
+
+
+def test_the_driver_path_gives_the_spark_paths_statistics(spark) -> None:
+    # Small tables are profiled from their Arrow rows (finml.eda.frame): the same statistics,
+    # with exact distinct counts where Spark's HyperLogLog++ is approximate.
+    from finml.eda.frame import profile_frame
+
+    df, pdf = _frame(spark)
+    settings = EdaSettings(quantile_accuracy=1_000_000, histogram_bins=10)
+    on_spark = profile_columns(df, settings, correlate=("x", "y", "z"))
+    on_driver = profile_frame(pdf, df.schema.fields, settings, correlate=("x", "y", "z"))
+
+    def keyed(stats):
+        found = {}
+        for s in stats:
+            detail = s.detail if isinstance(s.detail, dict) else {}
+            key = (s.statistic, s.column_name, s.other_column, repr(detail.get("q")),
+                   tuple(detail.get("missing", ())))  # fmt: skip
+            found[key] = s
+        return found
+
+    spark_stats, driver_stats = keyed(on_spark), keyed(on_driver)
+    assert spark_stats.keys() == driver_stats.keys()
+    for key, expected in spark_stats.items():
+        got = driver_stats[key]
+        if key[0] == "distinct":  # HLL++ at rsd 0.05 against the exact count
+            exact = pdf[key[1]].replace([np.inf], np.nan).dropna().nunique()
+            assert got.value == exact
+            assert expected.value == pytest.approx(exact, rel=0.15), key
+        elif key[0] in ("min", "max") and key[1] == "ts":
+            assert got.value == expected.value and got.detail == expected.detail
+        elif expected.value is None:
+            assert got.value is None, key
+        else:
+            assert got.value == pytest.approx(expected.value, rel=1e-9, abs=1e-12), key
+            if key[0] == "histogram" or key[0] == "type":
+                assert got.detail == expected.detail, key
