@@ -19,12 +19,17 @@ SECTIONS = [
     "timeline",
     "regimes",
     "data_quality",
+    "eda",
     "drift",
     "alerts",
+    "anomalies",
     "models",
+    "model_metrics",
     "decisions",
+    "serving",
     "retraining",
     "job_runs",
+    "settings",
 ]
 
 
