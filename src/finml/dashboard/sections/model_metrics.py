@@ -203,9 +203,10 @@ def _importance(ctx: ExportContext, chosen: tuple | None, charts: list, tables: 
     """The chosen version's importances as sorted horizontal bars; the top features of
     every registered version in a table."""
     frame = ctx.frame(IMPORTANCE)
-    shown = _of(frame, chosen).sort_values("rank")
+    shown = _of(frame, chosen)
     if not len(shown) or frame is None:
         return
+    shown = shown.sort_values("rank")
     charts.append(
         Chart(
             id="metrics_feature_importance",
