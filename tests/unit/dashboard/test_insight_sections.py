@@ -266,7 +266,7 @@ def test_settings_show_the_config_with_secrets_redacted(config, rs_tables, monke
     assert values["mlflow_tracking_uri"] == f"https://ml:{REDACTED}@mlflow.example:5000"
     assert values["catalog"] == config.catalog and values["spark.master"] == "local[2]"
     # component sections are resolved with their defaults, not only what a file set
-    assert values["dashboard.port"] == 8050 and values["eda.zscore"] == 3.0
+    assert values["dashboard.port"] == "8050" and values["eda.zscore"] == "3.0"
     secrets = dict(next(t for t in section.tables if t.id == "settings_secrets").rows)
     assert secrets["FINML_API_TOKEN"] == "set" and secrets["DATABRICKS_TOKEN"] == "unset"
     versions = dict(next(t for t in section.tables if t.id == "settings_versions").rows)

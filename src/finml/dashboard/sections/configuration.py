@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from finml.config import COMPONENT_SECTIONS, SECRET_VARIABLES, ProjectConfig
-from finml.dashboard.extract import ExportContext, log, scalar, section, spec
+from finml.dashboard.extract import ExportContext, log, section, spec
 from finml.dashboard.schema import Kpi, Section, Source, TableBlock
 
 SPEC_ID = "settings"
@@ -98,8 +98,8 @@ def _imported(target: str) -> Any:
 
 
 def flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """``node`` as sorted (dotted key, JSON-safe value) pairs, secrets redacted; a list of
-    scalars is one value, a list of mappings is indexed (``key[0].field``)."""
+    """``node`` as sorted (dotted key, value as written in YAML) pairs, secrets redacted; a
+    list of scalars is one value, a list of mappings is indexed (``key[0].field``)."""
     if isinstance(node, dict):
         pairs: list[tuple[str, Any]] = []
         for key in sorted(node, key=str):
@@ -108,12 +108,14 @@ def flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(node, list) and any(isinstance(v, dict | list) for v in node):
         return [p for i, v in enumerate(node) for p in flatten(v, f"{prefix}[{i}]")]
     if is_secret(prefix):
-        return [(prefix, REDACTED if node not in (None, "", [], {}) else scalar(None))]
+        return [(prefix, REDACTED if node not in (None, "", [], {}) else None)]
     if isinstance(node, list):
         return [(prefix, ", ".join(str(v) for v in node))]
     if isinstance(node, str):
         return [(prefix, _URL_PASSWORD.sub(r"\1" + REDACTED + "@", node))]
-    return [(prefix, scalar(node))]
+    if isinstance(node, bool):
+        return [(prefix, "true" if node else "false")]
+    return [(prefix, None if node is None else str(node))]  # as given: a port is not 8,050
 
 
 def is_secret(key: str) -> bool:

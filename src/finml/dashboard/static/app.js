@@ -431,7 +431,7 @@
     reset.id = "filter-reset";
     bar.appendChild(reset);
     bar.appendChild(el("span", "filters-note", "apply to the " + FILTERED_TABLES.length
-      + " tables and " + FILTERED_CHARTS.length + " charts marked ⧩ (dates in UTC)"));
+      + " tables and " + FILTERED_CHARTS.length + " charts marked \u201cfiltered\u201d (dates in UTC)"));
     function update() {
       FILTER = { from: from.value, to: to.value, symbol: symbol.value };
       applyFilters();
