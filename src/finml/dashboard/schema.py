@@ -74,6 +74,22 @@ class Event(StrictModel):
     kind: Literal["promotion", "manual_promotion", "rollback", "retrain"]
 
 
+class ChartFilter(StrictModel):
+    """What of a chart the page's date-range and symbol filters apply to: ``x_dates``, its
+    x values are dates or times; ``series_symbols``, its series are named by symbol."""
+
+    x_dates: bool = False
+    series_symbols: bool = False
+
+
+class TableFilter(StrictModel):
+    """The columns of a table the page's filters apply to: ``date`` holds a date or time
+    (ISO), ``symbol`` a symbol."""
+
+    date: str | None = None
+    symbol: str | None = None
+
+
 class Chart(StrictModel):
     """A chart; ``heatmap`` uses ``z`` (rows of ``y_labels`` by columns of ``x_labels``), the
     other kinds use ``series``. ``y_labels`` on a ``step`` chart names integer levels;
@@ -82,7 +98,9 @@ class Chart(StrictModel):
     Axes: ``x_axis`` "day" is a date axis ticked per day (bars one day wide), "category"
     labels each x as given; ``y_range`` pins the value axis (``[0, 1]`` for probabilities);
     ``value_scale`` "log" for counts spanning decades; ``horizontal`` bars put the values
-    on the x axis and the labels on the y axis."""
+    on the x axis and the labels on the y axis; ``x_range`` pins a numeric x axis and
+    ``z_range`` a heatmap's colour scale (diverging when it spans 0, e.g. correlations);
+    ``filter`` says what the page's filters apply to."""
 
     id: str = Field(pattern=_ID)
     title: str
@@ -98,6 +116,9 @@ class Chart(StrictModel):
     y_range: list[float] | None = Field(None, min_length=2, max_length=2)
     value_scale: Literal["linear", "log"] = "linear"
     horizontal: bool = False
+    x_range: list[float] | None = Field(None, min_length=2, max_length=2)
+    z_range: list[float] | None = Field(None, min_length=2, max_length=2)
+    filter: ChartFilter | None = None
 
     @model_validator(mode="after")
     def _has_data(self) -> Chart:
@@ -114,15 +135,21 @@ class Chart(StrictModel):
 
 
 class TableBlock(StrictModel):
-    """A table; every row has one cell per column."""
+    """A table; every row has one cell per column; ``filter`` names its columns the page's
+    filters apply to."""
 
     id: str = Field(pattern=_ID)
     title: str
     columns: list[str]
     rows: list[list[Scalar]]
+    filter: TableFilter | None = None
 
     @model_validator(mode="after")
     def _rectangular(self) -> TableBlock:
+        if self.filter is not None:
+            for name in (self.filter.date, self.filter.symbol):
+                if name is not None and name not in self.columns:
+                    raise ValueError(f"table {self.id} filter: expected a column, got {name!r}")
         for i, row in enumerate(self.rows):
             if len(row) != len(self.columns):
                 raise ValueError(

@@ -19,13 +19,21 @@ SECTIONS = [
     "timeline",
     "regimes",
     "data_quality",
+    "eda",
     "drift",
     "alerts",
+    "anomalies",
     "models",
+    "model_metrics",
     "decisions",
+    "serving",
     "retraining",
     "job_runs",
+    "settings",
 ]
+
+
+TABLES_ONLY = {"settings"}  # key -> value tables, no chart
 
 
 def load_sample():
@@ -88,7 +96,7 @@ def test_populated_dashboard_renders_every_section(browser, shots, populated_sit
         section = page.locator(f"section#{sid}")
         assert section.get_attribute("data-status") == "ok", sid
         charts = section.locator("div.chart")
-        assert charts.count() >= 1, sid
+        assert charts.count() >= (0 if sid in TABLES_ONLY else 1), sid
         for i in range(charts.count()):
             chart = charts.nth(i)
             chart_id = chart.get_attribute("id")
@@ -176,7 +184,7 @@ def test_charts_show_their_contents(browser, populated_site) -> None:
     assert _figure(page, "overview_table_rows", "f.layout.xaxis.type") == "log"
     assert _figure(page, "overview_table_rows", "f.data[0].orientation") == "h"
     counts = _figure(page, "overview_table_rows", "f.data[0].x")
-    assert len(counts) == 16 and counts == sorted(counts, reverse=True)
+    assert len(counts) == 21 and counts == sorted(counts, reverse=True)
     # the latest backtest: its equity after each exit, and its decisions feed
     equity = _figure(page, "decisions_equity", "f.data[0].y")
     assert equity == [1_000_000, 1_001_000, 1_000_750]
@@ -219,7 +227,7 @@ def test_empty_warehouse_shows_every_empty_state(browser, shots, tmp_path) -> No
     config = ProjectConfig(home=tmp_path / "home")
     index = export_dashboard(config, DeltaTables.from_config(config, None))
     page, problems = _open(browser, index.as_uri())
-    for sid in SECTIONS[1:]:
+    for sid in SECTIONS[1:-1]:  # the overview and the settings always have content
         section = page.locator(f"section#{sid}")
         assert section.get_attribute("data-status") == "empty", sid
         empty = section.locator(f"[data-empty={sid}]")
@@ -227,6 +235,8 @@ def test_empty_warehouse_shows_every_empty_state(browser, shots, tmp_path) -> No
         assert "No data yet" in empty.inner_text(), sid
         assert section.locator("div.chart").count() == 0, sid
     assert page.locator("section#overview").get_attribute("data-status") == "ok"
+    assert page.locator("section#settings").get_attribute("data-status") == "ok"
+    assert page.locator("section#settings #settings_config tbody tr").count() > 100
     _screenshots(page, shots, "empty")
     assert problems == []
     page.close()
@@ -246,3 +256,93 @@ def test_served_dashboard_renders_over_http(browser, populated_site) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _visible_cells(page, table_id: str, column: str) -> list[str]:
+    """The ``column`` cells of the rows of table ``table_id`` that are shown."""
+    headers = page.locator(f"#{table_id} thead th").all_inner_texts()
+    at = headers.index(column)
+    rows = page.locator(f"#{table_id} tbody tr:visible")
+    return [rows.nth(i).locator("td").nth(at).inner_text() for i in range(rows.count())]
+
+
+def test_issue_24_sections_render_their_contents(browser, shots, populated_site) -> None:
+    page, problems = _open(browser, populated_site.as_uri())
+    # EDA: correlation heatmaps on a diverging -1..1 scale, stationarity, missingness
+    for chart_id in ("eda_pearson_trade_features", "eda_spearman_trade_features"):
+        assert _figure(page, chart_id, "[f.data[0].zmin, f.data[0].zmax]") == [-1, 1], chart_id
+    assert _figure(page, "eda_pearson_trade_features", "f.data[0].z[0][1]") == 0.9
+    assert page.locator("#eda_stationarity tbody tr").count() == 6
+    assert "unit root" in page.locator("#eda_stationarity").inner_text()
+    assert _visible_cells(page, "eda_missing", "column_name") == ["price", "vol_5m"]
+    assert _figure(page, "eda_intraday_volume", "f.data.map(t => t.name)") == [
+        "AAPL",
+        "MSFT",
+        "SPY",
+    ]
+    # anomalies: the newest flagged trade first, with its model version and features
+    first = page.locator("#anomalies_feed tbody tr").first.inner_text()
+    assert "s8_0" in first and "serving challenger" in first and "0.08" in first
+    assert page.locator("#anomalies_feed tbody tr").count() == 29
+    # model metrics: the champion (v1, registered in MLflow) is tournament t0's lightgbm
+    assert _figure(page, "metrics_pr_curve", "f.data[0].x") == [0.3, 0.6, 0.9]
+    assert _figure(page, "metrics_pr_curve", "f.layout.xaxis.range") == [0, 1]
+    assert (
+        "champion v1 (lightgbm, tournament t0)"
+        in page.locator("section#model_metrics", has_text="Holdout PR curve").inner_text()
+    )
+    assert _figure(page, "metrics_feature_importance", "f.data[0].y") == ["ret_1m", "vol_5m"]
+    assert _figure(page, "metrics_windows", "f.data.map(t => t.name)") == [
+        "precision",
+        "recall",
+        "f1",
+    ]
+    assert page.locator("#metrics_importance_versions tbody tr").count() == 3
+    # serving: latency percentiles, throughput and the error rate that is not recorded
+    serving = page.locator("section#serving")
+    assert "10.91" in serving.locator(".kpi", has_text="Latency p99").inner_text()
+    assert "0.1" in serving.locator(".kpi", has_text="Throughput").inner_text()
+    error = serving.locator(".kpi", has_text="Error rate").inner_text()
+    assert "not recorded" in error and "no status or error column" in error
+    assert _figure(page, "serving_requests", "f.data[0].y") == [6, 4]
+    # settings: the active configuration and the versions
+    config = page.locator("#settings_config").inner_text()
+    assert "dashboard.port" in config and "8050" in config
+    assert "mlflow" in page.locator("#settings_versions").inner_text()
+    for sid in ("eda", "anomalies", "model_metrics", "serving", "settings"):
+        page.locator(f"section#{sid}").screenshot(path=str(shots / f"issue24_{sid}.png"))
+    assert problems == []
+    page.close()
+
+
+def test_filters_by_symbol_and_date_range(browser, shots, populated_site) -> None:
+    page, problems = _open(browser, populated_site.as_uri())
+    options = page.locator("#filter-symbol option").all_inner_texts()
+    assert options[0] == "all symbols" and {"AAPL", "MSFT", "SPY", "AAA"} <= set(options)
+    # a symbol: the anomalies feed keeps that symbol's trades only (2 a day for 6 days)
+    page.select_option("#filter-symbol", "MSFT")
+    symbols = _visible_cells(page, "anomalies_feed", "symbol")
+    assert symbols == ["MSFT"] * 12
+    assert "(12 of 29)" in page.locator("#anomalies_feed h3").inner_text()
+    assert _figure(page, "regimes_timeline", "f.data.map(t => t.name)") == ["MSFT"]
+    assert _figure(page, "eda_intraday_volume", "f.data.map(t => t.name)") == ["MSFT"]
+    assert set(_visible_cells(page, "eda_stationarity", "symbol")) == {"MSFT"}
+    assert _visible_cells(page, "decisions_feed", "symbol") == []  # the backtest trades AAA
+    page.screenshot(path=str(shots / "filter_symbol.png"), full_page=False)
+    # a date range: the rows and points outside it disappear
+    page.select_option("#filter-symbol", "")
+    page.fill("#filter-from", "2026-03-01")
+    page.fill("#filter-to", "2026-03-01")
+    days = {t[:10] for t in _visible_cells(page, "anomalies_feed", "ts")}
+    assert days == {"2026-03-01"}
+    assert len(_visible_cells(page, "anomalies_feed", "ts")) == 4  # that day's batch flags
+    assert _figure(page, "anomalies_per_day", "f.data[0].x") == ["2026-03-01"]
+    alerts = _visible_cells(page, "alerts_feed", "created_at")
+    assert alerts and all(t.startswith("2026-03-01") for t in alerts)
+    assert _visible_cells(page, "metrics_windows_table", "window") == ["2026-03-01"]
+    # reset shows everything again
+    page.click("#filter-reset")
+    assert page.locator("#anomalies_feed tbody tr:visible").count() == 29
+    assert _figure(page, "regimes_timeline", "f.data.length") == 3
+    assert problems == []
+    page.close()

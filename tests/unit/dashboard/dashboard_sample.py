@@ -51,6 +51,11 @@ def write_sample_warehouse(tables: DeltaTables, seed: int = 7) -> dict[str, int]
         "rollback_audit": _rollback(),
         "ab_tests": _ab_tests(),
         "job_runs": _job_runs(),
+        "eda_profile": _eda(),
+        "inference_log": _inference_log(),
+        "trade_features": _trade_features(),
+        "pr_curves": _pr_curves(),
+        "feature_importance": _feature_importance(),
     }.items():
         tables.table(name).append(data)
         written[name] = data.num_rows
@@ -211,6 +216,9 @@ def _model_monitoring(rng) -> pa.Table:
             "count": 500,
             "labelled_count": 400,
             "pr_auc": float(0.7 - 0.03 * w + rng.random() * 0.01),
+            "precision": 0.8 - 0.05 * w,
+            "recall": 0.6 + 0.02 * w,
+            "f1": 2 * (0.8 - 0.05 * w) * (0.6 + 0.02 * w) / (1.4 - 0.03 * w),
             "latency_p95_ms": 4.0,
         }
         for w in range(6)
@@ -483,3 +491,249 @@ def _job_runs() -> pa.Table:
                 }
             )
     return _arrow(rows, JOB_RUNS_SCHEMA)
+
+
+# ---- issue 24: EDA profile, inference log, features, PR curves, feature importance ------
+
+# (layer, table, version, [(column, missing, outliers_iqr, outliers_zscore)]), 1,000 rows each
+EDA_TABLES = (
+    ("bronze", "bronze_trades", 2, [("price", 10, 5, 2), ("volume", 0, 30, 8)]),
+    ("silver", "silver_trades", 3, [("price", 0, 4, 1), ("volume", 0, 0, 0)]),
+    ("gold", "gold_bars_1m", 4, [("close", 0, 2, 1), ("volume", 0, 12, 6)]),
+    (
+        "features",
+        "trade_features",
+        5,
+        [(f, 20 * (i == 1), 7 * i, i) for i, f in enumerate(FEATURES)],
+    ),
+)
+# Pearson of the feature pairs in itertools.combinations order; Spearman is 0.9 x Pearson
+PEARSON = (0.9, -0.2, 0.1, -0.7, 0.3, 0.05)
+# per symbol: (ADF, KPSS) p-values of log price, then of log returns
+STATIONARITY = {
+    "AAPL": ((0.6, 0.01), (0.001, 0.1)),  # unit root; stationary
+    "MSFT": ((0.3, 0.02), (0.01, 0.1)),  # unit root; stationary
+    "SPY": ((0.5, 0.01), (0.2, 0.03)),  # unit root; unit root
+}
+
+
+def _eda() -> pa.Table:
+    """The latest profile of one table per layer, and an older bronze version (not shown)."""
+    from finml.eda.records import Stat, to_arrow
+
+    at = NOW - timedelta(hours=3)
+    parts = [
+        to_arrow(
+            [
+                Stat("rows", 100),
+                Stat("missing", 50, "price"),
+                Stat("missing_fraction", 0.5, "price"),
+            ],
+            layer="bronze",
+            table="bronze_trades",
+            version=1,
+            profiled_at=at - timedelta(days=1),
+        )
+    ]
+    for layer, table, version, columns in EDA_TABLES:
+        stats = [Stat("rows", 1000)]
+        for column, missing, iqr, z in columns:
+            stats += [
+                Stat("type", None, column, "double"),
+                Stat("missing", missing, column),
+                Stat("missing_fraction", missing / 1000, column),
+                Stat("outliers_iqr", iqr, column),
+                Stat("outliers_zscore", z, column),
+            ]
+            if missing:
+                stats.append(Stat("missing_pattern", missing, None, {"missing": [column]}))
+        stats.append(
+            Stat("missing_pattern", 1000 - sum(c[1] for c in columns), None, {"missing": []})
+        )
+        if table == "trade_features":
+            stats += _eda_correlations()
+        if table == "gold_bars_1m":
+            stats += _eda_series()
+        parts.append(to_arrow(stats, layer=layer, table=table, version=version, profiled_at=at))
+    return pa.concat_tables(parts)
+
+
+def _eda_correlations() -> list:
+    from itertools import combinations
+
+    from finml.eda.records import Stat
+
+    pairs = list(combinations(FEATURES, 2))
+    return [
+        Stat(name, scale * r, a, {"rows": 1000}, other_column=b)
+        for name, scale in (("pearson", 1.0), ("spearman", 0.9))
+        for (a, b), r in zip(pairs, PEARSON, strict=True)
+    ]
+
+
+def _eda_series() -> list:
+    from finml.eda.records import Stat
+
+    stats = []
+    for k, (symbol, tests) in enumerate(STATIONARITY.items()):
+        for series, (adf, kpss) in zip(("log_price", "log_return"), tests, strict=True):
+            stats.append(
+                Stat("adf_pvalue", adf, series, {"statistic": -1.0, "lags": 2}, symbol=symbol)
+            )
+            stats.append(
+                Stat("kpss_pvalue", kpss, series, {"statistic": 0.3, "lags": 4}, symbol=symbol)
+            )
+        profile = {"hours": [14, 15, 16], "values": [100.0 + k, 80.0, 120.0]}
+        stats.append(Stat("intraday_volume", 1.5, "volume", profile, symbol=symbol))
+        stats.append(Stat("intraday_volatility", 2.0, "log_return", profile, symbol=symbol))
+        stats.append(
+            Stat("trend_per_day", 0.001 * (k + 1), "log_price", {"r2": 0.5}, symbol=symbol)
+        )
+    return stats
+
+
+def _inference_log() -> pa.Table:
+    """10 requests, 10 minutes apart from two hours before NOW, each scoring an AAPL trade
+    (flagged in the even requests) and a SPY trade; request k took 2 + k ms; the last two
+    were served by challenger v3."""
+    from finml.serving.inference_log import INFERENCE_LOG_SCHEMA
+
+    rows = []
+    for k in range(10):
+        at = NOW - timedelta(hours=2) + timedelta(minutes=10 * k)
+        challenger = k >= 8
+        for j, (symbol, score) in enumerate((("AAPL", 0.9), ("SPY", 0.1))):
+            inputs = {"ret_1m": k / 100, "spread_z": 1.0, "vol_5m": 0.5, "volume_z": 2.0}
+            rows.append(
+                {
+                    "request_id": f"r{k}",
+                    "logged_at": at,
+                    "model_name": "finml_local.markets.anomaly_model",
+                    "model_version": "3" if challenger else "2",
+                    "variant": "challenger" if challenger else "champion",
+                    "symbol": symbol,
+                    "ts": at - timedelta(seconds=1),
+                    "trade_id": f"s{k}_{j}",
+                    "inputs": json.dumps(inputs, sort_keys=True),
+                    "score": score,
+                    "prediction": int(j == 0 and k % 2 == 0),
+                    "latency_ms": 2.0 + k,
+                }
+            )
+    return _arrow(rows, INFERENCE_LOG_SCHEMA)
+
+
+def _trade_features() -> pa.Table:
+    """The features of every trade of ``predictions`` (trade t{w}_{i}: vol_5m = w + i / 100)."""
+    rows = [
+        {
+            "symbol": SYMBOLS[i % 3],
+            "ts": NOW - timedelta(days=6 - w, minutes=-i),
+            "trade_id": f"t{w}_{i}",
+            "ret_1m": i / 1000,
+            "vol_5m": w + i / 100,
+            "spread_z": 0.5,
+            "volume_z": -0.5,
+            "label": int(i > 16),
+        }
+        for w in range(6)
+        for i in range(20)
+    ]
+    return pa.Table.from_pylist(rows)
+
+
+STAMPS = {  # tournament -> (trained_at, registered version)
+    "t0": (NOW - timedelta(days=9), "1"),
+    "t1": (NOW - timedelta(days=2), "2"),
+}
+PR_POINTS = {  # (tournament, candidate) -> (thresholds, recall, precision)
+    ("t1", "lightgbm"): (
+        [0.9, 0.7, 0.5, 0.3, 0.1],
+        [0.2, 0.4, 0.6, 0.8, 1.0],
+        [1.0, 0.9, 0.8, 0.6, 0.3],
+    ),
+    ("t1", "xgboost"): ([0.9, 0.5, 0.1], [0.1, 0.5, 1.0], [0.9, 0.6, 0.2]),
+    ("t0", "lightgbm"): ([0.8, 0.5, 0.2], [0.3, 0.6, 0.9], [0.8, 0.5, 0.2]),
+}
+IMPORTANCE = {  # (tournament, candidate) -> [(feature, importance)] in rank order
+    ("t1", "lightgbm"): [
+        ("vol_5m", 0.12),
+        ("spread_z", 0.05),
+        ("ret_1m", 0.02),
+        ("volume_z", -0.001),
+    ],
+    ("t1", "xgboost"): [("vol_5m", 0.1), ("spread_z", 0.04), ("ret_1m", 0.01), ("volume_z", 0.0)],
+    ("t0", "lightgbm"): [("ret_1m", 0.2), ("vol_5m", 0.1)],
+}
+
+
+def _stamps(tournament: str) -> dict:
+    trained_at, version = STAMPS[tournament]
+    return {
+        "tournament_id": tournament,
+        "trained_at": trained_at,
+        "model_name": "finml_local.markets.anomaly_model",
+        "registered_version": version,
+    }
+
+
+PR_CURVES_SCHEMA = pa.schema(
+    [
+        ("candidate", pa.string()),
+        ("split", pa.string()),
+        ("threshold", pa.float64()),
+        ("precision", pa.float64()),
+        ("recall", pa.float64()),
+        ("tournament_id", pa.string()),
+        ("trained_at", pa.timestamp("us", tz="UTC")),
+        ("model_name", pa.string()),
+        ("registered_version", pa.string()),
+    ]
+)
+FEATURE_IMPORTANCE_SCHEMA = pa.schema(
+    [
+        ("candidate", pa.string()),
+        ("feature", pa.string()),
+        ("importance", pa.float64()),
+        ("importance_std", pa.float64()),
+        ("rank", pa.int32()),
+        ("method", pa.string()),
+        ("tournament_id", pa.string()),
+        ("trained_at", pa.timestamp("us", tz="UTC")),
+        ("model_name", pa.string()),
+        ("registered_version", pa.string()),
+    ]
+)
+
+
+def _pr_curves() -> pa.Table:
+    rows = [
+        {
+            "candidate": c,
+            "split": "holdout",
+            "threshold": t,
+            "precision": p,
+            "recall": r,
+            **_stamps(tournament),
+        }
+        for (tournament, c), points in PR_POINTS.items()
+        for t, r, p in zip(*points, strict=True)
+    ]
+    return _arrow(rows, PR_CURVES_SCHEMA)
+
+
+def _feature_importance() -> pa.Table:
+    rows = [
+        {
+            "candidate": c,
+            "feature": f,
+            "importance": v,
+            "importance_std": 0.01,
+            "rank": rank,
+            "method": "permutation_pr_auc",
+            **_stamps(tournament),
+        }
+        for (tournament, c), ranked in IMPORTANCE.items()
+        for rank, (f, v) in enumerate(ranked, start=1)
+    ]
+    return _arrow(rows, FEATURE_IMPORTANCE_SCHEMA)

@@ -2,13 +2,18 @@
 
 from finml.dashboard.sections import (  # noqa: F401  (imported for registration)
     alerts,
+    anomalies,
+    configuration,
     decisions,
     drift,
+    eda,
     jobs,
+    model_metrics,
     models,
     overview,
     quality,
     regimes,
     retraining,
+    serving,
     timeline,
 )

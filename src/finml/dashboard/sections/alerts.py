@@ -12,7 +12,7 @@ from finml.dashboard.extract import (
     section,
     spec,
 )
-from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
+from finml.dashboard.schema import Chart, ChartFilter, Kpi, Section, Series, TableBlock, TableFilter
 
 SPEC_ID = "alerts"
 TABLE = "alerts"
@@ -55,6 +55,7 @@ def alerts(ctx: ExportContext) -> Section:
                 y_title="alerts",
                 x_title="day (UTC)",
                 x_axis="day",
+                filter=ChartFilter(x_dates=True),
             )
         ],
         tables=[
@@ -63,6 +64,7 @@ def alerts(ctx: ExportContext) -> Section:
                 title="Alert feed (newest first)",
                 columns=cols,
                 rows=rows(frame, cols, FEED_LIMIT),
+                filter=TableFilter(date="created_at"),
             )
         ],
         covers=[

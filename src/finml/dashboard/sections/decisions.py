@@ -21,7 +21,7 @@ from finml.dashboard.extract import (
     section,
     spec,
 )
-from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock
+from finml.dashboard.schema import Chart, Kpi, Section, Series, TableBlock, TableFilter
 from finml.serving.decisions.policy import DecisionPolicy
 
 SPEC_ID = "decisions"
@@ -71,6 +71,7 @@ def decisions(ctx: ExportContext) -> Section:
                 title=f"Latest decisions other than NO_ACTION (run {latest_run[:8]})",
                 columns=list(FEED_COLUMNS),
                 rows=rows(acted.sort_values("ts", ascending=False), list(FEED_COLUMNS), FEED_LIMIT),
+                filter=TableFilter(date="ts", symbol="symbol"),
             )
         ],
         sources=[ctx.source(TABLE)],

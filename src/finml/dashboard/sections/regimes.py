@@ -21,7 +21,7 @@ from finml.dashboard.extract import (
     series_by,
     spec,
 )
-from finml.dashboard.schema import Chart, Kpi, Section, Series, Status, TableBlock
+from finml.dashboard.schema import Chart, ChartFilter, Kpi, Section, Series, Status, TableBlock
 
 SPEC_ID = "regimes"
 TABLE = "regime_states"
@@ -80,6 +80,7 @@ def _charts(frame: pd.DataFrame, matrix: np.ndarray, analytics: dict) -> list[Ch
             y_labels=list(STATES),
             x_title="trade date",
             x_axis="day",
+            filter=ChartFilter(x_dates=True, series_symbols=True),
         ),
         Chart(
             id="regimes_transition_heatmap",

@@ -99,9 +99,15 @@
 
   function traces(chart) {
     if (chart.kind === "heatmap") {
-      return [{ type: "heatmap", z: chart.z, x: chart.x_labels, y: chart.y_labels,
-                colorscale: [[0, "#f5f8ff"], [0.5, "#7fa6ef"], [1, "#1d4ed8"]], zmin: 0, texttemplate: "%{z:.2f}", hoverongaps: false,
-                colorbar: { thickness: 12 } }];
+      var range = chart.z_range || [0, null];
+      var diverging = range[0] !== null && range[0] < 0;
+      var scale = diverging ? [[0, "#b42318"], [0.5, "#f9fafb"], [1, "#1d4ed8"]]
+        : [[0, "#f5f8ff"], [0.5, "#7fa6ef"], [1, "#1d4ed8"]];
+      var heat = { type: "heatmap", z: chart.z, x: chart.x_labels, y: chart.y_labels,
+                   colorscale: scale, zmin: range[0], texttemplate: "%{z:.2f}", hoverongaps: false,
+                   colorbar: { thickness: 12 } };
+      if (range[1] !== null) heat.zmax = range[1];
+      return [heat];
     }
     var palette = colours(chart.series);
     var many = chart.series.length;
@@ -138,6 +144,10 @@
     }
     if (chart.value_scale === "log") value.type = "log";
     if (chart.y_range) { value.range = chart.y_range.slice(); value.autorange = false; }
+    if (chart.x_range && !chart.horizontal) {
+      layout.xaxis.range = chart.x_range.slice();
+      layout.xaxis.autorange = false;
+    }
     if (chart.x_axis === "category") layout.xaxis.type = "category";
     if (chart.x_axis === "day") dayAxis(chart, layout.xaxis);
   }
@@ -220,9 +230,10 @@
   }
 
   function renderTable(block) {
-    var card = el("div", "table-card");
+    var card = el("div", "table-card" + (block.filter ? " filterable" : ""));
     card.id = block.id;
-    card.appendChild(el("h3", null, block.title + " (" + block.rows.length + ")"));
+    var heading = el("h3", null, block.title + " (" + block.rows.length + ")");
+    card.appendChild(heading);
     var wrap = el("div", "table-wrap");
     var table = el("table");
     var head = el("tr");
@@ -231,8 +242,12 @@
     thead.appendChild(head);
     table.appendChild(thead);
     var body = el("tbody");
+    var dateAt = block.filter && block.filter.date ? block.columns.indexOf(block.filter.date) : -1;
+    var symbolAt = block.filter && block.filter.symbol ? block.columns.indexOf(block.filter.symbol) : -1;
     block.rows.forEach(function (row) {
       var tr = el("tr");
+      if (dateAt >= 0) tr.setAttribute("data-date", row[dateAt] === null ? "" : String(row[dateAt]));
+      if (symbolAt >= 0) tr.setAttribute("data-symbol", row[symbolAt] === null ? "" : String(row[symbolAt]));
       row.forEach(function (cell, i) {
         var column = block.columns[i];
         var td = el("td", typeof cell === "number" ? "num" : null);
@@ -249,6 +264,7 @@
     table.appendChild(body);
     wrap.appendChild(table);
     card.appendChild(wrap);
+    if (block.filter) FILTERED_TABLES.push({ block: block, body: body, heading: heading });
     return card;
   }
 
@@ -311,6 +327,10 @@
         holder.appendChild(plot);
         grid.appendChild(holder);
         pending.push([chart, plot]);
+        if (chart.filter) {
+          holder.className += " filterable";
+          FILTERED_CHARTS.push({ chart: JSON.parse(JSON.stringify(chart)), plot: plot });
+        }
       });
       card.appendChild(grid);
     }
@@ -321,6 +341,107 @@
       card.appendChild(notes);
     }
     return { node: card, charts: pending };
+  }
+
+  // ---- client-side filters: a date range (UTC days) and a symbol -----------------------
+  // Tables and charts whose spec has a ``filter`` follow them; rows or points without a
+  // date are hidden while a date range is set.
+  var FILTER = { from: "", to: "", symbol: "" };
+  var FILTERED_TABLES = [];
+  var FILTERED_CHARTS = [];
+
+  function keepDate(value) {
+    if (!FILTER.from && !FILTER.to) return true;
+    if (value === null || value === undefined || value === "") return false;
+    var day = String(value).slice(0, 10);
+    return (!FILTER.from || day >= FILTER.from) && (!FILTER.to || day <= FILTER.to);
+  }
+
+  function keepSymbol(value) { return !FILTER.symbol || value === FILTER.symbol; }
+
+  function filterTable(entry) {
+    var shown = 0, all = entry.body.children;
+    for (var i = 0; i < all.length; i++) {
+      var tr = all[i];
+      var keep = (!tr.hasAttribute("data-date") || keepDate(tr.getAttribute("data-date")))
+        && (!tr.hasAttribute("data-symbol") || keepSymbol(tr.getAttribute("data-symbol")));
+      tr.style.display = keep ? "" : "none";
+      if (keep) shown++;
+    }
+    var block = entry.block;
+    entry.heading.textContent = block.title + " (" + (shown === all.length ? all.length
+      : shown + " of " + all.length) + ")";
+  }
+
+  function filterChart(entry) {
+    var chart = JSON.parse(JSON.stringify(entry.chart));
+    var spec = chart.filter;
+    if (spec.series_symbols && FILTER.symbol) {
+      chart.series = chart.series.filter(function (s) { return s.name === FILTER.symbol; });
+    }
+    if (spec.x_dates) {
+      chart.series.forEach(function (s) {
+        var keep = s.x.map(keepDate);
+        ["x", "y", "text"].forEach(function (key) {
+          if (s[key]) s[key] = s[key].filter(function (_, i) { return keep[i]; });
+        });
+      });
+    }
+    if (!chart.series.length) chart.series = [{ name: "no data", x: [], y: [] }];
+    renderChart(chart, entry.plot);
+  }
+
+  function applyFilters() {
+    FILTERED_TABLES.forEach(filterTable);
+    FILTERED_CHARTS.forEach(filterChart);
+    document.body.setAttribute("data-filtered", [FILTER.from, FILTER.to, FILTER.symbol].join("|"));
+  }
+
+  function filterSymbols() {
+    var seen = {};
+    FILTERED_TABLES.forEach(function (e) {
+      var at = e.block.filter.symbol ? e.block.columns.indexOf(e.block.filter.symbol) : -1;
+      if (at >= 0) e.block.rows.forEach(function (r) { if (r[at] !== null) seen[r[at]] = true; });
+    });
+    FILTERED_CHARTS.forEach(function (e) {
+      if (e.chart.filter.series_symbols) e.chart.series.forEach(function (s) { seen[s.name] = true; });
+    });
+    return Object.keys(seen).sort();
+  }
+
+  function renderFilters(root) {
+    if (!FILTERED_TABLES.length && !FILTERED_CHARTS.length) return;
+    var bar = el("div", "filters");
+    bar.id = "filters";
+    bar.appendChild(el("span", "filters-title", "Filters"));
+    function input(id, label, node) {
+      var wrap = el("label", null, label + " ");
+      node.id = id;
+      wrap.appendChild(node);
+      bar.appendChild(wrap);
+      return node;
+    }
+    var from = input("filter-from", "from", el("input")), to = input("filter-to", "to", el("input"));
+    from.type = to.type = "date";
+    var symbol = input("filter-symbol", "symbol", el("select"));
+    symbol.appendChild(el("option", null, "all symbols")).value = "";
+    filterSymbols().forEach(function (s) { symbol.appendChild(el("option", null, s)).value = s; });
+    var reset = el("button", null, "reset");
+    reset.type = "button";
+    reset.id = "filter-reset";
+    bar.appendChild(reset);
+    bar.appendChild(el("span", "filters-note", "apply to the " + FILTERED_TABLES.length
+      + " tables and " + FILTERED_CHARTS.length + " charts marked \u201cfiltered\u201d (dates in UTC)"));
+    function update() {
+      FILTER = { from: from.value, to: to.value, symbol: symbol.value };
+      applyFilters();
+    }
+    [from, to, symbol].forEach(function (node) {
+      node.addEventListener("change", update);
+      node.addEventListener("input", update);
+    });
+    reset.addEventListener("click", function () { from.value = to.value = symbol.value = ""; update(); });
+    root.insertBefore(bar, root.firstChild);
   }
 
   function renderNav(snapshot) {
@@ -361,6 +482,7 @@
       charts = charts.concat(out.charts);
     });
     charts.forEach(function (pair) { renderChart(pair[0], pair[1]); });
+    renderFilters(root);
     document.body.setAttribute("data-rendered", String(charts.length));
   }
 
