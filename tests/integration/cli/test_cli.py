@@ -15,8 +15,8 @@ COMMANDS = [
     "info", "tables", "history", "demo", "simulate", "ingest", "pipeline run",
     "collect finnhub", "collect alphavantage", "features build", "regimes", "train",
     "promote", "rollback", "models", "serve", "score", "ab-report", "backtest", "drift", "monitor",
-    "alerts", "alerts list", "alerts ack", "dashboard export", "dashboard serve", "job run", "job list", "bundle validate",
-    "bundle ddl", "scheduler run", "scheduler next", "eda",
+    "alerts", "alerts list", "alerts ack", "dashboard export", "dashboard serve", "job run",
+    "job list", "bundle validate", "bundle ddl", "scheduler run", "scheduler next", "eda",
 ]  # fmt: skip
 # The README's first command on a smaller market: every stage, a few minutes in CI.
 SMALL_DEMO = """
