@@ -155,8 +155,12 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.alerts (
   destination STRING,
   attempts BIGINT,
   last_error STRING,
-  delivered_at TIMESTAMP
-) USING DELTA COMMENT 'Alerts and their delivery';
+  delivered_at TIMESTAMP,
+  escalated BOOLEAN,
+  acknowledged_by STRING,
+  acknowledged_at TIMESTAMP,
+  ack_note STRING
+) USING DELTA COMMENT 'Alerts, their delivery, escalation and acknowledgement';
 
 -- finml.monitoring.schemas.DRIFT_MONITORING
 CREATE TABLE IF NOT EXISTS ${catalog}.${schema}.drift_monitoring (

@@ -55,6 +55,10 @@ class PromotionRejected(FinmlError):
     """A model failed the champion/challenger gate or validation."""
 
 
+class AlertNotFound(FinmlError):
+    """No alert in the ``alerts`` table has the given id."""
+
+
 class ModelNotFound(FinmlError):
     """A registered model, version or alias does not exist."""
 

@@ -33,7 +33,8 @@ class AlertStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     DEDUPLICATED = "deduplicated"  # within the dedup window of a sent alert: not sent again
-    RECORDED = "recorded"  # no webhook configured: stored only
+    RECORDED = "recorded"  # no channel configured: stored only
+    ACKNOWLEDGED = "acknowledged"  # a person took the alert (one row per alert, who and when)
 
 
 class AlertType(StrEnum):

@@ -35,7 +35,10 @@ def parse(args: list[str]) -> str:
     command = typer.main.get_command(app)
     ctx = command.make_context("finml", list(args))
     while isinstance(command, TyperGroup):
-        name, sub, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        remaining = [*ctx._protected_args, *ctx.args]
+        if not remaining and command.invoke_without_command:  # e.g. `finml alerts`
+            break
+        name, sub, rest = command.resolve_command(ctx, remaining)
         assert sub is not None and name is not None
         command, ctx = sub, sub.make_context(name, rest, parent=ctx)
     return str(command.name)

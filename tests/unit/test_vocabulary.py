@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The strings already stored in Delta tables, MLflow tags and dashboard snapshots: an enum
 # may gain a member, but a stored value must never change its spelling.
 STORED = {
-    AlertStatus: ["delivered", "failed", "deduplicated", "recorded"],
+    AlertStatus: ["delivered", "failed", "deduplicated", "recorded", "acknowledged"],
     AlertType: [
         "DRIFT",
         "PERFORMANCE",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import os
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table as RichTable
@@ -22,7 +23,19 @@ def register(app: typer.Typer) -> None:
     app.command(epilog="Example: finml monitor --source predictions --labels test_set --dry-run")(
         monitor
     )
-    app.command(epilog="Example: finml alerts --status failed --retry-failed")(alerts)
+    alerts_app = typer.Typer(
+        help="List recorded alerts; acknowledge one.", invoke_without_command=True
+    )
+    alerts_app.callback(
+        invoke_without_command=True,
+        epilog="Example: finml alerts --status failed --retry-failed   |   "
+        "finml alerts list --unacked   |   finml alerts ack 3f2a... --by alice",
+    )(alerts)
+    alerts_app.command("list", epilog="Example: finml alerts list --unacked --json")(list_alerts)
+    alerts_app.command(
+        "ack", epilog='Example: finml alerts ack 3f2a9c0e... --by alice --note "retraining"'
+    )(ack)
+    app.add_typer(alerts_app, name="alerts")
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -166,14 +179,32 @@ def monitor(
 def alerts(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="Rows to show, newest first.")] = 20,
-    status: Annotated[AlertStatus | None, typer.Option(help="Only this delivery status.")] = None,
+    status: Annotated[AlertStatus | None, typer.Option(help="Only this status.")] = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Re-deliver failed alerts first.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
-    """List recorded alerts (and optionally retry failed webhook deliveries)."""
-    from finml.monitoring.alerts import ALERTS_TABLE, AlertManager
+    """List recorded alerts (and optionally retry failed deliveries); acknowledge one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    list_alerts(ctx, limit=limit, status=status, retry_failed=retry_failed, as_json=as_json)
+
+
+def list_alerts(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show, newest first.")] = 20,
+    status: Annotated[AlertStatus | None, typer.Option(help="Only this status.")] = None,
+    unacked: Annotated[
+        bool, typer.Option("--unacked", help="Only alerts nobody acknowledged.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Re-deliver failed alerts first.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """List recorded alerts, newest first: one row per alert and destination."""
+    from finml.monitoring.alerts import AlertManager, alert_rows
     from finml.monitoring.settings import MonitoringSettings
 
     state: State = ctx.obj
@@ -182,22 +213,51 @@ def alerts(
         manager = AlertManager(MonitoringSettings.from_config(state.config).alerts, tables)
         retried = manager.retry_failed()
         console.print(f"retried {len(retried)} failed deliveries")
-    table = tables.table(ALERTS_TABLE)
-    rows = table.to_arrow().to_pylist() if table.exists() else []
-    rows = [r for r in rows if status is None or r["status"] == status]
-    rows = sorted(rows, key=lambda r: r["created_at"], reverse=True)[:limit]
+    rows = alert_rows(tables, status=status, unacked=unacked, limit=limit)
     if as_json:
         emit_json(rows)
         return
-    out = RichTable("created_at", "type", "severity", "status", "attempts", "title", "error")
+    out = RichTable(
+        "created_at", "alert_id", "type", "severity", "status", "attempts", "title", "error / ack"
+    )
     for r in rows:
+        escalated = " ↑" if r.get("escalated") else ""
         out.add_row(
             f"{r['created_at']:%Y-%m-%d %H:%M:%S}",
+            r["alert_id"],
             r["alert_type"],
-            r["severity"],
+            r["severity"] + escalated,
             r["status"],
             str(r["attempts"]),
             r["title"],
-            (r["last_error"] or "")[:40],
+            _note(r),
         )
     console.print(out)
+
+
+def _note(row: dict[str, Any]) -> str:
+    if row["status"] == AlertStatus.ACKNOWLEDGED:
+        return f"by {row.get('acknowledged_by')}" + (
+            f": {row['ack_note']}" if row.get("ack_note") else ""
+        )
+    return (row["last_error"] or "")[:40]
+
+
+def ack(
+    ctx: typer.Context,
+    alert_id: Annotated[str, typer.Argument(help="The alert's id (see `finml alerts list`).")],
+    by: Annotated[str | None, typer.Option("--by", help="Who takes it (default: $USER).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why, or what is done.")] = None,
+) -> None:
+    """Acknowledge an alert: kept in the alerts table; its repeats stop escalating."""
+    from finml.monitoring.alerts import acknowledge
+
+    state: State = ctx.obj
+    who = by or os.environ.get("USER") or "unknown"
+    done = acknowledge(state.tables(), alert_id, who, note)
+    if done.new:
+        console.print(f"acknowledged {alert_id} by {done.by}")
+    else:
+        console.print(
+            f"{alert_id} was already acknowledged by {done.by} at {done.at:%Y-%m-%d %H:%M:%S} UTC"
+        )

@@ -116,11 +116,16 @@ ALERTS = pa.schema(
         ("source", pa.string()),
         ("dedup_key", pa.string()),
         ("details", pa.string()),  # JSON
-        ("status", pa.string()),  # delivered | failed | deduplicated | recorded
-        ("destination", pa.string()),
+        ("status", pa.string()),  # delivered | failed | deduplicated | recorded | acknowledged
+        ("destination", pa.string()),  # a webhook URL or a channel's name
         ("attempts", pa.int64()),
         ("last_error", pa.string()),
         ("delivered_at", _TS),
+        # added later: older tables gain them on their next append (schema evolution)
+        ("escalated", pa.bool_()),  # sent by the escalation policy (severity / channels)
+        ("acknowledged_by", pa.string()),  # on the alert's one `acknowledged` row
+        ("acknowledged_at", _TS),
+        ("ack_note", pa.string()),
     ]
 )
 

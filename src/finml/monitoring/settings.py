@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from finml.monitoring.channel_settings import AlertChannel, Escalation
 from finml.settings_base import StrictModel, section_settings, validate_model
 from finml.vocabulary import DriftSeverity
 
@@ -123,15 +124,35 @@ class RetrainAction(StrictModel):
 
 
 class AlertSettings(StrictModel):
-    """Webhook delivery and deduplication."""
+    """Delivery (JSON ``webhooks`` by URL, named ``channels``), deduplication, escalation.
+
+    A channel named in ``escalation.channels`` receives escalated sends only; every other
+    channel, and every URL of ``webhooks``, receives every alert.
+    """
 
     webhooks: list[str] = Field(default_factory=list)
+    channels: list[AlertChannel] = Field(default_factory=list)
+    escalation: Escalation | None = None
     dedup_minutes: float = Field(30.0, ge=0)
     max_attempts: int = Field(4, ge=1, le=20)
     backoff_seconds: float = Field(0.5, ge=0)
     backoff_factor: float = Field(2.0, ge=1)
     timeout_seconds: float = Field(5.0, gt=0)
     signature_header: str = "X-FinML-Signature"
+
+    @model_validator(mode="after")
+    def _channels_named_once(self) -> AlertSettings:
+        names = [c.name for c in self.channels]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"channels: expected unique names, got {twice} more than once")
+        unknown = [
+            n for n in (self.escalation.channels if self.escalation else []) if n not in names
+        ]
+        if unknown:
+            raise ValueError(
+                f"escalation.channels: expected names of channels ({names}), got {unknown}"
+            )
+        return self
 
 
 class WatchSettings(StrictModel):

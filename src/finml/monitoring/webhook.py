@@ -1,4 +1,5 @@
-"""Webhook delivery: JSON body, optional HMAC-SHA256 signature, retries with backoff.
+"""Webhook delivery: JSON body, optional HMAC-SHA256 signature, retries with backoff; the
+Slack incoming-webhook payload of an alert (:func:`slack_payload`).
 
 The signature header carries ``sha256=<hex HMAC of the exact body bytes>`` keyed with the
 secret from ``FINML_ALERT_WEBHOOK_SECRET``; receivers recompute it to authenticate. Each
@@ -14,6 +15,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -69,3 +71,51 @@ def deliver(
             if attempt < settings.max_attempts:
                 sleep(settings.backoff_seconds * settings.backoff_factor ** (attempt - 1))
     return Delivery(url, False, settings.max_attempts, error, status)
+
+
+_SLACK_MAX_TEXT = 2900  # a section's text is limited to 3000 characters
+_SLACK_MAX_HEADER = 150
+_SEVERITY_EMOJI = {"LOW": ":information_source:", "MEDIUM": ":warning:", "HIGH": ":rotating_light:"}
+
+
+def _slack_escape(text: str) -> str:
+    """Slack mrkdwn reads ``&``, ``<`` and ``>`` as markup: escape them."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(alert: dict[str, Any]) -> dict[str, Any]:
+    """Slack's incoming-webhook payload for ``alert`` (the JSON document of an alert).
+
+    ``text`` is the notification's fallback; ``blocks``: a header (severity and title), a
+    section with severity, type and the message, and a context line (source, dedup key,
+    alert id, time) -- what an on-call person needs to ``finml alerts ack`` it.
+    """
+    severity, title = str(alert["severity"]), str(alert["title"])
+    escalated = " (escalated)" if alert.get("escalated") else ""
+    emoji = _SEVERITY_EMOJI.get(severity, ":fire:")
+    message = _slack_escape(str(alert.get("message") or ""))[:_SLACK_MAX_TEXT]
+    context = (
+        f"{_slack_escape(str(alert['source']))} · dedup `{_slack_escape(str(alert['dedup_key']))}`"
+        f" · alert `{alert['alert_id']}` · {alert['created_at']}"
+    )
+    return {
+        "text": f"[{severity}]{escalated} {alert['alert_type']}: {title}",
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": f"{severity}{escalated}: {title}"[:_SLACK_MAX_HEADER],
+                },
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*Severity*\n{emoji} {severity}{escalated}"},
+                    {"type": "mrkdwn", "text": f"*Type*\n{alert['alert_type']}"},
+                ],
+                "text": {"type": "mrkdwn", "text": f"*{_slack_escape(title)}*\n{message}"},
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+        ],
+    }

@@ -15,9 +15,9 @@ COMMANDS = [
     "info", "tables", "history", "demo", "simulate", "ingest", "pipeline run",
     "collect finnhub", "collect alphavantage", "features build", "regimes", "train",
     "promote", "rollback", "models", "serve", "score", "ab-report", "backtest", "drift", "monitor",
-    "alerts", "dashboard export", "dashboard serve", "job run", "job list", "bundle validate",
-    "bundle ddl", "scheduler run", "scheduler next", "eda", "models list", "models transition",
-    "runs compare",
+    "alerts", "alerts list", "alerts ack", "dashboard export", "dashboard serve", "job run",
+    "job list", "bundle validate", "bundle ddl", "scheduler run", "scheduler next", "eda",
+    "models list", "models transition", "runs compare",
 ]  # fmt: skip
 # The README's first command on a smaller market: every stage, a few minutes in CI.
 SMALL_DEMO = """

@@ -51,6 +51,17 @@ def test_health_names_the_checks_that_failed(config, rs_tables) -> None:
     assert REFERENCE in drift
 
 
+def test_an_acknowledged_alert_is_not_open(config, rs_tables) -> None:
+    from finml.monitoring.alerts import acknowledge
+
+    write_sample_warehouse(rs_tables)
+    acknowledge(rs_tables, "a2", "alice", "on it", now=lambda: NOW)
+    found = _sections(config, rs_tables)
+    assert "1 open HIGH/CRITICAL alerts (24 h)" in _kpi(found["overview"], "System health").detail
+    assert _kpi(found["alerts"], "Alerts").value == 4  # the ack row is no alert
+    assert _kpi(found["alerts"], "Acknowledged").value == 1
+
+
 def test_a_healthy_system_says_all_checks_passed(config, rs_tables) -> None:
     health = _kpi(_sections(config, rs_tables)["overview"], "System health")
     assert (health.value, health.detail) == ("healthy", ["all checks passed"])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from finml.config import ProjectConfig
 from finml.errors import ConfigError
@@ -16,6 +17,11 @@ def test_defaults_and_section_from_config() -> None:
     assert settings.action.command[:3] == ["finml", "job", "run"]
 
 
+EMAIL = {"kind": "email", "name": "mail", "host": "h", "from": "a@b.c", "to": ["x@y.z"]}
+SLACK = {"kind": "webhook", "name": "slack", "format": "slack", "url": "https://h/x"}
+ESCALATE = {"after": 3, "within_minutes": 60, "severity": "CRITICAL"}
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [
@@ -24,6 +30,18 @@ def test_defaults_and_section_from_config() -> None:
         ({"policy": {"violations_needed": 4, "window_count": 3}}, "violations_needed"),
         ({"action": {"kind": "databricks"}}, "job_id"),
         ({"alerts": {"retries": 3}}, "alerts.retries"),
+        ({"alerts": {"channels": [{**EMAIL, "to": []}]}}, r"alerts.channels\[0\].email.to"),
+        ({"alerts": {"channels": [{**EMAIL, "to": ["nobody"]}]}}, "expected an email address"),
+        ({"alerts": {"channels": [{**EMAIL, "username": "u"}]}}, "expected both username and"),
+        ({"alerts": {"channels": [{**EMAIL, "auth_env": "a-b"}]}}, "email.auth_env"),
+        ({"alerts": {"channels": [{**EMAIL, "port": 0}]}}, "email.port"),
+        ({"alerts": {"channels": [{**EMAIL, "kind": "pager"}]}}, "'webhook', 'email'"),
+        ({"alerts": {"channels": [{**SLACK, "format": "teams"}]}}, "webhook.format"),
+        ({"alerts": {"channels": [{**SLACK, "url_env": "U"}]}}, "exactly one of url and url_env"),
+        ({"alerts": {"channels": [EMAIL, EMAIL]}}, r"unique names, got \['mail'\]"),
+        ({"alerts": {"escalation": {**ESCALATE, "channels": ["x"]}}}, "escalation.channels"),
+        ({"alerts": {"escalation": {"after": 2, "within_minutes": 5}}}, "a severity, channels"),
+        ({"alerts": {"escalation": {**ESCALATE, "after": 1}}}, "escalation.after"),
     ],
 )
 def test_invalid_sections_name_the_field(section: dict, message: str) -> None:
@@ -38,3 +56,17 @@ def test_spark_path_rejects_the_evidently_mode() -> None:
 
     with pytest.raises(DataError, match="expected 'quantile' on the Spark path"):
         spark_drift(None, None, ["x"], settings=DriftSettings(binning="evidently"))  # type: ignore[arg-type]
+
+
+def test_an_smtp_password_in_the_config_file_is_refused(tmp_path) -> None:
+    channel = {**EMAIL, "username": "finml", "auth_env": "FINML_SMTP_PASSWORD"}
+    good = {"project": "finml", "monitoring": {"alerts": {"channels": [channel]}}}
+    path = tmp_path / "project_config.yml"
+    path.write_text(yaml.safe_dump(good))
+    settings = MonitoringSettings.from_config(ProjectConfig.load(path))
+    assert settings.alerts.channels[0].auth_env == "FINML_SMTP_PASSWORD"
+    good["monitoring"]["alerts"]["channels"][0]["password"] = "hunter2"
+    path.write_text(yaml.safe_dump(good))
+    with pytest.raises(ConfigError, match="looks like a secret") as caught:
+        ProjectConfig.load(path)
+    assert "hunter2" not in str(caught.value)

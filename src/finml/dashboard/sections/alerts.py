@@ -13,6 +13,7 @@ from finml.dashboard.extract import (
     spec,
 )
 from finml.dashboard.schema import Chart, ChartFilter, Kpi, Section, Series, TableBlock, TableFilter
+from finml.vocabulary import AlertStatus
 
 SPEC_ID = "alerts"
 TABLE = "alerts"
@@ -24,7 +25,10 @@ def alerts(ctx: ExportContext) -> Section:
     """From the ``alerts`` table (one row per alert and delivery outcome)."""
     if (state := missing(ctx, SPEC_ID, TABLE)) is not None:
         return state
-    full = ctx.require(TABLE)
+    table = ctx.require(TABLE)
+    # an acknowledgement is a row of the table but not an alert: counted apart
+    acked = table["status"] == AlertStatus.ACKNOWLEDGED
+    full = table[~acked]
     frame = newest(full, "created_at").sort_values("created_at", ascending=False)
     frame["day"] = frame["created_at"].dt.strftime("%Y-%m-%d")
     days = sorted(frame["day"].unique())
@@ -38,6 +42,7 @@ def alerts(ctx: ExportContext) -> Section:
         Kpi(label="Alerts", value=len(full)),
         Kpi(label="Latest", value=str(frame["title"].iloc[0])),
         Kpi(label="Delivery failures", value=failed, status="bad" if failed else "ok"),
+        Kpi(label="Acknowledged", value=int(acked.sum())),
     ]
     cols = ["created_at", "severity", "alert_type", "title", "message", "status", "destination"]
     return Section(

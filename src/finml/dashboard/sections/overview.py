@@ -9,7 +9,7 @@ import pandas as pd
 from finml.dashboard.extract import ExportContext, coverage, floats, log, rows, scalar, section
 from finml.dashboard.schema import Chart, Kpi, Section, Series, Source, Status, TableBlock
 from finml.dashboard.sections.drift import drift_rows, worst_window
-from finml.vocabulary import AlertSeverity, RunState
+from finml.vocabulary import AlertSeverity, AlertStatus, RunState
 
 SPEC_ID = "overview"
 OPEN_ALERT_WINDOW = timedelta(hours=24)
@@ -128,7 +128,12 @@ def _open_alerts(ctx: ExportContext) -> pd.DataFrame | None:
     if alerts is None:
         return None
     since = pd.Timestamp(ctx.now - OPEN_ALERT_WINDOW)
-    recent = alerts[(alerts["created_at"] >= since) & (alerts["status"] != "deduplicated")]
+    # an acknowledged alert is taken: not open (its ``acknowledged`` row is no alert either)
+    acked = alerts.loc[alerts["status"] == AlertStatus.ACKNOWLEDGED, "alert_id"]
+    closed = alerts["status"].isin([AlertStatus.DEDUPLICATED, AlertStatus.ACKNOWLEDGED])
+    recent = alerts[
+        (alerts["created_at"] >= since) & ~closed & ~alerts["alert_id"].isin(set(acked))
+    ]
     return recent.sort_values("created_at", ascending=False)
 
 
