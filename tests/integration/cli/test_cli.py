@@ -16,7 +16,8 @@ COMMANDS = [
     "collect finnhub", "collect alphavantage", "features build", "regimes", "train",
     "promote", "rollback", "models", "serve", "score", "ab-report", "backtest", "drift", "monitor",
     "alerts", "dashboard export", "dashboard serve", "job run", "job list", "bundle validate",
-    "bundle ddl", "scheduler run", "scheduler next", "eda",
+    "bundle ddl", "scheduler run", "scheduler next", "eda", "replay", "job runs",
+    "docs reference",
 ]  # fmt: skip
 # The README's first command on a smaller market: every stage, a few minutes in CI.
 SMALL_DEMO = """
