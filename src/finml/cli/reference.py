@@ -26,7 +26,8 @@ Generated from the code by `{REGENERATE}` (or `make reference`): the commands fr
 or a setting -- or a merge that brings one -- run `{REGENERATE}` and commit the result.
 `tests/unit/cli/test_reference.py` fails while this page and the code differ.
 
-Contents: [Commands](#commands), [Configuration](#configuration).
+Contents: [Commands](#commands), [Configuration](#configuration). On-call procedures are in
+the [runbook](runbook.md).
 """
 
 
