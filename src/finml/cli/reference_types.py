@@ -71,5 +71,5 @@ def nested_models(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
 
 def _key_name(annotation: Any) -> str:
     if get_origin(annotation) is Literal:
-        return "|".join(str(_value(a)) for a in get_args(annotation))
+        return "/".join(str(_value(a)) for a in get_args(annotation))
     return "name"

@@ -61,7 +61,11 @@ def test_every_config_section_and_nested_section_is_there(page: str) -> None:
 
     for name in [*COMPONENT_MODELS, "simulator", "collectors", "spark"]:
         assert f"### `{name}`" in page, name
-    for nested in ("serving.ab", "monitoring.drift.thresholds", "simulator.regimes.<Normal"):
+    for nested in (
+        "serving.ab",
+        "monitoring.drift.thresholds",
+        "simulator.regimes.<Normal/Stress/Crisis>",
+    ):
         assert f"### `{nested}" in page, nested
     assert "| `serving.ab.challenger_percent` | float, >= 0.0, <= 100.0 | 5.0 |" in page
     assert "Overridden by `$FINML_CATALOG`." in page
