@@ -7,7 +7,7 @@ JARS   := .jars
 JARS_STAMP := $(JARS)/.verified
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars browser demo test test-fast lint format bench clean
+.PHONY: help install jars browser demo test test-fast lint format reference bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ lint: $(STAMP) ## ruff lint + format check + the layer contracts (import-linter)
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+reference: $(STAMP) ## Regenerate docs/reference.md (every command and config key) from the code
+	$(BIN)/finml docs reference --write
 
 bench: $(STAMP) ## Run every benchmark (tens of minutes; results go to docs/benchmarks.md by hand)
 	$(BIN)/pip install --quiet -e ".[local,bench]"

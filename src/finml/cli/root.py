@@ -63,6 +63,7 @@ def _register() -> None:
         dashboard,
         decisions,
         demo,
+        docs,
         eda,
         features,
         models,
@@ -89,6 +90,7 @@ def _register() -> None:
         scheduler,
         replay,
         demo,
+        docs,
     ):
         module.register(app)
 
