@@ -45,11 +45,45 @@ def finml(
     )
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(command: str, tmp_path: Path) -> None:
-    result = finml(*command.split(), "--help", home=tmp_path)
+# Every command's --help in one process (typer's runner, the real app): 37 interpreter
+# starts cost about 2 minutes; the exit codes of real processes are tested below and in
+# test_exit_codes.py.
+HELPS = """
+import json, sys
+from typer.testing import CliRunner
+from finml.cli import app
+runner = CliRunner()
+found = {}
+for command in json.loads(sys.argv[1]):
+    result = runner.invoke(app, [*command.split(), "--help"])
+    found[command] = [result.exit_code, result.output]
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def helps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    home = tmp_path_factory.mktemp("helps")
+    env = {**os.environ, "FINML_HOME": str(home), "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", HELPS, json.dumps(COMMANDS)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "Example: finml" in result.stdout
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str, helps: dict) -> None:
+    code, output = helps[command]
+    assert code == 0, output
+    assert "Example: finml" in output
+
+
+def test_help_of_a_real_process_exits_zero(tmp_path: Path) -> None:
+    result = finml("models", "transition", "--help", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Example: finml models transition" in result.stdout
 
 
 def test_info_names_the_delta_engine_and_paths(tmp_path: Path) -> None:
