@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JARS   := .jars
 JARS_STAMP := $(JARS)/.verified
+# ydata-profiling, the peer of benchmarks/eda.py, pins older numpy/scipy/matplotlib than
+# FinML: it gets a venv of its own
+YDATA_VENV ?= .venv-ydata
+YDATA_STAMP := $(YDATA_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install jars browser demo test test-fast lint format reference bench clean
@@ -69,10 +73,15 @@ format: $(STAMP) ## Format the code with ruff
 reference: $(STAMP) ## Regenerate docs/reference.md (every command and config key) from the code
 	$(BIN)/finml docs reference --write
 
-bench: $(STAMP) ## Run every benchmark (tens of minutes; results go to docs/benchmarks.md by hand)
+$(YDATA_STAMP): benchmarks/ydata-requirements.txt
+	$(PYTHON) -m venv $(YDATA_VENV)
+	$(YDATA_VENV)/bin/pip install --quiet -r benchmarks/ydata-requirements.txt
+	@touch $(YDATA_STAMP)
+
+bench: $(STAMP) $(YDATA_STAMP) ## Run every benchmark (tens of minutes; results go to docs/benchmarks.md by hand)
 	$(BIN)/pip install --quiet -e ".[local,bench]"
-	@for b in table_io driver_appends medallion regimes tournament drift serving collectors job_runner dashboard_export; do \
-	  echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+	@for b in table_io driver_appends medallion regimes tournament drift serving collectors job_runner dashboard_export eda; do \
+	  echo "== benchmarks/$$b.py"; YDATA_PYTHON=$(abspath $(YDATA_VENV))/bin/python $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean: ## Remove local state (.finml), caches and test artifacts (keeps .venv)
 	rm -rf .finml test-artifacts benchmarks/out .pytest_cache .ruff_cache .import_linter_cache .mypy_cache
