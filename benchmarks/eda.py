@@ -10,8 +10,12 @@ Delta table by the session's engine (delta-spark when the jars load).
 * **finml profile**: ``profile_columns(table.read(), EdaSettings())``, the code path of
   ``finml eda``: the Delta scan and the three Spark passes (summary, histograms and
   outliers, co-missing patterns), no correlations (ydata's minimal mode computes none).
-* **finml eda job**: ``run_eda`` on the table, once: the profile, the Pearson and Spearman
-  correlations of the 20 features and the append to ``eda_profile``.
+* **finml driver path**: ``profile_frame(table.to_arrow().to_pandas(), ...)``, the path
+  ``finml eda`` takes for a table of at most ``eda.driver_cells`` cells (default 50 million,
+  so the 1M x 22 table here): the Arrow read and numpy, exact quantiles and distinct counts.
+* **finml eda job**: ``run_eda`` on the table, once (the driver path at the defaults): the
+  profile, the Pearson and Spearman correlations of the 20 features and the append to
+  ``eda_profile``.
 * **ydata load**: ``deltalake.DeltaTable(path).to_pandas()``, what a ydata user runs first.
 * **ydata profile**: ``ProfileReport(df, minimal=True).get_description()``: the statistics,
   no HTML (``--html`` also times ``to_html()``, reported apart).
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args, root: Path) -> dict:
     from finml.config import ProjectConfig, SparkSettings
     from finml.eda.columns import profile_columns
+    from finml.eda.frame import profile_frame
     from finml.eda.settings import EdaSettings
     from finml.jobs.eda import run_eda
     from finml.runtime.delta import DeltaTables
@@ -155,13 +160,22 @@ def run(args, root: Path) -> dict:
     )
     settings = EdaSettings()
     runs: list[float] = []
+    driver_runs: list[float] = []
     stats: list = []
+    driver_stats: list = []
     with progress() as bar:
         task = bar.add_task("finml profile_columns (cold + repeats)", total=1 + args.repeat)
         for _ in range(1 + args.repeat):
             started = time.perf_counter()
             stats = profile_columns(table.read(), settings)
             runs.append(time.perf_counter() - started)
+            bar.advance(task)
+        task = bar.add_task("finml profile_frame (Arrow read + numpy)", total=1 + args.repeat)
+        fields = table.read().schema.fields
+        for _ in range(1 + args.repeat):
+            started = time.perf_counter()
+            driver_stats = profile_frame(table.to_arrow().to_pandas(), fields, settings)
+            driver_runs.append(time.perf_counter() - started)
             bar.advance(task)
         task = bar.add_task("finml eda job (run_eda, once)", total=1)
         started = time.perf_counter()
@@ -171,15 +185,21 @@ def run(args, root: Path) -> dict:
         task = bar.add_task("ydata-profiling minimal (subprocess)", total=1)
         peer = _ydata(args, table.location, root / "ydata.json")
         bar.advance(task)
-    measures = _measures(args.rows, runs, job_s, peer)
+    measures = _measures(args.rows, runs, driver_runs, job_s, peer)
     agreement = agree(stats, peer["variables"], data)
     print_agreement(agreement)
+    console.print("[bold]driver path (profile_frame) against ydata[/]")
+    driver_agreement = agree(driver_stats, peer["variables"], data)
+    print_agreement(driver_agreement)
     extra = {
         "rows": args.rows,
         "engine": tables.engine_name,
         "jit": args.jit,
         "ydata_profiling": peer["version"],
         "finml_profile_s": runs,
+        "finml_driver_profile_s": driver_runs,
+        "driver_cells": settings.driver_cells,
+        "driver_agreement": driver_agreement,
         "finml_eda_job_s": job_s,
         "ydata_import_s": peer["import_s"],
         "ydata_load_s": peer["load_s"],
@@ -207,7 +227,7 @@ def _ydata(args, location: str, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def _measures(rows: int, runs: list[float], job_s: float, peer: dict):
+def _measures(rows: int, runs: list[float], driver: list[float], job_s: float, peer: dict):
     def warm(name: str, times: list[float]) -> Measure:
         repeats = times[1:] or times
         return Measure(name, statistics.median(repeats), min(repeats), rows)
@@ -218,6 +238,11 @@ def _measures(rows: int, runs: list[float], job_s: float, peer: dict):
     job = Measure("finml eda job", job_s, job_s, rows)
     cold = Measure("finml profile, cold", runs[0], runs[0], rows)
     return [
+        (
+            warm("finml driver path (Arrow read + profile)", driver),
+            warm("ydata load + profile", both),
+            1.0,
+        ),
         (ours, warm("ydata profile", profile), 1.0),
         (ours, warm("ydata load + profile", both), 1.0),
         (cold, Measure("ydata load + profile, cold", both[0], both[0], rows), 1.0),

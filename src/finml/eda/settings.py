@@ -32,7 +32,7 @@ class EdaSettings(StrictModel):
     # a table of at most this many cells (rows x columns) is profiled on the driver from its
     # Arrow rows (numpy, exact quantiles and distinct counts): a Spark pass costs seconds
     # whatever its size; 0: always the Spark passes
-    driver_cells: int = Field(20_000_000, ge=0)
+    driver_cells: int = Field(50_000_000, ge=0)
     # tables profiled (every medallion table and the feature store by default; a missing
     # table is skipped)
     tables: tuple[str, ...] | None = None
