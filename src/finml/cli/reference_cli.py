@@ -52,6 +52,8 @@ def render_commands(root: Any) -> list[str]:
         if is_group(command):
             subcommands = ", ".join(f"`{name}`" for name in sorted(command.commands))
             lines += ["", f"Sub-commands: {subcommands}."]
+            if command.invoke_without_command:  # it also runs on its own, with its options
+                lines += _own_options(command, ctx)
             continue
         pieces = " ".join(command.collect_usage_pieces(ctx))
         lines += ["", "```text", f"Usage: {PROGRAM} {path} {pieces}".rstrip(), "```"]
@@ -59,6 +61,16 @@ def render_commands(root: Any) -> list[str]:
             lines += ["", *_params_table(command, ctx)]
         if command.epilog:
             lines += ["", "```text", portable(command.epilog.strip()), "```"]
+    return lines
+
+
+def _own_options(group: Any, ctx: Any) -> list[str]:
+    """The options and example of a group that runs without a sub-command."""
+    lines = ["", "Without a sub-command it runs itself:"]
+    if any(not p.hidden for p in group.params):
+        lines += ["", *_params_table(group, ctx)]
+    if group.epilog:
+        lines += ["", "```text", portable(group.epilog.strip()), "```"]
     return lines
 
 

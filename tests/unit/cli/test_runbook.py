@@ -49,7 +49,10 @@ def parse(args: list[str]) -> str:
     ctx = command.make_context("finml", list(args))
     path = []
     while isinstance(command, TyperGroup):
-        name, sub, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        remaining = [*ctx._protected_args, *ctx.args]
+        if not remaining and command.invoke_without_command:
+            break  # a group that runs on its own (`finml alerts --limit 20`)
+        name, sub, rest = command.resolve_command(ctx, remaining)
         assert sub is not None and name is not None
         path.append(name)
         command, ctx = sub, sub.make_context(name, rest, parent=ctx)
