@@ -68,16 +68,7 @@ def profile_columns(
     assert first is not None  # a global aggregate always has one row
     values = first.asDict()
     rows = int(values["__rows"])
-    stats = [Stat("rows", rows)]
-    numeric: list[_Numeric] = []
-    missing_columns: list[str] = []
-    for i, f in enumerate(fields):
-        column_stats, summary = _column_stats(f, i, values, rows, settings.quantiles)
-        stats += column_stats
-        if summary is not None and summary.count:
-            numeric.append(summary)
-        if any(s.statistic == "missing" and s.value for s in column_stats):
-            missing_columns.append(f.name)
+    stats, numeric, missing_columns = summarise(fields, values, rows, settings.quantiles)
     seconds = {"summary": round(time.perf_counter() - started, 3)}
     if numeric:
         stats += _timed(seconds, "histograms", _pass_two, df, numeric, settings)
@@ -140,6 +131,24 @@ def _pass_one(fields: list[T.StructField], settings: EdaSettings) -> list[Column
         elif isinstance(kind, _TEMPORAL):
             exprs += [F.min(raw).alias(f"__min{i}"), F.max(raw).alias(f"__max{i}")]
     return exprs
+
+
+def summarise(
+    fields: list[T.StructField], values: dict[str, Any], rows: int, levels: tuple[float, ...]
+) -> tuple[list[Stat], list[_Numeric], list[str]]:
+    """Pass 1's aggregate row ``values`` as statistics (``rows`` first), the numbers of the
+    numeric columns with values, and the columns with a missing value."""
+    stats = [Stat("rows", rows)]
+    numeric: list[_Numeric] = []
+    missing_columns: list[str] = []
+    for i, f in enumerate(fields):
+        column_stats, summary = _column_stats(f, i, values, rows, levels)
+        stats += column_stats
+        if summary is not None and summary.count:
+            numeric.append(summary)
+        if any(s.statistic == "missing" and s.value for s in column_stats):
+            missing_columns.append(f.name)
+    return stats, numeric, missing_columns
 
 
 def _column_stats(

@@ -22,11 +22,11 @@ from finml.eda.columns import (
     _FLOATING,
     _NUMERIC,
     _TEMPORAL,
-    _column_stats,
     _Numeric,
     correlation_stats,
     histogram_stats,
     pattern_stat,
+    summarise,
 )
 from finml.eda.records import Stat
 from finml.log import get_logger
@@ -52,16 +52,7 @@ def profile_frame(
     rows = len(frame)
     clean = {f.name: _clean(frame[f.name], f) for f in fields if isinstance(f.dataType, _NUMERIC)}
     values = _pass_one(frame, fields, clean, settings.quantiles)
-    stats = [Stat("rows", rows)]
-    numeric: list[_Numeric] = []
-    missing_columns: list[str] = []
-    for i, f in enumerate(fields):
-        column_stats, summary = _column_stats(f, i, values, rows, settings.quantiles)
-        stats += column_stats
-        if summary is not None and summary.count:
-            numeric.append(summary)
-        if any(s.statistic == "missing" and s.value for s in column_stats):
-            missing_columns.append(f.name)
+    stats, numeric, missing_columns = summarise(fields, values, rows, settings.quantiles)
     if numeric:
         stats += histogram_stats(numeric, _bins(numeric, clean, settings), settings.histogram_bins)
     if missing_columns:
