@@ -145,14 +145,12 @@ def _bins(
             iqr = (x < q1 - fence) | (x > q3 + fence)
         std = n.std or 0.0
         z = np.abs(x - (n.mean or 0.0)) > settings.zscore * std if std > 0 else np.zeros_like(iqr)
+        counts = np.bincount(where, minlength=bins)
+        outliers_iqr = np.bincount(where, weights=iqr, minlength=bins)
+        outliers_z = np.bincount(where, weights=z, minlength=bins)
         found[n.name] = [
-            {
-                "b": int(b),
-                "n": int((where == b).sum()),
-                "iqr": int(iqr[where == b].sum()),
-                "z": int(z[where == b].sum()),
-            }
-            for b in np.unique(where)
+            {"b": b, "n": int(counts[b]), "iqr": int(outliers_iqr[b]), "z": int(outliers_z[b])}
+            for b in np.flatnonzero(counts).tolist()
         ]
     return found
 
