@@ -13,6 +13,7 @@ from finml.errors import AlertNotFound, DataError, ModelNotFound, TableNotFound
 from finml.serving.schemas import ErrorResponse
 
 WHY = {
+    400: "The body cannot be read (not UTF-8 text)",
     401: "No bearer token, or one that is not in FINML_MLOPS_READ_TOKENS / "
     "FINML_MLOPS_OPERATE_TOKENS (with neither set, every call)",
     403: "A read token on a route that needs the operate role",

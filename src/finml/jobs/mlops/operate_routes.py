@@ -44,7 +44,7 @@ def operate_routes(
     @router.post(
         "/models/{name}/versions/{version}/transition",
         response_model=schemas.TransitionResponse,
-        responses={**documented(403, 404, 422), **REJECTED},
+        responses={**documented(400, 403, 404, 422), **REJECTED},
     )
     def transition(
         name: Annotated[str, Path(max_length=500)],
@@ -80,7 +80,7 @@ def operate_routes(
     @router.post(
         "/alerts/{alert_id}/ack",
         response_model=schemas.AckResponse,
-        responses=documented(403, 404, 422),
+        responses=documented(400, 403, 404, 422),
     )
     def ack(
         alert_id: Annotated[str, Path(min_length=1, max_length=200)],
