@@ -35,7 +35,6 @@ def operate_routes(
     operator: Callable[..., Caller],
 ) -> None:
     """Add the POST routes to ``router``; ``operator`` is the dependency of the operate role."""
-    from finml.monitoring.alerts import acknowledge
     from finml.registry import ANOMALY_MODEL, model_name
 
     anomaly = model_name(config, ANOMALY_MODEL)
@@ -76,6 +75,14 @@ def operate_routes(
             detail = f"{answer['decision']} v{version}: " + "; ".join(answer["reasons"])
             return JSONResponse({"detail": detail, "errors": [], "decision": answer}, 409)
         return answer
+
+    _ack_route(router, tables, operator)
+
+
+def _ack_route(router: APIRouter, tables: "DeltaTables", operator: Callable[..., Caller]) -> None:
+    from finml.monitoring.alerts import acknowledge
+
+    Operator = Annotated[Caller, Depends(operator)]
 
     @router.post(
         "/alerts/{alert_id}/ack",
