@@ -58,8 +58,10 @@ def serve(
     """Serve the champion over REST (predict, batch, models, metrics, health, ready, and
     decide, decide/batch unless --no-decide).
 
-    Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). SIGTERM or
-    Ctrl-C shuts down gracefully and flushes the inference log.
+    Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). The MLOps API
+    under /mlops takes tokens with roles from FINML_MLOPS_READ_TOKENS and
+    FINML_MLOPS_OPERATE_TOKENS (unset: closed). SIGTERM or Ctrl-C shuts down gracefully and
+    flushes the inference log.
     """
     from finml.jobs.serving import serve as run_server
 
