@@ -151,7 +151,7 @@ class SecretStore:
     def unused_reason(self) -> str | None:
         """Why the file is not read (no file, no key), or None when it is."""
         if self.file is None or not self.file.is_file():
-            return f"no secrets file ({self.file})" if self.file else "no secrets file"
+            return "no such file" if self.file else "no secrets file configured"
         if age_key_source(self.environ) is None:
             return "no age key (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or sops' keys.txt)"
         return None
@@ -174,7 +174,8 @@ class SecretStore:
         """Like :meth:`get`, but a missing secret is a ``ConfigError`` saying where it looked."""
         found = self.get(name)
         if found is None:
-            where = self.file if self.unused_reason() is None else self.unused_reason()
+            reason = self.unused_reason()
+            where = f"{self.file}" + (f" ({reason})" if reason else "")
             raise ConfigError(
                 f"secret {name}: expected a secret in the environment or in {where}, found none"
             )
