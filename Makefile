@@ -50,8 +50,9 @@ browser: ## Install Debian's chromium for the browser tests (if missing)
 	  else echo "chromium missing and cannot be installed here: browser tests will skip"; fi; }
 
 # The secrets tests encrypt and decrypt real files: Debian's age (apt, only when root and
-# missing) and sops built from its Go module at a pinned version into .tools/bin (about
-# 3 min on 2 cores the first time; skipped when its stamp exists). When neither can be
+# missing) and sops built from its Go module at a pinned version into .tools/bin (measured
+# on 2 busy cores: 3 min 53 s with empty Go caches, 13 s with warm ones; skipped when its
+# stamp exists). When neither can be
 # installed the target says why and the secrets tests skip, naming the missing tool.
 tools: $(SOPS_STAMP) ## Install age (Debian) and sops (Go module, pinned) for the secrets tests
 	@command -v age-keygen >/dev/null 2>&1 || { \
