@@ -71,6 +71,7 @@ def _register() -> None:
         pipeline,
         replay,
         scheduler,
+        secrets,
         serving,
         tables,
     )
@@ -90,6 +91,7 @@ def _register() -> None:
         scheduler,
         replay,
         demo,
+        secrets,
         docs,
     ):
         module.register(app)
