@@ -56,14 +56,7 @@ def validate_bundle(
         except JobError as exc:
             problems.append(Problem("databricks.yml", f"targets.{name}", str(exc)))
     problems += _catalog_problems(bundle, contexts)
-    for name, found in bundle.target_resources.items():
-        for kind, entries in found.items():
-            for key, raw in entries.items():
-                file = bundle.sources.get(f"targets.{name}.{kind}.{key}", bundle.root)
-                where = f"targets.{name}.resources.{kind}.{key}"
-                problems += _reference_problems(bundle, raw, file, where)
-    for name, context in contexts.items():
-        problems += endpoint_problems(bundle, name, context, require_champion=name == target)
+    problems += _target_problems(bundle, contexts, target)
     context = contexts.get("local") or next(iter(contexts.values()), None)
     for kind, entries in bundle.resources.items():
         for key, raw in entries.items():
@@ -84,6 +77,23 @@ def validate_bundle(
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _target_problems(
+    bundle: Bundle, contexts: dict[str, Context], deployed: str | None
+) -> list[Problem]:
+    """References of the resources only one target has, and each target's serving endpoint
+    (the ``deployed`` target's needs a champion version)."""
+    out = []
+    for name, found in bundle.target_resources.items():
+        for kind, entries in found.items():
+            for key, raw in entries.items():
+                file = bundle.sources.get(f"targets.{name}.{kind}.{key}", bundle.root)
+                where = f"targets.{name}.resources.{kind}.{key}"
+                out += _reference_problems(bundle, raw, file, where)
+    for name, context in contexts.items():
+        out += endpoint_problems(bundle, name, context, require_champion=name == deployed)
+    return out
 
 
 def _catalog_problems(bundle: Bundle, contexts: dict[str, Context]) -> list[Problem]:

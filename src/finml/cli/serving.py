@@ -42,6 +42,20 @@ def serve(
     challenger_percent: Annotated[
         float | None, typer.Option(min=0, max=100, help="Share of symbols sent to the challenger.")
     ] = None,
+    traffic_from_bundle: Annotated[
+        str | None,
+        typer.Option(
+            help="Split as this bundle target's serving endpoint routes (e.g. serving; "
+            "variables from --bundle-var or BUNDLE_VAR_*).",
+        ),
+    ] = None,
+    bundle_var: Annotated[
+        list[str] | None, typer.Option(help="name=value for --traffic-from-bundle.")
+    ] = None,
+    traffic_from_endpoint: Annotated[
+        bool,
+        typer.Option(help="Split as the local endpoint (finml endpoint promote's state)."),
+    ] = False,
     flush_seconds: Annotated[
         float | None, typer.Option(min=0.01, help="Inference-log flush interval.")
     ] = None,
@@ -73,6 +87,13 @@ def serve(
         poll_seconds=poll_seconds,
         ab={"mode": ab_mode, "challenger_percent": challenger_percent},
     )
+    share = _traffic_share(state, traffic_from_bundle, bundle_var, traffic_from_endpoint)
+    if share is not None and challenger_percent is None:  # --challenger-percent wins
+        from finml.serving.endpoint import ab_settings
+
+        section = settings.model_dump()
+        section["ab"] = ab_settings(settings.ab, share).model_dump()
+        settings = type(settings).from_section(section)
     if flush_seconds is not None:
         section = settings.model_dump()
         section["inference_log"]["flush_seconds"] = flush_seconds
@@ -82,6 +103,26 @@ def serve(
         f"(A/B {settings.ab.mode}); docs at /docs"
     )
     run_server(state.config, settings, log_level=log_level, decide=decide)
+
+
+def _traffic_share(
+    state: State, target: str | None, variables: list[str] | None, from_endpoint: bool
+) -> float | None:
+    """The challenger's share of the bundle target's endpoint or of the local endpoint
+    (None: neither asked for, or no local endpoint yet)."""
+    if target is not None:
+        from finml.bundle.endpoint import endpoint_traffic
+        from finml.bundle.loader import load_bundle
+        from finml.cli.bundle import _pairs
+
+        traffic = endpoint_traffic(load_bundle("."), target, _pairs(variables or []))
+        return float(traffic.challenger_percent)
+    if from_endpoint:
+        from finml.serving.endpoint import load_state
+
+        found = load_state(state.config.home)
+        return float(found.challenger_percent) if found is not None else None
+    return None
 
 
 def score(
