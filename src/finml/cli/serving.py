@@ -29,6 +29,19 @@ def _settings(state: State, **overrides: Any) -> Any:
     return ServingSettings.from_section(base)
 
 
+TrafficFromBundle = Annotated[
+    str | None,
+    typer.Option(
+        help="Split as this bundle target's serving endpoint routes (e.g. serving; "
+        "variables from --bundle-var or BUNDLE_VAR_*).",
+    ),
+]
+BundleVar = Annotated[list[str] | None, typer.Option(help="name=value for --traffic-from-bundle.")]
+TrafficFromEndpoint = Annotated[
+    bool, typer.Option(help="Split as the local endpoint (finml endpoint promote's state).")
+]
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
@@ -42,20 +55,9 @@ def serve(
     challenger_percent: Annotated[
         float | None, typer.Option(min=0, max=100, help="Share of symbols sent to the challenger.")
     ] = None,
-    traffic_from_bundle: Annotated[
-        str | None,
-        typer.Option(
-            help="Split as this bundle target's serving endpoint routes (e.g. serving; "
-            "variables from --bundle-var or BUNDLE_VAR_*).",
-        ),
-    ] = None,
-    bundle_var: Annotated[
-        list[str] | None, typer.Option(help="name=value for --traffic-from-bundle.")
-    ] = None,
-    traffic_from_endpoint: Annotated[
-        bool,
-        typer.Option(help="Split as the local endpoint (finml endpoint promote's state)."),
-    ] = False,
+    traffic_from_bundle: TrafficFromBundle = None,
+    bundle_var: BundleVar = None,
+    traffic_from_endpoint: TrafficFromEndpoint = False,
     flush_seconds: Annotated[
         float | None, typer.Option(min=0.01, help="Inference-log flush interval.")
     ] = None,
@@ -89,11 +91,7 @@ def serve(
     )
     share = _traffic_share(state, traffic_from_bundle, bundle_var, traffic_from_endpoint)
     if share is not None and challenger_percent is None:  # --challenger-percent wins
-        from finml.serving.endpoint import ab_settings
-
-        section = settings.model_dump()
-        section["ab"] = ab_settings(settings.ab, share).model_dump()
-        settings = type(settings).from_section(section)
+        settings = _with_share(settings, share)
     if flush_seconds is not None:
         section = settings.model_dump()
         section["inference_log"]["flush_seconds"] = flush_seconds
@@ -103,6 +101,15 @@ def serve(
         f"(A/B {settings.ab.mode}); docs at /docs"
     )
     run_server(state.config, settings, log_level=log_level, decide=decide)
+
+
+def _with_share(settings: Any, share: float) -> Any:
+    """``settings`` splitting ``share`` percent of the entities to the challenger."""
+    from finml.serving.endpoint import ab_settings
+
+    section = settings.model_dump()
+    section["ab"] = ab_settings(settings.ab, share).model_dump()
+    return type(settings).from_section(section)
 
 
 def _traffic_share(

@@ -79,9 +79,7 @@ def test_update_moves_the_canary_share_and_the_challenger_defaults_to_the_champi
 
 
 def test_validate_refuses_the_serving_target_without_a_champion_in_one_line() -> None:
-    result = CliRunner().invoke(
-        app(), ["bundle", "validate", "--root", str(REPO), "-t", "serving"]
-    )
+    result = CliRunner().invoke(app(), ["bundle", "validate", "--root", str(REPO), "-t", "serving"])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output

@@ -42,5 +42,5 @@ def test_the_state_round_trips_and_a_broken_file_names_itself(tmp_path: Path) ->
     assert saved.updated_at is not None
     assert load_state(tmp_path) == saved
     state_path(tmp_path).write_text('{"challenger_percent": 140}')
-    with pytest.raises(ConfigError, match="endpoint.json: expected an endpoint state"):
+    with pytest.raises(ConfigError, match=r"endpoint\.json: expected an endpoint state"):
         load_state(tmp_path)
