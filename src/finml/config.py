@@ -7,8 +7,8 @@ defaults <- environment block <- environment variables, then validated by pydant
 the key path, what was expected and what was found. The file is read strictly
 (:mod:`finml.config_file`: an empty file, a repeated key or a YAML error is an error) and
 every key is checked against the models, component sections included
-(:mod:`finml.config_keys`). Secrets are never read from the file, only from the environment
-(:func:`secret`).
+(:mod:`finml.config_keys`). Secrets are never read from this file: :func:`secret` reads the
+environment, then the environment's SOPS-encrypted file (:mod:`finml.secrets`).
 
 No file found is an error naming where FinML looked, unless ``$FINML_HOME`` says where state
 lives: then the built-in defaults (the shipped file's ``local`` environment) are used. State
@@ -32,19 +32,17 @@ from finml.config_merge import ENV_OVERRIDES, merge_layers, validated
 from finml.config_simulator import SimulatorConfig
 from finml.errors import ConfigError
 from finml.names import TableName, validate_identifier
+from finml.secrets import SECRET_VARIABLES, SecretStore, reject_secret_keys, secrets_file, store_for
 from finml.settings_base import StrictModel
 
-__all__ = ["DEFAULT_CONFIG_FILE", "ENV_OVERRIDES", "ProjectConfig", "SparkSettings", "secret"]
-
-# Secrets FinML knows about. They are read from the environment only.
-SECRET_VARIABLES = (
-    "FINNHUB_API_KEY",
-    "ALPHAVANTAGE_API_KEY",
-    "FINML_API_TOKEN",
-    "FINML_ALERT_WEBHOOK_SECRET",
-    "DATABRICKS_TOKEN",
-)
-_SECRET_WORDS = ("api_key", "apikey", "token", "password", "secret")
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "ENV_OVERRIDES",
+    "SECRET_VARIABLES",
+    "ProjectConfig",
+    "SparkSettings",
+    "secret",
+]
 
 
 class _Strict(StrictModel):
@@ -226,6 +224,13 @@ class ProjectConfig(_ComponentSections):
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
+    @property
+    def secrets(self) -> SecretStore:
+        """This environment's secrets: variables, then ``secrets/<env>.enc.yaml`` beside the
+        config file (or ``$FINML_SECRETS_FILE``), decrypted once per process."""
+        root = self.source_file.parent if self.source_file else None
+        return store_for(secrets_file(root, self.env))
+
     # ---- loading -----------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path | None = None, env: str | None = None) -> ProjectConfig:
@@ -261,7 +266,7 @@ class ProjectConfig(_ComponentSections):
         if not file.is_file():
             raise ConfigError(f"config file {file}: expected an existing YAML file, found none")
         raw = read_config_file(file)
-        _reject_secrets(raw, file)
+        reject_secret_keys(raw, file)
         try:
             check_keys(raw, _ConfigFile, top=_section_models(raw))
         except UnknownKey as exc:
@@ -364,35 +369,20 @@ def _validate_sections(config: ProjectConfig, where: str) -> None:
             raise ConfigError(f"{where}: {exc}") from None
 
 
-def secret(name: str, *, required: bool = False) -> SecretStr | None:
-    """Read secret ``name`` from the environment; it is never taken from a file.
+def secret(
+    name: str, *, required: bool = False, config: ProjectConfig | None = None
+) -> SecretStr | None:
+    """Secret ``name``: its environment variable, else ``config``'s encrypted secrets file
+    (without ``config``: ``$FINML_SECRETS_FILE``, if set); never the config file.
 
     Raises:
-        ConfigError: ``required`` is true and the variable is unset or empty.
+        ConfigError: ``required`` is true and neither has it.
+        SecretsError: the secrets file cannot be decrypted (the message holds no value).
     """
-    value = os.environ.get(name)
-    if not value:
-        if required:
-            raise ConfigError(f"environment variable {name}: expected a secret, found it unset")
-        return None
-    return SecretStr(value)
+    store = config.secrets if config is not None else store_for(secrets_file(None, ""))
+    return store.require(name) if required else store.get(name)
 
 
 def _absolute(value: str | Path, base_dir: Path) -> Path:
     path = Path(os.path.expandvars(str(value))).expanduser()
     return path if path.is_absolute() else (base_dir / path).resolve()
-
-
-def _reject_secrets(node: Any, file: Path, trail: str = "") -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            where = f"{trail}.{key}" if trail else str(key)
-            if any(word in str(key).lower() for word in _SECRET_WORDS):
-                raise ConfigError(
-                    f"config file {file}: field {where!r} looks like a secret; secrets are "
-                    f"read from environment variables only ({', '.join(SECRET_VARIABLES)})"
-                )
-            _reject_secrets(value, file, where)
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            _reject_secrets(item, file, f"{trail}[{index}]")

@@ -15,6 +15,10 @@ class ConfigError(FinmlError):
     """A configuration file, value or environment variable is invalid."""
 
 
+class SecretsError(ConfigError):
+    """An encrypted secrets file could not be decrypted or read (never says a value)."""
+
+
 class InvalidIdentifier(FinmlError, ValueError):
     """A catalog, schema, table or column name is not a safe identifier."""
 

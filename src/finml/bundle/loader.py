@@ -46,6 +46,9 @@ class Bundle:
     raw_root: dict[str, Any]
     workspace: Workspace | None = None
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Resources only one target deploys: target -> kind -> key -> raw mapping (from
+    # ``targets.<t>.resources`` of databricks.yml or of an included file).
+    target_resources: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     variables: dict[str, Variable] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)  # "jobs.<key>" -> file
@@ -113,6 +116,26 @@ def _add_file(
         bundle.problems.extend(Problem(bundle.rel(file), key, msg) for key, msg in found)
     bundle.variables.update(_entries(Variable, data.get("variables")))
     _collect(bundle, data, file)
+    targets = data.get("targets")
+    for target, spec in targets.items() if isinstance(targets, dict) else ():
+        if isinstance(spec, dict) and isinstance(spec.get("resources"), dict):
+            _collect_target(bundle, target, spec["resources"], file)
+
+
+def _collect_target(bundle: Bundle, target: str, resources: dict[str, Any], file: Path) -> None:
+    """A target's own resources (an included file may add them, as the Databricks CLI
+    merges every file's ``targets``); the target itself must be declared in databricks.yml."""
+    if target not in bundle.targets:
+        where = f"targets.{target}"
+        bundle.problems.append(
+            Problem(bundle.rel(file), where, f"expected a target of {BUNDLE_FILE}, got {target!r}")
+        )
+        return
+    for kind, entries in resources.items():
+        store = bundle.target_resources.setdefault(target, {}).setdefault(kind, {})
+        for key, spec in entries.items() if isinstance(entries, dict) else ():
+            store[key] = spec
+            bundle.sources[f"targets.{target}.{kind}.{key}"] = file
 
 
 def _entries(model: type[_Model], section: Any) -> dict[str, _Model]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from finml.bundle.cron import QuartzCron
 from finml.bundle.dag import TASK_VALUE_REF, dependency_problems, upstream
+from finml.bundle.endpoint import endpoint_problems
 from finml.bundle.loader import Bundle, Problem, load_bundle
 from finml.bundle.models import Job, JobGraph, Pipeline, Task
 from finml.bundle.variables import Context, build_context, resolve
@@ -32,17 +33,30 @@ from finml.errors import JobError, ScheduleError
 _STATIC_REFS = ("bundle.", "workspace.")
 
 
-def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
-    """Load the bundle at ``root`` and return it with every problem found (empty = valid)."""
+def validate_bundle(
+    root: str | Path = ".", target: str | None = None, overrides: dict[str, str] | None = None
+) -> tuple[Bundle, list[Problem]]:
+    """Load the bundle at ``root`` and return it with every problem found (empty = valid).
+
+    ``target``: the target about to be deployed (``overrides``: its ``--var`` values); its
+    serving endpoint then needs a champion version. Without it every target is checked as
+    the default deploy sees it.
+    """
     bundle = load_bundle(root)
     problems = list(bundle.problems)
+    if target is not None and target not in bundle.targets:
+        where = f"targets.{target}"
+        return bundle, [
+            Problem("databricks.yml", where, f"expected one of {sorted(bundle.targets)}")
+        ]
     contexts: dict[str, Context] = {}
-    for target in bundle.targets:
+    for name in bundle.targets:
         try:
-            contexts[target] = build_context(bundle, target)
+            contexts[name] = build_context(bundle, name, overrides if name == target else None)
         except JobError as exc:
-            problems.append(Problem("databricks.yml", f"targets.{target}", str(exc)))
+            problems.append(Problem("databricks.yml", f"targets.{name}", str(exc)))
     problems += _catalog_problems(bundle, contexts)
+    problems += _target_problems(bundle, contexts, target)
     context = contexts.get("local") or next(iter(contexts.values()), None)
     for kind, entries in bundle.resources.items():
         for key, raw in entries.items():
@@ -63,6 +77,23 @@ def validate_bundle(root: str | Path = ".") -> tuple[Bundle, list[Problem]]:
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _target_problems(
+    bundle: Bundle, contexts: dict[str, Context], deployed: str | None
+) -> list[Problem]:
+    """References of the resources only one target has, and each target's serving endpoint
+    (the ``deployed`` target's needs a champion version)."""
+    out = []
+    for name, found in bundle.target_resources.items():
+        for kind, entries in found.items():
+            for key, raw in entries.items():
+                file = bundle.sources.get(f"targets.{name}.{kind}.{key}", bundle.root)
+                where = f"targets.{name}.resources.{kind}.{key}"
+                out += _reference_problems(bundle, raw, file, where)
+    for name, context in contexts.items():
+        out += endpoint_problems(bundle, name, context, require_champion=name == deployed)
+    return out
 
 
 def _catalog_problems(bundle: Bundle, contexts: dict[str, Context]) -> list[Problem]:

@@ -47,7 +47,11 @@ def register(app: typer.Typer) -> None:
     job_app.command("run", epilog="Example: finml job run ingestion_workflow --target local")(run)
     job_app.command("list", epilog="Example: finml job list --json")(list_jobs)
     job_app.command("runs", epilog="Example: finml job runs --job retraining_workflow")(runs)
-    bundle_app.command("validate", epilog="Example: finml bundle validate --root .")(validate)
+    bundle_app.command(
+        "validate",
+        epilog="Example: finml bundle validate --root .   (before deploying the endpoint: "
+        "finml bundle validate -t serving --var champion_version=3)",
+    )(validate)
     bundle_app.command(
         "ddl", epilog="Example: finml bundle ddl --check   (or --write, after a contract change)"
     )(ddl)
@@ -186,11 +190,23 @@ def runs(
 def validate(
     root: RootOption = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="The target about to be deployed: its serving endpoint needs a champion.",
+        ),
+    ] = None,
+    var: Annotated[
+        list[str] | None, typer.Option("--var", help="name=value overriding a variable of -t.")
+    ] = None,
 ) -> None:
     """Check databricks.yml and resources/*.yml: schema, references, scripts and cycles."""
+    from finml.bundle.endpoint import KIND
     from finml.bundle.validate import validate_bundle
 
-    bundle, problems = validate_bundle(root)
+    bundle, problems = validate_bundle(root, target, _pairs(var or []))
     if as_json:
         emit_json([{"file": p.file, "key": p.key, "message": p.message} for p in problems])
     else:
@@ -199,9 +215,12 @@ def validate(
     if problems:
         raise typer.Exit(1)
     if not as_json:
+        endpoints = {
+            key for found in bundle.target_resources.values() for key in found.get(KIND, {})
+        } | set(bundle.resources.get(KIND, {}))
         console.print(
             f"bundle {bundle.name}: {len(bundle.jobs)} jobs, "
-            f"{len(bundle.pipelines)} pipelines, valid"
+            f"{len(bundle.pipelines)} pipelines, {len(endpoints)} serving endpoints, valid"
         )
 
 

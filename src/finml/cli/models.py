@@ -183,28 +183,18 @@ def transition(
     """Move a version to @challenger, to @champion (through the gate and replay A/B, or
     --force), or archive it; every move is audited in `model_transitions`. Exit 3 when the
     gate rejects a promotion."""
-    from finml.jobs.training import promote_version
-    from finml.models.lifecycle import promote_manual, version_info
-    from finml.models.transitions import record, require_target
-    from finml.models.transitions import transition as move
-    from finml.registry import ANOMALY_MODEL, model_name
+    from finml.jobs.transitions import move_version
 
     state: State = ctx.obj
-    target = require_target(to)
-    name, tables = model_name(state.config, ANOMALY_MODEL), state.tables()
-    if target != "champion":
-        moved = move(state.config, tables, name, version, target, reason, actor)
-        console.print(f"{name} v{version} -> {target}: {moved.decision}")
+    moved = move_version(
+        state.config, state.tables(), version, to, reason=reason, force=force, actor=actor
+    )
+    name, target = moved.transition.model_name, moved.transition.to_state
+    if moved.gate is None:
+        console.print(f"{name} v{version} -> {target}: {moved.transition.decision}")
         return
-    before = version_info(state.config, name, version).aliases
-    if force:
-        decision = promote_manual(state.config, tables, version, reason or "forced by hand")
-    else:
-        decision = promote_version(state.config, tables, version)
-    record(tables, name, version, target, before, str(decision.decision), reason, actor,
-           decision.event_id)  # fmt: skip
-    console.print(f"{decision.decision} v{version}: {'; '.join(decision.reasons)}")
-    if not decision.promoted:
+    console.print(f"{moved.gate.decision} v{version}: {'; '.join(moved.reasons)}")
+    if not moved.moved:
         raise typer.Exit(3)
 
 

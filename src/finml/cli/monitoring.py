@@ -74,7 +74,7 @@ def drift(
     with console.status("checking drift..."):
         if scenario:
             tables = state.tables() if write else None
-            manager = AlertManager(settings.alerts, tables)
+            manager = AlertManager(settings.alerts, tables, secrets=config.secrets)
             check = run_drift_scenario(
                 config, tables, days=days, drift_day=drift_day or None, seed=seed, alerts=manager
             )
@@ -95,7 +95,9 @@ def drift(
                 granularity=granularity,
                 columns=_split(columns),
                 categorical=_split(categorical) or (),
-                alerts=AlertManager(settings.alerts, tables if write else None),
+                alerts=AlertManager(
+                    settings.alerts, tables if write else None, secrets=config.secrets
+                ),
             )
     _print_check(check, as_json)
 

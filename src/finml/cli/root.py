@@ -65,12 +65,14 @@ def _register() -> None:
         demo,
         docs,
         eda,
+        endpoint,
         features,
         models,
         monitoring,
         pipeline,
         replay,
         scheduler,
+        secrets,
         serving,
         tables,
     )
@@ -83,6 +85,7 @@ def _register() -> None:
         eda,
         models,
         serving,
+        endpoint,
         decisions,
         monitoring,
         dashboard,
@@ -90,6 +93,7 @@ def _register() -> None:
         scheduler,
         replay,
         demo,
+        secrets,
         docs,
     ):
         module.register(app)

@@ -29,6 +29,19 @@ def _settings(state: State, **overrides: Any) -> Any:
     return ServingSettings.from_section(base)
 
 
+TrafficFromBundle = Annotated[
+    str | None,
+    typer.Option(
+        help="Split as this bundle target's serving endpoint routes (e.g. serving; "
+        "variables from --bundle-var or BUNDLE_VAR_*).",
+    ),
+]
+BundleVar = Annotated[list[str] | None, typer.Option(help="name=value for --traffic-from-bundle.")]
+TrafficFromEndpoint = Annotated[
+    bool, typer.Option(help="Split as the local endpoint (finml endpoint promote's state).")
+]
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
@@ -42,6 +55,9 @@ def serve(
     challenger_percent: Annotated[
         float | None, typer.Option(min=0, max=100, help="Share of symbols sent to the challenger.")
     ] = None,
+    traffic_from_bundle: TrafficFromBundle = None,
+    bundle_var: BundleVar = None,
+    traffic_from_endpoint: TrafficFromEndpoint = False,
     flush_seconds: Annotated[
         float | None, typer.Option(min=0.01, help="Inference-log flush interval.")
     ] = None,
@@ -58,8 +74,10 @@ def serve(
     """Serve the champion over REST (predict, batch, models, metrics, health, ready, and
     decide, decide/batch unless --no-decide).
 
-    Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). SIGTERM or
-    Ctrl-C shuts down gracefully and flushes the inference log.
+    Auth: a bearer token from FINML_API_TOKEN (unset: open, with a warning). The MLOps API
+    under /mlops takes tokens with roles from FINML_MLOPS_READ_TOKENS and
+    FINML_MLOPS_OPERATE_TOKENS (unset: closed). SIGTERM or Ctrl-C shuts down gracefully and
+    flushes the inference log.
     """
     from finml.jobs.serving import serve as run_server
 
@@ -71,6 +89,9 @@ def serve(
         poll_seconds=poll_seconds,
         ab={"mode": ab_mode, "challenger_percent": challenger_percent},
     )
+    share = _traffic_share(state, traffic_from_bundle, bundle_var, traffic_from_endpoint)
+    if share is not None and challenger_percent is None:  # --challenger-percent wins
+        settings = _with_share(settings, share)
     if flush_seconds is not None:
         section = settings.model_dump()
         section["inference_log"]["flush_seconds"] = flush_seconds
@@ -80,6 +101,35 @@ def serve(
         f"(A/B {settings.ab.mode}); docs at /docs"
     )
     run_server(state.config, settings, log_level=log_level, decide=decide)
+
+
+def _with_share(settings: Any, share: float) -> Any:
+    """``settings`` splitting ``share`` percent of the entities to the challenger."""
+    from finml.serving.endpoint import ab_settings
+
+    section = settings.model_dump()
+    section["ab"] = ab_settings(settings.ab, share).model_dump()
+    return type(settings).from_section(section)
+
+
+def _traffic_share(
+    state: State, target: str | None, variables: list[str] | None, from_endpoint: bool
+) -> float | None:
+    """The challenger's share of the bundle target's endpoint or of the local endpoint
+    (None: neither asked for, or no local endpoint yet)."""
+    if target is not None:
+        from finml.bundle.endpoint import endpoint_traffic
+        from finml.bundle.loader import load_bundle
+        from finml.cli.bundle import _pairs
+
+        traffic = endpoint_traffic(load_bundle("."), target, _pairs(variables or []))
+        return float(traffic.challenger_percent)
+    if from_endpoint:
+        from finml.serving.endpoint import load_state
+
+        found = load_state(state.config.home)
+        return float(found.challenger_percent) if found is not None else None
+    return None
 
 
 def score(

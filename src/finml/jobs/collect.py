@@ -113,14 +113,15 @@ def collect_finnhub(
     With ``handle_signals`` SIGINT/SIGTERM end the run gracefully (final flush).
 
     Raises:
-        ConfigError: FINNHUB_API_KEY is unset or a setting is invalid.
+        ConfigError: FINNHUB_API_KEY is in neither the environment nor the secrets file, or
+            a setting is invalid.
         CollectorError: the server refused the key or could never be reached.
     """
     from finml.sources.finnhub import FinnhubCollector
 
     base = settings or settings_of(config)
     fh = with_overrides(base, "finnhub", symbols=symbols, **overrides).finnhub
-    key = _api_key("FINNHUB_API_KEY")
+    key = _api_key(config, "FINNHUB_API_KEY")
     collector = FinnhubCollector(fh, config.landing_dir, key, on_progress=on_progress)
 
     async def main() -> FinnhubReport:
@@ -162,7 +163,8 @@ def collect_alphavantage(
     holds across runs.
 
     Raises:
-        ConfigError: ALPHAVANTAGE_API_KEY is unset or a setting is invalid.
+        ConfigError: ALPHAVANTAGE_API_KEY is in neither the environment nor the secrets
+            file, or a setting is invalid.
         RateLimitExhausted: the per-day budget ran out.
     """
     from finml.sources.alphavantage import AlphaVantageCollector
@@ -171,7 +173,7 @@ def collect_alphavantage(
     base = settings or settings_of(config)
     av = with_overrides(base, "alphavantage", symbols=symbols, function=function, **overrides)
     av_settings = av.alphavantage
-    key = _api_key("ALPHAVANTAGE_API_KEY")
+    key = _api_key(config, "ALPHAVANTAGE_API_KEY")
     state = config.home / "collectors" / "alphavantage_calls.json"
     limiter = RateLimiter(
         av_settings.requests_per_minute,
@@ -197,8 +199,8 @@ def collect_alphavantage(
     return report
 
 
-def _api_key(variable: str) -> SecretStr:
-    key = secret(variable, required=True)
+def _api_key(config: ProjectConfig, variable: str) -> SecretStr:
+    key = secret(variable, required=True, config=config)
     if key is None:  # secret(required=True) raises first; this keeps the type exact
         raise ConfigError(f"environment variable {variable}: expected a secret, found it unset")
     return key

@@ -161,7 +161,9 @@ def quality_alerts(
 
     if not misses and failed_rule is None:
         return
-    manager = AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+    manager = AlertManager(
+        MonitoringSettings.from_config(config).alerts, tables, secrets=config.secrets
+    )
     worst: dict[str, TargetMiss] = {}
     for miss in misses:  # one alert per table: its worst batch of the run
         if miss.table not in worst or miss.score < worst[miss.table].score:

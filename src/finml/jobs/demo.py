@@ -125,7 +125,9 @@ def _ml_stages(
     reports["scoring"] = stage(
         "batch scoring of the holdout (champion)", lambda: score_table(config, spark, tables)
     )
-    alerts = AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+    alerts = AlertManager(
+        MonitoringSettings.from_config(config).alerts, tables, secrets=config.secrets
+    )
     reports["drift"] = stage(
         "drift check on the simulator's drift scenario",
         lambda: run_drift_scenario(config, tables, alerts=alerts),

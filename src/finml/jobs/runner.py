@@ -133,7 +133,9 @@ def raise_error_alerts(config: ProjectConfig, run: JobRun, tables: Any) -> None:
     if not failed:
         return
     try:
-        manager = AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+        manager = AlertManager(
+            MonitoringSettings.from_config(config).alerts, tables, secrets=config.secrets
+        )
         for attempt in failed:
             error = (attempt.message or "").strip().splitlines()
             manager.send(

@@ -297,14 +297,15 @@ def serve(
 ) -> None:
     """Run the REST service under uvicorn (uvloop + httptools) until SIGINT/SIGTERM; the
     lifespan flushes the inference log (and the decisions) on the way out. ``decide`` adds
-    ``POST /decide``."""
+    ``POST /decide``; the MLOps API is under ``/mlops`` (:mod:`finml.jobs.mlops`)."""
     import signal
 
     import uvicorn
 
+    from finml.jobs.mlops import mount_mlops
     from finml.serving.app import create_app
 
-    app = create_app(config, settings, decide=decide)
+    app = mount_mlops(create_app(config, settings, decide=decide))
     # uvicorn re-raises the signal that stopped it once its graceful shutdown is done; with
     # the default handler that kills the process (exit -15) although nothing failed. A no-op
     # handler installed first is what it restores and re-raises into, so we exit 0.

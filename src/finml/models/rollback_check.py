@@ -226,7 +226,9 @@ def _roll_back(
     from finml.vocabulary import AlertSeverity, AlertType
 
     record = rollback(config, tables, name, reason)
-    manager = alerts or AlertManager(MonitoringSettings.from_config(config).alerts, tables)
+    manager = alerts or AlertManager(
+        MonitoringSettings.from_config(config).alerts, tables, secrets=config.secrets
+    )
     manager.send(
         Alert(
             AlertType.PERFORMANCE,

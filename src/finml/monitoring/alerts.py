@@ -16,7 +16,6 @@ escalation channels, its rows marked ``escalated`` (:mod:`finml.monitoring.escal
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from finml.monitoring.channels import Destination, Sender, destination_named, de
 from finml.monitoring.escalation import KeyHistory, histories, raised
 from finml.monitoring.schemas import append_records
 from finml.monitoring.settings import AlertSettings
+from finml.secrets import SecretStore, default_store
 from finml.vocabulary import AlertSeverity, AlertStatus, AlertType
 
 if TYPE_CHECKING:
@@ -94,8 +94,11 @@ class AlertManager:
         settings: webhooks, channels, dedup window, escalation, retry policy.
         tables: where ``alerts`` rows go (None: keep them in ``records`` only).
         now: the clock; ``sleep``: the backoff wait (both injectable for tests).
-        secret: HMAC key; default ``$FINML_ALERT_WEBHOOK_SECRET`` (unsigned if unset).
-        environ: where channels read ``url_env`` / ``auth_env`` (default ``os.environ``).
+        secret: HMAC key; default ``FINML_ALERT_WEBHOOK_SECRET`` from ``secrets`` (unsigned
+            if unset).
+        environ: where channels read ``url_env`` / ``auth_env`` (default ``secrets``).
+        secrets: the environment, then an encrypted secrets file (default: the environment
+            and ``$FINML_SECRETS_FILE``; jobs pass ``config.secrets``).
     """
 
     def __init__(
@@ -106,13 +109,17 @@ class AlertManager:
         sleep: Callable[[float], None] = time.sleep,
         secret: str | None = None,
         environ: Mapping[str, str] | None = None,
+        secrets: SecretStore | None = None,
     ) -> None:
         self.settings = settings or AlertSettings()
         self.tables = tables
         self.now = now
         self.sleep = sleep
-        self.secret = secret if secret is not None else os.environ.get(SECRET_ENV) or None
-        self.sender = Sender(self.settings, self.secret, sleep, environ)
+        store = secrets if secrets is not None else default_store()
+        self.secret = secret if secret is not None else store.value(SECRET_ENV)
+        self.sender = Sender(
+            self.settings, self.secret, sleep, store if environ is None else environ
+        )
         self.records: list[dict[str, Any]] = []
         rows = self._table_rows()
         self._last_sent: dict[str, datetime] = _last_sent(rows)

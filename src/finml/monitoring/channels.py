@@ -19,6 +19,7 @@ from finml.monitoring.channel_settings import EmailChannel, WebhookChannel
 from finml.monitoring.settings import AlertSettings
 from finml.monitoring.smtp import send_email
 from finml.monitoring.webhook import Delivery, deliver, slack_payload
+from finml.secrets import SecretStore
 
 Channel = WebhookChannel | EmailChannel
 
@@ -55,7 +56,9 @@ class Sender:
     Args:
         settings: retry policy, timeouts, signature header.
         secret: the HMAC key of webhook bodies (None: unsigned).
-        sleep: the backoff wait; ``environ``: where ``url_env`` / ``auth_env`` are read.
+        sleep: the backoff wait; ``environ``: where ``url_env`` / ``auth_env`` are read (a
+            mapping, or a :class:`~finml.secrets.SecretStore`: the environment, then the
+            encrypted secrets file; default the environment).
     """
 
     def __init__(
@@ -63,25 +66,28 @@ class Sender:
         settings: AlertSettings,
         secret: str | None,
         sleep: Callable[[float], None] = time.sleep,
-        environ: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | SecretStore | None = None,
     ) -> None:
         self.settings = settings
         self.secret = secret
         self.sleep = sleep
-        self.environ = os.environ if environ is None else environ
+        source = os.environ if environ is None else environ
+        self.lookup: Callable[[str], str | None] = (
+            source.value if isinstance(source, SecretStore) else source.get
+        )
 
     def send(self, destination: Destination, alert: dict[str, Any]) -> Delivery:
         """Deliver ``alert`` (see ``Alert.payload``) to ``destination``; never raises for a
         delivery problem (a missing environment variable is a failed delivery)."""
         channel = destination.channel
         if isinstance(channel, EmailChannel):
-            password = self.environ.get(channel.auth_env) if channel.auth_env else None
+            password = self.lookup(channel.auth_env) if channel.auth_env else None
             if channel.auth_env and not password:
                 return self._missing(destination, channel.auth_env, "the SMTP password")
             return send_email(channel, alert, self.settings, password, self.sleep)
         url = destination.name
         if channel is not None:
-            url = channel.url or self.environ.get(channel.url_env or "", "")
+            url = channel.url or (self.lookup(channel.url_env) if channel.url_env else None) or ""
             if not url:
                 return self._missing(destination, channel.url_env or "", "the webhook URL")
         document = slack_payload(alert) if channel and channel.format == "slack" else alert

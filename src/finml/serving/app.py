@@ -12,7 +12,6 @@ poller, finishes shadow work and has every queued log row committed.
 # No ``from __future__ import annotations`` here: the route signatures use the record
 # model built at runtime, which FastAPI must see as a real object, not a string.
 import gc
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -119,7 +118,8 @@ def create_app(
     """Build the app around the current ``champion`` (and ``challenger``, if set).
 
     ``settings`` defaults to the config's ``serving`` section; ``tables`` to delta-rs tables
-    of ``config`` (no Spark); ``token`` to ``$FINML_API_TOKEN`` (unset or ``""``: no auth, warned).
+    of ``config`` (no Spark); ``token`` to ``FINML_API_TOKEN`` (the environment, else the
+    secrets file; unset or ``""``: no auth, warned).
     ``decide`` adds ``POST /decide`` and ``/decide/batch`` (:mod:`finml.serving.decide`).
 
     Raises:
@@ -130,8 +130,8 @@ def create_app(
     from finml.runtime.delta import DeltaTables
 
     settings = settings or ServingSettings.from_config(config)
-    # token=None reads the environment; an empty string means "no auth" explicitly.
-    token = (os.environ.get(TOKEN_VARIABLE) if token is None else token) or None
+    # token=None reads the environment, then the secrets file; "" means "no auth" explicitly.
+    token = (config.secrets.value(TOKEN_VARIABLE) if token is None else token) or None
     if token is None:
         log.warning("auth_disabled", reason=f"{TOKEN_VARIABLE} is unset; every caller is allowed")
     registry.configure(config)

@@ -18,6 +18,7 @@ COMMANDS = [
     "alerts", "alerts list", "alerts ack", "dashboard export", "dashboard serve", "job run",
     "job list", "bundle validate", "bundle ddl", "scheduler run", "scheduler next", "eda",
     "models list", "models transition", "runs compare", "replay", "job runs", "docs reference",
+    "secrets check", "endpoint promote",
 ]  # fmt: skip
 # The README's first command on a smaller market: every stage, a few minutes in CI.
 SMALL_DEMO = """

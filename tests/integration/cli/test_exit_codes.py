@@ -117,4 +117,4 @@ def test_a_domain_error_exits_1_with_one_line_naming_it(
 def test_a_valid_bundle_exits_0(workdir: Path) -> None:
     result = finml(["bundle", "validate", "--root", str(REPO)], workdir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 jobs, 1 pipelines, valid" in result.stdout
+    assert "7 jobs, 1 pipelines, 1 serving endpoints, valid" in result.stdout

@@ -29,7 +29,7 @@ def app() -> typer.Typer:
 def test_validate_passes_on_the_repository_bundle() -> None:
     result = CliRunner().invoke(app(), ["bundle", "validate", "--root", str(REPO)])
     assert result.exit_code == 0, result.output
-    assert "7 jobs, 1 pipelines, valid" in result.output
+    assert "7 jobs, 1 pipelines, 1 serving endpoints, valid" in result.output
 
 
 def test_validate_lists_every_problem_and_exits_one(make_bundle) -> None:
