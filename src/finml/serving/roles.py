@@ -89,14 +89,17 @@ class RoleAuth:
         )
 
     @classmethod
-    def from_env(cls) -> "RoleAuth":
-        """Tokens from ``FINML_MLOPS_READ_TOKENS`` and ``FINML_MLOPS_OPERATE_TOKENS``.
+    def from_env(cls, lookup: Callable[[str], str | None] | None = None) -> "RoleAuth":
+        """Tokens from ``FINML_MLOPS_READ_TOKENS`` and ``FINML_MLOPS_OPERATE_TOKENS``, looked
+        up by ``lookup`` (a secret store's ``value``: the environment, then the SOPS file;
+        default the environment only).
 
         Raises:
             ConfigError: a malformed entry (see :func:`parse_tokens`).
         """
-        tokens = parse_tokens(os.environ.get(READ_VARIABLE), "read", READ_VARIABLE)
-        tokens += parse_tokens(os.environ.get(OPERATE_VARIABLE), "operate", OPERATE_VARIABLE)
+        lookup = lookup or os.environ.get
+        tokens = parse_tokens(lookup(READ_VARIABLE), "read", READ_VARIABLE)
+        tokens += parse_tokens(lookup(OPERATE_VARIABLE), "operate", OPERATE_VARIABLE)
         if not tokens:
             log.warning("mlops_api_closed", reason=f"{READ_VARIABLE} and {OPERATE_VARIABLE} unset")
         return cls(tokens)

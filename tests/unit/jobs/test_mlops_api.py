@@ -251,3 +251,28 @@ def test_openapi_documents_every_mlops_route_with_models(world) -> None:
             ok = op["responses"]["200"]["content"]["application/json"]["schema"]
             assert "$ref" in ok, (path, method)
             assert op["security"] == [{"MLOpsBearer": []}]
+
+
+def test_the_tokens_can_come_from_the_environments_sops_file(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no token variable set, ``finml serve`` reads the roles from the config's secret
+    store: here a real sops file encrypted to a throwaway age key."""
+    from secret_tools import age_key, encrypt, tool
+
+    key = age_key(tmp_path)
+    plain = f"FINML_MLOPS_READ_TOKENS: viewer:{READ}\nFINML_MLOPS_OPERATE_TOKENS: ops:{OPERATE}\n"
+    secrets = encrypt(plain, tmp_path / "secrets" / "dev.enc.yaml", key.recipient)
+    for name in ("FINML_MLOPS_READ_TOKENS", "FINML_MLOPS_OPERATE_TOKENS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FINML_SECRETS_FILE", str(secrets))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.file))
+    monkeypatch.setenv("FINML_SOPS", tool("sops"))
+    config, tables, *_ = world
+    client = TestClient(mount_mlops(create_app(config, ServingSettings(), tables=tables, token="")))
+    assert client.get("/mlops/status", headers=bearer(READ)).status_code == 200
+    assert client.get("/mlops/status", headers=bearer("not-a-token")).status_code == 401
+    moved = client.post(
+        "/mlops/models/x/versions/1/transition", json={"to": "challenger"}, headers=bearer(READ)
+    )
+    assert moved.status_code == 403

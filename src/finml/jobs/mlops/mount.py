@@ -25,16 +25,18 @@ def mount_mlops(
 ) -> FastAPI:
     """Add the ``/mlops`` routes to ``app`` (built by :func:`finml.serving.app.create_app`)
     and return it. ``tables`` default to delta-rs tables of the app's config; ``auth`` to
-    the tokens of the environment (:meth:`RoleAuth.from_env`).
+    the tokens of the config's secret store: the environment, then the SOPS file
+    (:meth:`RoleAuth.from_env`).
 
     Raises:
-        ConfigError: a malformed token entry in the environment.
+        ConfigError: a malformed token entry.
+        SecretsError: the secrets file should be read and sops is missing or fails.
     """
     from finml.runtime.delta import DeltaTables
 
     state: ServingState = app.state.serving
     tables = tables or DeltaTables.from_config(state.config, None)
-    auth = auth or RoleAuth.from_env()
+    auth = auth or RoleAuth.from_env(state.config.secrets.value)
     reader = APIRouter(prefix=PREFIX, tags=["mlops"], dependencies=[Depends(auth.requires("read"))])
     read_routes(reader, state, tables, Clock())
     operator = APIRouter(prefix=PREFIX, tags=["mlops"])
