@@ -35,6 +35,9 @@ def replay(
     trades_per_day: Annotated[
         int, typer.Option(min=50, help="Trades per symbol and day of the simulated market.")
     ] = 400,
+    tuning_trials: Annotated[
+        int, typer.Option(min=0, help="Optuna trials per tuned candidate of each retrain.")
+    ] = 3,
     home: Annotated[
         Path | None, typer.Option(help="The replay's home (default: <home>/replay).")
     ] = None,
@@ -49,7 +52,11 @@ def replay(
 
     state: State = ctx.obj
     plan = ReplayPlan(
-        days=days, drift_day=drift_day, bad_model_day=bad_model_day, trades_per_day=trades_per_day
+        days=days,
+        drift_day=drift_day,
+        bad_model_day=bad_model_day,
+        trades_per_day=trades_per_day,
+        tuning_trials=tuning_trials,
     )
     folder = home or state.config.home / "replay"
     with Progress(

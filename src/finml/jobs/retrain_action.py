@@ -3,9 +3,10 @@ in the trigger's own process."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -30,13 +31,22 @@ class LocalJob:
     config: ProjectConfig
     job: str
     root: Path
+    target: str = "local"
+    variables: dict[str, str] = field(default_factory=dict)
 
     def run(self, reason: str) -> ActionResult:
         from finml.jobs.runner import run_job
 
-        log.info("retrain_job_start", job=self.job, root=str(self.root), reason=reason)
+        log.info("retrain_job_start", job=self.job, target=self.target, reason=reason)
         try:
-            run = run_job(self.config, self.job, root=self.root, in_process=True)
+            run = run_job(
+                self.config,
+                self.job,
+                root=self.root,
+                target=self.target,
+                variables=self.variables,
+                in_process=True,
+            )
         except FinmlError as exc:  # an invalid bundle, an unknown job
             return ActionResult("failed", f"{type(exc).__name__}: {exc}"[:2000])
         states = ", ".join(f"{task} {state}" for task, state in run.states.items())
@@ -45,9 +55,13 @@ class LocalJob:
 
 
 def local_job_action(config: ProjectConfig) -> Callable[[str], LocalJob]:
-    """Builds kind ``job`` actions for a task of a local job run (the runner names the
-    bundle root; outside one, the working directory)."""
-    from finml.jobs.runner import BUNDLE_ROOT_ENV
+    """Builds kind ``job`` actions for a task of a local job run: the runner names the
+    bundle root and the run's deployment (target and variables), which the retraining run
+    keeps; outside a run, the working directory and the ``local`` target."""
+    from finml.jobs.runner import BUNDLE_DEPLOYMENT_ENV, BUNDLE_ROOT_ENV
 
     root = Path(os.environ.get(BUNDLE_ROOT_ENV) or ".")
-    return lambda job: LocalJob(config, job, root)
+    deployment = json.loads(os.environ.get(BUNDLE_DEPLOYMENT_ENV) or "{}")
+    target = str(deployment.get("target") or "local")
+    variables = {str(k): str(v) for k, v in (deployment.get("variables") or {}).items()}
+    return lambda job: LocalJob(config, job, root, target, variables)

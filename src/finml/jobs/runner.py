@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 log = get_logger("jobs.runner")
 BUNDLE_ROOT_ENV = "FINML_BUNDLE_ROOT"  # a task's bundle root (a local run of another job)
+# The run's target and variable overrides (JSON): a job a task starts runs in the same
+# deployment, as a Databricks job started by ``run_now`` runs with its bundle's variables.
+BUNDLE_DEPLOYMENT_ENV = "FINML_BUNDLE_DEPLOYMENT"
 
 
 @dataclass
@@ -112,6 +115,7 @@ def run_job(
     runner.trigger = (trigger_time or datetime.now(UTC)).astimezone(UTC)
     runner.trigger_type = "periodic" if trigger_time is not None else "one_time"
     runner.in_process = in_process
+    runner.deployment = json.dumps({"target": target, "variables": variables or {}})
     log.info("job_started", job=job_key, run_id=run_id, target=target, tasks=len(job.tasks))
     runner.run_all()
     log.info("job_finished", job=job_key, run_id=run_id, ok=run.ok, states=run.states)
@@ -170,7 +174,7 @@ class _Runner:
         self.trigger, self.trigger_type = datetime.now(UTC), "one_time"
         self.started = time.monotonic()
         self.params = {p.name: p.default for p in job.parameters}
-        self.in_process = False
+        self.in_process, self.deployment = False, "{}"
         self.cluster: ClusterSpec | None = None
 
     def run_all(self) -> None:
@@ -280,6 +284,7 @@ class _Runner:
             "FINML_TASK_KEY": key,
             "FINML_GIT_SHA": self.context.values["bundle.git.commit"],
             BUNDLE_ROOT_ENV: str(Path(self.root).resolve()),
+            BUNDLE_DEPLOYMENT_ENV: self.deployment,
         }
         started = datetime.now(UTC)
         log.info("task_started", job=self.run.job, task=key, attempt=attempt, log=str(log_path))

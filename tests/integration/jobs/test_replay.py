@@ -99,6 +99,10 @@ def test_a_first_model_is_trained_on_the_triggers_audited_reason(replayed: dict)
     assert triggers[0]["action_status"] == "succeeded", triggers[0]["action_detail"][-2000:]
     gates = rows(replayed, "champion_challenger_audit")
     assert any(g["decision"] == "PROMOTE" for g in gates)
+    # The triggered runs keep the replay's deployment: its variables reach the tournament.
+    runs = replayed["home"] / "job_runs" / "retraining_workflow"
+    commands = [log.read_text().splitlines()[0] for log in runs.glob("*/train_tournament.*.log")]
+    assert commands and all("--tuning-trials 3 " in f"{c} " for c in commands), commands
 
 
 def test_drift_starts_a_retrain_at_its_onset_and_never_before(replayed: dict) -> None:

@@ -251,6 +251,22 @@ def test_kind_job_runs_the_referenced_bundle_job_through_the_local_runner(tmp_pa
     assert result.status == "failed" and "retraining_workflow" in result.detail
 
 
+def test_kind_job_keeps_the_deployment_of_the_run_that_starts_it(monkeypatch) -> None:
+    from finml.config import ProjectConfig
+    from finml.jobs.retrain_action import local_job_action
+    from finml.jobs.runner import BUNDLE_DEPLOYMENT_ENV, BUNDLE_ROOT_ENV
+
+    deployment = {"target": "dev", "variables": {"tuning_trials": "3", "catalog": "c"}}
+    monkeypatch.setenv(BUNDLE_DEPLOYMENT_ENV, json.dumps(deployment))
+    monkeypatch.setenv(BUNDLE_ROOT_ENV, "/bundle")
+    action = local_job_action(ProjectConfig.load())("retraining_workflow")
+    assert (action.target, action.variables) == ("dev", {"tuning_trials": "3", "catalog": "c"})
+    assert str(action.root) == "/bundle"
+    monkeypatch.delenv(BUNDLE_DEPLOYMENT_ENV)
+    outside = local_job_action(ProjectConfig.load())("retraining_workflow")
+    assert (outside.target, outside.variables) == ("local", {})
+
+
 def test_a_windows_metric_over_too_few_anomalies_is_not_evidence(clock: Clock) -> None:
     policy = TriggerPolicy(
         violations_needed=1, window_count=1, max_metric_drop=0.1, min_window_positives=30
