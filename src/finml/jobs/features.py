@@ -150,7 +150,10 @@ def write_labels(tables: DeltaTables, labels: DataFrame, *, txn: Txn | None = No
     if not table.exists():
         table.append(labels, txn=txn)
         return
-    changed = "t.label IS DISTINCT FROM s.label OR t.label_source IS DISTINCT FROM s.label_source"
+    # Parenthesised: DataFusion (delta-rs) binds OR tighter than IS DISTINCT FROM.
+    changed = (
+        "(t.label IS DISTINCT FROM s.label) OR (t.label_source IS DISTINCT FROM s.label_source)"
+    )
     table.merge(labels, MergeSpec(keys=("trade_id",), matched_condition=changed), txn=txn)
 
 
