@@ -36,8 +36,11 @@ def replay(
         int, typer.Option(min=50, help="Trades per symbol and day of the simulated market.")
     ] = 400,
     tuning_trials: Annotated[
-        int, typer.Option(min=0, help="Optuna trials per tuned candidate of each retrain.")
-    ] = 3,
+        int | None,
+        typer.Option(
+            min=0, help="Optuna trials per tuned candidate of each retrain (default: the bundle's)."
+        ),
+    ] = None,
     home: Annotated[
         Path | None, typer.Option(help="The replay's home (default: <home>/replay).")
     ] = None,

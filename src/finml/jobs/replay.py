@@ -69,13 +69,12 @@ class ReplayPlan:
     seed: int = 7
     training_days: int = 6
     anomaly_rate: float = 0.02
-    # Optuna trials per tuned candidate of each retrain's tournament (the bundle's
-    # ``tuning_trials``, 10 by default): a replay retrains 5-7 times on small days, where
-    # 3 trials find models as good as 10 (the end-to-end test's setting) in less time.
-    tuning_trials: int = 3
+    # Optuna trials per tuned candidate of each retrain's tournament: the bundle variable
+    # ``tuning_trials`` of the replay's runs (None: the bundle's default, 10).
+    tuning_trials: int | None = None
 
     def __post_init__(self) -> None:
-        if self.tuning_trials < 0:
+        if self.tuning_trials is not None and self.tuning_trials < 0:
             trials = self.tuning_trials
             raise ConfigError(f"replay --tuning-trials: expected 0 or more, got {trials}")
         if self.days < 8:
@@ -242,7 +241,7 @@ def _replay_variables(plan: ReplayPlan) -> dict[str, str]:
         "sim_as_of": "{{job.trigger.time.iso_datetime}}",
         "sim_days": str(plan.days),
         "sim_trades_per_day": str(plan.trades_per_day),
-        "tuning_trials": str(plan.tuning_trials),
+        **({"tuning_trials": str(plan.tuning_trials)} if plan.tuning_trials is not None else {}),
     }
 
 

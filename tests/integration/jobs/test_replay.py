@@ -55,6 +55,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = finml(
         "replay", "--days", str(DAYS), "--drift-day", str(DRIFT_DAY),
         "--bad-model-day", str(BAD_DAY), "--trades-per-day", "400", "--home", str(home),
+        "--tuning-trials", "3",
     )  # fmt: skip
     from finml.config import ProjectConfig
     from finml.runtime.delta import DeltaTables
