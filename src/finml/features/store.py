@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from finml.errors import DataError
 from finml.features import KEY_COLUMNS, LABEL_COLUMN
 from finml.log import get_logger
-from finml.runtime.delta import MergeSpec
+from finml.runtime.delta import DRIVER_ROWS, MergeSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -67,13 +67,20 @@ class FeatureStoreManager:
 
     # ---- writes ----------------------------------------------------------------------
     def upsert(
-        self, features: DataFrame, available_at: datetime | None = None, *, txn: Txn | None = None
+        self,
+        features: DataFrame,
+        available_at: datetime | None = None,
+        *,
+        txn: Txn | None = None,
+        rows_hint: int | None = None,
     ) -> WriteResult:
         """MERGE ``features`` (keys + feature columns) into the table on the keys.
 
         Changed rows are updated, new rows inserted; both get ``_available_at`` =
         ``available_at`` (default now, UTC). Unchanged rows are left alone. With ``txn`` a
-        retried write of the same batch is skipped.
+        retried write of the same batch is skipped. ``rows_hint``, the number of rows of
+        ``features`` when the caller knows it: at most ``DRIVER_ROWS`` are collected and
+        merged from the driver where the engine can.
 
         Raises:
             DataError: a key column is missing from ``features``.
@@ -94,7 +101,9 @@ class FeatureStoreManager:
             # A new feature column changes every row (and t.<new> cannot be referenced yet).
             condition = changed if changed and set(values) <= known else None
             spec = MergeSpec(keys=KEY_COLUMNS, matched_condition=condition)
-            result = self.table.merge(rows, spec, schema_evolution=True, txn=txn)
+            small = rows_hint is not None and rows_hint <= DRIVER_ROWS
+            source = rows.toArrow() if small else rows
+            result = self.table.merge(source, spec, schema_evolution=True, txn=txn)
         if self._client is not None:  # pragma: no cover - Databricks only
             self._client.write_table(name=str(self.table.name), df=rows, mode="merge")
         log.info("features_upserted", table=str(self.table.name), version=result.version)

@@ -19,9 +19,10 @@ from finml.features.settings import FeatureSettings, feature_settings
 from finml.features.split import time_split
 from finml.features.store import FEATURE_TABLE, FeatureStoreManager
 from finml.log import get_logger
-from finml.runtime.delta import MergeSpec
+from finml.runtime.delta import DRIVER_ROWS, MergeSpec
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
     from rich.console import Console
 
@@ -132,17 +133,24 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
         .drop("_from_day")
     ).cache()
     try:
-        FeatureStoreManager(ctx.tables).upsert(features, txn=ctx.txn(FEATURE_TABLE))
+        count = features.count()  # fills the cache the writes read
+        FeatureStoreManager(ctx.tables).upsert(
+            features, txn=ctx.txn(FEATURE_TABLE), rows_hint=count
+        )
         truth = ctx.state(TRUTH)
         truth_df = ctx.tables.table(TRUTH).read(version=truth) if truth is not None else None
         labels, _, _ = _labels(truth_df, recent.drop("_from_day"), features, settings.label_rule_z)
-        write_labels(ctx.tables, labels, txn=ctx.txn(LABELS))
-        return features.count()
+        # one label per recomputed trade at most: as few rows as the features
+        source = labels.toArrow() if count <= DRIVER_ROWS else labels
+        write_labels(ctx.tables, source, txn=ctx.txn(LABELS))
+        return count
     finally:
         features.unpersist()
 
 
-def write_labels(tables: DeltaTables, labels: DataFrame, *, txn: Txn | None = None) -> None:
+def write_labels(
+    tables: DeltaTables, labels: DataFrame | pa.Table, *, txn: Txn | None = None
+) -> None:
     """Upsert ``labels`` (symbol, ts, trade_id, label, label_source) into ``trade_labels`` on
     ``trade_id``: new trades inserted, a label that changed (ground truth arriving after a
     rule label) updated, the rest untouched."""

@@ -19,7 +19,7 @@ from finml.pipelines.expectations import check
 from finml.pipelines.quality import QualityRecord, from_measures, profile_measures
 from finml.pipelines.stages import BatchContext, Stage
 from finml.pipelines.trades import SILVER_TRADES
-from finml.runtime.delta import MergeSpec
+from finml.runtime.delta import DRIVER_ROWS, MergeSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -74,8 +74,11 @@ def merge_bars(
     """Check ``bars`` (a ``fail`` rule stops here, before anything is written) and merge
     them into ``name`` on ``keys``; returns the table's quality record of the batch."""
     checked = check(bars, expectations_for(name), name, profile_measures(_BAR_REQUIRED, keys))
+    # A batch's bars are few (one per symbol and touched minute or day): merged from the
+    # driver where the engine can (see DRIVER_ROWS), else by Spark.
+    valid = checked.valid.toArrow() if checked.rows_valid <= DRIVER_ROWS else checked.valid
     ctx.tables.table(name).merge(
-        checked.valid, spec or MergeSpec(keys=keys), txn=ctx.txn(name), schema_evolution=True
+        valid, spec or MergeSpec(keys=keys), txn=ctx.txn(name), schema_evolution=True
     )
     checked.release()
     rows = checked.rows_in

@@ -11,10 +11,11 @@ The facade is :mod:`finml.runtime.delta.tables`; the engines are ``jvm`` (delta-
 """
 
 from finml.names import TableName
-from finml.runtime.delta.base import HistoryEntry, MergeSpec, Txn, WriteResult
+from finml.runtime.delta.base import DRIVER_ROWS, HistoryEntry, MergeSpec, Txn, WriteResult
 from finml.runtime.delta.tables import DeltaTables, Table, make_engine
 
 __all__ = [
+    "DRIVER_ROWS",
     "DeltaTables",
     "HistoryEntry",
     "MergeSpec",

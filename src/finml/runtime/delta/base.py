@@ -95,6 +95,12 @@ _MERGE_COUNTS = {
 }
 
 
+# Rows a caller may collect to the driver as Arrow for a write: the delta-spark engine then
+# commits them with delta-rs where it can (a local table it can write), in milliseconds
+# instead of a Spark job and a JVM commit of seconds.
+DRIVER_ROWS = 100_000
+
+
 def merge_metrics(native: dict[str, Any]) -> dict[str, Any]:
     """``native`` merge metrics plus ``rows_inserted`` / ``rows_updated`` / ``rows_deleted``."""
     metrics = dict(native)

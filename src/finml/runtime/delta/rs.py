@@ -8,6 +8,7 @@ overwrites and small driver-side writes cross through Arrow.
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,7 +92,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
                     timestamp=datetime.fromtimestamp(commit["timestamp"] / 1000, UTC),
                     operation=str(commit.get("operation", "")),
                     parameters=dict(commit.get("operationParameters") or {}),
-                    metadata={k: v for k, v in commit.items() if k not in standard},
+                    metadata=_metadata({k: v for k, v in commit.items() if k not in standard}),
                     metrics=dict(commit.get("operationMetrics") or {}),
                 )
             )
@@ -229,3 +230,17 @@ def scan(table: DeltaTable) -> pa.Table:
 
 def _not_found(ref: TableRef) -> TableNotFound:
     return TableNotFound(f"table {ref}: expected a Delta table at {ref.location}, found none")
+
+
+def _metadata(extra: dict[str, Any]) -> dict[str, Any]:
+    """A commit's metadata as :func:`~finml.runtime.delta.jvm_sql.history_entry` gives it:
+    the ``userMetadata`` JSON object unpacked (other custom keys, e.g. of older commits,
+    kept as they are)."""
+    user = extra.pop("userMetadata", None)
+    if not isinstance(user, str):
+        return extra if user is None else {**extra, "userMetadata": user}
+    try:
+        parsed = json.loads(user)
+    except ValueError:
+        parsed = None
+    return {**extra, **parsed} if isinstance(parsed, dict) else {**extra, "userMetadata": user}

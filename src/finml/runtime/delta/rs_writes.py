@@ -322,8 +322,12 @@ class _Commit:
         transactions = (
             [Transaction(app_id=self.txn.app_id, version=self.txn.version)] if self.txn else None
         )
+        # Our metadata goes where delta-spark puts it, the commit's ``userMetadata`` JSON:
+        # a custom top-level key that is also a commitInfo field Spark knows (``job``,
+        # ``notebook``) would make the table's history unreadable to Spark.
+        user = json.dumps(self.metadata, sort_keys=True) if self.metadata else None
         return CommitProperties(
-            custom_metadata=dict(self.metadata) or None,
+            custom_metadata={"userMetadata": user} if user else None,
             max_commit_retries=_REBASES if self.rebase and not creating else 0,
             app_transactions=transactions,
         )

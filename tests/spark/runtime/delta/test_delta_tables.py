@@ -330,3 +330,30 @@ def test_insert_only_merge_keeps_matched_rows_as_they_are(spark, tables) -> None
         (2, 2.0),
         (3, 3.0),
     ]
+
+
+def test_an_arrow_merge_into_a_local_table_is_exactly_once_and_spark_reads_it(
+    spark, tables
+) -> None:
+    """Rows the driver holds are merged by delta-rs on the delta-spark engine too (its
+    commit says so); the txn id still skips a retried batch, and Spark reads the result."""
+    table = tables.table("driver_merged")
+    table.append(rows(spark, [(1, "A", 1.0), (2, "B", 2.0)]))
+    spec = MergeSpec(keys=("id",), matched_condition="t.price IS DISTINCT FROM s.price")
+    arrow = rows(spark, [(2, "B", 20.0), (3, "C", 3.0)]).toArrow()
+    merged = table.merge(arrow, spec, txn=Txn("driver", 4), metadata={"job": "gold"})
+    assert (merged.skipped, merged.metrics["rows_inserted"], merged.metrics["rows_updated"]) == (
+        False,
+        1,
+        1,
+    )
+    last = DeltaTable(table.location).history(1)[0]
+    assert str(last.get("clientVersion", "")).startswith("delta-rs")
+    assert table.history(limit=1)[0].metadata["job"] == "gold"
+    retried = table.merge(rows(spark, [(3, "C", 30.0)]).toArrow(), spec, txn=Txn("driver", 4))
+    assert retried.skipped and table.version() == merged.version
+    assert sorted((r.id, r.price) for r in table.read().collect()) == [
+        (1, 1.0),
+        (2, 20.0),
+        (3, 3.0),
+    ]
