@@ -137,7 +137,8 @@ def score(
     source: Annotated[str, typer.Option(help="Delta table of features to score.")] = "test_set",
     alias: Annotated[str, typer.Option(help="Model alias to score with.")] = "champion",
     method: Annotated[
-        str | None, typer.Option(help="map_in_pandas | spark_udf (default from config).")
+        str | None,
+        typer.Option(help="auto | driver | map_in_pandas | spark_udf (default from config)."),
     ] = None,
 ) -> None:
     """Batch-score a Delta table with Spark into `predictions`."""

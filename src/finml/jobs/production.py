@@ -20,6 +20,7 @@ from finml.monitoring.settings import MonitoringSettings
 from finml.vocabulary import AlertSeverity, AlertType
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
     from finml.config import ProjectConfig
@@ -68,20 +69,52 @@ def run_production_drift(
     pinned = int(tags.get("finml.feature_table_version", features.version()))
     reference_id = f"{name} v{champion.version} / trade_features v{pinned}"
     uri = f"models:/{name}/{champion.version}"
-    columns = list(signature_features(mlflow.pyfunc.load_model(uri), name))
+    model = mlflow.pyfunc.load_model(uri)
+    columns = list(signature_features(model, name))
     current = _unchecked_days(tables, features, predictions, name, champion, reference_id, as_of)
-    if current.isEmpty():
+    rows = _current_on_driver(current, columns, serving.score_method)
+    if current.isEmpty() if rows is None else rows.empty:
         log.info("drift_nothing_new", reference=reference_id)
         return DriftCheck([], uuid.uuid4().hex)
-    reference = _scored_reference(
-        config, features, pinned, uri, columns, name, champion, serving.score_method
-    )
+    reference = _reference_rows(features, pinned, champion)
+    if rows is not None:  # few rows: the exact numpy path, scored by the loaded champion
+        frames: tuple[Any, Any] = (_reference_on_driver(reference, model, columns), rows)
+    else:
+        method = serving.score_method
+        frames = (_scored_reference(config, reference, uri, columns, champion, method), current)
     check = run_drift_check(
-        config, spark, None, reference, current, "_window", columns=[*columns, "score"]
+        config, spark, None, frames[0], frames[1], "_window", columns=[*columns, "score"]
     )
     _record_drift(tables, check, reference_id, alerts)
     log.info("production_drift", reference=reference_id, windows=len(check.reports))
     return check
+
+
+def _current_on_driver(current: DataFrame, columns: list[str], method: str) -> pd.DataFrame | None:
+    """The unchecked days' rows (``columns``, ``score``, ``_window``) as pandas for the
+    exact numpy drift path: with score method ``driver``, or ``auto`` when there are at
+    most ``DRIVER_ROWS`` of them; else None (Spark profiles them)."""
+    from finml.runtime.delta import DRIVER_ROWS
+
+    if method not in ("auto", "driver"):
+        return None
+    picked = current.select(*columns, "score", "_window")
+    rows = picked.toArrow() if method == "driver" else picked.limit(DRIVER_ROWS + 1).toArrow()
+    if rows.num_rows > DRIVER_ROWS and method == "auto":
+        return None
+    return rows.to_pandas()
+
+
+def _reference_on_driver(reference: DataFrame, model: Any, columns: list[str]) -> pd.DataFrame:
+    """The reference rows (sampled to :data:`REFERENCE_ROWS`) as pandas with ``score`` from
+    ``model``, the champion the driver loaded."""
+    from finml.serving.scoring import KEYS, predict_on_driver
+
+    rows = reference.select(*KEYS, *columns).toArrow()
+    scored = predict_on_driver(model, rows, tuple(columns), "", "", datetime.now(UTC))
+    frame = rows.select(columns).to_pandas()
+    frame["score"] = scored.column("score").to_numpy()
+    return frame
 
 
 def _unchecked_days(
@@ -120,21 +153,10 @@ def _unchecked_days(
     return current
 
 
-def _scored_reference(
-    config: ProjectConfig,
-    features: Table,
-    pinned: int,
-    uri: str,
-    columns: list[str],
-    name: str,
-    champion: VersionInfo,
-    score_method: str,
-) -> DataFrame:
-    """The champion's training rows (``trade_features`` at version ``pinned``, within its
-    recorded data window, sampled to :data:`REFERENCE_ROWS`) with its ``score`` on them."""
+def _reference_rows(features: Table, pinned: int, champion: VersionInfo) -> DataFrame:
+    """The champion's training rows: ``trade_features`` at version ``pinned`` within its
+    recorded data window, sampled to :data:`REFERENCE_ROWS`."""
     from pyspark.sql import functions as F
-
-    from finml.serving.scoring import with_predictions
 
     reference = features.read(version=pinned)
     first, _, last = champion.tags.get("finml.data_window", "").partition("/")
@@ -143,14 +165,28 @@ def _scored_reference(
     total = reference.count()
     if total > REFERENCE_ROWS:
         reference = reference.sample(fraction=REFERENCE_ROWS / total, seed=17)
+    return reference
+
+
+def _scored_reference(
+    config: ProjectConfig,
+    reference: DataFrame,
+    uri: str,
+    columns: list[str],
+    champion: VersionInfo,
+    score_method: str,
+) -> DataFrame:
+    """The reference rows with the champion's ``score`` on them, scored by Spark."""
+    from finml.serving.scoring import with_predictions
+
     return reference.transform(
         with_predictions(
             uri,
             tuple(columns),
-            name,
+            champion.name,
             str(champion.version),
             datetime.now(UTC),
-            method=score_method,
+            method="map_in_pandas" if score_method in ("auto", "driver") else score_method,
             stores=(config.tracking_uri, config.registry_uri),
         )
     ).join(reference.select("trade_id", *columns), "trade_id")
@@ -171,9 +207,17 @@ def _record_drift(
         for report in check.flagged:
             alert = replace(
                 drift_alert(report, check.run_id),
-                dedup_key=f"DRIFT:{reference_id}:{report.window.start}",
+                dedup_key=f"DRIFT:{reference_id}:{_naive(report.window.start)}",
             )
             check.alerts += alerts.send(alert)
+
+
+def _naive(start: datetime | None) -> datetime | None:
+    """A window start as naive UTC, as either drift path gives it (the numpy path's are
+    aware), so an alert's dedup key does not depend on the path."""
+    if start is None or start.tzinfo is None:
+        return start
+    return start.astimezone(UTC).replace(tzinfo=None)
 
 
 def _checked_windows(tables: DeltaTables, reference_id: str) -> set[datetime]:

@@ -68,38 +68,70 @@ def score_table(
         TableNotFound: ``source`` does not exist.
         SchemaMismatch: ``source`` lacks a key column or one of the model's features.
     """
-    from finml.serving.scoring import with_predictions
     from finml.serving.settings import ServingSettings
 
     settings = settings or ServingSettings.from_config(config)
     method = method or settings.score_method
     started = time.perf_counter()
-    name, version, uri, features = _pinned_model(config, settings, alias)
+    name, version, uri, features, model = _pinned_model(config, settings, alias)
     source_version, df = _source_rows(tables, source, features)
     target = tables.table(settings.predictions_table)
     existed = target.exists()  # looked up once: scoring never creates it before the write
     if existed:
         df = _not_yet_scored(df, target, name, version, new_only)
-        if df.isEmpty():  # everything already scored by this version: no commit at all
-            return _reported(
-                source, source_version, 0, name, version, str(target.name),
-                target.version(), method, started,
-            )  # fmt: skip
-    watched = _trades_to_watch(config, tables, df)
-    stores = (config.tracking_uri, config.registry_uri)
-    scored = df.transform(
-        with_predictions(
-            uri, features, name, version, datetime.now(UTC), method=method, stores=stores
-        )
-    )
+    rows = _collected(df, features, method)  # None: too many for the driver, or not asked
+    if existed and (rows.num_rows == 0 if rows is not None else df.isEmpty()):
+        return _reported(  # everything already scored by this version: no commit at all
+            source, source_version, 0, name, version, str(target.name),
+            target.version(), method, started,
+        )  # fmt: skip
+    watched = _trades_to_watch(config, tables, df, on_driver=rows is not None)
+    scored = _scored(config, df, rows, (uri, model, features, name, version), method)
     metadata = {"source": source, "source_version": str(source_version), "model": uri}
-    table_version, rows = _write_predictions(target, scored, existed, metadata)
+    table_version, written = _write_predictions(target, scored, existed, metadata)
     if watched is not None:
         _market_alerts(config, tables, watched)
     return _reported(
-        source, source_version, rows, name, version, str(target.name),
-        table_version, method, started,
+        source, source_version, written, name, version, str(target.name),
+        table_version, "driver" if rows is not None else method, started,
     )  # fmt: skip
+
+
+def _collected(df: DataFrame, features: tuple[str, ...], method: str) -> pa.Table | None:
+    """The rows to score (keys and ``features``) as Arrow on the driver, for method
+    ``driver``, or ``auto`` when there are at most ``DRIVER_ROWS`` of them; else None."""
+    from finml.runtime.delta import DRIVER_ROWS
+    from finml.serving.scoring import KEYS
+
+    if method not in ("auto", "driver"):
+        return None
+    picked = df.select(*KEYS, *features)
+    if method == "driver":
+        return picked.toArrow()
+    rows = picked.limit(DRIVER_ROWS + 1).toArrow()
+    return rows if rows.num_rows <= DRIVER_ROWS else None
+
+
+def _scored(
+    config: ProjectConfig,
+    df: DataFrame,
+    rows: pa.Table | None,
+    model: tuple[str, Any, tuple[str, ...], str, str],
+    method: str,
+) -> DataFrame | pa.Table:
+    """The predictions of ``df`` by ``model`` (URI, loaded pyfunc, features, name,
+    version): scored on the driver from ``rows`` when collected, else by Spark."""
+    from finml.serving.scoring import predict_on_driver, with_predictions
+
+    uri, loaded, features, name, version = model
+    now = datetime.now(UTC)
+    if rows is not None:
+        return predict_on_driver(loaded, rows, features, name, version, now)
+    spark_method = "map_in_pandas" if method == "auto" else method
+    stores = (config.tracking_uri, config.registry_uri)
+    return df.transform(
+        with_predictions(uri, features, name, version, now, method=spark_method, stores=stores)
+    )
 
 
 def _reported(
@@ -125,9 +157,9 @@ def _reported(
 
 def _pinned_model(
     config: ProjectConfig, settings: ServingSettings, alias: str
-) -> tuple[str, str, str, tuple[str, ...]]:
+) -> tuple[str, str, str, tuple[str, ...], Any]:
     """The model holding ``alias``: its name, version, version-pinned URI (an alias move
-    mid-job changes nothing) and signature features.
+    mid-job changes nothing), signature features and the loaded pyfunc.
 
     Raises:
         ModelNotFound: no version holds ``alias``.
@@ -141,8 +173,8 @@ def _pinned_model(
     name = registry.model_name(config, settings.model)
     info = registry.require_alias(config, name, alias)
     uri = f"models:/{name}/{info.version}"
-    features = signature_features(mlflow.pyfunc.load_model(uri), name)
-    return name, str(info.version), uri, features
+    model = mlflow.pyfunc.load_model(uri)
+    return name, str(info.version), uri, signature_features(model, name), model
 
 
 def _source_rows(
@@ -177,7 +209,7 @@ def _not_yet_scored(
 
 
 def _write_predictions(
-    target: Table, scored: DataFrame, existed: bool, metadata: dict[str, str]
+    target: Table, scored: DataFrame | pa.Table, existed: bool, metadata: dict[str, str]
 ) -> tuple[int, int]:
     """Write ``scored`` into ``target``: an insert-only MERGE on the prediction key into an
     existing table, else an append; returns the table's version and the rows written."""
@@ -193,19 +225,23 @@ def _write_predictions(
     return result.version, rows
 
 
-def _trades_to_watch(config: ProjectConfig, tables: DeltaTables, rows: Any) -> Any:
+def _trades_to_watch(
+    config: ProjectConfig, tables: DeltaTables, rows: Any, *, on_driver: bool = False
+) -> Any:
     """The extreme-move candidates of the trades being scored (prices from silver, after
-    their lookback history), computed on the executors per symbol -- only the candidates
-    reach the driver -- and before the write (``rows`` is lazy: after the write the
+    their lookback history) -- on the driver for a batch scored there (``on_driver``), else
+    on the executors per symbol, where only the candidates reach the driver (the same
+    alerts either way) -- computed before the write (``rows`` is lazy: after the write the
     anti-join finds none). None without ``silver_trades``."""
-    from finml.monitoring.market_alerts import spark_extreme_moves
+    from finml.monitoring.market_alerts import driver_extreme_moves, spark_extreme_moves
     from finml.monitoring.settings import MonitoringSettings
 
     silver = tables.table("silver_trades")
     if not silver.exists():
         return None
     watch = MonitoringSettings.from_config(config).watch
-    return spark_extreme_moves(silver.read(), rows.select("trade_id"), watch)
+    moves = driver_extreme_moves if on_driver else spark_extreme_moves
+    return moves(silver.read(), rows.select("trade_id"), watch)
 
 
 def _market_alerts(config: ProjectConfig, tables: DeltaTables, moves: Any) -> None:

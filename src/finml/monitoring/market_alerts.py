@@ -165,6 +165,16 @@ def batch_trades(
     return new.select(*TRADE_COLUMNS).toPandas(), history.select(*TRADE_COLUMNS).toPandas()
 
 
+def driver_extreme_moves(
+    trades: DataFrame, new_ids: DataFrame, settings: WatchSettings
+) -> list[Alert]:
+    """:func:`extreme_moves` of a small batch on the driver: :func:`batch_trades` collected,
+    then one watch over them -- what :func:`spark_extreme_moves` computes, without starting
+    Python workers."""
+    new, history = batch_trades(trades, new_ids, settings.lookback)
+    return extreme_moves(LiveAnomalyWatch(AlertManager(), None, settings=settings), new, history)
+
+
 def spark_extreme_moves(
     trades: DataFrame, new_ids: DataFrame, settings: WatchSettings
 ) -> list[Alert]:

@@ -1,10 +1,14 @@
 """Spark batch scoring: a Delta table of features -> rows of the ``predictions`` contract.
 
-Two interchangeable ways to run the pyfunc on executors, chosen by ``score_method``:
+Interchangeable ways to run the pyfunc, chosen by ``score_method``:
 
-* ``map_in_pandas`` (default): each Python worker loads the model once (cached per process)
-  and scores Arrow batches with ``DataFrame.mapInPandas``.
+* ``map_in_pandas``: each Python worker loads the model once (cached per process) and
+  scores Arrow batches with ``DataFrame.mapInPandas``.
 * ``spark_udf``: ``mlflow.pyfunc.spark_udf(env_manager="local")`` returning a struct.
+* ``driver``: the rows are collected as Arrow and scored by the model the driver already
+  loaded (:func:`predict_on_driver`); for batches of at most ``DRIVER_ROWS`` rows.
+* ``auto`` (default): ``driver`` when the batch has at most ``DRIVER_ROWS`` rows (a day of
+  new trades), else ``map_in_pandas``.
 
 ``benchmarks/serving.py`` measures both on this machine (see docs/serving.md).
 """
@@ -144,3 +148,36 @@ def _load_cached(model_uri: str, stores: tuple[str, str] | None) -> Any:
             mlflow.set_registry_uri(stores[1])
         _MODELS[model_uri] = mlflow.pyfunc.load_model(model_uri)
     return _MODELS[model_uri]
+
+
+def predict_on_driver(
+    model: Any,
+    rows: pa.Table,
+    features: tuple[str, ...],
+    model_name: str,
+    model_version: str,
+    scored_at: datetime,
+) -> pa.Table:
+    """``rows`` (keys and ``features``, an Arrow table on the driver) scored by ``model``
+    (a loaded pyfunc) as :data:`PREDICTIONS_SCHEMA` rows: the same columns and values as
+    :func:`with_predictions`, without a Spark job or a Python worker."""
+    import numpy as np
+
+    frame = rows.select(list(features)).to_pandas().astype("float64")
+    out = model.predict(frame) if len(frame) else None
+    n = rows.num_rows
+    score = np.empty(0) if out is None else out["score"].to_numpy(dtype="float64")
+    prediction = np.empty(0) if out is None else out["prediction"].to_numpy(dtype="int64")
+    columns = {
+        "symbol": rows.column("symbol"),
+        "ts": rows.column("ts"),
+        "trade_id": rows.column("trade_id"),
+        "score": pa.array(score, pa.float64()),
+        "prediction": pa.array(prediction.astype("int32"), pa.int32()),
+        "model_name": pa.array([model_name] * n, pa.string()),
+        "model_version": pa.array([model_version] * n, pa.string()),
+        "scored_at": pa.array([scored_at] * n, pa.timestamp("us", tz="UTC")),
+    }
+    return pa.table(
+        [columns[f.name].cast(f.type) for f in PREDICTIONS_SCHEMA], schema=PREDICTIONS_SCHEMA
+    )

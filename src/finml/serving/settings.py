@@ -76,7 +76,7 @@ class ServingSettings(StrictModel):
     inference_log: InferenceLogSettings = Field(default_factory=InferenceLogSettings)
     ab_report: ABReportSettings = Field(default_factory=ABReportSettings)
     predictions_table: str = "predictions"
-    score_method: Literal["map_in_pandas", "spark_udf"] = "map_in_pandas"
+    score_method: Literal["auto", "driver", "map_in_pandas", "spark_udf"] = "auto"
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> ServingSettings:

@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from finml.monitoring.alerts import AlertManager
-from finml.monitoring.market_alerts import batch_trades, extreme_moves, spark_extreme_moves
+from finml.monitoring.market_alerts import (
+    batch_trades,
+    driver_extreme_moves,
+    extreme_moves,
+    spark_extreme_moves,
+)
 from finml.monitoring.settings import WatchSettings
 from finml.monitoring.watch import LiveAnomalyWatch
 
@@ -77,11 +82,12 @@ def test_executor_moves_equal_the_driver_computation(spark, seed) -> None:
     watch = LiveAnomalyWatch(AlertManager(), None, settings=SETTINGS)
     expected = extreme_moves(watch, batch, history)
     found = spark_extreme_moves(trades, new_ids, SETTINGS)
+    on_driver = driver_extreme_moves(trades, new_ids, SETTINGS)  # what a small batch takes
 
     assert len(history) == 2 * SETTINGS.lookback  # AAPL and MSFT warmed up, ZZ has none
     assert len({a.key.rsplit(":", 1)[1] for a in expected}) >= 3  # several UTC days
     assert {a.details["symbol"] for a in expected} == {"AAPL", "MSFT", "ZZ"}
-    assert _comparable(found) == _comparable(expected)
+    assert _comparable(found) == _comparable(expected) == _comparable(on_driver)
     assert [a.details["zscore"] for a in found] == [a.details["zscore"] for a in expected]
 
 

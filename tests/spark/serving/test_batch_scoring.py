@@ -33,12 +33,15 @@ def write_test_set(tables: DeltaTables, drop: str | None = None) -> pa.Table:
     return data
 
 
-@pytest.mark.parametrize("method", ["map_in_pandas", "spark_udf"])
+@pytest.mark.parametrize("method", ["map_in_pandas", "spark_udf", "driver", "auto"])
 def test_scores_every_row_like_the_model(scoring_config, spark, method: str) -> None:
+    """Every path gives the model's own scores; ``auto`` scores a batch this small on the
+    driver."""
     tables = DeltaTables.from_config(scoring_config, spark)
     source = write_test_set(tables)
     report = score_table(scoring_config, spark, tables, "test_set", method=method)
     assert (report.rows, report.model_version, report.source_version) == (ROWS, "1", 0)
+    assert report.method == ("driver" if method == "auto" else method)
     out = tables.table("predictions").read()
     assert code_columns(out.schema) == code_columns(PREDICTIONS_SCHEMA)
     got = out.toPandas().sort_values("trade_id").reset_index(drop=True)
