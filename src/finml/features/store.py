@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+import pyarrow as pa
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
@@ -68,44 +69,49 @@ class FeatureStoreManager:
     # ---- writes ----------------------------------------------------------------------
     def upsert(
         self,
-        features: DataFrame,
+        features: DataFrame | pa.Table,
         available_at: datetime | None = None,
         *,
         txn: Txn | None = None,
         rows_hint: int | None = None,
     ) -> WriteResult:
-        """MERGE ``features`` (keys + feature columns) into the table on the keys.
+        """MERGE ``features`` (keys + feature columns; a Spark DataFrame or an Arrow table
+        the driver holds) into the table on the keys.
 
         Changed rows are updated, new rows inserted; both get ``_available_at`` =
         ``available_at`` (default now, UTC). Unchanged rows are left alone. With ``txn`` a
         retried write of the same batch is skipped. ``rows_hint``, the number of rows of
-        ``features`` when the caller knows it: at most ``DRIVER_ROWS`` are collected and
-        merged from the driver where the engine can.
+        a DataFrame ``features`` when the caller knows it: at most ``DRIVER_ROWS`` are
+        collected and merged from the driver where the engine can, as an Arrow table is.
 
         Raises:
             DataError: a key column is missing from ``features``.
         """
-        missing = [k for k in KEY_COLUMNS if k not in features.columns]
+        columns = features.column_names if isinstance(features, pa.Table) else features.columns
+        missing = [k for k in KEY_COLUMNS if k not in columns]
         if missing:
-            raise DataError(
-                f"feature upsert: expected key columns {missing}, got {features.columns}"
-            )
+            raise DataError(f"feature upsert: expected key columns {missing}, got {columns}")
         stamp = available_at or datetime.now(UTC)
-        rows = features.withColumn(AVAILABLE_AT, F.lit(stamp).cast("timestamp"))
+        rows = _stamped(features, stamp)
         if not self.table.exists():
             result = self.table.overwrite(rows, txn=txn)
         else:
-            values = [c for c in rows.columns if c not in KEY_COLUMNS and c != AVAILABLE_AT]
+            values = [c for c in columns if c not in KEY_COLUMNS and c != AVAILABLE_AT]
             known = set(self.table.schema().fieldNames())
             changed = " OR ".join(f"(t.`{c}` IS DISTINCT FROM s.`{c}`)" for c in values)
             # A new feature column changes every row (and t.<new> cannot be referenced yet).
             condition = changed if changed and set(values) <= known else None
             spec = MergeSpec(keys=KEY_COLUMNS, matched_condition=condition)
             small = rows_hint is not None and rows_hint <= DRIVER_ROWS
-            source = rows.toArrow() if small else rows
+            source = rows.toArrow() if small and not isinstance(rows, pa.Table) else rows
             result = self.table.merge(source, spec, schema_evolution=True, txn=txn)
         if self._client is not None:  # pragma: no cover - Databricks only
-            self._client.write_table(name=str(self.table.name), df=rows, mode="merge")
+            from pyspark.sql import SparkSession
+
+            frame = (
+                SparkSession.active().createDataFrame(rows) if isinstance(rows, pa.Table) else rows
+            )
+            self._client.write_table(name=str(self.table.name), df=frame, mode="merge")
         log.info("features_upserted", table=str(self.table.name), version=result.version)
         return result
 
@@ -198,3 +204,11 @@ def _feature_engineering_client() -> _FeatureClient | None:
     except ImportError:
         return None
     return FeatureEngineeringClient()  # pragma: no cover
+
+
+def _stamped(features: DataFrame | pa.Table, stamp: datetime) -> DataFrame | pa.Table:
+    """``features`` with ``_available_at`` = ``stamp`` (a timestamp column)."""
+    if isinstance(features, pa.Table):
+        column = pa.array([stamp] * features.num_rows, pa.timestamp("us", tz="UTC"))
+        return features.append_column(AVAILABLE_AT, column)
+    return features.withColumn(AVAILABLE_AT, F.lit(stamp).cast("timestamp"))

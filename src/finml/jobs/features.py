@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 from rich.table import Table as RichTable
 
 from finml.features import LABEL_COLUMN, feature_columns
+from finml.features.batch import CONTEXT_COLUMNS, batch_features
 from finml.features.indicators import EXCHANGE_TZ, trade_features
 from finml.features.labels import RULE_INPUTS, rule_labels, truth_labels
 from finml.features.settings import FeatureSettings, feature_settings
@@ -109,7 +110,9 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
     """Features and labels of one batch of new silver trades. Per symbol, every trade from
     the first trading day with a new trade (late trades included) is recomputed over that
     day onward plus ``lookback_rows`` earlier trades, so each equals a whole-history build;
-    unchanged rows stay untouched by the MERGE. Returns the rows recomputed."""
+    unchanged rows stay untouched by the MERGE. A context of at most ``DRIVER_ROWS`` rows is
+    computed on the driver (:mod:`finml.features.batch`), a larger one by Spark. Returns the
+    rows recomputed."""
     firsts = ctx.increment().groupBy("symbol").agg(F.min("trade_date").alias("_from_day"))
     cuts = [(r["symbol"], r["_from_day"]) for r in firsts.collect()]
     if not cuts:
@@ -124,8 +127,57 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
         .where(F.col("_rank") <= settings.lookback_rows)
         .drop("_rank")
     )
-    recent = rows.where(F.col("trade_date") >= F.col("_from_day"))
-    context = recent.unionByName(halo).drop("_from_day")
+    recent = rows.where(F.col("trade_date") >= F.col("_from_day")).drop("_from_day")
+    context = recent.unionByName(halo.drop("_from_day"))
+    collected = _context_on_driver(context)
+    if collected is None:
+        return _spark_batch(ctx, settings, context, recent, cut)
+    features = batch_features(collected, dict(cuts), settings)
+    FeatureStoreManager(ctx.tables).upsert(features, txn=ctx.txn(FEATURE_TABLE))
+    write_labels(ctx.tables, _batch_labels(ctx, recent, features, settings), txn=ctx.txn(LABELS))
+    return features.num_rows
+
+
+def _context_on_driver(context: DataFrame) -> pa.Table | None:
+    """The batch's context rows (``CONTEXT_COLUMNS``) as Arrow when there are at most
+    ``DRIVER_ROWS`` of them, else None."""
+    picked = context.select(
+        *[
+            F.col(c).cast("double").alias(c) if c in ("price", "volume") else F.col(c)
+            for c in CONTEXT_COLUMNS
+        ]
+    )
+    rows = picked.limit(DRIVER_ROWS + 1).toArrow()
+    return rows if rows.num_rows <= DRIVER_ROWS else None
+
+
+def _batch_labels(
+    ctx: BatchContext, recent: DataFrame, features: pa.Table, settings: FeatureSettings
+) -> pa.Table:
+    """Labels of the batch's recomputed trades (as Arrow): from the simulator's truth when
+    the stage has it (only truth rows from the batch's first trade on are read), else the
+    rule on the features."""
+    import pyarrow.compute as pc
+
+    truth = ctx.state(TRUTH)
+    if truth is not None and features.num_rows:
+        first = pc.min(features.column("ts")).as_py()
+        since = (
+            ctx.tables.table(TRUTH)
+            .read(version=truth)
+            .where(F.col("ts_ms") >= F.lit(int(first.timestamp() * 1000)))
+        )
+        labels, _, _ = _labels(since, recent, recent, settings.label_rule_z)
+    else:
+        frame = recent.sparkSession.createDataFrame(features)
+        labels, _, _ = _labels(None, recent, frame, settings.label_rule_z)
+    return labels.toArrow()
+
+
+def _spark_batch(
+    ctx: BatchContext, settings: FeatureSettings, context: DataFrame, recent: DataFrame, cut: Any
+) -> int:
+    """The features and labels of a batch too large for the driver, computed by Spark."""
     features = (
         context.transform(trade_features(settings))
         .join(F.broadcast(cut), "symbol")
@@ -139,10 +191,8 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
         )
         truth = ctx.state(TRUTH)
         truth_df = ctx.tables.table(TRUTH).read(version=truth) if truth is not None else None
-        labels, _, _ = _labels(truth_df, recent.drop("_from_day"), features, settings.label_rule_z)
-        # one label per recomputed trade at most: as few rows as the features
-        source = labels.toArrow() if count <= DRIVER_ROWS else labels
-        write_labels(ctx.tables, source, txn=ctx.txn(LABELS))
+        labels, _, _ = _labels(truth_df, recent, features, settings.label_rule_z)
+        write_labels(ctx.tables, labels, txn=ctx.txn(LABELS))
         return count
     finally:
         features.unpersist()

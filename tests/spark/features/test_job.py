@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from finml.features import feature_columns
 from finml.features.indicators import feature_names
@@ -19,15 +20,7 @@ def test_build_features_writes_point_in_time_train_and_test_sets(spark, config, 
     report = build_features(config, spark, tables)
     assert report.label_source.startswith("rule")  # no simulator truth yet
     assert "return_z" not in report.features and "volume_z" not in report.features
-    truth = pd.DataFrame(
-        {
-            "symbol": trades["symbol"],
-            "ts_ms": trades["ts"].astype("datetime64[ms]").astype("int64"),
-            "price": trades["price"],
-            "volume": trades["volume"],
-            "is_anomaly": (trades.index % 7 == 0).astype("int8"),
-        }
-    )
+    truth = _truth(trades)
     tables.table("sim_truth_trades").overwrite(pa.Table.from_pandas(truth, preserve_index=False))
     report = build_features(config, spark, tables)
     assert report.label_source == "sim_truth_trades"
@@ -44,11 +37,18 @@ def test_build_features_writes_point_in_time_train_and_test_sets(spark, config, 
     assert last_train < test.agg({"_trade_date": "min"}).first()[0] == report.cutoff
 
 
+@pytest.mark.parametrize("on_driver", [True, False], ids=["driver", "spark"])
 def test_incremental_updates_equal_a_whole_history_build_and_reruns_change_nothing(
-    spark, config, tables
+    spark, config, tables, monkeypatch, on_driver: bool
 ) -> None:
+    """Both paths of a batch -- computed on the driver (a small batch) and by Spark (forced
+    by a driver limit of 0 rows) -- equal the whole-history build, labels included."""
     from finml.features.indicators import trade_features
+    from finml.jobs import features as job
     from finml.jobs.features import update_features
+
+    if not on_driver:
+        monkeypatch.setattr(job, "DRIVER_ROWS", 0)
 
     # Short windows, so the lookback (23 trades) is shorter than the earlier history.
     short = {"vol_windows": (5, 10), "zscore_window": 10, "stale_lookback": 20, "rsi_period": 5,
@@ -61,6 +61,8 @@ def test_incremental_updates_equal_a_whole_history_build_and_reruns_change_nothi
     held_back = trades.index == 150  # a late trade of the first day, landing last
     first = trades[~held_back & (trades.groupby("symbol").cumcount() < 300)]
     rest = trades[~trades.index.isin(first.index)]
+    truth = _truth(trades)
+    tables.table("sim_truth_trades").overwrite(pa.Table.from_pandas(truth, preserve_index=False))
     silver = tables.table("silver_trades")
     silver.append(to_spark(spark, first))
     assert update_features(config, spark, tables) == 1
@@ -81,3 +83,20 @@ def test_incremental_updates_equal_a_whole_history_build_and_reruns_change_nothi
             merged[name], merged[f"{name}_inc"], check_names=False, rtol=1e-9, atol=1e-12
         )
     assert labels.count() == len(trades)
+    got_labels = labels.read().toPandas()
+    expected = dict(zip(trades["trade_id"], truth["is_anomaly"], strict=True))
+    assert got_labels["label"].tolist() == [expected[t] for t in got_labels["trade_id"]]
+    assert set(got_labels["label_source"]) == {"sim_truth_trades"}
+
+
+def _truth(trades: pd.DataFrame) -> pd.DataFrame:
+    """The simulator's truth of ``trades``: every seventh one an anomaly."""
+    return pd.DataFrame(
+        {
+            "symbol": trades["symbol"],
+            "ts_ms": trades["ts"].astype("datetime64[ms]").astype("int64"),
+            "price": trades["price"],
+            "volume": trades["volume"],
+            "is_anomaly": (trades.index % 7 == 0).astype("int8"),
+        }
+    )
