@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from pyspark.sql import functions as F
 
 from finml.log import get_logger
@@ -34,6 +35,7 @@ from finml.pipelines.trades import (
     typed_trades,
     with_trade_identity,
 )
+from finml.runtime.delta import DRIVER_ROWS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -71,9 +73,10 @@ def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
     typed = typed_trades(increment, reference_prices(ctx, typed))
     rules = expectations_for(SILVER_TRADES, ctx.quality.sql_params())
     split = observe(typed, rules, SILVER_TRADES, measures)
-    quarantined = _append_quarantine(ctx, split.quarantined)
+    small = ctx.small(DRIVER_ROWS)  # then both writes go from the driver (see DRIVER_ROWS)
+    quarantined = _append_quarantine(ctx, split.quarantined, small)
     valid = with_trade_identity(split.valid).select(*SILVER_COLUMNS)
-    written, inserted = _append_new_trades(ctx, valid)
+    written, inserted = _append_new_trades(ctx, valid, small)
     checked = split.result(written=not (quarantined.skipped or written.skipped))
     log.info(
         "silver_done",
@@ -86,31 +89,36 @@ def silver_batch(ctx: BatchContext) -> list[QualityRecord]:
     return _quality_records(ctx, increment, checked, inserted)
 
 
-def _append_quarantine(ctx: BatchContext, quarantined: DataFrame) -> WriteResult:
-    """Append the batch's quarantined rows (with their bronze version) to the quarantine."""
+def _append_quarantine(ctx: BatchContext, quarantined: DataFrame, small: bool) -> WriteResult:
+    """Append the batch's quarantined rows (with their bronze version) to the quarantine;
+    collected first when the batch is ``small``."""
     quarantine = with_trade_identity(quarantined).withColumn(
         "_bronze_version", F.lit(ctx.batch.end).cast("long")
     )
+    rows = quarantine.select(*contracts.SILVER_QUARANTINE.column_names)
     return ctx.tables.table(QUARANTINE).append(
-        quarantine.select(*contracts.SILVER_QUARANTINE.column_names),
+        rows.toArrow() if small else rows,
         txn=ctx.txn(QUARANTINE),
         partition_by=contracts.SILVER_QUARANTINE.partition_by,
         schema_evolution=True,
     )
 
 
-def _append_new_trades(ctx: BatchContext, valid: DataFrame) -> tuple[WriteResult, int]:
-    """Append the valid trades silver does not hold yet; returns the write and the rows it
-    inserted (counted again when the write was skipped as already committed)."""
+def _append_new_trades(ctx: BatchContext, valid: DataFrame, small: bool) -> tuple[WriteResult, int]:
+    """Append the valid trades silver does not hold yet (collected first when the batch
+    is ``small``); returns the write and the rows it inserted (counted again when the
+    write was skipped as already committed)."""
     silver = ctx.tables.table(SILVER_TRADES)
     known = ctx.state(SILVER_TRADES)
     existing = silver.read(version=known).select("trade_id") if known is not None else None
     new = deduplicate(valid, existing)
+    rows = new.toArrow() if small else new
     written = silver.append(
-        new, txn=ctx.txn(SILVER_TRADES), partition_by=contracts.SILVER_TRADES.partition_by
+        rows, txn=ctx.txn(SILVER_TRADES), partition_by=contracts.SILVER_TRADES.partition_by
     )
-    inserted = new.count() if written.skipped else int(written.rows or 0)
-    return written, inserted
+    if not written.skipped:
+        return written, int(written.rows or 0)
+    return written, rows.num_rows if isinstance(rows, pa.Table) else new.count()
 
 
 def _quality_records(

@@ -68,6 +68,13 @@ class BatchContext:
             return self.rows
         return self.tables.table(self.source).read_appended(self.batch.start, self.batch.end)
 
+    def small(self, limit: int) -> bool:
+        """True when this batch's source rows are known, from the source table's log, to
+        be at most ``limit`` -- then every frame derived from them may be collected on the
+        driver."""
+        rows = self.tables.table(self.source).appended_rows(self.batch.start, self.batch.end)
+        return rows is not None and rows <= limit
+
     def txn(self, target: str) -> Txn:
         """The transaction id of this batch's write to ``target``."""
         return Txn(self.log.app_id(target), self.batch.number)

@@ -55,6 +55,30 @@ def appended_files(root: Path, since: int, until: int) -> list[str]:
     return added
 
 
+def appended_records(root: Path, since: int, until: int) -> int | None:
+    """Rows added by the data-changing files of commits ``since+1 .. until``, from their
+    ``numRecords`` statistics (no data read), or None when a file has none, a commit
+    removed data or its file is gone."""
+    total = 0
+    for version in range(since + 1, until + 1):
+        path = commit_file(root, version)
+        if not path.is_file():
+            return None
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            remove = action.get("remove")
+            if remove is not None and remove.get("dataChange", True):
+                return None
+            add = action.get("add")
+            if not add or not add.get("dataChange", True):
+                continue
+            records = json.loads(add.get("stats") or "{}").get("numRecords")
+            if records is None:
+                return None
+            total += int(records)
+    return total
+
+
 def commit_info(root: Path, version: int) -> dict[str, Any]:
     """The ``commitInfo`` action of commit ``version`` (empty if the commit has none).
 

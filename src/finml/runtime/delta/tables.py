@@ -125,6 +125,20 @@ class Table:
         until = self.version() if until is None else until
         return self._engine.read_appended(self.ref, since, until)
 
+    def appended_rows(self, since: int | None, until: int) -> int | None:
+        """Rows :meth:`read_appended` ``(since, until)`` holds, from the log's file
+        statistics of a local table (no data read); None where that is not known cheaply
+        (a catalog or remote table, a file without statistics, a commit that removed
+        data)."""
+        from finml.runtime.delta.jvm_writes import local_path
+
+        local = local_path(self.ref)
+        if local is None:
+            return None
+        from finml.runtime.delta.commits import appended_records
+
+        return appended_records(local, -1 if since is None else since, until)
+
     @property
     def streams(self) -> bool:
         """True if the engine offers a Delta streaming source (:meth:`read_stream`)."""

@@ -276,11 +276,16 @@ def test_read_appended_returns_only_new_commits_and_refuses_non_appends(spark, t
     assert sorted(r.id for r in table.read_appended(0, until=1).collect()) == [2, 3]
     assert table.read_appended(2).count() == 0
     assert table.read_appended(None, until=1).count() == 3
+    # The same row counts from the log's statistics, without reading data
+    assert [table.appended_rows(0, 2), table.appended_rows(0, 1)] == [3, 2]
+    assert [table.appended_rows(2, 2), table.appended_rows(None, 1)] == [0, 3]
     table.optimize()  # dataChange=false rewrites add no rows
     assert table.read_appended(2).count() == 0
+    assert table.appended_rows(2, table.version()) == 0
     table.delete("id = 1")
     with pytest.raises(DeltaEngineError, match="removed data"):
         table.read_appended(2)
+    assert table.appended_rows(2, table.version()) is None  # unknown: a commit removed rows
 
 
 def test_merge_with_txn_is_skipped_when_retried(spark, tables) -> None:
