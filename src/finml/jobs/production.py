@@ -106,11 +106,21 @@ def _current_on_driver(current: DataFrame, columns: list[str], method: str) -> p
 
 
 def _reference_on_driver(reference: DataFrame, model: Any, columns: list[str]) -> pd.DataFrame:
-    """The reference rows (sampled to :data:`REFERENCE_ROWS`) as pandas with ``score`` from
-    ``model``, the champion the driver loaded."""
+    """The reference rows as pandas with ``score`` from ``model``, the champion the driver
+    loaded: collected at once when there are at most ``DRIVER_ROWS`` and sampled on the
+    driver to :data:`REFERENCE_ROWS` (seeded), else sampled by Spark first."""
+    import numpy as np
+
+    from finml.runtime.delta import DRIVER_ROWS
     from finml.serving.scoring import KEYS, predict_on_driver
 
-    rows = reference.select(*KEYS, *columns).toArrow()
+    picked = reference.select(*KEYS, *columns)
+    rows = picked.limit(DRIVER_ROWS + 1).toArrow()
+    if rows.num_rows > DRIVER_ROWS:
+        rows = _sampled(picked).toArrow()
+    elif rows.num_rows > REFERENCE_ROWS:
+        keep = np.random.default_rng(17).choice(rows.num_rows, REFERENCE_ROWS, replace=False)
+        rows = rows.take(np.sort(keep))
     scored = predict_on_driver(model, rows, tuple(columns), "", "", datetime.now(UTC))
     frame = rows.select(columns).to_pandas()
     frame["score"] = scored.column("score").to_numpy()
@@ -155,16 +165,21 @@ def _unchecked_days(
 
 def _reference_rows(features: Table, pinned: int, champion: VersionInfo) -> DataFrame:
     """The champion's training rows: ``trade_features`` at version ``pinned`` within its
-    recorded data window, sampled to :data:`REFERENCE_ROWS`."""
+    recorded data window (lazy, not sampled)."""
     from pyspark.sql import functions as F
 
     reference = features.read(version=pinned)
     first, _, last = champion.tags.get("finml.data_window", "").partition("/")
     if first and last:
         reference = reference.where(F.col("ts").between(F.lit(first), F.lit(last)))
+    return reference
+
+
+def _sampled(reference: DataFrame) -> DataFrame:
+    """``reference`` sampled by Spark to about :data:`REFERENCE_ROWS` rows (seeded)."""
     total = reference.count()
     if total > REFERENCE_ROWS:
-        reference = reference.sample(fraction=REFERENCE_ROWS / total, seed=17)
+        return reference.sample(fraction=REFERENCE_ROWS / total, seed=17)
     return reference
 
 
@@ -179,6 +194,7 @@ def _scored_reference(
     """The reference rows with the champion's ``score`` on them, scored by Spark."""
     from finml.serving.scoring import with_predictions
 
+    reference = _sampled(reference)
     return reference.transform(
         with_predictions(
             uri,

@@ -85,7 +85,7 @@ def score_table(
             source, source_version, 0, name, version, str(target.name),
             target.version(), method, started,
         )  # fmt: skip
-    watched = _trades_to_watch(config, tables, df, on_driver=rows is not None)
+    watched = _trades_to_watch(config, tables, df, rows)
     scored = _scored(config, df, rows, (uri, model, features, name, version), method)
     metadata = {"source": source, "source_version": str(source_version), "model": uri}
     table_version, written = _write_predictions(target, scored, existed, metadata)
@@ -226,12 +226,12 @@ def _write_predictions(
 
 
 def _trades_to_watch(
-    config: ProjectConfig, tables: DeltaTables, rows: Any, *, on_driver: bool = False
+    config: ProjectConfig, tables: DeltaTables, rows: Any, collected: pa.Table | None
 ) -> Any:
     """The extreme-move candidates of the trades being scored (prices from silver, after
-    their lookback history) -- on the driver for a batch scored there (``on_driver``), else
-    on the executors per symbol, where only the candidates reach the driver (the same
-    alerts either way) -- computed before the write (``rows`` is lazy: after the write the
+    their lookback history): on the driver for a batch ``collected`` there, else on the
+    executors per symbol, where only the candidates reach the driver (the same alerts
+    either way). Computed before the write (``rows`` is lazy: after the write the
     anti-join finds none). None without ``silver_trades``."""
     from finml.monitoring.market_alerts import driver_extreme_moves, spark_extreme_moves
     from finml.monitoring.settings import MonitoringSettings
@@ -240,8 +240,10 @@ def _trades_to_watch(
     if not silver.exists():
         return None
     watch = MonitoringSettings.from_config(config).watch
-    moves = driver_extreme_moves if on_driver else spark_extreme_moves
-    return moves(silver.read(), rows.select("trade_id"), watch)
+    if collected is not None:
+        keys = collected.select(["symbol", "ts", "trade_id"]).to_pandas()
+        return driver_extreme_moves(silver.read(), keys, watch)
+    return spark_extreme_moves(silver.read(), rows.select("trade_id"), watch)
 
 
 def _market_alerts(config: ProjectConfig, tables: DeltaTables, moves: Any) -> None:

@@ -157,22 +157,74 @@ def batch_trades(
     trades: DataFrame, new_ids: DataFrame, lookback: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The trades of a scoring batch and their history, collected as pandas (``symbol``,
-    ``ts``, ``price``): the rows of ``trades`` (``silver_trades``) whose ``trade_id`` is in
+    ``ts``, ``price``, ``trade_id``, which orders trades at the same instant): the rows of ``trades`` (``silver_trades``) whose ``trade_id`` is in
     ``new_ids``, and per symbol the ``lookback`` trades before its first new one.
 
     Every new trade reaches the driver: for large batches use :func:`spark_extreme_moves`."""
     new, history = _batch_frames(trades, new_ids, lookback)
-    return new.select(*TRADE_COLUMNS).toPandas(), history.select(*TRADE_COLUMNS).toPandas()
+    columns = (*TRADE_COLUMNS, "trade_id")
+    return new.select(*columns).toPandas(), history.select(*columns).toPandas()
 
 
 def driver_extreme_moves(
-    trades: DataFrame, new_ids: DataFrame, settings: WatchSettings
+    trades: DataFrame, new: pd.DataFrame, settings: WatchSettings
 ) -> list[Alert]:
-    """:func:`extreme_moves` of a small batch on the driver: :func:`batch_trades` collected,
-    then one watch over them -- what :func:`spark_extreme_moves` computes, without starting
-    Python workers."""
-    new, history = batch_trades(trades, new_ids, settings.lookback)
-    return extreme_moves(LiveAnomalyWatch(AlertManager(), None, settings=settings), new, history)
+    """:func:`extreme_moves` of a small batch on the driver: the batch's trades (``new``:
+    symbol, ts, trade_id, as the scoring job holds them) priced from ``trades``
+    (``silver_trades``) and, per symbol, the ``lookback`` trades before its first one --
+    what :func:`spark_extreme_moves` finds, without Python workers. Both reads carry
+    literal time bounds, so Delta's data skipping leaves out the files of older days; the
+    history bound widens (3 days, 30 days, all) until every symbol has its lookback."""
+    from pyspark.sql import functions as F
+
+    if new.empty:
+        return []
+    ts = pd.to_datetime(new["ts"], utc=True)
+    ids = trades.sparkSession.createDataFrame(new[["trade_id"]].drop_duplicates())
+    found: pd.DataFrame = (
+        trades.where(F.col("ts").between(F.lit(_utc(ts.min())), F.lit(_utc(ts.max()))))
+        .join(F.broadcast(ids), "trade_id", "left_semi")
+        .select(*TRADE_COLUMNS, "trade_id")
+        .toPandas()
+    )
+    batch = found.sort_values(["symbol", "ts", "trade_id"], kind="stable")
+    firsts = pd.to_datetime(batch["ts"], utc=True).groupby(batch["symbol"]).min()
+    history = _history_before(trades, firsts, settings.lookback)
+    watch = LiveAnomalyWatch(AlertManager(), None, settings=settings)
+    return extreme_moves(watch, batch, history)
+
+
+_HISTORY_SPANS = (pd.Timedelta(days=3), pd.Timedelta(days=30), None)
+
+
+def _history_before(trades: DataFrame, firsts: pd.Series, lookback: int) -> pd.DataFrame:
+    """Per symbol of ``firsts`` (symbol -> its first new trade's time, UTC), the
+    ``lookback`` trades of ``trades`` before it (newest by time, then trade id, as
+    :func:`batch_trades` picks them)."""
+    from pyspark.sql import functions as F
+
+    if firsts.empty:
+        return pd.DataFrame(columns=list(TRADE_COLUMNS))
+    before = (F.col("ts") < F.lit(_utc(firsts.max()))) & F.col("symbol").isin(list(firsts.index))
+    for span in _HISTORY_SPANS:
+        bound = (
+            before if span is None else before & (F.col("ts") >= F.lit(_utc(firsts.min() - span)))
+        )
+        rows: pd.DataFrame = trades.where(bound).select(*TRADE_COLUMNS, "trade_id").toPandas()
+        rows = rows[pd.to_datetime(rows["ts"], utc=True) < rows["symbol"].map(firsts)]
+        counts = rows.groupby("symbol").size().reindex(firsts.index, fill_value=0)
+        if (counts >= lookback).all():
+            break
+    ordered = rows.sort_values(["symbol", "ts", "trade_id"], kind="stable")
+    return ordered.groupby("symbol").tail(lookback).reset_index(drop=True)
+
+
+def _utc(value: pd.Timestamp) -> Any:
+    """A pandas timestamp as an aware UTC ``datetime`` (a Spark literal of that instant)."""
+    stamp = pd.Timestamp(value)
+    return (
+        stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    ).to_pydatetime()
 
 
 def spark_extreme_moves(
@@ -186,8 +238,8 @@ def spark_extreme_moves(
     from pyspark.sql import functions as F
 
     new, history = _batch_frames(trades, new_ids, settings.lookback)
-    both = new.select(*TRADE_COLUMNS, F.lit(True).alias("_new")).unionByName(
-        history.select(*TRADE_COLUMNS, F.lit(False).alias("_new"))
+    both = new.select(*TRADE_COLUMNS, "trade_id", F.lit(True).alias("_new")).unionByName(
+        history.select(*TRADE_COLUMNS, "trade_id", F.lit(False).alias("_new"))
     )
     found: pd.DataFrame = (
         both.groupBy("symbol")
@@ -282,7 +334,13 @@ def _sessions(trades: pd.DataFrame):
     )
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame["day"] = frame["ts"].dt.floor("D")
-    frame = frame.sort_values(["symbol", "ts"], kind="stable")
+    # Trades at the same instant in trade-id order (as the features order them), when given:
+    # the order the rows arrive in is not deterministic after a Spark join.
+    order = ["symbol", "ts"]
+    if "trade_id" in trades.columns:
+        frame["trade_id"] = trades["trade_id"].to_numpy()
+        order.append("trade_id")
+    frame = frame.sort_values(order, kind="stable")
     for (symbol, _), group in frame.groupby(["symbol", "day"], sort=True):
         times = list(group["ts"].array.to_pydatetime())
         yield str(symbol), group["price"].to_numpy(np.float64), times

@@ -112,6 +112,11 @@ class PerformanceMonitor:
         label = labels.select("trade_id", F.col("label").cast("int").alias("label")).dropDuplicates(
             ["trade_id"]
         )
+        if source == "predictions":  # a few days of batch predictions: metrics on the driver
+            collected = _joined_on_driver(base, label)
+            if collected is not None:
+                now = datetime.now(UTC)
+                return [_record(r, source, self.granularity, now) for r in _rows(collected)]
         totals = base.groupBy(*_KEYS).agg(
             F.count(F.lit(1)).alias("total"),
             *(
@@ -138,6 +143,32 @@ class PerformanceMonitor:
         records = self.compute(scored, labels, source)
         append_records(self.tables, "model_monitoring", records)
         return records
+
+
+def _joined_on_driver(base: DataFrame, label: DataFrame) -> pd.DataFrame | None:
+    """``base`` left-joined with ``label`` as pandas when it has at most ``DRIVER_ROWS``
+    rows (then one Spark job, and the metrics need no Python worker), else None."""
+    from finml.runtime.delta import DRIVER_ROWS
+
+    joined = base.join(label, "trade_id", "left").limit(DRIVER_ROWS + 1).toArrow()
+    return joined.to_pandas() if joined.num_rows <= DRIVER_ROWS else None
+
+
+def _rows(joined: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows :meth:`PerformanceMonitor.compute`'s Spark path collects, from ``joined``
+    (scored rows with ``label``, null where none): per window and version, ``total`` and
+    :func:`window_metrics` of the labelled rows (all null without one), ordered by key."""
+    empty = dict.fromkeys(name.split()[0] for name in _METRICS.split(", "))
+    rows = []
+    for keys, group in joined.groupby(list(_KEYS), sort=True, dropna=False):
+        labelled = group[group["label"].notna()].astype({"label": "int64"})
+        key = {
+            k: v.to_pydatetime() if isinstance(v, pd.Timestamp) else v
+            for k, v in zip(_KEYS, keys, strict=True)
+        }
+        metrics = window_metrics(labelled) if len(labelled) else empty
+        rows.append({**key, "total": len(group), **metrics})
+    return rows
 
 
 def _record(row: dict, source: str, granularity: str, now: datetime) -> dict[str, Any]:

@@ -29,4 +29,4 @@ def test_batch_trades_are_the_new_ones_and_their_lookback(spark) -> None:
         ("B", 103.0),
         ("B", 104.0),
     ]
-    assert list(new.columns) == ["symbol", "ts", "price"]
+    assert list(new.columns) == list(history.columns) == ["symbol", "ts", "price", "trade_id"]

@@ -57,6 +57,30 @@ def test_window_metrics_equal_sklearn(spark, tables) -> None:
     assert stored.count() == 2 and "latency_p99_ms" in stored.columns
 
 
+def test_the_driver_and_spark_paths_give_the_same_records(spark, tables, monkeypatch) -> None:
+    """A few days of predictions are measured on the driver; above ``DRIVER_ROWS`` Spark
+    groups them (``applyInPandas``). Both give the same records, the window without any
+    label included."""
+    import finml.runtime.delta
+
+    scored, labels = _scored(seed=7)
+    scored.loc[scored.index[-5:], "ts"] = datetime(2024, 1, 9, 15)  # a day with no labels
+    frames = (spark.createDataFrame(scored), spark.createDataFrame(labels))
+    on_driver = PerformanceMonitor(tables).compute(*frames)
+    monkeypatch.setattr(finml.runtime.delta, "DRIVER_ROWS", 0)
+    by_spark = PerformanceMonitor(tables).compute(*frames)
+
+    def comparable(records: list[dict]) -> list[dict]:
+        return [
+            {k: round(v, 12) if isinstance(v, float) else v for k, v in r.items()}
+            for r in ({k: v for k, v in r.items() if k != "_computed_at"} for r in records)
+        ]
+
+    assert len(on_driver) == 3 and on_driver[2]["labelled_count"] == 0
+    assert on_driver[2]["pr_auc"] is None and on_driver[2]["count"] == 5
+    assert comparable(on_driver) == comparable(by_spark)
+
+
 def test_inference_log_latency_percentiles_and_trigger(config, spark, tables) -> None:
     scored, labels = _scored(seed=5)
     g = np.random.default_rng(9)

@@ -6,24 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import typer
+from bundle_app import bundle_app as app
 from typer.testing import CliRunner
 
-from finml.cli.bundle import register
-from finml.cli.common import State
-
 REPO = Path(__file__).resolve().parents[3]
-
-
-def app() -> typer.Typer:
-    root = typer.Typer()
-
-    @root.callback()
-    def _state(ctx: typer.Context) -> None:
-        ctx.obj = State()
-
-    register(root)
-    return root
 
 
 def test_validate_passes_on_the_repository_bundle() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
+from bundle_app import bundle_app as app
 from typer.testing import CliRunner
 
 from finml.bundle.endpoint import endpoint_traffic, endpoints
@@ -15,7 +15,6 @@ from finml.bundle.loader import load_bundle
 from finml.bundle.resource_schema import resources_problems
 from finml.bundle.validate import validate_bundle
 from finml.bundle.variables import build_context, resolve
-from finml.cli.bundle import register
 from finml.cli.common import State
 from finml.errors import JobError
 
@@ -26,17 +25,6 @@ CANARY = {
     "champion_traffic_percent": "90",
     "challenger_traffic_percent": "10",
 }
-
-
-def app() -> typer.Typer:
-    root = typer.Typer()
-
-    @root.callback()
-    def _state(ctx: typer.Context) -> None:
-        ctx.obj = State()
-
-    register(root)
-    return root
 
 
 def test_only_the_serving_target_deploys_the_endpoint() -> None:
