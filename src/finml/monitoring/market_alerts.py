@@ -157,8 +157,9 @@ def batch_trades(
     trades: DataFrame, new_ids: DataFrame, lookback: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The trades of a scoring batch and their history, collected as pandas (``symbol``,
-    ``ts``, ``price``, ``trade_id``, which orders trades at the same instant): the rows of ``trades`` (``silver_trades``) whose ``trade_id`` is in
-    ``new_ids``, and per symbol the ``lookback`` trades before its first new one.
+    ``ts``, ``price``, ``trade_id``, which orders trades at the same instant): the rows of
+    ``trades`` (``silver_trades``) whose ``trade_id`` is in ``new_ids``, and per symbol the
+    ``lookback`` trades before its first new one.
 
     Every new trade reaches the driver: for large batches use :func:`spark_extreme_moves`."""
     new, history = _batch_frames(trades, new_ids, lookback)

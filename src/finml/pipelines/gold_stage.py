@@ -9,10 +9,8 @@ last version, so a re-executed batch merges the same bars.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 from finml.pipelines import gold
@@ -24,7 +22,7 @@ from finml.pipelines.trades import SILVER_TRADES
 from finml.runtime.delta import DRIVER_ROWS, MergeSpec
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import DataFrame
 
 GOLD_1M, GOLD_DAILY = gold.GOLD_1M, gold.GOLD_DAILY
 _BAR_REQUIRED = ("open", "high", "low", "close")
@@ -40,25 +38,22 @@ def gold_batch(ctx: BatchContext) -> list[QualityRecord]:
         days = None
     else:
         increment = ctx.increment()
-        touched, days = gold.affected_minutes(increment), gold.affected_days(increment)
-        bounds = _touched_bounds(ctx, touched, days)
-        silver_rows, day_span = silver.read(version=batch.end), None
-        if bounds is not None:  # few: collected, and the reads bounded by their times
-            touched, days, (since, until), day_span = bounds
-            silver_rows = silver_rows.where((F.col("ts") >= since) & (F.col("ts") < until))
         minutes = (
-            silver_rows.withColumn("window_start", F.date_trunc("minute", "ts"))
-            .join(F.broadcast(touched), ["symbol", "window_start"], "left_semi")
+            silver.read(version=batch.end)
+            .withColumn("window_start", F.date_trunc("minute", "ts"))
+            .join(
+                F.broadcast(gold.affected_minutes(increment)),
+                ["symbol", "window_start"],
+                "left_semi",
+            )
             .drop("window_start")
         )
-        days = F.broadcast(days)
+        days = F.broadcast(gold.affected_days(increment))
     minute_record = merge_bars(
         ctx, GOLD_1M, minutes.transform(gold.bars_1m), gold.GOLD_BARS_1M_KEYS
     )
     day_minutes = tables.table(GOLD_1M).read()
     if days is not None:
-        if day_span is not None:
-            day_minutes = day_minutes.where(F.col("trade_date").between(*day_span))
         day_minutes = day_minutes.join(days, list(gold.GOLD_BARS_DAILY_KEYS), "left_semi")
     daily_bars = day_minutes.transform(gold.daily_from_1m).withColumn(
         "source", F.lit(gold.TRADES_SOURCE)
@@ -67,29 +62,6 @@ def gold_batch(ctx: BatchContext) -> list[QualityRecord]:
         minute_record,
         merge_bars(ctx, GOLD_DAILY, daily_bars, gold.GOLD_BARS_DAILY_KEYS),
     ]
-
-
-def _touched_bounds(
-    ctx: BatchContext, touched: DataFrame, days: DataFrame
-) -> tuple[DataFrame, DataFrame, tuple[Column, Column], tuple[Column, Column]] | None:
-    """For a small batch (see ``BatchContext.small``): the touched minutes and days
-    collected (as local frames), the time span of those minutes and the span of those
-    days, as literals: silver and ``gold_bars_1m`` are read within them, so Delta's data
-    skipping leaves out older files. None for a larger batch."""
-    if not ctx.small(DRIVER_ROWS):
-        return None
-    minutes, dates = touched.toArrow(), days.toArrow()
-    if minutes.num_rows == 0:
-        return None
-    spark = touched.sparkSession
-    starts, trade_dates = minutes.column("window_start"), dates.column("trade_date")
-    since, last = pc.min(starts).as_py(), pc.max(starts).as_py()
-    return (
-        spark.createDataFrame(minutes),
-        spark.createDataFrame(dates),
-        (F.lit(since), F.lit(last + timedelta(minutes=1))),
-        (F.lit(pc.min(trade_dates).as_py()), F.lit(pc.max(trade_dates).as_py())),
-    )
 
 
 def merge_bars(
