@@ -20,7 +20,7 @@ from finml.features.settings import FeatureSettings, feature_settings
 from finml.features.split import time_split
 from finml.features.store import FEATURE_TABLE, FeatureStoreManager
 from finml.log import get_logger
-from finml.runtime.delta import DRIVER_ROWS, MergeSpec
+from finml.runtime.delta import MergeSpec, collect_small
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -147,8 +147,7 @@ def _context_on_driver(context: DataFrame) -> pa.Table | None:
             for c in CONTEXT_COLUMNS
         ]
     )
-    rows = picked.limit(DRIVER_ROWS + 1).toArrow()
-    return rows if rows.num_rows <= DRIVER_ROWS else None
+    return collect_small(picked)
 
 
 def _batch_labels(

@@ -94,15 +94,13 @@ def _current_on_driver(current: DataFrame, columns: list[str], method: str) -> p
     """The unchecked days' rows (``columns``, ``score``, ``_window``) as pandas for the
     exact numpy drift path: with score method ``driver``, or ``auto`` when there are at
     most ``DRIVER_ROWS`` of them; else None (Spark profiles them)."""
-    from finml.runtime.delta import DRIVER_ROWS
+    from finml.runtime.delta import collect_small
 
     if method not in ("auto", "driver"):
         return None
     picked = current.select(*columns, "score", "_window")
-    rows = picked.toArrow() if method == "driver" else picked.limit(DRIVER_ROWS + 1).toArrow()
-    if rows.num_rows > DRIVER_ROWS and method == "auto":
-        return None
-    return rows.to_pandas()
+    rows = picked.toArrow() if method == "driver" else collect_small(picked)
+    return None if rows is None else rows.to_pandas()
 
 
 def _reference_on_driver(reference: DataFrame, model: Any, columns: list[str]) -> pd.DataFrame:
@@ -111,12 +109,12 @@ def _reference_on_driver(reference: DataFrame, model: Any, columns: list[str]) -
     driver to :data:`REFERENCE_ROWS` (seeded), else sampled by Spark first."""
     import numpy as np
 
-    from finml.runtime.delta import DRIVER_ROWS
+    from finml.runtime.delta import collect_small
     from finml.serving.scoring import KEYS, predict_on_driver
 
     picked = reference.select(*KEYS, *columns)
-    rows = picked.limit(DRIVER_ROWS + 1).toArrow()
-    if rows.num_rows > DRIVER_ROWS:
+    rows = collect_small(picked)
+    if rows is None:
         rows = _sampled(picked).toArrow()
     elif rows.num_rows > REFERENCE_ROWS:
         keep = np.random.default_rng(17).choice(rows.num_rows, REFERENCE_ROWS, replace=False)

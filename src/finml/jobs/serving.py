@@ -80,36 +80,34 @@ def score_table(
     if existed:
         df = _not_yet_scored(df, target, name, version, new_only)
     rows = _collected(df, features, method)  # None: too many for the driver, or not asked
+    ran = "driver" if rows is not None else "map_in_pandas" if method == "auto" else method
     if existed and (rows.num_rows == 0 if rows is not None else df.isEmpty()):
         return _reported(  # everything already scored by this version: no commit at all
             source, source_version, 0, name, version, str(target.name),
-            target.version(), method, started,
+            target.version(), ran, started,
         )  # fmt: skip
     watched = _trades_to_watch(config, tables, df, rows)
-    scored = _scored(config, df, rows, (uri, model, features, name, version), method)
+    scored = _scored(config, df, rows, (uri, model, features, name, version), ran)
     metadata = {"source": source, "source_version": str(source_version), "model": uri}
     table_version, written = _write_predictions(target, scored, existed, metadata)
     if watched is not None:
         _market_alerts(config, tables, watched)
     return _reported(
         source, source_version, written, name, version, str(target.name),
-        table_version, "driver" if rows is not None else method, started,
+        table_version, ran, started,
     )  # fmt: skip
 
 
 def _collected(df: DataFrame, features: tuple[str, ...], method: str) -> pa.Table | None:
     """The rows to score (keys and ``features``) as Arrow on the driver, for method
     ``driver``, or ``auto`` when there are at most ``DRIVER_ROWS`` of them; else None."""
-    from finml.runtime.delta import DRIVER_ROWS
+    from finml.runtime.delta import collect_small
     from finml.serving.scoring import KEYS
 
     if method not in ("auto", "driver"):
         return None
     picked = df.select(*KEYS, *features)
-    if method == "driver":
-        return picked.toArrow()
-    rows = picked.limit(DRIVER_ROWS + 1).toArrow()
-    return rows if rows.num_rows <= DRIVER_ROWS else None
+    return picked.toArrow() if method == "driver" else collect_small(picked)
 
 
 def _scored(
@@ -120,17 +118,17 @@ def _scored(
     method: str,
 ) -> DataFrame | pa.Table:
     """The predictions of ``df`` by ``model`` (URI, loaded pyfunc, features, name,
-    version): scored on the driver from ``rows`` when collected, else by Spark."""
+    version): scored on the driver from ``rows`` when collected, else by Spark's
+    ``method``."""
     from finml.serving.scoring import predict_on_driver, with_predictions
 
     uri, loaded, features, name, version = model
     now = datetime.now(UTC)
     if rows is not None:
         return predict_on_driver(loaded, rows, features, name, version, now)
-    spark_method = "map_in_pandas" if method == "auto" else method
     stores = (config.tracking_uri, config.registry_uri)
     return df.transform(
-        with_predictions(uri, features, name, version, now, method=spark_method, stores=stores)
+        with_predictions(uri, features, name, version, now, method=method, stores=stores)
     )
 
 

@@ -148,10 +148,10 @@ class PerformanceMonitor:
 def _joined_on_driver(base: DataFrame, label: DataFrame) -> pd.DataFrame | None:
     """``base`` left-joined with ``label`` as pandas when it has at most ``DRIVER_ROWS``
     rows (then one Spark job, and the metrics need no Python worker), else None."""
-    from finml.runtime.delta import DRIVER_ROWS
+    from finml.runtime.delta import collect_small
 
-    joined = base.join(label, "trade_id", "left").limit(DRIVER_ROWS + 1).toArrow()
-    return joined.to_pandas() if joined.num_rows <= DRIVER_ROWS else None
+    joined = collect_small(base.join(label, "trade_id", "left"))
+    return None if joined is None else joined.to_pandas()
 
 
 def _rows(joined: pd.DataFrame) -> list[dict[str, Any]]:

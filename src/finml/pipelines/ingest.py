@@ -34,7 +34,7 @@ from finml.log import get_logger
 from finml.pipelines import landing_parquet
 from finml.pipelines.trades import bronze_trades_from_lines, with_ingest_metadata
 from finml.runtime.batches import create_once
-from finml.runtime.delta import DRIVER_ROWS, Txn
+from finml.runtime.delta import Txn, collect_small
 from finml.runtime.streaming import checkpoint_id, create_checkpoint, lost_checkpoint_race
 
 if TYPE_CHECKING:
@@ -203,9 +203,9 @@ def _start_stream(
         rows = batch.transform(spec.to_bronze).transform(with_ingest_metadata(batch_id))
         # A micro-batch of at most DRIVER_ROWS rows is appended from the driver, where the
         # engine can (see DRIVER_ROWS); a larger one is read again by Spark's write.
-        collected = rows.limit(DRIVER_ROWS + 1).toArrow()
+        collected = collect_small(rows)
         result = table.append(
-            collected if collected.num_rows <= DRIVER_ROWS else rows,
+            rows if collected is None else collected,
             txn=Txn(f"{spec.name}:{stream_id}", batch_id),
             metadata={"stream": spec.name, "batch_id": str(batch_id)},
         )

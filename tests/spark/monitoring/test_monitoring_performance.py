@@ -61,13 +61,13 @@ def test_the_driver_and_spark_paths_give_the_same_records(spark, tables, monkeyp
     """A few days of predictions are measured on the driver; above ``DRIVER_ROWS`` Spark
     groups them (``applyInPandas``). Both give the same records, the window without any
     label included."""
-    import finml.runtime.delta
+    from finml.runtime.delta import base
 
     scored, labels = _scored(seed=7)
     scored.loc[scored.index[-5:], "ts"] = datetime(2024, 1, 9, 15)  # a day with no labels
     frames = (spark.createDataFrame(scored), spark.createDataFrame(labels))
     on_driver = PerformanceMonitor(tables).compute(*frames)
-    monkeypatch.setattr(finml.runtime.delta, "DRIVER_ROWS", 0)
+    monkeypatch.setattr(base, "DRIVER_ROWS", 0)
     by_spark = PerformanceMonitor(tables).compute(*frames)
 
     def comparable(records: list[dict]) -> list[dict]:

@@ -33,15 +33,30 @@ def write_test_set(tables: DeltaTables, drop: str | None = None) -> pa.Table:
     return data
 
 
-@pytest.mark.parametrize("method", ["map_in_pandas", "spark_udf", "driver", "auto"])
-def test_scores_every_row_like_the_model(scoring_config, spark, method: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "driver_rows", "ran"),
+    [
+        ("map_in_pandas", None, "map_in_pandas"),
+        ("spark_udf", None, "spark_udf"),
+        ("driver", None, "driver"),
+        ("auto", None, "driver"),
+        ("auto", ROWS - 1, "map_in_pandas"),  # one row too many for the driver
+    ],
+)
+def test_scores_every_row_like_the_model(
+    scoring_config, spark, monkeypatch, method: str, driver_rows: int | None, ran: str
+) -> None:
     """Every path gives the model's own scores; ``auto`` scores a batch this small on the
-    driver."""
+    driver, a larger one with ``map_in_pandas``, and the report names the path that ran."""
+    from finml.runtime.delta import base
+
+    if driver_rows is not None:
+        monkeypatch.setattr(base, "DRIVER_ROWS", driver_rows)
     tables = DeltaTables.from_config(scoring_config, spark)
     source = write_test_set(tables)
     report = score_table(scoring_config, spark, tables, "test_set", method=method)
     assert (report.rows, report.model_version, report.source_version) == (ROWS, "1", 0)
-    assert report.method == ("driver" if method == "auto" else method)
+    assert report.method == ran
     out = tables.table("predictions").read()
     assert code_columns(out.schema) == code_columns(PREDICTIONS_SCHEMA)
     got = out.toPandas().sort_values("trade_id").reset_index(drop=True)

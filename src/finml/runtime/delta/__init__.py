@@ -11,7 +11,14 @@ The facade is :mod:`finml.runtime.delta.tables`; the engines are ``jvm`` (delta-
 """
 
 from finml.names import TableName
-from finml.runtime.delta.base import DRIVER_ROWS, HistoryEntry, MergeSpec, Txn, WriteResult
+from finml.runtime.delta.base import (
+    DRIVER_ROWS,
+    HistoryEntry,
+    MergeSpec,
+    Txn,
+    WriteResult,
+    collect_small,
+)
 from finml.runtime.delta.tables import DeltaTables, Table, make_engine
 
 __all__ = [
@@ -23,5 +30,6 @@ __all__ = [
     "TableName",
     "Txn",
     "WriteResult",
+    "collect_small",
     "make_engine",
 ]

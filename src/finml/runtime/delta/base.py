@@ -101,6 +101,14 @@ _MERGE_COUNTS = {
 DRIVER_ROWS = 100_000
 
 
+def collect_small(df: DataFrame) -> pa.Table | None:
+    """``df`` as Arrow on the driver when it has at most :data:`DRIVER_ROWS` rows, in one
+    Spark job that reads at most ``DRIVER_ROWS + 1`` of them; else None, and the caller
+    keeps its Spark path."""
+    rows = df.limit(DRIVER_ROWS + 1).toArrow()
+    return rows if rows.num_rows <= DRIVER_ROWS else None
+
+
 def merge_metrics(native: dict[str, Any]) -> dict[str, Any]:
     """``native`` merge metrics plus ``rows_inserted`` / ``rows_updated`` / ``rows_deleted``."""
     metrics = dict(native)
