@@ -169,7 +169,9 @@ class DeltaEngine(ABC):
     def read(self, ref: TableRef, version: int | None, timestamp: datetime | None) -> DataFrame: ...
 
     @abstractmethod
-    def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table: ...
+    def to_arrow(
+        self, ref: TableRef, version: int | None, where: str | None = None
+    ) -> pa.Table: ...
 
     @abstractmethod
     def write(

@@ -156,7 +156,7 @@ class DeltaSparkEngine(JvmWrites, DeltaEngine):
             reader = reader.option("timestampAsOf", timestamp.isoformat())
         return reader.load(ref.location) if by_path(ref) else reader.table(ref.name.sql)
 
-    def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
+    def to_arrow(self, ref: TableRef, version: int | None, where: str | None = None) -> pa.Table:
         """A table on a local path is read by delta-rs, the Spark-free reader (milliseconds
         where a Spark job takes a second; same rows and Arrow types), unless delta-rs cannot
         (a table feature it lacks, a missing version): then Spark reads it."""
@@ -169,10 +169,11 @@ class DeltaSparkEngine(JvmWrites, DeltaEngine):
             from finml.runtime.delta.rs import scan
 
             try:
-                return scan(DeltaTable(str(local), version=version))
+                return scan(DeltaTable(str(local), version=version), where)
             except DeltaError:  # e.g. a reader feature delta-rs lacks: Spark reads it, or
                 pass  # raises the error a Spark reader would (a missing version)
-        return self.read(ref, version, None).toArrow()
+        rows = self.read(ref, version, None)
+        return (rows if where is None else rows.where(where)).toArrow()
 
     def read_appended(self, ref: TableRef, since: int | None, until: int) -> DataFrame:
         if since is None:

@@ -125,8 +125,8 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         reader = self._spark().read.schema(schema).option("basePath", ref.location)
         return reader.parquet(*paths).select(*[f.name for f in schema])
 
-    def to_arrow(self, ref: TableRef, version: int | None) -> pa.Table:
-        return scan(self._table(ref, version))
+    def to_arrow(self, ref: TableRef, version: int | None, where: str | None = None) -> pa.Table:
+        return scan(self._table(ref, version), where)
 
     # ---- writes ----------------------------------------------------------------------
     def create(
@@ -216,15 +216,18 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
         return self.spark
 
 
-def scan(table: DeltaTable) -> pa.Table:
-    """Read a snapshot through delta-rs's DataFusion engine.
+def scan(table: DeltaTable, where: str | None = None) -> pa.Table:
+    """Read a snapshot (its rows matching SQL predicate ``where``, if given) through
+    delta-rs's DataFusion engine.
 
     ``to_pyarrow_table()``, ``to_pandas()`` and scanning ``to_pyarrow_dataset()`` make the
     Python process abort when it exits (deltalake 1.6.6 with pyarrow 25: "terminate called
     without an active exception", exit code 134) although the read succeeds; the
     QueryBuilder path exits cleanly (tests check the exit code of real processes).
     """
-    reader = QueryBuilder().register("snapshot", table).execute('SELECT * FROM "snapshot"')
+    # ``where`` is a predicate FinML builds from typed values (bounds), never user text
+    query = 'SELECT * FROM "snapshot"' + ("" if where is None else f" WHERE {where}")  # noqa: S608
+    reader = QueryBuilder().register("snapshot", table).execute(query)
     return plain_layout(pa.table(reader.read_all()))
 
 

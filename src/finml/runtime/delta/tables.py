@@ -169,9 +169,12 @@ class Table:
         """
         return self._engine.write_stream(self.ref, frame, checkpoint, interval)
 
-    def to_arrow(self, version: int | None = None) -> pa.Table:
-        """The table as an Arrow table (small tables; no Spark needed on delta-rs)."""
-        return self._engine.to_arrow(self.ref, version)
+    def to_arrow(self, version: int | None = None, where: str | None = None) -> pa.Table:
+        """The table as an Arrow table (small tables; no Spark needed on delta-rs), or its
+        rows matching ``where``: a SQL predicate both delta-rs (DataFusion) and Spark
+        read, e.g. ``"ts >= '2024-01-02T14:30:00+00:00'"``, which also skips the files
+        whose statistics rule them out."""
+        return self._engine.to_arrow(self.ref, version, where)
 
     # ---- writes ----------------------------------------------------------------------
     def append(
