@@ -28,7 +28,7 @@ from finml.pipelines.expectations import check
 from finml.pipelines.quality import QualityRecord, from_measures, profile_measures
 from finml.pipelines.stages import BatchContext, Stage
 from finml.pipelines.trades import SILVER_TRADES
-from finml.runtime.delta import DRIVER_ROWS, MergeSpec
+from finml.runtime.delta import DRIVER_ROWS, MergeSpec, within
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -92,7 +92,7 @@ def _gold_on_driver(ctx: BatchContext) -> list[QualityRecord] | None:
     minutes = pa.table({"symbol": touched.column("symbol"), "window_start": minute})
     trades = (
         ctx.tables.table(SILVER_TRADES)
-        .to_arrow(ctx.batch.end, _between("ts", minute, timedelta(minutes=1)))
+        .to_arrow(ctx.batch.end, within("ts", minute, timedelta(minutes=1)))
         .select(_TRADE_COLUMNS)
     )
     trades = trades.append_column(
@@ -108,7 +108,7 @@ def _gold_on_driver(ctx: BatchContext) -> list[QualityRecord] | None:
         {"symbol": touched.column("symbol"), "trade_date": touched.column("trade_date")}
     )
     day_minutes = ctx.tables.table(GOLD_1M).to_arrow(
-        where=_between("trade_date", days.column("trade_date"), timedelta(days=1))
+        where=within("trade_date", days.column("trade_date"), timedelta(days=1))
     )
     day_minutes = day_minutes.join(days.group_by(["symbol", "trade_date"]).aggregate([]),
                                    ["symbol", "trade_date"], join_type="left semi")  # fmt: skip
@@ -118,14 +118,6 @@ def _gold_on_driver(ctx: BatchContext) -> list[QualityRecord] | None:
         .withColumn("source", F.lit(gold.TRADES_SOURCE))
     )
     return [minute_record, merge_bars(ctx, GOLD_DAILY, daily_bars, gold.GOLD_BARS_DAILY_KEYS)]
-
-
-def _between(column: str, values: pa.ChunkedArray, step: timedelta) -> str:
-    """A SQL predicate: ``column`` from the least of ``values`` to the greatest plus
-    ``step`` (exclusive), as ISO literals delta-rs and Spark both read."""
-    bounds = pc.min_max(values)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    return f"{column} >= '{low.isoformat()}' AND {column} < '{(high + step).isoformat()}'"
 
 
 def merge_bars(

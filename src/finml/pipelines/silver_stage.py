@@ -11,9 +11,11 @@ re-executed batch computes exactly what its first execution computed.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 from finml.log import get_logger
@@ -35,13 +37,13 @@ from finml.pipelines.trades import (
     typed_trades,
     with_trade_identity,
 )
-from finml.runtime.delta import DRIVER_ROWS
+from finml.runtime.delta import DRIVER_ROWS, within
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from finml.pipelines.expectations import Checked
-    from finml.runtime.delta import WriteResult
+    from finml.runtime.delta import Table, WriteResult
 
 log = get_logger("pipelines.silver")
 
@@ -110,15 +112,29 @@ def _append_new_trades(ctx: BatchContext, valid: DataFrame, small: bool) -> tupl
     write was skipped as already committed)."""
     silver = ctx.tables.table(SILVER_TRADES)
     known = ctx.state(SILVER_TRADES)
-    existing = silver.read(version=known).select("trade_id") if known is not None else None
-    new = deduplicate(valid, existing)
-    rows = new.toArrow() if small else new
+    if small:
+        new = deduplicate(valid)
+        rows: DataFrame | pa.Table = _not_in_silver(silver, known, new.toArrow())
+    else:
+        existing = silver.read(version=known).select("trade_id") if known is not None else None
+        new = rows = deduplicate(valid, existing)
     written = silver.append(
         rows, txn=ctx.txn(SILVER_TRADES), partition_by=contracts.SILVER_TRADES.partition_by
     )
     if not written.skipped:
         return written, int(written.rows or 0)
     return written, rows.num_rows if isinstance(rows, pa.Table) else new.count()
+
+
+def _not_in_silver(silver: Table, known: int | None, unique: pa.Table) -> pa.Table:
+    """``unique`` minus the trades silver held at version ``known``. A trade's id hashes
+    its time, so only silver's ids within the batch's time range are read (on the driver,
+    bounds pushed down to the files' statistics), not a scan of all of silver."""
+    if known is None or unique.num_rows == 0:
+        return unique
+    ts = unique.column("ts")
+    held = silver.to_arrow(known, within("ts", ts, timedelta(microseconds=1))).column("trade_id")
+    return unique.filter(pc.invert(pc.is_in(unique.column("trade_id"), value_set=held)))
 
 
 def _quality_records(

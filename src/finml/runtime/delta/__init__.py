@@ -18,6 +18,7 @@ from finml.runtime.delta.base import (
     Txn,
     WriteResult,
     collect_small,
+    within,
 )
 from finml.runtime.delta.tables import DeltaTables, Table, make_engine
 
@@ -32,4 +33,5 @@ __all__ = [
     "WriteResult",
     "collect_small",
     "make_engine",
+    "within",
 ]

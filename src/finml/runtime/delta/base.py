@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from finml.errors import DeltaEngineError
@@ -107,6 +107,19 @@ def collect_small(df: DataFrame) -> pa.Table | None:
     keeps its Spark path."""
     rows = df.limit(DRIVER_ROWS + 1).toArrow()
     return rows if rows.num_rows <= DRIVER_ROWS else None
+
+
+def within(column: str, values: pa.ChunkedArray | pa.Array, step: timedelta) -> str:
+    """A ``Table.to_arrow(where=...)`` predicate: ``column`` from the least of ``values``
+    to the greatest plus ``step`` (exclusive), as ISO literals delta-rs and Spark both
+    read; ``FALSE`` when ``values`` has none."""
+    import pyarrow.compute as pc
+
+    bounds = pc.min_max(values)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None:
+        return "FALSE"
+    return f"{column} >= '{low.isoformat()}' AND {column} < '{(high + step).isoformat()}'"
 
 
 def merge_metrics(native: dict[str, Any]) -> dict[str, Any]:

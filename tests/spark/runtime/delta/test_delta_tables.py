@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,7 +25,7 @@ from pyspark.sql.types import (
 )
 
 from finml.errors import SchemaMismatch, TableNotFound
-from finml.runtime.delta import DeltaTables, MergeSpec, Txn, make_engine
+from finml.runtime.delta import DeltaTables, MergeSpec, Txn, make_engine, within
 from finml.runtime.delta.files import STAGING_DIR
 
 REPLACED = {"REPLACE TABLE", "CREATE OR REPLACE TABLE"}  # delta-spark's, delta-rs' name
@@ -119,6 +119,26 @@ def test_file_statistics_bound_the_data_for_skipping(spark, tables) -> None:
     assert min(ids) == 5
     # Data skipping on the stats must not drop matching rows.
     assert table.read().where("id = 9").count() == 1
+
+
+def test_to_arrow_reads_only_the_rows_within_bounds_the_way_spark_does(spark, tables) -> None:
+    """``to_arrow(where=within(...))``: the rows in the bounds at the asked version, the
+    same predicate giving Spark the same rows; no values, no rows."""
+    table = tables.table("bounded")
+    table.append(rows(spark, [(i, "A", float(i)) for i in range(10)]))  # seconds 0..9
+    table.append(rows(spark, [(i, "B", float(i)) for i in range(20, 30)]))
+    wanted = pa.array([T0.replace(second=3), T0.replace(second=5)])
+    predicate = within("ts", wanted, timedelta(seconds=1))  # seconds 3, 4 and 5
+    got = table.to_arrow(where=predicate)
+    assert sorted(got.column("id").to_pylist()) == [3, 4, 5]
+    assert sorted(r["id"] for r in table.read().where(predicate).collect()) == [3, 4, 5]
+    late = pa.array([T0.replace(second=25)])
+    assert table.to_arrow(0, within("ts", late, timedelta(seconds=1))).num_rows == 0
+    assert table.to_arrow(1, within("ts", late, timedelta(seconds=1))).num_rows == 1
+    assert (
+        table.to_arrow(where=within("ts", pa.array([], pa.timestamp("us")), timedelta())).num_rows
+        == 0
+    )
 
 
 def test_history_lists_every_operation_in_a_valid_log(spark, tables) -> None:
