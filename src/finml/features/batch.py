@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+import pandas as pd
 import pyarrow as pa
 
 from finml.features.frame import KEYS, feature_names, features_frame
@@ -22,6 +23,32 @@ from finml.features.settings import FeatureSettings
 
 # The context columns :func:`batch_features` reads (price and volume as double).
 CONTEXT_COLUMNS = ("symbol", "ts", "trade_id", "price", "volume", "trade_date", "session")
+
+
+def batch_context(
+    rows: pa.Table, from_day: Mapping[str, date], lookback_rows: int, *, complete: bool = False
+) -> pa.Table | None:
+    """A batch's context from ``rows`` (silver trades, :data:`CONTEXT_COLUMNS`, of every
+    day from some day before the earliest ``from_day``): per symbol of ``from_day``, its
+    trades on or after its day plus the ``lookback_rows`` latest before it (by time, then
+    trade id). None when ``rows`` holds fewer earlier trades than that for a symbol and
+    is not ``complete`` (all of silver): the caller reads further back."""
+    frame = rows.select(list(CONTEXT_COLUMNS)).to_pandas()
+    first = frame["symbol"].map(dict(from_day))
+    frame, first = frame[first.notna()], first[first.notna()]
+    before = frame["trade_date"] < first
+    halo = (
+        frame[before]
+        .sort_values(["symbol", "ts", "trade_id"])
+        .groupby("symbol")
+        .tail(lookback_rows)
+    )
+    held = halo.groupby("symbol").size()
+    if not complete and any(int(held.get(symbol, 0)) < lookback_rows for symbol in from_day):
+        return None
+    context = pd.concat([frame[~before], halo], ignore_index=True)
+    schema = rows.select(list(CONTEXT_COLUMNS)).schema
+    return pa.Table.from_pandas(context, schema=schema, preserve_index=False)
 
 
 def feature_row_schema(settings: FeatureSettings) -> pa.Schema:

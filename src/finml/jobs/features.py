@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Window
@@ -13,14 +13,14 @@ from pyspark.sql import functions as F
 from rich.table import Table as RichTable
 
 from finml.features import LABEL_COLUMN, feature_columns
-from finml.features.batch import CONTEXT_COLUMNS, batch_features
+from finml.features.batch import batch_context, batch_features
 from finml.features.indicators import EXCHANGE_TZ, trade_features
 from finml.features.labels import RULE_INPUTS, rule_labels, truth_labels
 from finml.features.settings import FeatureSettings, feature_settings
 from finml.features.split import time_split
 from finml.features.store import FEATURE_TABLE, FeatureStoreManager
 from finml.log import get_logger
-from finml.runtime.delta import MergeSpec, collect_small
+from finml.runtime.delta import DRIVER_ROWS, MergeSpec
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 log = get_logger("jobs.features")
 
 SILVER, LABELS, FEATURE_STAGE = "silver_trades", "trade_labels", "trade_features"
+# How far before a batch's first day the driver reads silver for the lookback: a few
+# days (a weekend included), then a month; beyond that Spark computes the batch.
+_LOOKBACK_DAYS = (4, 31)
 TRUTH, TRAIN_SET, TEST_SET = "sim_truth_trades", "train_set", "test_set"
 
 
@@ -117,6 +120,42 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
     cuts = [(r["symbol"], r["_from_day"]) for r in firsts.collect()]
     if not cuts:
         return 0
+    collected = _context_on_driver(ctx, dict(cuts), settings.lookback_rows)
+    if collected is None:
+        return _spark_batch(ctx, settings, cuts)
+    features = batch_features(collected, dict(cuts), settings)
+    FeatureStoreManager(ctx.tables).upsert(features, txn=ctx.txn(FEATURE_TABLE))
+    write_labels(ctx.tables, _batch_labels(ctx, collected, features, settings), txn=ctx.txn(LABELS))
+    return features.num_rows
+
+
+def _context_on_driver(
+    ctx: BatchContext, from_day: dict[str, date], lookback_rows: int
+) -> pa.Table | None:
+    """The batch's context read on the driver: silver's trades (as of the batch) from a
+    few days before the earliest ``from_day``, then a month, by delta-rs with the bound
+    pushed down to the files' statistics, once that holds ``lookback_rows`` earlier trades
+    of every symbol; else all of silver when it has at most ``DRIVER_ROWS`` rows (a new
+    home, a new symbol). None when the rows exceed ``DRIVER_ROWS``: then Spark computes
+    the batch."""
+    silver = ctx.tables.table(SILVER)
+    earliest = min(from_day.values())
+    for days in (*_LOOKBACK_DAYS, None):
+        if days is None and silver.count() > DRIVER_ROWS:
+            return None
+        since = None if days is None else (earliest - timedelta(days=days)).isoformat()
+        where = None if since is None else f"trade_date >= '{since}'"
+        rows = silver.to_arrow(ctx.batch.end, where)
+        if rows.num_rows > DRIVER_ROWS:
+            return None
+        context = batch_context(rows, from_day, lookback_rows, complete=days is None)
+        if context is not None:
+            return context
+    return None
+
+
+def _spark_batch(ctx: BatchContext, settings: FeatureSettings, cuts: list[Any]) -> int:
+    """The features and labels of a batch too large for the driver, computed by Spark."""
     silver = ctx.tables.table(SILVER).read(version=ctx.batch.end)
     cut = silver.sparkSession.createDataFrame(cuts, "symbol string, _from_day date")
     rows = silver.join(F.broadcast(cut), "symbol")
@@ -129,54 +168,6 @@ def _features_batch(ctx: BatchContext, settings: FeatureSettings) -> int:
     )
     recent = rows.where(F.col("trade_date") >= F.col("_from_day")).drop("_from_day")
     context = recent.unionByName(halo.drop("_from_day"))
-    collected = _context_on_driver(context)
-    if collected is None:
-        return _spark_batch(ctx, settings, context, recent, cut)
-    features = batch_features(collected, dict(cuts), settings)
-    FeatureStoreManager(ctx.tables).upsert(features, txn=ctx.txn(FEATURE_TABLE))
-    write_labels(ctx.tables, _batch_labels(ctx, recent, features, settings), txn=ctx.txn(LABELS))
-    return features.num_rows
-
-
-def _context_on_driver(context: DataFrame) -> pa.Table | None:
-    """The batch's context rows (``CONTEXT_COLUMNS``) as Arrow when there are at most
-    ``DRIVER_ROWS`` of them, else None."""
-    picked = context.select(
-        *[
-            F.col(c).cast("double").alias(c) if c in ("price", "volume") else F.col(c)
-            for c in CONTEXT_COLUMNS
-        ]
-    )
-    return collect_small(picked)
-
-
-def _batch_labels(
-    ctx: BatchContext, recent: DataFrame, features: pa.Table, settings: FeatureSettings
-) -> pa.Table:
-    """Labels of the batch's recomputed trades (as Arrow): from the simulator's truth when
-    the stage has it (only truth rows from the batch's first trade on are read), else the
-    rule on the features."""
-    import pyarrow.compute as pc
-
-    truth = ctx.state(TRUTH)
-    if truth is not None and features.num_rows:
-        first = pc.min(features.column("ts")).as_py()
-        since = (
-            ctx.tables.table(TRUTH)
-            .read(version=truth)
-            .where(F.col("ts_ms") >= F.lit(int(first.timestamp() * 1000)))
-        )
-        labels, _, _ = _labels(since, recent, recent, settings.label_rule_z)
-    else:
-        frame = recent.sparkSession.createDataFrame(features)
-        labels, _, _ = _labels(None, recent, frame, settings.label_rule_z)
-    return labels.toArrow()
-
-
-def _spark_batch(
-    ctx: BatchContext, settings: FeatureSettings, context: DataFrame, recent: DataFrame, cut: Any
-) -> int:
-    """The features and labels of a batch too large for the driver, computed by Spark."""
     features = (
         context.transform(trade_features(settings))
         .join(F.broadcast(cut), "symbol")
@@ -195,6 +186,30 @@ def _spark_batch(
         return count
     finally:
         features.unpersist()
+
+
+def _batch_labels(
+    ctx: BatchContext, context: pa.Table, features: pa.Table, settings: FeatureSettings
+) -> pa.Table:
+    """Labels of the batch's recomputed trades (as Arrow), by the same transforms as the
+    Spark path over the driver's rows: from the simulator's truth when the stage has it
+    (only truth rows from the batch's first trade on are read), else the rule on the
+    features."""
+    import pyarrow.compute as pc
+
+    spark = ctx.increment().sparkSession
+    ids = features.column("trade_id")
+    recent = spark.createDataFrame(context.filter(pc.is_in(context.column("trade_id"), ids)))
+    truth = ctx.state(TRUTH)
+    if truth is not None and features.num_rows:
+        first = int(pc.min(features.column("ts")).as_py().timestamp() * 1000)
+        since = ctx.tables.table(TRUTH).to_arrow(truth, f"ts_ms >= {first}")
+        truth_rows = spark.createDataFrame(since)
+        labels, _, _ = _labels(truth_rows, recent, recent, settings.label_rule_z)
+    else:
+        frame = spark.createDataFrame(features)
+        labels, _, _ = _labels(None, recent, frame, settings.label_rule_z)
+    return labels.toArrow()
 
 
 def write_labels(

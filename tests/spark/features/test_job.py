@@ -44,11 +44,11 @@ def test_incremental_updates_equal_a_whole_history_build_and_reruns_change_nothi
     """Both paths of a batch -- computed on the driver (a small batch) and by Spark (forced
     by a driver limit of 0 rows) -- equal the whole-history build, labels included."""
     from finml.features.indicators import trade_features
+    from finml.jobs import features as job
     from finml.jobs.features import update_features
-    from finml.runtime.delta import base
 
     if not on_driver:
-        monkeypatch.setattr(base, "DRIVER_ROWS", 0)
+        monkeypatch.setattr(job, "DRIVER_ROWS", -1)
 
     # Short windows, so the lookback (23 trades) is shorter than the earlier history.
     short = {"vol_windows": (5, 10), "zscore_window": 10, "stale_lookback": 20, "rsi_period": 5,
