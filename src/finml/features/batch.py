@@ -33,7 +33,8 @@ def batch_context(
     trades on or after its day plus the ``lookback_rows`` latest before it (by time, then
     trade id). None when ``rows`` holds fewer earlier trades than that for a symbol and
     is not ``complete`` (all of silver): the caller reads further back."""
-    frame = rows.select(list(CONTEXT_COLUMNS)).to_pandas()
+    rows = rows.select(list(CONTEXT_COLUMNS))
+    frame = rows.to_pandas()
     first = frame["symbol"].map(dict(from_day))
     frame, first = frame[first.notna()], first[first.notna()]
     before = frame["trade_date"] < first
@@ -47,8 +48,7 @@ def batch_context(
     if not complete and any(int(held.get(symbol, 0)) < lookback_rows for symbol in from_day):
         return None
     context = pd.concat([frame[~before], halo], ignore_index=True)
-    schema = rows.select(list(CONTEXT_COLUMNS)).schema
-    return pa.Table.from_pandas(context, schema=schema, preserve_index=False)
+    return pa.Table.from_pandas(context, schema=rows.schema, preserve_index=False)
 
 
 def feature_row_schema(settings: FeatureSettings) -> pa.Schema:
