@@ -14,6 +14,12 @@ TOOLS        := .tools
 SOPS_VERSION := v3.13.3
 SOPS_STAMP   := $(TOOLS)/.sops-$(SOPS_VERSION)
 GO           ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+# `make test` runs pytest on this many worker processes (pytest-xdist), each module on one
+# worker (--dist loadfile: a module's fixtures -- a warehouse, a server, a cluster -- are
+# built once) and each worker with its own SparkSession. Much of the suite waits on JVM
+# start-ups and subprocesses, so 2 workers on 2 cores cut its time by about 40 %
+# (docs/architecture.md, Tests). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install jars browser tools demo test test-fast lint format reference bench clean
@@ -78,7 +84,7 @@ test: $(STAMP) $(JARS_STAMP) browser tools ## Lint, then run every test tier (un
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy src/finml
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) ## Unit tests only (no Spark)
 	$(BIN)/pytest tests/unit

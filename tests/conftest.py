@@ -1,4 +1,5 @@
-"""Shared fixtures: one local SparkSession for the whole test session, temp warehouses."""
+"""Shared fixtures: one local SparkSession for the whole test session (of each pytest-xdist
+worker, under `make test`), temp warehouses."""
 
 from __future__ import annotations
 
