@@ -76,11 +76,12 @@ def run_production_drift(
     if current.isEmpty() if rows is None else rows.empty:
         log.info("drift_nothing_new", reference=reference_id)
         return DriftCheck([], uuid.uuid4().hex)
-    reference = _reference_rows(features, pinned, champion)
     if rows is not None:  # few rows: the exact numpy path, scored by the loaded champion
-        frames: tuple[Any, Any] = (_reference_on_driver(reference, model, columns), rows)
+        reference = _reference_on_driver(features, pinned, champion, model, columns)
+        frames: tuple[Any, Any] = (reference, rows)
     else:
         method = serving.score_method
+        reference = _reference_rows(features, pinned, champion)
         frames = (_scored_reference(config, reference, uri, columns, champion, method), current)
     check = run_drift_check(
         config, spark, None, frames[0], frames[1], "_window", columns=[*columns, "score"]
@@ -103,26 +104,51 @@ def _current_on_driver(current: DataFrame, columns: list[str], method: str) -> p
     return None if rows is None else rows.to_pandas()
 
 
-def _reference_on_driver(reference: DataFrame, model: Any, columns: list[str]) -> pd.DataFrame:
+def _reference_on_driver(
+    features: Table, pinned: int, champion: VersionInfo, model: Any, columns: list[str]
+) -> pd.DataFrame:
     """The reference rows as pandas with ``score`` from ``model``, the champion the driver
-    loaded: collected at once when there are at most ``DRIVER_ROWS`` and sampled on the
-    driver to :data:`REFERENCE_ROWS` (seeded), else sampled by Spark first."""
+    loaded, sampled on the driver to :data:`REFERENCE_ROWS` (seeded, over the rows in
+    trade-id order, so either read gives the same sample). When ``trade_features`` holds at
+    most ``DRIVER_ROWS`` rows (the log's count of its latest version bounds the pinned
+    one's: features are only upserted), delta-rs reads version ``pinned`` within the data
+    window -- no Spark time travel, whose snapshot of an old version is rebuilt each
+    time; else Spark reads it, collected when small, sampled by Spark first when not."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    from finml.runtime.delta import collect_small
+    from finml.runtime.delta import DRIVER_ROWS, collect_small
     from finml.serving.scoring import KEYS, predict_on_driver
 
-    picked = reference.select(*KEYS, *columns)
-    rows = collect_small(picked)
+    picked = [*KEYS, *columns]
+    rows = None
+    if features.count() <= DRIVER_ROWS:
+        rows = features.to_arrow(pinned, _window_predicate(champion)).select(picked)
     if rows is None:
-        rows = _sampled(picked).toArrow()
-    elif rows.num_rows > REFERENCE_ROWS:
+        rows = collect_small(_reference_rows(features, pinned, champion).select(*picked))
+    if rows is None:
+        rows = _sampled(_reference_rows(features, pinned, champion).select(*picked)).toArrow()
+    rows = rows.take(pc.sort_indices(rows, [("trade_id", "ascending")]))
+    if rows.num_rows > REFERENCE_ROWS:
         keep = np.random.default_rng(17).choice(rows.num_rows, REFERENCE_ROWS, replace=False)
         rows = rows.take(np.sort(keep))
     scored = predict_on_driver(model, rows, tuple(columns), "", "", datetime.now(UTC))
     frame = rows.select(columns).to_pandas()
     frame["score"] = scored.column("score").to_numpy()
     return frame
+
+
+def _window_predicate(champion: VersionInfo) -> str | None:
+    """The champion's recorded data window (tag ``finml.data_window``) as a SQL predicate
+    on ``ts``, with UTC ISO literals (a naive bound is UTC); None without one."""
+    import pandas as pd
+
+    first, _, last = champion.tags.get("finml.data_window", "").partition("/")
+    if not (first and last):
+        return None
+    low, high = (pd.Timestamp(v) for v in (first, last))
+    low, high = (v.tz_localize("UTC") if v.tzinfo is None else v for v in (low, high))
+    return f"ts >= '{low.isoformat()}' AND ts <= '{high.isoformat()}'"
 
 
 def _unchecked_days(

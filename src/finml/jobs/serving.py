@@ -240,7 +240,9 @@ def _trades_to_watch(
     watch = MonitoringSettings.from_config(config).watch
     if collected is not None:
         keys = collected.select(["symbol", "ts", "trade_id"]).to_pandas()
-        return driver_extreme_moves(silver.read(), keys, watch)
+        return driver_extreme_moves(
+            lambda where: silver.to_arrow(where=where).to_pandas(), keys, watch
+        )
     return spark_extreme_moves(silver.read(), rows.select("trade_id"), watch)
 
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = get_logger("monitoring.market_alerts")
 
 TRADE_COLUMNS = ("symbol", "ts", "price")
+# silver trades matching a SQL predicate (``Table.to_arrow(where=...)`` as pandas)
+TradeReader = Callable[[str], pd.DataFrame]
 REGIME_COLUMNS = ("symbol", "trade_date", "regime")
 STATES = ("Normal", "Stress", "Crisis")
 
@@ -168,29 +170,23 @@ def batch_trades(
 
 
 def driver_extreme_moves(
-    trades: DataFrame, new: pd.DataFrame, settings: WatchSettings
+    read: TradeReader, new: pd.DataFrame, settings: WatchSettings
 ) -> list[Alert]:
     """:func:`extreme_moves` of a small batch on the driver: the batch's trades (``new``:
-    symbol, ts, trade_id, as the scoring job holds them) priced from ``trades``
-    (``silver_trades``) and, per symbol, the ``lookback`` trades before its first one --
-    what :func:`spark_extreme_moves` finds, without Python workers. Both reads carry
-    literal time bounds, so Delta's data skipping leaves out the files of older days; the
-    history bound widens (3 days, 30 days, all) until every symbol has its lookback."""
-    from pyspark.sql import functions as F
-
+    symbol, ts, trade_id, as the scoring job holds them) priced from ``read`` (the
+    ``silver_trades`` rows matching a SQL predicate, e.g. ``Table.to_arrow(where=...)``)
+    and, per symbol, the ``lookback`` trades before its first one -- what
+    :func:`spark_extreme_moves` finds, without Spark. Both reads carry literal time bounds,
+    so the files of older days are skipped; the history bound widens (3 days, 30 days,
+    all) until every symbol has its lookback."""
     if new.empty:
         return []
     ts = pd.to_datetime(new["ts"], utc=True)
-    ids = trades.sparkSession.createDataFrame(new[["trade_id"]].drop_duplicates())
-    found: pd.DataFrame = (
-        trades.where(F.col("ts").between(F.lit(_utc(ts.min())), F.lit(_utc(ts.max()))))
-        .join(F.broadcast(ids), "trade_id", "left_semi")
-        .select(*TRADE_COLUMNS, "trade_id")
-        .toPandas()
-    )
+    rows = read(f"ts >= '{_iso(ts.min())}' AND ts <= '{_iso(ts.max())}'")
+    found = rows[rows["trade_id"].isin(set(new["trade_id"]))][[*TRADE_COLUMNS, "trade_id"]]
     batch = found.sort_values(["symbol", "ts", "trade_id"], kind="stable")
     firsts = pd.to_datetime(batch["ts"], utc=True).groupby(batch["symbol"]).min()
-    history = _history_before(trades, firsts, settings.lookback)
+    history = _history_before(read, firsts, settings.lookback)
     watch = LiveAnomalyWatch(AlertManager(), None, settings=settings)
     return extreme_moves(watch, batch, history)
 
@@ -198,20 +194,17 @@ def driver_extreme_moves(
 _HISTORY_SPANS = (pd.Timedelta(days=3), pd.Timedelta(days=30), None)
 
 
-def _history_before(trades: DataFrame, firsts: pd.Series, lookback: int) -> pd.DataFrame:
+def _history_before(read: TradeReader, firsts: pd.Series, lookback: int) -> pd.DataFrame:
     """Per symbol of ``firsts`` (symbol -> its first new trade's time, UTC), the
-    ``lookback`` trades of ``trades`` before it (newest by time, then trade id, as
+    ``lookback`` trades ``read`` finds before it (newest by time, then trade id, as
     :func:`batch_trades` picks them)."""
-    from pyspark.sql import functions as F
-
     if firsts.empty:
         return pd.DataFrame(columns=list(TRADE_COLUMNS))
-    before = (F.col("ts") < F.lit(_utc(firsts.max()))) & F.col("symbol").isin(list(firsts.index))
+    symbols = ", ".join("'" + str(s).replace("'", "''") + "'" for s in firsts.index)
+    before = f"ts < '{_iso(firsts.max())}' AND symbol IN ({symbols})"
     for span in _HISTORY_SPANS:
-        bound = (
-            before if span is None else before & (F.col("ts") >= F.lit(_utc(firsts.min() - span)))
-        )
-        rows: pd.DataFrame = trades.where(bound).select(*TRADE_COLUMNS, "trade_id").toPandas()
+        bound = before if span is None else f"{before} AND ts >= '{_iso(firsts.min() - span)}'"
+        rows = read(bound)[[*TRADE_COLUMNS, "trade_id"]]
         rows = rows[pd.to_datetime(rows["ts"], utc=True) < rows["symbol"].map(firsts)]
         counts = rows.groupby("symbol").size().reindex(firsts.index, fill_value=0)
         if (counts >= lookback).all():
@@ -220,12 +213,12 @@ def _history_before(trades: DataFrame, firsts: pd.Series, lookback: int) -> pd.D
     return ordered.groupby("symbol").tail(lookback).reset_index(drop=True)
 
 
-def _utc(value: pd.Timestamp) -> Any:
-    """A pandas timestamp as an aware UTC ``datetime`` (a Spark literal of that instant)."""
+def _iso(value: pd.Timestamp) -> str:
+    """A timestamp as an ISO literal of its UTC instant (a naive one is taken as UTC), which
+    delta-rs and Spark both compare with a timestamp column."""
     stamp = pd.Timestamp(value)
-    return (
-        stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    ).to_pydatetime()
+    utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return str(utc.to_pydatetime().isoformat())
 
 
 def spark_extreme_moves(

@@ -63,11 +63,13 @@ def _comparable(alerts) -> list[tuple]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_executor_moves_equal_the_driver_computation(spark, seed) -> None:
+def test_executor_moves_equal_the_driver_computation(spark, tables, seed) -> None:
     frame = _trades(seed)
     trades = spark.createDataFrame(
         frame, "trade_id string, symbol string, ts timestamp, price double"
     )
+    silver = tables.table("silver_trades")
+    silver.append(trades)
     # the batch: the last 60 % of AAPL and MSFT (history warms them up), all of ZZ (none)
     g = np.random.default_rng(seed)
     cut = {"AAPL": 280, "MSFT": 180, "ZZ": 0}
@@ -83,7 +85,13 @@ def test_executor_moves_equal_the_driver_computation(spark, seed) -> None:
     expected = extreme_moves(watch, batch, history)
     found = spark_extreme_moves(trades, new_ids, SETTINGS)
     keys = frame[frame.trade_id.isin(ids)][["symbol", "ts", "trade_id"]]
-    on_driver = driver_extreme_moves(trades, keys, SETTINGS)  # what a small batch takes
+    # what a small batch takes: silver's rows read by delta-rs with the bounds pushed down
+    reads: list[str] = []
+    on_driver = driver_extreme_moves(
+        lambda where: reads.append(where) or silver.to_arrow(where=where).to_pandas(),
+        keys,
+        SETTINGS,
+    )
 
     assert len(history) == 2 * SETTINGS.lookback  # AAPL and MSFT warmed up, ZZ has none
     assert len({a.key.rsplit(":", 1)[1] for a in expected}) >= 3  # several UTC days
@@ -91,6 +99,9 @@ def test_executor_moves_equal_the_driver_computation(spark, seed) -> None:
     # Every path orders trades at the same instant by trade id, so all three agree exactly.
     assert _comparable(found) == _comparable(expected) == _comparable(on_driver)
     assert [a.details["zscore"] for a in found] == [a.details["zscore"] for a in expected]
+    # the batch's time range, then the lookback within 3 days, 30 days, then all of silver
+    # (ZZ has no trade before the batch)
+    assert [" >= '" in w for w in reads] == [True, True, True, False], reads
 
 
 def test_history_changes_the_answer_and_both_paths_see_it(spark) -> None:
