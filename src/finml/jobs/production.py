@@ -121,13 +121,12 @@ def _reference_on_driver(
     from finml.serving.scoring import KEYS, predict_on_driver
 
     picked = [*KEYS, *columns]
-    rows = None
     if features.count() <= DRIVER_ROWS:
         rows = features.to_arrow(pinned, _window_predicate(champion)).select(picked)
-    if rows is None:
-        rows = collect_small(_reference_rows(features, pinned, champion).select(*picked))
-    if rows is None:
-        rows = _sampled(_reference_rows(features, pinned, champion).select(*picked)).toArrow()
+    else:
+        reference = _reference_rows(features, pinned, champion).select(*picked)
+        small = collect_small(reference)
+        rows = _sampled(reference).toArrow() if small is None else small
     rows = rows.take(pc.sort_indices(rows, [("trade_id", "ascending")]))
     if rows.num_rows > REFERENCE_ROWS:
         keep = np.random.default_rng(17).choice(rows.num_rows, REFERENCE_ROWS, replace=False)
