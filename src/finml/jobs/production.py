@@ -140,14 +140,12 @@ def _reference_on_driver(
 def _window_predicate(champion: VersionInfo) -> str | None:
     """The champion's recorded data window (tag ``finml.data_window``) as a SQL predicate
     on ``ts``, with UTC ISO literals (a naive bound is UTC); None without one."""
-    import pandas as pd
+    from finml.runtime.delta import utc_literal
 
     first, _, last = champion.tags.get("finml.data_window", "").partition("/")
     if not (first and last):
         return None
-    low, high = (pd.Timestamp(v) for v in (first, last))
-    low, high = (v.tz_localize("UTC") if v.tzinfo is None else v for v in (low, high))
-    return f"ts >= '{low.isoformat()}' AND ts <= '{high.isoformat()}'"
+    return f"ts >= '{utc_literal(first)}' AND ts <= '{utc_literal(last)}'"
 
 
 def _unchecked_days(

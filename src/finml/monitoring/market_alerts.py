@@ -24,6 +24,7 @@ from finml.log import get_logger
 from finml.monitoring.alerts import ALERTS_TABLE, Alert, AlertManager
 from finml.monitoring.settings import MonitoringSettings, WatchSettings
 from finml.monitoring.watch import LiveAnomalyWatch, move_alert
+from finml.runtime.delta import utc_literal
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -182,7 +183,7 @@ def driver_extreme_moves(
     if new.empty:
         return []
     ts = pd.to_datetime(new["ts"], utc=True)
-    rows = read(f"ts >= '{_iso(ts.min())}' AND ts <= '{_iso(ts.max())}'")
+    rows = read(f"ts >= '{utc_literal(ts.min())}' AND ts <= '{utc_literal(ts.max())}'")
     found = rows[rows["trade_id"].isin(set(new["trade_id"]))][[*TRADE_COLUMNS, "trade_id"]]
     batch = found.sort_values(["symbol", "ts", "trade_id"], kind="stable")
     firsts = pd.to_datetime(batch["ts"], utc=True).groupby(batch["symbol"]).min()
@@ -201,9 +202,11 @@ def _history_before(read: TradeReader, firsts: pd.Series, lookback: int) -> pd.D
     if firsts.empty:
         return pd.DataFrame(columns=list(TRADE_COLUMNS))
     symbols = ", ".join("'" + str(s).replace("'", "''") + "'" for s in firsts.index)
-    before = f"ts < '{_iso(firsts.max())}' AND symbol IN ({symbols})"
+    before = f"ts < '{utc_literal(firsts.max())}' AND symbol IN ({symbols})"
     for span in _HISTORY_SPANS:
-        bound = before if span is None else f"{before} AND ts >= '{_iso(firsts.min() - span)}'"
+        bound = (
+            before if span is None else f"{before} AND ts >= '{utc_literal(firsts.min() - span)}'"
+        )
         rows = read(bound)[[*TRADE_COLUMNS, "trade_id"]]
         rows = rows[pd.to_datetime(rows["ts"], utc=True) < rows["symbol"].map(firsts)]
         counts = rows.groupby("symbol").size().reindex(firsts.index, fill_value=0)
@@ -211,14 +214,6 @@ def _history_before(read: TradeReader, firsts: pd.Series, lookback: int) -> pd.D
             break
     ordered = rows.sort_values(["symbol", "ts", "trade_id"], kind="stable")
     return ordered.groupby("symbol").tail(lookback).reset_index(drop=True)
-
-
-def _iso(value: pd.Timestamp) -> str:
-    """A timestamp as an ISO literal of its UTC instant (a naive one is taken as UTC), which
-    delta-rs and Spark both compare with a timestamp column."""
-    stamp = pd.Timestamp(value)
-    utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return str(utc.to_pydatetime().isoformat())
 
 
 def spark_extreme_moves(

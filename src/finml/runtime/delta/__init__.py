@@ -18,6 +18,7 @@ from finml.runtime.delta.base import (
     Txn,
     WriteResult,
     collect_small,
+    utc_literal,
     within,
 )
 from finml.runtime.delta.tables import DeltaTables, Table, make_engine
@@ -33,5 +34,6 @@ __all__ = [
     "WriteResult",
     "collect_small",
     "make_engine",
+    "utc_literal",
     "within",
 ]

@@ -109,6 +109,17 @@ def collect_small(df: DataFrame) -> pa.Table | None:
     return rows if rows.num_rows <= DRIVER_ROWS else None
 
 
+def utc_literal(value: Any) -> str:
+    """A timestamp (datetime, pandas Timestamp or ISO string; naive means UTC) as the ISO
+    literal of its UTC instant, which ``Table.to_arrow(where=...)`` predicates compare with a
+    timestamp column on delta-rs and Spark alike."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return str(utc.to_pydatetime().isoformat())
+
+
 def within(column: str, values: pa.ChunkedArray | pa.Array, step: timedelta) -> str:
     """A ``Table.to_arrow(where=...)`` predicate: ``column`` from the least of ``values``
     to the greatest plus ``step`` (exclusive), as ISO literals delta-rs and Spark both
