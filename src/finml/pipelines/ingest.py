@@ -35,7 +35,7 @@ from finml.pipelines import landing_parquet
 from finml.pipelines.trades import bronze_trades_from_lines, with_ingest_metadata
 from finml.runtime.batches import create_once
 from finml.runtime.delta import Txn, collect_small
-from finml.runtime.streaming import checkpoint_id, create_checkpoint, lost_checkpoint_race
+from finml.runtime.streaming import checkpoint_id, create_checkpoint, restart_reason
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -146,13 +146,16 @@ def ingest_landing(
             try:
                 results.update(_run_wave(wave, config, spark, tables))
                 break
-            except Exception as exc:  # Spark raises the race from start() or from the query
-                if attempt == _STREAM_ATTEMPTS or not lost_checkpoint_race(exc):
+            except Exception as exc:  # Spark raises these from start() or from the query
+                reason = restart_reason(exc)
+                if attempt == _STREAM_ATTEMPTS or reason is None:
                     raise
-                # Another run wrote this batch's offsets first; restarting resumes from
-                # the checkpoint, re-runs that batch (its txn makes the write a no-op)
-                # and goes on with the files the other run has not planned.
-                log.info("stream_checkpoint_race", streams=[s.name for s in wave], attempt=attempt)
+                # Another run wrote this batch's offsets first, or a batch function's worker
+                # missed its start-up; restarting resumes from the checkpoint, re-runs that
+                # batch (its txn makes the write a no-op) and goes on with the files the
+                # other run has not planned.
+                streams = [s.name for s in wave]
+                log.warning("stream_restart", streams=streams, reason=reason, attempt=attempt)
     return [results[spec.name] for spec in STREAMS if spec.name in results]
 
 
@@ -162,17 +165,11 @@ _STREAM_ATTEMPTS = 5
 def _run_wave(
     wave: list[StreamSpec], config: ProjectConfig, spark: SparkSession, tables: DeltaTables
 ) -> dict[str, IngestResult]:
-    running = [
-        _start_stream(
-            spec,
-            config.landing_dir / spec.folder,
-            config.checkpoint_dir / spec.name,
-            spark,
-            tables,
-        )
-        for spec in wave
-    ]
-    try:
+    running: list[tuple[StreamingQuery, Callable[[], IngestResult]]] = []
+    try:  # a query that started is stopped even when a later one fails to start
+        for spec in wave:
+            folder, checkpoint = config.landing_dir / spec.folder, config.checkpoint_dir / spec.name
+            running.append(_start_stream(spec, folder, checkpoint, spark, tables))
         for query, _ in running:
             query.awaitTermination()
     finally:

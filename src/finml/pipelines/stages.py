@@ -36,7 +36,7 @@ from finml.log import get_logger
 from finml.pipelines.quality import DQ_TABLE, QualityRecord, to_arrow
 from finml.runtime.batches import Batch, BatchLog, create_once
 from finml.runtime.delta import Txn
-from finml.runtime.streaming import create_checkpoint, lost_checkpoint_race
+from finml.runtime.streaming import create_checkpoint, restart_reason
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -246,12 +246,16 @@ def _run_streamed(run: _Run, source: Table) -> list[QualityRecord]:
             try:
                 _stream_query(run, source, base, reports)
                 break
-            except Exception as exc:  # Spark raises the race from start() or the query
-                # Another run wrote this micro-batch's offsets first: restarting resumes
-                # from the checkpoint and re-runs that batch, whose writes are then no-ops.
-                if attempt == _STREAM_ATTEMPTS or not lost_checkpoint_race(exc):
+            except Exception as exc:  # Spark raises these from start() or the query
+                # Another run wrote this micro-batch's offsets first, or the batch function's
+                # worker missed its start-up: restarting resumes from the checkpoint and
+                # re-runs the batch, whose writes are then no-ops.
+                reason = restart_reason(exc)
+                if attempt == _STREAM_ATTEMPTS or reason is None:
                     raise
-                log.info("stage_stream_race", stage=run.stage.name, attempt=attempt)
+                log.info(
+                    "stage_stream_restart", stage=run.stage.name, reason=reason, attempt=attempt
+                )
         for path in sorted(reports.glob("*.json"), key=lambda p: int(p.stem)):
             records += [QualityRecord(**item) for item in json.loads(path.read_text())]
     finally:

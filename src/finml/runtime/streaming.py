@@ -6,6 +6,11 @@ refuses an offset-log entry another query wrote (or, at the first batch, a check
 other query has begun to fill); these helpers make the first harmless
 and recognise the second, so the loser restarts from the checkpoint and re-runs the batch,
 whose transactional writes are then no-ops.
+
+A query can also fail to start for a reason that passes: Spark gives the Python worker of a
+``foreachBatch`` function (a Spark Connect server starts one per query) a fixed 10 s to
+connect back, which a loaded machine can miss. :func:`restart_reason` names both causes;
+restarting is safe for the same reason.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ _CHECKPOINT_RACE = (
 )
 
 
+# Spark's PythonWorkerFactory waits a hard-coded 10 s for a new worker to connect back
+_WORKER_START = ("Python worker failed to connect back",)
+
+
 def create_checkpoint(checkpoint: Path) -> None:
     """Create the checkpoint's ``metadata`` (the query id) atomically if it is missing, so
     two runs starting the same query agree on one id instead of one of them failing on
@@ -44,7 +53,12 @@ def checkpoint_id(checkpoint: Path) -> str:
     return str(json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"])
 
 
-def lost_checkpoint_race(exc: BaseException) -> bool:
-    """True for Spark's refusal to write a checkpoint log entry another query wrote."""
+def restart_reason(exc: BaseException) -> str | None:
+    """Why restarting the failed query from its checkpoint is safe and may succeed -- a
+    lost checkpoint race, or a Python worker too slow to start -- or None: a real failure."""
     text = str(exc)
-    return any(marker in text for marker in _CHECKPOINT_RACE)
+    if any(marker in text for marker in _CHECKPOINT_RACE):
+        return "checkpoint_race"
+    if any(marker in text for marker in _WORKER_START):
+        return "python_worker_start"
+    return None

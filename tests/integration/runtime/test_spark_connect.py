@@ -62,6 +62,15 @@ environments:
       shuffle_partitions: 2
 """
 SERVER_START_SECONDS = 180
+# The server's Python: the first foreachBatch worker it starts sleeps past Spark's fixed
+# 10 s for a worker to connect back, as on a loaded machine; the run must restart that
+# query from its checkpoint and still write every row once.
+SLOW_FIRST_WORKER = """#!/bin/sh
+case "$*" in
+  *foreach_batch_worker*) mkdir "{marker}" 2>/dev/null && sleep 12 ;;
+esac
+exec "{python}" "$@"
+"""
 
 
 def free_port() -> int:
@@ -105,10 +114,13 @@ def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     config_file.write_text(CONFIG.format(home=root / "state", port=port))
     config = ProjectConfig.from_yaml(config_file)
     log = root / "server.log"
+    python = root / "slow-first-worker"
+    python.write_text(SLOW_FIRST_WORKER.format(marker=root / "slowed", python=sys.executable))
+    python.chmod(0o755)
     with log.open("wb") as out:
         server = subprocess.Popen(
             server_command(config, port),
-            env=server_environment(),
+            env={**server_environment(), "PYSPARK_PYTHON": str(python)},
             cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -197,6 +209,24 @@ def test_the_medallion_runs_through_spark_connect_on_catalog_tables(two_runs: di
     minutes = trades.assign(minute=trades.ts_ms // 60_000)[["symbol", "minute"]]
     assert count(warehouse / "gold_bars_1m") == len(minutes.drop_duplicates())
     assert count(warehouse / "gold_bars_daily") == SIM.days * len(SIM.symbols)
+
+
+def restarts(run: subprocess.CompletedProcess[str]) -> list[tuple[str, int]]:
+    """The (reason, attempt) of each query restart the run logged."""
+    found = []
+    for line in run.stderr.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # the server's and Spark's own lines
+        if event.get("event") in ("stream_restart", "stage_stream_restart"):
+            found.append((event["reason"], event["attempt"]))
+    return found
+
+
+def test_a_query_whose_worker_missed_its_start_up_was_restarted(two_runs: dict) -> None:
+    assert restarts(two_runs["first"]) == [("python_worker_start", 1)]
+    assert restarts(two_runs["second"]) == []
 
 
 def test_the_second_run_read_only_the_new_bronze_rows_through_the_change_feed(

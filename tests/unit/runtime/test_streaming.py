@@ -1,10 +1,11 @@
-"""Checkpoint races: which Spark errors mean "another run's query got there first"."""
+"""Restartable stream failures: another run's query got there first, or a batch function's
+Python worker missed Spark's start-up timeout; anything else is a real failure."""
 
 from __future__ import annotations
 
 import pytest
 
-from finml.runtime.streaming import checkpoint_id, create_checkpoint, lost_checkpoint_race
+from finml.runtime.streaming import checkpoint_id, create_checkpoint, restart_reason
 
 # Spark's own wording (abridged) of the refusals two racing queries on one checkpoint meet
 RACES = [
@@ -15,7 +16,10 @@ RACES = [
     "[STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY] The checkpoint location file:/h/checkpoints/"
     "stages/silver_trades/stream should be empty on batch 0",
 ]
-NOT_RACES = [
+WORKER_STARTS = [
+    "pyspark.errors.exceptions.connect.SparkException: Python worker failed to connect back.",
+]
+NOT_RESTARTABLE = [
     "[DELTA_SCHEMA_CHANGED] Detected schema change in the source",
     "java.io.FileNotFoundException: /warehouse/silver_trades/part-0001.parquet",
     "[STREAM_FAILED] Query terminated with exception: division by zero",
@@ -24,12 +28,17 @@ NOT_RACES = [
 
 @pytest.mark.parametrize("message", RACES)
 def test_a_lost_race_is_recognised(message: str) -> None:
-    assert lost_checkpoint_race(RuntimeError(message))
+    assert restart_reason(RuntimeError(message)) == "checkpoint_race"
 
 
-@pytest.mark.parametrize("message", NOT_RACES)
-def test_other_stream_failures_are_not_taken_for_a_race(message: str) -> None:
-    assert not lost_checkpoint_race(RuntimeError(message))
+@pytest.mark.parametrize("message", WORKER_STARTS)
+def test_a_worker_that_missed_its_start_up_is_recognised(message: str) -> None:
+    assert restart_reason(RuntimeError(message)) == "python_worker_start"
+
+
+@pytest.mark.parametrize("message", NOT_RESTARTABLE)
+def test_other_stream_failures_are_not_restarted(message: str) -> None:
+    assert restart_reason(RuntimeError(message)) is None
 
 
 def test_two_runs_creating_one_checkpoint_agree_on_its_query_id(tmp_path) -> None:
