@@ -2,8 +2,8 @@
 scoring throughput, on synthetic labelled trades following the train/test contract.
 
 ``--fanout spark`` runs the fits as Spark tasks on a local session (``spark.master`` of the
-project config, local[2] by default) instead of one after the other in this process; the
-per-candidate task seconds are printed either way.
+project config, local[2] by default) instead of in this process (``n_jobs`` one-thread fits
+at once, as ``fanout: local`` does); the per-candidate task seconds are printed either way.
 
 Baselines measured in the same run: one LightGBM fit on the same training rows (the cost of
 "just train one model"), and the raw LightGBM ``predict_proba`` on the same matrix (the cost
@@ -92,13 +92,15 @@ def _task_seconds(outcomes) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0], "python benchmarks/tournament.py --sizes 200000,1000000", 0)
     p.add_argument("--sizes", default="200000,1000000", help="comma-separated total row counts")
-    p.add_argument("--n-jobs", type=int, default=2, help="threads per model (default 2)")
+    p.add_argument(
+        "--n-jobs", type=int, default=2, help="local: fits at once; spark: threads per fit"
+    )
     p.add_argument(
         "--fanout", choices=("local", "spark"), default="local", help="where the fits run"
     )
     args = p.parse_args(argv)
     import finml.models  # noqa: F401  (OMP_WAIT_POLICY before LightGBM/XGBoost load)
-    from finml.models.fanout import SequentialExecutor
+    from finml.models.fanout import local_executor
     from finml.models.settings import ModelSettings
 
     settings = ModelSettings(n_jobs=args.n_jobs)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
         inner = SparkExecutor(get_spark())
     else:
-        inner = SequentialExecutor()
+        inner = local_executor(args.n_jobs)  # n_jobs one-thread fits at once
     sizes = [int(s) for s in args.sizes.split(",")]
     pairs, boards, tasks = [], {}, {}
     with progress() as bar:

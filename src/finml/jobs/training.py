@@ -107,8 +107,9 @@ class TrainingReport:
 
 
 def fit_executor(settings: ModelSettings, spark: SparkSession | None) -> Executor | None:
-    """Where the tournament's fits run (``models.fanout``): None (one after the other in
-    this process) or one Spark task each on ``spark``.
+    """Where the tournament's fits run (``models.fanout``): None (in this process,
+    ``n_jobs`` at once: :func:`finml.models.fanout.local_executor`) or one Spark task each
+    on ``spark``.
 
     Raises:
         ConfigError: ``fanout`` is ``spark`` but the job has no Spark session (the delta-rs

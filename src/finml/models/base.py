@@ -58,6 +58,15 @@ class AnomalyModel:
         """
         return self.score(X)
 
+    def use_threads(self, n_jobs: int) -> AnomalyModel:
+        """Score on ``n_jobs`` threads from now on: a model fitted on one thread (among
+        other fits at once) and then served. The fitted trees are not touched."""
+        self.n_jobs = n_jobs
+        fitted = self.__dict__.get("model")
+        if fitted is not None and "n_jobs" in getattr(fitted, "get_params", dict)():
+            fitted.set_params(n_jobs=n_jobs)
+        return self
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """scikit-learn style two-column probabilities."""
         p = self.score(X)

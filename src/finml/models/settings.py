@@ -112,8 +112,9 @@ class ModelSettings(StrictModel):
     recall_at_fpr: float = Field(0.01, gt=0, lt=1)
     ewma_alpha: float = Field(0.5, gt=0, le=1)
     max_train_rows: int | None = Field(None, ge=100)
-    # where the tournament's fits run: "local" one after the other in the job's process,
-    # "spark" one Spark task per (candidate, fold) fit and refit, so a cluster divides them
+    # where the tournament's fits run: "local" in the job's process, n_jobs one-thread fits
+    # at once (one after the other when n_jobs is 1), "spark" one Spark task per
+    # (candidate, fold) fit and refit, each on n_jobs threads, so a cluster divides them
     fanout: Literal["local", "spark"] = "local"
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tuning: TuningSettings = Field(default_factory=TuningSettings)

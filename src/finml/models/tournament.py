@@ -7,7 +7,8 @@ decision threshold maximises F1 on the pooled out-of-fold scores.
 
 The fits (every candidate on every fold, then every refit) are independent tasks
 (:mod:`finml.models.fanout`) run by an executor: in this process one after the other by
-default, or as Spark tasks; the outcomes, and so the leaderboard, are the same.
+default, several at once on threads, or as Spark tasks; the outcomes, and so the
+leaderboard, are the same.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from finml.models.fanout import (
     Executor,
     FitOutcome,
     Progress,
-    SequentialExecutor,
+    ThreadExecutor,
     fit_and_time,
+    local_executor,
     plan,
 )
 from finml.models.metrics import MetricSettings, best_f1_threshold, evaluate
@@ -112,7 +114,9 @@ def run_tournament(
     live: Mapping[str, Sequence[Evidence]] | None = None,
 ) -> TournamentResult:
     """Run every candidate of ``settings`` (plus the z-score baseline) and rank them; the
-    fits run on ``executor`` (None: one after the other in this process). ``live``: each
+    fits run on ``executor`` (None: in this process, ``n_jobs`` one-thread fits at once, or
+    one after the other when ``n_jobs`` is 1; a tuned candidate's study then fits a trial's
+    folds at once the same way). ``live``: each
     ensemble member's evidence from the monitoring windows (oldest first), weighed after
     its walk-forward folds when the ensemble is refitted.
 
@@ -130,9 +134,11 @@ def run_tournament(
     metric_settings = MetricSettings(settings.precision_at_k, settings.recall_at_fpr)
     base = [n for n in names if not getattr(known[n], "composite", False)]
     studies: dict[str, StudyResult] = {}
-    params = {n: _params(n, train, folds, settings, studies) for n in base}
+    executor = executor or local_executor(settings.n_jobs)
+    workers = executor.workers if isinstance(executor, ThreadExecutor) else 1
+    params = {n: _params(n, train, folds, settings, studies, workers) for n in base}
     tasks = plan(base, params, len(folds), seed=settings.seed, n_jobs=settings.n_jobs)
-    outcomes = (executor or SequentialExecutor()).map(tasks, train, folds, note)
+    outcomes = executor.map(tasks, train, folds, note)
     results = _walk_forward(params, outcomes)
     for name in (n for n in names if n not in results):
         results[name] = _compose_folds(name, results, train, folds, settings)
@@ -178,14 +184,15 @@ def _params(
     folds: list,
     settings: ModelSettings,
     studies: dict[str, StudyResult] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """``name``'s parameters: the configured ones, tuned by an Optuna study (kept in
-    ``studies`` when given) when tuning is on for it."""
+    ``studies`` when given, fitting ``workers`` folds at once) when tuning is on for it."""
     params = dict(settings.params.get(name, {}))
     if settings.tuning.enabled and name in settings.tuning.candidates:
         from finml.models.tuning import tune
 
-        study = tune(name, train, folds, settings, fold_scores=fold_scores)
+        study = tune(name, train, folds, settings, fold_scores=fold_scores, workers=workers)
         if studies is not None:
             studies[name] = study
         params.update(study.params)

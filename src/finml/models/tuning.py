@@ -7,6 +7,11 @@ below earlier trials' at the same fold, and every trial also records how long it
 model takes to score 1,000 rows: the trials that no other beats on both metric and latency
 form the Pareto front the tournament logs (:mod:`finml.models.tracking`). With a
 ``timeout`` the number of finished trials (and so the result) can vary with machine load.
+
+With ``workers`` above 1 a trial fits its folds at once, each model on one thread; it still
+reports them in fold order and stops at the same fold, so the study is the sequential one
+(a pruned trial's later folds are computed and dropped). Its scoring times are then taken
+while other folds fit, so they vary more.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +100,13 @@ def pareto_front(trials: list[TrialRecord]) -> tuple[int, ...]:
 
 
 def tune(
-    name: str, train: Split, folds: list, settings: ModelSettings, *, fold_scores: FoldScores
+    name: str,
+    train: Split,
+    folds: list,
+    settings: ModelSettings,
+    *,
+    fold_scores: FoldScores,
+    workers: int = 1,
 ) -> StudyResult:
     """Search candidate ``name``'s parameters: a seeded multivariate TPE study whose
     objective is the mean walk-forward primary metric; after each fold a trial reports its
@@ -103,7 +115,8 @@ def tune(
 
     ``fold_scores(name, params, train, fold, settings)`` fits one fold and returns its
     validation scores and the seconds the fitted model took to score them: the tournament
-    passes its own, so tuned and untuned candidates are scored the same way.
+    passes its own, so tuned and untuned candidates are scored the same way. ``workers``:
+    how many of a trial's folds are fitted at once (see the module's docstring).
     """
     import optuna
 
@@ -112,16 +125,18 @@ def tune(
     if not space:
         return StudyResult(name, base, None)
     records: list[TrialRecord] = []
-    objective = _Objective(name, base, space, train, folds, settings, fold_scores, records)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():  # multivariate TPE is flagged experimental by Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-    study.optimize(
-        objective, n_trials=settings.tuning.trials, timeout=settings.tuning.timeout_seconds
-    )
+    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="fold") as pool:
+        objective = _Objective(name, base, space, train, folds, settings, fold_scores, records,
+                               pool if workers > 1 else None)  # fmt: skip
+        study.optimize(
+            objective, n_trials=settings.tuning.trials, timeout=settings.tuning.timeout_seconds
+        )
     complete = [t for t in records if t.value is not None]
     best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
     result = StudyResult(
@@ -149,6 +164,7 @@ class _Objective:
     settings: ModelSettings
     fold_scores: FoldScores
     records: list[TrialRecord]
+    pool: ThreadPoolExecutor | None = None  # None: the folds one after the other
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -158,10 +174,13 @@ class _Objective:
         scored_rows, scoring_seconds = 0, 0.0
         began = time.perf_counter()
         state = "COMPLETE"
+        pending = self._start(params)
         try:
             for step, fold in enumerate(self.folds):
-                scores, seconds = self.fold_scores(
-                    self.name, params, self.train, fold, self.settings
+                scores, seconds = (
+                    pending[step].result()
+                    if pending
+                    else self.fold_scores(self.name, params, self.train, fold, self.settings)
                 )
                 y = self.train.y[fold[1]]
                 metric = evaluate(y, scores, 0.5, MetricSettings())[self.settings.primary_metric]
@@ -178,8 +197,20 @@ class _Objective:
             state = "FAIL"
             raise
         finally:
+            for future in pending:  # a pruned or failed trial's folds not started yet
+                future.cancel()
             latency = scoring_seconds / scored_rows * 1e6 if scored_rows else None  # ms / 1k
             value = float(np.nanmean(values)) if state == "COMPLETE" and values else None
             record = TrialRecord(trial.number, params, state, value, tuple(values),
                                  time.perf_counter() - began, latency)  # fmt: skip
             self.records.append(record)
+
+    def _start(self, params: dict[str, Any]) -> list[Future[tuple[np.ndarray, float]]]:
+        """Every fold's fit submitted to the pool, each model on one thread (none: no pool)."""
+        if self.pool is None:
+            return []
+        single = self.settings.model_copy(update={"n_jobs": 1})
+        return [
+            self.pool.submit(self.fold_scores, self.name, params, self.train, fold, single)
+            for fold in self.folds
+        ]

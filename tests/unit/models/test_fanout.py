@@ -14,7 +14,14 @@ import pytest
 from finml.errors import ConfigError, DataError
 from finml.models.base import Preprocessor
 from finml.models.data import split_from_frame, walk_forward_folds
-from finml.models.fanout import FitTask, SequentialExecutor, plan, run_fit_task
+from finml.models.fanout import (
+    FitTask,
+    SequentialExecutor,
+    ThreadExecutor,
+    local_executor,
+    plan,
+    run_fit_task,
+)
 from finml.models.fanout_spark import (
     collect_outcomes,
     decode_rows,
@@ -111,6 +118,36 @@ def test_fanout_shaped_run_is_identical_to_the_sequential_one(splits, sequential
             assert a.dtype == np.float64 and np.array_equal(a, b)
         np.testing.assert_array_equal(mine.holdout_scores, theirs.holdout_scores)
     assert notes == []  # progress is the executor's: this one reports nothing
+
+
+def test_threaded_run_is_identical_to_the_sequential_one(splits, sequential) -> None:
+    """Two one-thread fits at once (``fanout: local`` with ``n_jobs: 2``), the tuned
+    candidate's trials fitting their folds at once too: the same tournament."""
+    settings = SETTINGS.model_copy(update={"n_jobs": 2})
+    assert isinstance(local_executor(2), ThreadExecutor)
+    assert isinstance(local_executor(1), SequentialExecutor)
+    notes: list[str] = []
+    threaded = run_tournament(*splits, settings, notes.append)
+    pd.testing.assert_frame_equal(
+        threaded.leaderboard().drop(columns=TIMES), sequential.leaderboard().drop(columns=TIMES)
+    )
+    for mine, theirs in zip(threaded.results, sequential.results, strict=True):
+        for a, b in zip(mine.fold_scores, theirs.fold_scores, strict=True):
+            assert np.array_equal(a, b)
+        np.testing.assert_array_equal(mine.holdout_scores, theirs.holdout_scores)
+    assert notes == ["16 fits, 2 at once"]  # 4 base candidates x (3 folds + refit)
+
+
+def test_a_threaded_refit_scores_on_its_tasks_threads(splits) -> None:
+    train = splits[0]
+    folds = walk_forward_folds(train.frame["ts"], SETTINGS.folds)
+    params = {n: SETTINGS.params.get(n, {}) for n in ("lightgbm", "isolation_forest")}
+    tasks = plan(list(params), params, len(folds), seed=7, n_jobs=2)
+    outcomes = ThreadExecutor(2).map(tasks, train, folds)
+    assert [o.task for o in outcomes] == tasks  # in task order, as planned
+    for outcome in (o for o in outcomes if o.task.kind == "refit"):
+        model, _ = outcome.fitted()
+        assert model.n_jobs == 2 and model.model.get_params()["n_jobs"] == 2
 
 
 def test_task_outcomes_match_task_by_task_in_any_order(splits) -> None:

@@ -72,6 +72,25 @@ def test_poor_trials_are_pruned_and_the_best_is_chosen(train) -> None:
     assert all(a.value < b.value for a, b in pairwise(front))
 
 
+def test_folds_fitted_at_once_give_the_sequential_study(train) -> None:
+    """With two workers a trial's folds run at once, yet it reports and prunes fold by
+    fold: the same trials, states and values; a pruned trial keeps only its reported folds."""
+    folds = walk_forward_folds(train.frame["ts"], 3)
+    seen: list[int] = []
+
+    def rigged(name, params, train, fold, settings):
+        seen.append(settings.n_jobs)
+        return _rigged(name, params, train, fold, settings)
+
+    one = tune("xgboost", train, folds, _settings(12), fold_scores=_rigged)
+    two = tune("xgboost", train, folds, _settings(12), fold_scores=rigged, workers=2)
+    assert [(t.params, t.state, t.value, t.fold_values) for t in two.trials] == [
+        (t.params, t.state, t.value, t.fold_values) for t in one.trials
+    ]
+    assert two.params == one.params and "PRUNED" in {t.state for t in two.trials}
+    assert set(seen) == {1}  # each model on one thread while the folds share the cores
+
+
 def _trial(number: int, value: float | None, latency: float | None) -> TrialRecord:
     state = "COMPLETE" if value is not None else "PRUNED"
     return TrialRecord(number, {}, state, value, (), 1.0, latency)
