@@ -131,11 +131,13 @@ class ThreadExecutor:
     """``workers`` tasks at once in this process, each fitted on one thread; a refit's model
     then scores on its task's ``n_jobs`` threads.
 
-    On small training sets a fit's own threads mostly wait on each other: two one-thread
-    LightGBM fits at once take about 30 % less time than the same two fits one after the
-    other on two threads each (5,000 rows, 2 cores; docs/benchmarks.md). LightGBM and
-    XGBoost release the GIL while they fit, and every candidate fits the same model on any
-    thread count (deterministic histograms), so the outcomes are the sequential ones.
+    On small training sets a fit's own threads mostly wait on each other, and with the
+    passive OpenMP waits :mod:`finml.models` sets they sleep and wake at each of the
+    thousands of parallel regions a fit opens: a replay retrain on a 2-core machine took
+    85 s fitting on two threads one fit after the other, 20-27 s two one-thread fits at
+    once (docs/benchmarks.md). LightGBM and XGBoost release the GIL while they fit, and
+    every candidate fits the same model on any thread count (deterministic histograms), so
+    the outcomes are the sequential ones.
     """
 
     def __init__(self, workers: int) -> None:
