@@ -4,7 +4,8 @@ Each file is checked against the Databricks bundle schema (:mod:`finml.bundle.sc
 :func:`load_bundle` returns a :class:`Bundle` that remembers which file declared each
 resource (so every later message can name it) and the raw, unresolved YAML (so variables are
 resolved per target by :mod:`finml.bundle.variables`). Problems are collected, not raised one
-at a time, so ``finml bundle validate`` can list all of them.
+at a time, so ``finml bundle validate`` can list all of them. As with the Databricks CLI, a
+key given twice in one mapping is a problem (PyYAML alone would keep the last silently).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from finml.bundle.models import Job, Pipeline
 from finml.bundle.schema import Target, Variable, Workspace, schema_problems
+from finml.config_file import load_yaml
 from finml.errors import JobError
 from finml.settings_base import loc_path, problem_text
 
@@ -156,7 +158,7 @@ def _read_yaml(file: Path, root: Path) -> tuple[dict[str, Any], list[Problem]]:
     if not file.is_file():
         return {}, [Problem(name, "<file>", "expected an existing YAML file, got none")]
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        data = load_yaml(file.read_text()) or {}
     except yaml.YAMLError as exc:
         return {}, [Problem(name, "<file>", f"expected valid YAML, got: {exc}")]
     if not isinstance(data, dict):

@@ -301,3 +301,18 @@ def test_a_target_override_of_a_resource_is_checked_in_databricks_yml(make_bundl
     assert messages(make_bundle(edit)) == [
         f"databricks.yml: targets.prd.resources.volumes.landing.volume_typ: {UNKNOWN_FIELD}"
     ]
+
+
+def test_a_key_given_twice_in_a_resource_file_is_named_with_both_lines(make_bundle) -> None:
+    # PyYAML would keep the second `name` silently; the Databricks CLI rejects it.
+    root = make_bundle()
+    tiny = root / "resources" / "tiny.yml"
+    lines = tiny.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("name: tiny-"))
+    lines.insert(at + 1, lines[at].replace("tiny-", "other-"))
+    tiny.write_text("\n".join(lines) + "\n")
+    found = messages(root)
+    assert len(found) == 1
+    assert found[0].startswith("resources/tiny.yml: <file>: expected valid YAML")
+    assert f"'resources.jobs.tiny_job.name' on line {at + 2}" in found[0]
+    assert f"given on line {at + 1} already" in found[0]

@@ -23,7 +23,13 @@ import pyarrow as pa
 
 from finml.errors import DeltaEngineError, TableNotFound
 from finml.names import quote
-from finml.runtime.delta.base import DeltaEngine, HistoryEntry, TableRef, WriteResult
+from finml.runtime.delta.base import (
+    TABLE_PROPERTIES,
+    DeltaEngine,
+    HistoryEntry,
+    TableRef,
+    WriteResult,
+)
 from finml.runtime.delta.commits import appended_files, counted_from_log
 from finml.runtime.delta.conflicts import retry_conflicts
 from finml.runtime.delta.jvm_sql import (
@@ -262,7 +268,9 @@ class DeltaSparkEngine(JvmWrites, DeltaEngine):
     ) -> bool:
         if self.exists(ref):
             return False
-        properties = {} if local_path(ref) is not None else {CDF: "true"}
+        properties = dict(TABLE_PROPERTIES)
+        if local_path(ref) is None:
+            properties[CDF] = "true"
         statement = create_table_sql(self._target(ref), schema, partition_by, comment, properties)
         retry_conflicts(str(ref), lambda: self._session().sql(statement), is_delta_conflict)
         return True

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 
 from finml.runtime.delta.base import (
+    TABLE_PROPERTIES,
     HistoryEntry,
     MergeSpec,
     TableRef,
@@ -170,6 +171,8 @@ class JvmWrites:
         if predicate:
             writer = writer.option("replaceWhere", predicate)
         if before < 0:
+            for key, value in TABLE_PROPERTIES.items():
+                writer = writer.option(key, value)
             if partition_by:
                 writer = writer.partitionBy(*partition_by)
             if local_path(ref) is None:

@@ -22,6 +22,7 @@ from pyspark.sql.types import StructType
 from finml.errors import DeltaEngineError, TableNotFound
 from finml.runtime.delta import files
 from finml.runtime.delta.base import (
+    TABLE_PROPERTIES,
     DeltaEngine,
     HistoryEntry,
     TableRef,
@@ -143,6 +144,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
                 mode="error",
                 name=ref.name.table,
                 description=comment,
+                configuration=TABLE_PROPERTIES,
                 commit_properties=CommitProperties(max_commit_retries=0),
             )
         except Exception:
@@ -170,6 +172,7 @@ class DeltaRsEngine(RsWrites, DeltaEngine):
                 mode="overwrite",
                 name=ref.name.table,
                 description=comment,
+                configuration=TABLE_PROPERTIES,
             )
         else:
             metadata = current.metadata()

@@ -24,6 +24,7 @@ from pyspark.sql.types import StructType
 from finml.errors import DeltaEngineError
 from finml.runtime.delta import files
 from finml.runtime.delta.base import (
+    TABLE_PROPERTIES,
     MergeSpec,
     TableRef,
     Txn,
@@ -161,6 +162,7 @@ class RsWrites:
                     mode="error",
                     partition_by=list(partition_by) or None,
                     name=ref.name.table,
+                    configuration=TABLE_PROPERTIES,
                     commit_properties=props.properties(creating=True),
                 )
                 return WriteResult(str(ref), self.version(ref), rows)
@@ -215,13 +217,16 @@ class RsWrites:
                 partition_by=(list(partition_by) or None) if table is None else None,
                 schema_mode="merge" if schema_evolution and table is not None else None,
                 name=None if table is not None else ref.name.table,
+                configuration=None if table is not None else TABLE_PROPERTIES,
                 commit_properties=props.properties(creating=table is None),
             )
         except Exception as exc:
             if _is_conflict(exc):
                 raise
             raise DeltaEngineError(f"table {ref}: {mode} failed: {exc}") from exc
-        return WriteResult(str(ref), self.version(ref), data.num_rows)
+        # The write moved ``table`` to its own commit (no second open of the log).
+        version = table.version() if table is not None else self.version(ref)
+        return WriteResult(str(ref), version, data.num_rows)
 
     def merge(
         self,

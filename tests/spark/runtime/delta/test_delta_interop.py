@@ -196,3 +196,37 @@ def test_a_driver_append_delta_rs_cannot_write_falls_back_to_spark(spark, config
     assert _writers(table.location)[-1] == "Apache-Spark"
     assert sorted(dict(r)["id"] for r in _spark_rows(spark, table.location)) == [0, 1, 5]
     assert table.txn_version(APP) == 0
+
+
+@pytest.mark.parametrize("engine", ["delta-spark", "delta-rs"])
+def test_every_created_table_checkpoints_every_10_commits_whichever_engine_appends(
+    spark, config, engine
+) -> None:
+    """Tables record ``delta.checkpointInterval`` 10 however they were created, so the
+    appends delta-rs makes to them (its own default is 100) checkpoint as Spark's do, and
+    each ``WriteResult`` names the version its commit made."""
+    tables = _tables(engine, spark, config)
+    made = {
+        "by_create": lambda t: t.create(SCHEMA),
+        "by_spark_append": lambda t: t.append(_rows(spark, range(2))),
+        "by_arrow_append": lambda t: t.append(pa.Table.from_pylist(
+            [{"id": 1, "symbol": "A", "price": 1.0}], schema=pa.schema(
+                [("id", pa.int64()), ("symbol", pa.string()), ("price", pa.float64())]))),
+    }  # fmt: skip
+    for name, make in made.items():
+        table = tables.table(f"interval_{name}")
+        make(table)
+        assert DeltaTable(table.location).metadata().configuration == {
+            "delta.checkpointInterval": "10"
+        }, name
+    table = tables.table("interval_by_arrow_append")
+    versions = [
+        table.append(pa.table({"id": [i], "symbol": ["B"], "price": [2.0]})).version
+        for i in range(10)
+    ]
+    assert versions == list(range(1, 11))
+    log = Path(table.location) / "_delta_log"
+    assert sorted(p.name for p in log.glob("*.checkpoint.parquet")) == [
+        "00000000000000000009.checkpoint.parquet"
+    ]
+    assert DeltaTable(table.location).version() == 10
