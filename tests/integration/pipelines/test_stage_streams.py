@@ -20,7 +20,9 @@ from pyspark.sql.types import MapType
 
 from finml.config import ProjectConfig
 from finml.config_simulator import BadRecordRates, SimulatorConfig
+from finml.pipelines import stages as stage_runner
 from finml.pipelines.medallion import run_medallion
+from finml.runtime.batches import BatchLog
 from finml.runtime.delta import DeltaTables
 from finml.sources.simulator import simulate, write_landing
 
@@ -75,8 +77,9 @@ def land(staged: Path, home: Path, days: int) -> None:
 
 
 def test_a_home_run_day_by_day_on_alternating_engines_equals_one_run(
-    staged: Path, tmp_path: Path, spark
+    staged: Path, tmp_path: Path, spark, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(stage_runner, "LOG_PLANNED_ROWS", 0)  # delta-spark days stream, however few
     whole_home, daily_home = tmp_path / "whole", tmp_path / "daily"
     land(staged, whole_home, SIM.days)
     whole = DeltaTables.from_config(ProjectConfig(home=whole_home), spark)
@@ -111,3 +114,35 @@ def test_a_home_run_day_by_day_on_alternating_engines_equals_one_run(
     per_batch = quality.groupBy("table_name", "stage", "batch_id").count()
     assert per_batch.where("count > 1").count() == 0
     assert quality.where("table_name = 'silver_trades'").count() == 3
+
+
+def test_few_new_rows_are_planned_from_the_log_until_the_stage_streams_once(
+    staged: Path, tmp_path: Path, spark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On delta-spark, a day of few trades runs without a streaming query (its batch planned
+    from the log); a day of more than ``LOG_PLANNED_ROWS`` streams, starting after the
+    logged batch; from then on the stage streams (only its checkpoint knows what its
+    batches read), however few the rows. The tables equal one run over the three days."""
+    whole_home, daily_home = tmp_path / "whole", tmp_path / "daily"
+    land(staged, whole_home, SIM.days)
+    whole = DeltaTables.from_config(ProjectConfig(home=whole_home), spark)
+    run_medallion(ProjectConfig(home=whole_home), spark, whole)
+
+    config = ProjectConfig(home=daily_home)
+    checkpoint = config.checkpoint_dir / "stages" / "silver_trades" / "stream"
+    streamed = []
+    few = SIM.trades_per_day * 10  # more than a day of trades and bad records
+    for day, limit in enumerate((few, 0, few), start=1):
+        monkeypatch.setattr(stage_runner, "LOG_PLANNED_ROWS", limit)
+        land(staged, daily_home, day)
+        tables = DeltaTables.from_config(config, spark)
+        report = run_medallion(config, spark, tables)
+        assert [q.batch_id for q in report.quality if q.table_name == "silver_trades"] == [day - 1]
+        streamed.append(checkpoint.is_dir())
+        assert run_medallion(config, spark, tables).quality == [], day  # nothing new
+    log = BatchLog(config.checkpoint_dir / "stages" / "silver_trades")
+    assert [log.get(n).stream for n in range(3)] == [False, True, True]
+    assert streamed == [False, True, True]
+    daily = DeltaTables.from_config(config, spark)
+    for name in COMPARED:
+        assert fingerprint(daily, name) == fingerprint(whole, name), name
